@@ -1,0 +1,110 @@
+#include "ls_time.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t ls_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * LS_NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t ls_monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * LS_NS_PER_SEC + ts.tv_nsec;
+}
+
+static int64_t realtime_now(void *ctx)
+{
+	(void)ctx;
+	return ls_realtime_ns();
+}
+
+const struct ls_clock ls_clock_realtime = { realtime_now, NULL };
+
+int ls_rate_parse(const char *s, struct ls_rate *out)
+{
+	char *end;
+	if (!s || !*s)
+		return -EINVAL;
+	const char *slash = strchr(s, '/');
+	if (slash) {
+		errno = 0;
+		long num = strtol(s, &end, 10);
+		if (errno || end != slash)
+			return -EINVAL;
+		long den = strtol(slash + 1, &end, 10);
+		if (errno || *end || num <= 0 || den <= 0 || num > INT32_MAX || den > INT32_MAX)
+			return -EINVAL;
+		out->num = (int32_t)num;
+		out->den = (int32_t)den;
+		return 0;
+	}
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !(v > 0.0) || v > 100000.0)
+		return -EINVAL;
+	/* NTSC rates are written 23.976, 29.97, 59.94: map them to n*1000/1001. */
+	static const int ntsc[] = { 24, 30, 48, 60, 120 };
+	for (size_t i = 0; i < sizeof ntsc / sizeof ntsc[0]; i++) {
+		double exact = ntsc[i] * 1000.0 / 1001.0;
+		if (v != (double)ntsc[i] && v > exact - 0.006 && v < exact + 0.006) {
+			out->num = ntsc[i] * 1000;
+			out->den = 1001;
+			return 0;
+		}
+	}
+	/* Otherwise keep up to three decimals exactly. */
+	long milli = (long)(v * 1000.0 + 0.5);
+	long num = milli, den = 1000;
+	while (den > 1 && num % 10 == 0) {
+		num /= 10;
+		den /= 10;
+	}
+	out->num = (int32_t)num;
+	out->den = (int32_t)den;
+	return 0;
+}
+
+int64_t ls_rate_period_ns(struct ls_rate r)
+{
+	__int128 p = (__int128)r.den * LS_NS_PER_SEC;
+	return (int64_t)((p + r.num / 2) / r.num);
+}
+
+/* floor division for a possibly negative numerator, positive divisor */
+static __int128 floor_div(__int128 a, __int128 b)
+{
+	__int128 q = a / b;
+	if ((a % b) != 0 && a < 0)
+		q--;
+	return q;
+}
+
+int64_t ls_slot_index(int64_t t_ns, int64_t epoch_ns, int64_t offset_ns, struct ls_rate r)
+{
+	/* n = round(d * num / (den * 1e9)) = floor((2*d*num + den*1e9) / (2*den*1e9)) */
+	__int128 d = (__int128)t_ns - epoch_ns - offset_ns;
+	__int128 q = (__int128)r.den * LS_NS_PER_SEC;
+	return (int64_t)floor_div(2 * d * r.num + q, 2 * q);
+}
+
+int64_t ls_slot_time(int64_t n, int64_t epoch_ns, struct ls_rate r)
+{
+	__int128 x = (__int128)n * r.den * LS_NS_PER_SEC;
+	return epoch_ns + (int64_t)floor_div(x, r.num);
+}
+
+int ls_sleep_until(int64_t abs_ns)
+{
+	struct timespec ts = { .tv_sec = abs_ns / LS_NS_PER_SEC, .tv_nsec = abs_ns % LS_NS_PER_SEC };
+	int rc;
+	while ((rc = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL)) == EINTR)
+		;
+	return -rc;
+}
