@@ -180,7 +180,7 @@ struct ls_aligner *ls_aligner_new(const struct ls_aligner_config *cfg, ls_emit_f
 		goto fail;
 	for (unsigned i = 0; i < al->window; i++)
 		al->slot_n[i] = INT64_MIN;
-	unsigned setpool = cfg->setpool ? cfg->setpool : al->window + 16;
+	unsigned setpool = cfg->setpool ? cfg->setpool : al->window + 16 + cfg->setpool_extra;
 	al->pool = set_pool_new(setpool, cfg->ncams);
 	if (!al->pool)
 		goto fail;

@@ -53,7 +53,8 @@ struct ls_aligner_config {
 	enum ls_policy policy;
 	int64_t hold_max_ns;       /**< oldest frame `hold` may repeat; <= 0: 1 s */
 	const int64_t *offsets_ns; /**< ncams calibrated offsets o_c, or NULL */
-	unsigned setpool;          /**< framesets in the pool; 0: window + 16 */
+	unsigned setpool;          /**< framesets in the pool; 0: window + 16 + setpool_extra */
+	unsigned setpool_extra;    /**< sets consumers may hold beyond the window */
 };
 
 enum ls_entry_state {

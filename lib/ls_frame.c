@@ -17,6 +17,8 @@ struct ls_frame_pool {
 	unsigned hint;        /* producer only */
 	atomic_uchar *used;   /* capacity flags */
 	struct ls_frame *frames;
+	size_t priv_size;
+	unsigned char *priv;  /* capacity * priv_size */
 };
 
 static void pool_drop(struct ls_frame_pool *p)
@@ -24,11 +26,17 @@ static void pool_drop(struct ls_frame_pool *p)
 	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
 		free(p->used);
 		free(p->frames);
+		free(p->priv);
 		free(p);
 	}
 }
 
 struct ls_frame_pool *ls_frame_pool_new(unsigned capacity)
+{
+	return ls_frame_pool_new_priv(capacity, 0);
+}
+
+struct ls_frame_pool *ls_frame_pool_new_priv(unsigned capacity, size_t priv_size)
 {
 	if (capacity == 0) {
 		errno = EINVAL;
@@ -39,9 +47,12 @@ struct ls_frame_pool *ls_frame_pool_new(unsigned capacity)
 		return NULL;
 	p->frames = calloc(capacity, sizeof *p->frames);
 	p->used = calloc(capacity, sizeof *p->used);
-	if (!p->frames || !p->used) {
+	p->priv_size = (priv_size + 15) & ~(size_t)15;
+	p->priv = p->priv_size ? calloc(capacity, p->priv_size) : NULL;
+	if (!p->frames || !p->used || (p->priv_size && !p->priv)) {
 		free(p->frames);
 		free(p->used);
+		free(p->priv);
 		free(p);
 		errno = ENOMEM;
 		return NULL;
@@ -71,6 +82,7 @@ struct ls_frame *ls_frame_pool_acquire(struct ls_frame_pool *p)
 			memset(f, 0, sizeof *f);
 			atomic_init(&f->refcount, 1);
 			f->pool = p;
+			f->priv = p->priv ? p->priv + (size_t)i * p->priv_size : NULL;
 			atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&p->in_use, 1, memory_order_relaxed);
 			return f;

@@ -47,11 +47,17 @@ struct ls_frame {
 	 *  last reference. May be NULL. */
 	void (*release)(void *opaque);
 	void *opaque;
+	/** Producer's per-frame scratch of priv_size bytes (see
+	 *  ls_frame_pool_new_priv), preallocated; valid until release runs. */
+	void *priv;
 	struct ls_frame_pool *pool; /* private */
 };
 
 /** A pool of @capacity frames. Returns NULL with errno set on failure. */
 struct ls_frame_pool *ls_frame_pool_new(unsigned capacity);
+/** The same, each frame with @priv_size bytes of producer scratch in ->priv
+ *  (e.g. the mapped GstVideoFrame behind the planes). */
+struct ls_frame_pool *ls_frame_pool_new_priv(unsigned capacity, size_t priv_size);
 /** Drops the owner's reference; the pool goes when its frames are back.
  *  Sets *pool to NULL. */
 void ls_frame_pool_unref(struct ls_frame_pool **pool);

@@ -62,6 +62,13 @@ void *ls_spsc_pop(struct ls_spsc *r)
 	return item;
 }
 
+void *ls_spsc_peek(struct ls_spsc *r)
+{
+	unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	unsigned h = atomic_load_explicit(&r->head, memory_order_acquire);
+	return h == t ? NULL : r->items[t & r->mask];
+}
+
 unsigned ls_spsc_count(const struct ls_spsc *r)
 {
 	unsigned h = atomic_load_explicit(&((struct ls_spsc *)r)->head, memory_order_acquire);

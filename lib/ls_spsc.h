@@ -19,6 +19,8 @@ void ls_spsc_free(struct ls_spsc **r);
 bool ls_spsc_push(struct ls_spsc *r, void *item);
 /** Consumer only. NULL when empty. */
 void *ls_spsc_pop(struct ls_spsc *r);
+/** Consumer only. The oldest item without removing it, or NULL. */
+void *ls_spsc_peek(struct ls_spsc *r);
 /** Items in the ring (approximate from a third thread). */
 unsigned ls_spsc_count(const struct ls_spsc *r);
 unsigned ls_spsc_capacity(const struct ls_spsc *r);

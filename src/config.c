@@ -1,0 +1,731 @@
+/* config — see config.h.
+ *
+ * Two passes over the text. GKeyFile reports neither line numbers nor
+ * duplicates (a second [camera a] is merged into the first, a second key
+ * silently wins, and `key[de]` locale keys are hidden from
+ * g_key_file_get_keys()), so a first pass, scan(), walks the lines with
+ * GKeyFile's own rules, records where each group and key is, and rejects
+ * everything structural: syntax, unknown or duplicate groups and keys. Then
+ * GKeyFile loads the text (and cannot fail on what scan() accepted) and the
+ * second pass reads each key's value in file order, so that the value
+ * error reported is the first in the file. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC under -std=c11 */
+#endif
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#define MAX_FILE_BYTES (1024 * 1024) /* a rig config is a few KiB: refuse to slurp a video by mistake */
+#define EPOCH_MAX_NS (INT64_C(9200000000) * LS_NS_PER_SEC) /* ~2261 AD, just inside int64 ns */
+
+enum group_kind { G_RIG, G_CAMERA, G_OUTPUT };
+
+static const char *const rig_keys[] = { "rate",	      "epoch",	     "tolerance-ms", "max-latency-ms",
+					"missing",    "hold-max-ms", "startup-ms",   "queue",
+					NULL };
+static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", NULL };
+static const char *const output_keys[] = { "file", "display", "width", "height", NULL };
+
+static const char *const *const keys_of[] = {
+	[G_RIG] = rig_keys,
+	[G_CAMERA] = camera_keys,
+	[G_OUTPUT] = output_keys,
+};
+
+struct scan_key {
+	char *name;
+	int line;
+};
+
+struct scan_group {
+	char *name; /* as GKeyFile knows it: "camera cam1" */
+	enum group_kind kind;
+	int line;
+	GArray *keys; /* struct scan_key, in file order */
+};
+
+struct ctx {
+	const char *file; /* for messages */
+	char **err;
+	GPtrArray *groups; /* struct scan_group *, in file order */
+	GKeyFile *kf;
+	struct ls_config *cfg;
+	GArray *cams;     /* struct ls_camera_config, enabled or not, in file order */
+	GArray *outputs;  /* struct ls_output_config */
+	bool have_rig, have_rate, have_tolerance;
+};
+
+/* ---- messages -------------------------------------------------------- */
+
+/* "FILE:LINE: message", or "FILE: message" for line 0. Returns -EINVAL. */
+static int G_GNUC_PRINTF(3, 4) at_line(struct ctx *c, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (!c->err)
+		return -EINVAL;
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_free(*c->err);
+	if (line > 0)
+		*c->err = g_strdup_printf("%s:%d: %s", c->file, line, msg);
+	else
+		*c->err = g_strdup_printf("%s: %s", c->file, msg);
+	g_free(msg);
+	return -EINVAL;
+}
+
+/* GKeyFile has no trailing comments: "rate = 30 # x" is the value "30 # x".
+ * Say so when a bad value looks like that. */
+static const char *comment_hint(const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if ((*p == '#' || *p == ';') && p > v && g_ascii_isspace(p[-1]))
+			return " (comments must be on a line of their own)";
+	return "";
+}
+
+/* "FILE:LINE: [group] key: reason", consuming @reason. */
+static int key_error(struct ctx *c, const struct scan_group *g, const struct scan_key *k, const char *val,
+		     char *reason)
+{
+	int rc = at_line(c, k->line, "[%s] %s: %s%s", g->name, k->name, reason, val ? comment_hint(val) : "");
+
+	g_free(reason);
+	return rc;
+}
+
+static char *join(const char *const *names)
+{
+	return g_strjoinv(", ", (char **)names);
+}
+
+/* ---- pass 1: lines --------------------------------------------------- */
+
+static void group_free(gpointer p)
+{
+	struct scan_group *g = p;
+
+	for (guint i = 0; i < g->keys->len; i++)
+		g_free(g_array_index(g->keys, struct scan_key, i).name);
+	g_array_unref(g->keys);
+	g_free(g->name);
+	g_free(g);
+}
+
+static bool camera_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len < 1 || len > LS_CONFIG_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!g_ascii_isalnum(n[i]) && !strchr("_.-", n[i]))
+			return false;
+	return true;
+}
+
+static int add_group(struct ctx *c, const char *name, int line)
+{
+	struct scan_group *g;
+	enum group_kind kind;
+
+	if (strcmp(name, "rig") == 0) {
+		kind = G_RIG;
+	} else if (strcmp(name, "camera") == 0) {
+		return at_line(c, line, "[camera] needs a name: [camera NAME]");
+	} else if (g_str_has_prefix(name, "camera ")) {
+		if (!camera_name_ok(name + 7))
+			return at_line(c, line,
+				       "bad camera name \"%s\" (expected 1 to %d of A-Z a-z 0-9 _ . -)",
+				       name + 7, LS_CONFIG_NAME_MAX);
+		kind = G_CAMERA;
+	} else if (strcmp(name, "output") == 0 || g_str_has_prefix(name, "output ")) {
+		if (strcmp(name, "output mosaic") != 0)
+			return at_line(c, line, "unknown output [%s] (expected [output mosaic])", name);
+		kind = G_OUTPUT;
+	} else {
+		return at_line(c, line, "unknown group [%s] (expected [rig], [camera NAME] or [output mosaic])",
+			       name);
+	}
+	for (guint i = 0; i < c->groups->len; i++) {
+		const struct scan_group *o = g_ptr_array_index(c->groups, i);
+		if (strcmp(o->name, name) != 0)
+			continue;
+		if (kind == G_CAMERA)
+			return at_line(c, line, "duplicate camera \"%s\" (first at line %d)", name + 7, o->line);
+		return at_line(c, line, "duplicate group [%s] (first at line %d)", name, o->line);
+	}
+	g = g_new0(struct scan_group, 1);
+	g->name = g_strdup(name);
+	g->kind = kind;
+	g->line = line;
+	g->keys = g_array_new(FALSE, FALSE, sizeof(struct scan_key));
+	g_ptr_array_add(c->groups, g);
+	return 0;
+}
+
+static int add_key(struct ctx *c, const char *name, int line)
+{
+	struct scan_group *g;
+	const char *const *known;
+	struct scan_key k;
+	char *list;
+	int rc;
+
+	if (c->groups->len == 0)
+		return at_line(c, line, "key \"%s\" before any group (start with [rig])", name);
+	g = g_ptr_array_index(c->groups, c->groups->len - 1);
+	known = keys_of[g->kind];
+	for (; *known; known++)
+		if (strcmp(*known, name) == 0)
+			break;
+	if (!*known) {
+		list = join(keys_of[g->kind]);
+		rc = at_line(c, line, "unknown key \"%s\" in [%s] (expected %s)", name, g->name, list);
+		g_free(list);
+		return rc;
+	}
+	for (guint i = 0; i < g->keys->len; i++) {
+		const struct scan_key *o = &g_array_index(g->keys, struct scan_key, i);
+		if (strcmp(o->name, name) == 0)
+			return at_line(c, line, "duplicate key \"%s\" in [%s] (first at line %d)", name, g->name,
+				       o->line);
+	}
+	k.name = g_strdup(name);
+	k.line = line;
+	g_array_append_val(g->keys, k);
+	return 0;
+}
+
+/* One line, without its '\n' (and '\r'), by GKeyFile's rules: leading
+ * spaces are skipped; '#' starts a comment; "[name]" may be followed by
+ * spaces or tabs only; a key is what comes before the first '=', less
+ * trailing spaces. */
+static int scan_line(struct ctx *c, const char *s, size_t len, int line)
+{
+	const char *end = s + len, *eq, *close;
+	char *name;
+	int rc;
+
+	if (!g_utf8_validate(s, (gssize)len, NULL))
+		return at_line(c, line, "not valid UTF-8");
+	while (s < end && g_ascii_isspace(*s))
+		s++;
+	if (s == end || *s == '#')
+		return 0;
+	if (*s == '[') {
+		close = memchr(s, ']', (size_t)(end - s));
+		if (!close)
+			return at_line(c, line, "missing ']' in group header \"%.*s\"", (int)(end - s), s);
+		for (const char *p = close + 1; p < end; p++)
+			if (*p != ' ' && *p != '\t')
+				return at_line(c, line, "unexpected \"%.*s\" after group header", (int)(end - close - 1),
+					       close + 1);
+		name = g_strndup(s + 1, (size_t)(close - s - 1));
+		rc = add_group(c, name, line);
+		g_free(name);
+		return rc;
+	}
+	eq = memchr(s, '=', (size_t)(end - s));
+	if (!eq)
+		return at_line(c, line, "expected key = value, [group] or # comment, got \"%.*s\"%s", (int)(end - s), s,
+			       *s == ';' ? " (comments start with '#')" : "");
+	if (eq == s)
+		return at_line(c, line, "missing key name before '='");
+	while (eq > s && g_ascii_isspace(eq[-1]))
+		eq--;
+	name = g_strndup(s, (size_t)(eq - s));
+	rc = add_key(c, name, line);
+	g_free(name);
+	return rc;
+}
+
+static int scan(struct ctx *c, const char *data)
+{
+	int line = 1, rc;
+
+	for (const char *p = data; *p; line++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		size_t trimmed = len && p[len - 1] == '\r' ? len - 1 : len;
+
+		rc = scan_line(c, p, trimmed, line);
+		if (rc < 0)
+			return rc;
+		p += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
+/* ---- pass 2: values -------------------------------------------------- */
+
+/* Seconds since 1970, or ISO-8601. GLib keeps µs and reads a date without a
+ * zone as local time; a rig spread over hosts needs the same epoch on every
+ * host, to the ns, so the fraction of a second is taken out and added back
+ * exactly, and the default zone is UTC. */
+static int parse_epoch(const char *s, int64_t *out, char **err)
+{
+	GTimeZone *utc = NULL;
+	GDateTime *dt = NULL;
+	char *copy = NULL, *reason = NULL;
+	int64_t frac_ns = 0;
+	__int128 ns;
+	int rc = 0;
+
+	if (*s && !s[strspn(s, "0123456789.+-")])
+		return ls_uri_parse_fixed(s, LS_NS_PER_SEC, 0, EPOCH_MAX_NS, out, err);
+
+	copy = g_strdup(s);
+	/* The fraction of "…T12:00:00.123Z" or "…T120000.123Z": a '.' or ','
+	 * after exactly hh:mm:ss or hhmmss. */
+	{
+		char *t = strpbrk(copy, "Tt ");
+		char *f = t ? t + 1 + strspn(t + 1, "0123456789:") : NULL;
+		size_t tlen = f ? (size_t)(f - t - 1) : 0;
+		bool hms = tlen == 8 ? t[3] == ':' && t[6] == ':' : tlen == 6 && !memchr(t + 1, ':', 6);
+
+		if (f && hms && (*f == '.' || *f == ',') && g_ascii_isdigit(f[1])) {
+			size_t nd = strspn(f + 1, "0123456789");
+			char *digits = g_strdup_printf("0.%.*s", (int)nd, f + 1);
+
+			rc = ls_uri_parse_fixed(digits, LS_NS_PER_SEC, 0, LS_NS_PER_SEC, &frac_ns, NULL);
+			g_free(digits);
+			g_assert(rc == 0); /* "0." and digits always parse */
+			memmove(f, f + 1 + nd, strlen(f + 1 + nd) + 1);
+		}
+	}
+	utc = g_time_zone_new_utc();
+	dt = g_date_time_new_from_iso8601(copy, utc);
+	if (!dt) {
+		rc = -EINVAL;
+		reason = g_strdup_printf("bad epoch \"%s\" (expected seconds since 1970 or ISO-8601 like "
+					 "2026-01-01T00:00:00Z)",
+					 s);
+		goto out;
+	}
+	ns = (__int128)g_date_time_to_unix(dt) * LS_NS_PER_SEC + frac_ns;
+	if (ns < 0 || ns > EPOCH_MAX_NS) {
+		rc = -EINVAL;
+		reason = g_strdup_printf("epoch \"%s\" is before 1970 or after 2261", s);
+		goto out;
+	}
+	*out = (int64_t)ns;
+out:
+	if (reason && err) {
+		g_free(*err);
+		*err = reason;
+		reason = NULL;
+	}
+	g_free(reason);
+	if (dt)
+		g_date_time_unref(dt);
+	if (utc)
+		g_time_zone_unref(utc);
+	g_free(copy);
+	return rc;
+}
+
+static int rig_key(struct ctx *c, const struct scan_key *k, const char *v, char **reason)
+{
+	struct ls_config *cfg = c->cfg;
+	int64_t i64;
+	int rc;
+
+	if (strcmp(k->name, "rate") == 0) {
+		c->have_rate = true;
+		return ls_uri_parse_rate(v, &cfg->rate, reason);
+	}
+	if (strcmp(k->name, "epoch") == 0)
+		return parse_epoch(v, &cfg->epoch_ns, reason);
+	if (strcmp(k->name, "tolerance-ms") == 0) {
+		c->have_tolerance = true;
+		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 60 * LS_NS_PER_SEC, &cfg->tolerance_ns, reason);
+	}
+	if (strcmp(k->name, "max-latency-ms") == 0)
+		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 60 * LS_NS_PER_SEC, &cfg->max_latency_ns, reason);
+	if (strcmp(k->name, "hold-max-ms") == 0)
+		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 3600 * LS_NS_PER_SEC, &cfg->hold_max_ns, reason);
+	if (strcmp(k->name, "startup-ms") == 0)
+		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 600 * LS_NS_PER_SEC, &cfg->startup_ns, reason);
+	if (strcmp(k->name, "missing") == 0) {
+		if (strcmp(v, "missing") == 0)
+			cfg->policy = LS_POLICY_MISSING;
+		else if (strcmp(v, "hold") == 0)
+			cfg->policy = LS_POLICY_HOLD;
+		else {
+			*reason = g_strdup_printf("expected missing or hold, got \"%s\"", v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(k->name, "queue") == 0) {
+		rc = ls_uri_parse_int(v, 1, 1024, &i64, reason);
+		if (rc == 0)
+			cfg->queue = (unsigned)i64;
+		return rc;
+	}
+	g_assert_not_reached(); /* scan() let only known keys through */
+	return -EINVAL;
+}
+
+static int camera_key(struct ls_camera_config *cam, const struct scan_group *g,
+		      const struct scan_key *k, const char *v, char **reason)
+{
+	if (strcmp(k->name, "uri") == 0) {
+		cam->uri = g_strdup(v);
+		return ls_source_spec_parse(v, &cam->src, reason);
+	}
+	if (strcmp(k->name, "offset-ms") == 0 || strcmp(k->name, "offset") == 0) {
+		const char *other = k->name[6] ? "offset" : "offset-ms";
+		for (guint i = 0; i < g->keys->len; i++) {
+			const struct scan_key *o = &g_array_index(g->keys, struct scan_key, i);
+			if (o->line < k->line && strcmp(o->name, other) == 0) {
+				*reason = g_strdup_printf("%s is already given at line %d (they are the same, in ms)",
+							  other, o->line);
+				return -EINVAL;
+			}
+		}
+		return ls_uri_parse_fixed(v, LS_NS_PER_MS, -10 * LS_NS_PER_SEC, 10 * LS_NS_PER_SEC, &cam->offset_ns,
+					  reason);
+	}
+	if (strcmp(k->name, "enabled") == 0)
+		return ls_uri_parse_bool(v, &cam->enabled, reason);
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
+static int output_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
+{
+	int64_t i64;
+	int rc;
+
+	if (strcmp(k->name, "file") == 0) {
+		/* The container follows from the extension; ".mp4" alone or
+		 * "dir/.mkv" has no name. */
+		const char *base = strrchr(v, '/');
+		char *low = g_ascii_strdown(v, -1);
+		size_t ext = g_str_has_suffix(low, ".mp4") || g_str_has_suffix(low, ".mkv") ? 4
+			     : g_str_has_suffix(low, ".ts")					? 3
+												: 0;
+		g_free(low);
+		base = base ? base + 1 : v;
+		if (!ext || strlen(base) <= ext) {
+			*reason = g_strdup_printf("must be a file name ending in .mp4, .mkv or .ts, got \"%s\"", v);
+			return -EINVAL;
+		}
+		o->file = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "display") == 0)
+		return ls_uri_parse_bool(v, &o->display, reason);
+	if (strcmp(k->name, "width") == 0 || strcmp(k->name, "height") == 0) {
+		bool w = k->name[0] == 'w';
+		rc = ls_uri_parse_int(v, 64, w ? 7680 : 4320, &i64, reason);
+		if (rc < 0)
+			return rc;
+		if (i64 % 2) {
+			*reason = g_strdup_printf("must be even, got \"%s\"", v);
+			return -EINVAL;
+		}
+		*(w ? &o->width : &o->height) = (int)i64;
+		return 0;
+	}
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
+static int read_group(struct ctx *c, const struct scan_group *g)
+{
+	struct ls_camera_config cam = { 0 };
+	struct ls_output_config out = { 0 };
+	char *val = NULL, *reason = NULL;
+	int rc = 0;
+
+	switch (g->kind) {
+	case G_RIG:
+		c->have_rig = true;
+		c->cfg->rig_line = g->line;
+		break;
+	case G_CAMERA:
+		cam.name = g_strdup(g->name + 7);
+		cam.enabled = true;
+		cam.line = g->line;
+		break;
+	case G_OUTPUT:
+		out.kind = LS_OUTPUT_MOSAIC;
+		out.width = 1280;
+		out.height = 720;
+		out.line = g->line;
+		break;
+	}
+	for (guint i = 0; i < g->keys->len; i++) {
+		const struct scan_key *k = &g_array_index(g->keys, struct scan_key, i);
+		GError *gerr = NULL;
+
+		val = g_key_file_get_string(c->kf, g->name, k->name, &gerr);
+		if (!val) {
+			/* The only way left to fail: a bad escape such as "\q". */
+			rc = key_error(c, g, k, NULL,
+				       g_strdup_printf("bad value (GKeyFile knows the escapes \\s \\n \\t \\r \\\\): %s",
+						       gerr->message));
+			g_error_free(gerr);
+			goto out;
+		}
+		switch (g->kind) {
+		case G_RIG:
+			rc = rig_key(c, k, val, &reason);
+			break;
+		case G_CAMERA:
+			rc = camera_key(&cam, g, k, val, &reason);
+			break;
+		case G_OUTPUT:
+			rc = output_key(&out, k, val, &reason);
+			break;
+		}
+		if (rc < 0) {
+			rc = key_error(c, g, k, val, reason);
+			reason = NULL;
+			goto out;
+		}
+		g_clear_pointer(&val, g_free);
+	}
+	switch (g->kind) {
+	case G_RIG:
+		if (!c->have_rate)
+			rc = at_line(c, g->line, "[rig] has no rate (e.g. rate = 30)");
+		break;
+	case G_CAMERA:
+		if (!cam.uri) {
+			rc = at_line(c, g->line, "[%s] has no uri (e.g. uri = test://?fps=30)", g->name);
+			goto out;
+		}
+		g_array_append_val(c->cams, cam);
+		memset(&cam, 0, sizeof cam);
+		break;
+	case G_OUTPUT:
+		if (!out.file && !out.display) {
+			rc = at_line(c, g->line, "[%s] needs file = PATH, display = true, or both", g->name);
+			goto out;
+		}
+		g_array_append_val(c->outputs, out);
+		memset(&out, 0, sizeof out);
+		break;
+	}
+out:
+	g_free(reason);
+	g_free(val);
+	ls_source_spec_clear(&cam.src);
+	g_free(cam.uri);
+	g_free(cam.name);
+	g_free(out.file);
+	return rc;
+}
+
+/* ---- load ------------------------------------------------------------ */
+
+static void camera_clear(struct ls_camera_config *cam)
+{
+	ls_source_spec_clear(&cam->src);
+	g_free(cam->uri);
+	g_free(cam->name);
+}
+
+void ls_config_free(struct ls_config **pcfg)
+{
+	struct ls_config *cfg = pcfg ? *pcfg : NULL;
+
+	if (!cfg)
+		return;
+	for (unsigned i = 0; i < cfg->ncams; i++)
+		camera_clear(&cfg->cams[i]);
+	g_free(cfg->cams);
+	for (unsigned i = 0; i < cfg->noutputs; i++)
+		g_free(cfg->outputs[i].file);
+	g_free(cfg->outputs);
+	g_free(cfg->path);
+	g_free(cfg);
+	*pcfg = NULL;
+}
+
+int ls_config_load_data(const char *data, const char *name, struct ls_config **out, char **err)
+{
+	struct ctx c = { .file = name, .err = err };
+	GError *gerr = NULL;
+	int rc;
+
+	*out = NULL;
+	c.groups = g_ptr_array_new_with_free_func(group_free);
+	c.cams = g_array_new(FALSE, TRUE, sizeof(struct ls_camera_config));
+	c.outputs = g_array_new(FALSE, TRUE, sizeof(struct ls_output_config));
+	c.cfg = g_new0(struct ls_config, 1);
+	c.cfg->path = g_strdup(name);
+	c.cfg->max_latency_ns = 100 * LS_NS_PER_MS;
+	c.cfg->policy = LS_POLICY_MISSING;
+	c.cfg->hold_max_ns = 1000 * LS_NS_PER_MS;
+	c.cfg->startup_ns = 2000 * LS_NS_PER_MS;
+	c.cfg->queue = 4;
+
+	rc = scan(&c, data);
+	if (rc < 0)
+		goto fail;
+	c.kf = g_key_file_new();
+	if (!g_key_file_load_from_data(c.kf, data, (gsize)-1, G_KEY_FILE_NONE, &gerr)) {
+		/* scan() follows GKeyFile's rules, so this should not happen. */
+		rc = at_line(&c, 0, "%s", gerr->message);
+		g_error_free(gerr);
+		goto fail;
+	}
+	for (guint i = 0; i < c.groups->len; i++) {
+		rc = read_group(&c, g_ptr_array_index(c.groups, i));
+		if (rc < 0)
+			goto fail;
+	}
+	if (!c.have_rig) {
+		rc = at_line(&c, 0, "no [rig] group (it needs at least rate = ...)");
+		goto fail;
+	}
+	if (c.cams->len == 0) {
+		rc = at_line(&c, 0, "no camera: add a [camera NAME] group with a uri");
+		goto fail;
+	}
+	if (!c.have_tolerance)
+		c.cfg->tolerance_ns = ls_rate_period_ns(c.cfg->rate) / 2;
+
+	/* Keep the enabled cameras; the others were only validated. */
+	for (guint i = 0; i < c.cams->len; i++) {
+		struct ls_camera_config *cam = &g_array_index(c.cams, struct ls_camera_config, i);
+		if (!cam->enabled) {
+			camera_clear(cam);
+			c.cfg->ndisabled++;
+			g_array_remove_index(c.cams, i--);
+		}
+	}
+	if (c.cams->len == 0) {
+		rc = at_line(&c, 0, "every camera is disabled (enabled = false)");
+		goto fail;
+	}
+	c.cfg->ncams = c.cams->len;
+	c.cfg->cams = (struct ls_camera_config *)(void *)g_array_free(c.cams, FALSE);
+	c.cams = NULL;
+	c.cfg->noutputs = c.outputs->len;
+	c.cfg->outputs = (struct ls_output_config *)(void *)g_array_free(c.outputs, FALSE);
+	c.outputs = NULL;
+	*out = c.cfg;
+	c.cfg = NULL;
+	rc = 0;
+fail:
+	if (c.outputs) {
+		for (guint i = 0; i < c.outputs->len; i++)
+			g_free(g_array_index(c.outputs, struct ls_output_config, i).file);
+		g_array_free(c.outputs, TRUE);
+	}
+	if (c.cams) {
+		for (guint i = 0; i < c.cams->len; i++)
+			camera_clear(&g_array_index(c.cams, struct ls_camera_config, i));
+		g_array_free(c.cams, TRUE);
+	}
+	ls_config_free(&c.cfg);
+	if (c.kf)
+		g_key_file_unref(c.kf);
+	g_ptr_array_unref(c.groups);
+	return rc;
+}
+
+/* Reads at most MAX_FILE_BYTES. Reads to EOF rather than trusting st_size,
+ * so that pipes (`lockstep check <(gen-config)`) work. On failure *err is
+ * "PATH: cannot read: REASON". */
+static int read_text(const char *path, char **text, size_t *len, char **err)
+{
+	GString *buf = NULL;
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail_fd;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		goto fail_fd;
+	}
+	buf = g_string_sized_new(S_ISREG(st.st_mode) && st.st_size < MAX_FILE_BYTES ? (gsize)st.st_size + 1 : 4096);
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(fd, chunk, sizeof chunk);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto fail_buf;
+		}
+		if (n == 0)
+			break;
+		if (buf->len + (size_t)n > MAX_FILE_BYTES) {
+			rc = -EFBIG;
+			goto fail_buf;
+		}
+		g_string_append_len(buf, chunk, n);
+	}
+	close(fd);
+	*len = buf->len;
+	*text = g_string_free(buf, FALSE);
+	return 0;
+fail_buf:
+	g_string_free(buf, TRUE);
+fail_fd:
+	close(fd);
+fail:
+	if (err) {
+		g_free(*err);
+		if (rc == -EFBIG)
+			*err = g_strdup_printf("%s: cannot read: larger than %d bytes (not a config file?)", path,
+					       MAX_FILE_BYTES);
+		else
+			*err = g_strdup_printf("%s: cannot read: %s", path, g_strerror(-rc));
+	}
+	return rc;
+}
+
+int ls_config_load(const char *path, struct ls_config **out, char **err)
+{
+	struct ctx c = { .file = path, .err = err };
+	char *text = NULL;
+	const char *nul;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	rc = read_text(path, &text, &len, err);
+	if (rc < 0)
+		return rc;
+	/* The text would end at a NUL for GKeyFile and for scan(): say where. */
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		int line = 1;
+		for (const char *p = text; p < nul; p++)
+			line += *p == '\n';
+		rc = at_line(&c, line, "NUL byte (not a text file?)");
+		goto out;
+	}
+	rc = ls_config_load_data(text, path, out, err);
+out:
+	g_free(text);
+	return rc;
+}

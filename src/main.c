@@ -1,0 +1,224 @@
+/* lockstep — synchronized multi-camera capture keyed by slot index.
+ *
+ *   lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]
+ *   lockstep check CONFIG [--no-probe] [--probe-timeout MS]
+ *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--per-slot]
+ */
+#include <errno.h>
+#include <gst/gst.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ls_sched.h"
+#include "rig.h"
+#include "source.h"
+
+static void usage(FILE *to)
+{
+	fputs("usage:\n"
+	      "  lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]\n"
+	      "  lockstep check CONFIG [--no-probe] [--probe-timeout MS]\n"
+	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--per-slot]\n"
+	      "  lockstep version\n",
+	      to);
+}
+
+/* A number option: one line naming the option and the value on error. */
+static bool num_arg(const char *opt, const char *v, double lo, double hi, double *out)
+{
+	char *end;
+	if (!v) {
+		fprintf(stderr, "lockstep: %s needs a value\n", opt);
+		return false;
+	}
+	errno = 0;
+	double d = strtod(v, &end);
+	if (errno || *end || end == v || d < lo || d > hi) {
+		fprintf(stderr, "lockstep: %s: expected a number in [%g, %g], got \"%s\"\n", opt, lo, hi, v);
+		return false;
+	}
+	*out = d;
+	return true;
+}
+
+static int load(const char *path, struct ls_config **cfg)
+{
+	char *err = NULL;
+	if (ls_config_load(path, cfg, &err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		g_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct ls_rig_opts o = { 0 };
+	const char *path = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--duration")) {
+			if (!num_arg("--duration", i + 1 < argc ? argv[++i] : NULL, 0.001, 1e9, &o.duration_s))
+				return 2;
+		} else if (!strcmp(argv[i], "--stats-json")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "lockstep: --stats-json needs a file\n");
+				return 2;
+			}
+			o.stats_json = argv[++i];
+		} else if (!strcmp(argv[i], "--quiet")) {
+			o.quiet = true;
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "lockstep run: unexpected argument \"%s\"\n", argv[i]);
+			return 2;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
+	struct ls_config *cfg;
+	if (load(path, &cfg) < 0)
+		return 1;
+	int rc = ls_rig_run(cfg, &o);
+	ls_config_free(&cfg);
+	return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool probe = true;
+	double timeout_ms = 5000;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-probe")) {
+			probe = false;
+		} else if (!strcmp(argv[i], "--probe-timeout")) {
+			if (!num_arg("--probe-timeout", i + 1 < argc ? argv[++i] : NULL, 1, 600000, &timeout_ms))
+				return 2;
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "lockstep check: unexpected argument \"%s\"\n", argv[i]);
+			return 2;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
+	struct ls_config *cfg;
+	if (load(path, &cfg) < 0)
+		return 1;
+	int bad = 0;
+	for (unsigned c = 0; c < cfg->ncams; c++) {
+		const struct ls_camera_config *cc = &cfg->cams[c];
+		char *err = NULL;
+		if (ls_source_spec_check(&cc->src, &err) < 0) {
+			fprintf(stderr, "%s:%d: [camera %s] uri: %s\n", cfg->path, cc->line, cc->name, err);
+			g_free(err);
+			bad++;
+			continue;
+		}
+		if (probe && ls_source_probe(cc, (int)timeout_ms, &err) < 0) {
+			fprintf(stderr, "%s:%d: %s\n", cfg->path, cc->line, err);
+			g_free(err);
+			bad++;
+		}
+	}
+	if (!bad)
+		printf("%s: ok: %u camera%s at %g fps, %u output%s%s\n", cfg->path, cfg->ncams, cfg->ncams == 1 ? "" : "s",
+		       (double)cfg->rate.num / cfg->rate.den, cfg->noutputs, cfg->noutputs == 1 ? "" : "s",
+		       probe ? ", every camera opened" : "");
+	ls_config_free(&cfg);
+	return bad ? 1 : 0;
+}
+
+static int cmd_bench_schedule(int argc, char **argv)
+{
+	struct ls_sched_opts o = { .threads = 8, .rate = { 30, 1 }, .seconds = 10 };
+	bool per_slot = false;
+	double v;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--threads")) {
+			if (!num_arg(a, val, 1, 1024, &v))
+				return 2;
+			o.threads = (unsigned)v;
+			i++;
+		} else if (!strcmp(a, "--rate")) {
+			if (!val || ls_rate_parse(val, &o.rate) < 0) {
+				fprintf(stderr, "lockstep: --rate: expected a rate like 30 or 29.97, got \"%s\"\n",
+					val ? val : "");
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--seconds")) {
+			if (!num_arg(a, val, 0.01, 86400, &o.seconds))
+				return 2;
+			i++;
+		} else if (!strcmp(a, "--rt")) {
+			o.realtime = true;
+		} else if (!strcmp(a, "--per-slot")) {
+			per_slot = true;
+		} else {
+			fprintf(stderr, "lockstep bench schedule: unexpected argument \"%s\"\n", a);
+			return 2;
+		}
+	}
+	if (per_slot)
+		o.per_slot = stdout;
+	struct ls_sched_result r;
+	int rc = ls_sched_bench(&o, &r);
+	if (rc < 0) {
+		fprintf(stderr, "lockstep bench schedule: %s\n", strerror(-rc));
+		return 1;
+	}
+	printf("schedule: %u threads, %g Hz, %llu slots%s\n", o.threads, (double)o.rate.num / o.rate.den,
+	       (unsigned long long)r.slots, r.realtime ? ", SCHED_FIFO" : "");
+	printf("skew across threads per slot: p50 %.1f us  p99 %.1f us  max %.1f us\n", r.skew_p50_ns / 1e3,
+	       r.skew_p99_ns / 1e3, r.skew_max_ns / 1e3);
+	printf("wake-up lateness:             p50 %.1f us  p99 %.1f us  max %.1f us\n", r.late_p50_ns / 1e3,
+	       r.late_p99_ns / 1e3, r.late_max_ns / 1e3);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("lockstep %s\n", LOCKSTEP_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "bench")) {
+		if (argc >= 3 && !strcmp(argv[2], "schedule"))
+			return cmd_bench_schedule(argc - 3, argv + 3);
+		fprintf(stderr, "lockstep bench: unknown benchmark \"%s\" (expected: schedule)\n", argc >= 3 ? argv[2] : "");
+		return 2;
+	}
+	gst_init(NULL, NULL);
+	int rc;
+	if (!strcmp(cmd, "run"))
+		rc = cmd_run(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "check"))
+		rc = cmd_check(argc - 2, argv + 2);
+	else {
+		fprintf(stderr, "lockstep: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		rc = 2;
+	}
+	gst_deinit();
+	return rc;
+}

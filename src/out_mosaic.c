@@ -1,0 +1,231 @@
+/* [output mosaic]: every frameset tiled into one picture (ls_mosaic), each
+ * tile labelled with camera, slot and skew, encoded to a file and/or shown in
+ * a window. Its thread composes into pooled GstBuffers (no allocation per
+ * set) and pushes them into an appsrc that blocks when the encoder is
+ * behind; the block backs up into this output's own ls_setq, which drops
+ * the oldest sets. */
+#include <errno.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ls_mosaic.h"
+#include "output.h"
+
+struct mosaic_out {
+	char *file;
+	bool display;
+	int w, h;
+	struct ls_rate rate;
+	struct ls_mosaic *mosaic;
+	GstElement *pipeline, *appsrc;
+	GstBufferPool *pool;
+	struct ls_setq *q;          /* not owned */
+	GThread *thread;
+	int64_t first_slot_ns;      /* PTS 0; output thread only */
+	gint failed;                /* atomic: the pipeline reported an error */
+	uint64_t written;           /* output thread only */
+};
+
+static const char *muxer_for(const char *file)
+{
+	if (g_str_has_suffix(file, ".mkv"))
+		return "matroskamux";
+	if (g_str_has_suffix(file, ".ts"))
+		return "mpegtsmux";
+	/* fragmented MP4: a crash loses at most the last second */
+	return "mp4mux fragment-duration=1000";
+}
+
+void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err)
+{
+	struct mosaic_out *m = g_new0(struct mosaic_out, 1);
+	m->file = g_strdup(oc->file);
+	m->display = oc->display;
+	m->w = oc->width;
+	m->h = oc->height;
+	m->rate = cfg->rate;
+	const char **names = g_new0(const char *, cfg->ncams + 1);
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		names[c] = cfg->cams[c].name;
+	m->mosaic = ls_mosaic_new(m->w, m->h, cfg->ncams, names);
+	g_free(names);
+	if (!m->mosaic) {
+		*err = g_strdup_printf("cannot lay out %u cameras in %dx%d", cfg->ncams, m->w, m->h);
+		goto fail;
+	}
+	if (m->file) {
+		/* fail now, with the path, rather than from the muxer later */
+		char *dir = g_path_get_dirname(m->file);
+		if (g_mkdir_with_parents(dir, 0755) < 0) {
+			*err = g_strdup_printf("file=%s: cannot create directory %s: %s", m->file, dir, g_strerror(errno));
+			g_free(dir);
+			goto fail;
+		}
+		g_free(dir);
+		FILE *probe = fopen(m->file, "wb");
+		if (!probe) {
+			*err = g_strdup_printf("file=%s: cannot write: %s", m->file, g_strerror(errno));
+			goto fail;
+		}
+		fclose(probe);
+	}
+	GString *d = g_string_new(NULL);
+	g_string_append_printf(d,
+			       "appsrc name=src is-live=true format=time block=true max-buffers=2 "
+			       "caps=video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d ! tee name=t",
+			       m->w, m->h, cfg->rate.num, cfg->rate.den);
+	if (m->file) {
+		char *loc = g_strescape(m->file, NULL);
+		g_string_append_printf(d,
+				       " t. ! queue max-size-buffers=4 ! x264enc speed-preset=ultrafast tune=zerolatency "
+				       "key-int-max=%d ! h264parse ! %s ! filesink location=\"%s\"",
+				       (cfg->rate.num + cfg->rate.den - 1) / cfg->rate.den, muxer_for(m->file), loc);
+		g_free(loc);
+	}
+	if (m->display)
+		g_string_append(d, " t. ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! autovideosink sync=false");
+	GError *ge = NULL;
+	m->pipeline = gst_parse_launch(d->str, &ge);
+	g_string_free(d, TRUE);
+	if (!m->pipeline || ge) {
+		*err = g_strdup_printf("cannot build the mosaic pipeline: %s", ge ? ge->message : "?");
+		g_clear_error(&ge);
+		goto fail;
+	}
+	m->appsrc = gst_bin_get_by_name(GST_BIN(m->pipeline), "src");
+	GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, m->w,
+					    "height", G_TYPE_INT, m->h, NULL);
+	m->pool = gst_buffer_pool_new();
+	GstStructure *pc = gst_buffer_pool_get_config(m->pool);
+	gst_buffer_pool_config_set_params(pc, caps, (guint)(m->w * m->h * 3 / 2), 4, 16);
+	gst_buffer_pool_set_config(m->pool, pc);
+	gst_caps_unref(caps);
+	if (!gst_buffer_pool_set_active(m->pool, TRUE)) {
+		*err = g_strdup("cannot allocate the mosaic buffers");
+		goto fail;
+	}
+	return m;
+fail:
+	ls_mosaic_out_ops.free(m);
+	return NULL;
+}
+
+static gpointer mosaic_thread(gpointer data)
+{
+	struct mosaic_out *m = data;
+	struct ls_frameset *set;
+	int64_t period = ls_rate_period_ns(m->rate);
+	while ((set = ls_setq_pop(m->q, INT64_MAX))) {
+		if (g_atomic_int_get(&m->failed)) {
+			ls_frameset_unref(&set);
+			continue; /* keep draining so the aligner's sets come back */
+		}
+		GstBuffer *buf = NULL;
+		if (gst_buffer_pool_acquire_buffer(m->pool, &buf, NULL) != GST_FLOW_OK) {
+			ls_frameset_unref(&set);
+			continue;
+		}
+		GstMapInfo map;
+		if (gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
+			ls_mosaic_compose(m->mosaic, set, map.data);
+			gst_buffer_unmap(buf, &map);
+		}
+		if (m->written == 0)
+			m->first_slot_ns = set->slot_ns;
+		GST_BUFFER_PTS(buf) = (GstClockTime)(set->slot_ns - m->first_slot_ns);
+		GST_BUFFER_DURATION(buf) = (GstClockTime)period;
+		ls_frameset_unref(&set);
+		if (gst_app_src_push_buffer(GST_APP_SRC(m->appsrc), buf) != GST_FLOW_OK) /* takes buf */
+			g_atomic_int_set(&m->failed, 1);
+		m->written++;
+	}
+	return NULL;
+}
+
+static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
+{
+	struct mosaic_out *m = data;
+	(void)bus;
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+		GError *e = NULL;
+		gst_message_parse_error(msg, &e, NULL);
+		g_printerr("output mosaic: %s%s%s; the output stops, the rig goes on\n", e ? e->message : "error",
+			   m->file ? " writing " : "", m->file ? m->file : "");
+		g_clear_error(&e);
+		g_atomic_int_set(&m->failed, 1);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static int mosaic_start(void *impl, struct ls_setq *q, char **err)
+{
+	struct mosaic_out *m = impl;
+	m->q = q;
+	GstBus *bus = gst_element_get_bus(m->pipeline);
+	gst_bus_add_watch(bus, on_bus, m);
+	gst_object_unref(bus);
+	if (gst_element_set_state(m->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+		*err = g_strdup("cannot start the mosaic pipeline (no display for display=true?)");
+		return -EIO;
+	}
+	m->thread = g_thread_new("mosaic", mosaic_thread, m);
+	return 0;
+}
+
+static void mosaic_finish(void *impl)
+{
+	struct mosaic_out *m = impl;
+	if (m->thread) {
+		g_thread_join(m->thread); /* the queue is closed: it drains and returns */
+		m->thread = NULL;
+	}
+	if (!m->pipeline)
+		return;
+	/* EOS makes the muxer write its index: the file is complete and playable */
+	gst_app_src_end_of_stream(GST_APP_SRC(m->appsrc));
+	GstBus *bus = gst_element_get_bus(m->pipeline);
+	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+	if (!msg)
+		g_printerr("output mosaic: the encoder did not finish within 10 s; %s may be truncated\n",
+			   m->file ? m->file : "the output");
+	else if (m->file && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS)
+		g_printerr("output mosaic: wrote %llu frames to %s\n", (unsigned long long)m->written, m->file);
+	if (msg)
+		gst_message_unref(msg);
+	gst_object_unref(bus);
+	gst_element_set_state(m->pipeline, GST_STATE_NULL);
+}
+
+static void mosaic_free(void *impl)
+{
+	struct mosaic_out *m = impl;
+	if (!m)
+		return;
+	if (m->pipeline) {
+		gst_element_set_state(m->pipeline, GST_STATE_NULL);
+		GstBus *bus = gst_element_get_bus(m->pipeline);
+		gst_bus_remove_watch(bus);
+		gst_object_unref(bus);
+	}
+	if (m->pool) {
+		gst_buffer_pool_set_active(m->pool, FALSE);
+		gst_object_unref(m->pool);
+	}
+	if (m->appsrc)
+		gst_object_unref(m->appsrc);
+	if (m->pipeline)
+		gst_object_unref(m->pipeline);
+	ls_mosaic_free(&m->mosaic);
+	g_free(m->file);
+	g_free(m);
+}
+
+const struct ls_output_ops ls_mosaic_out_ops = {
+	.kind = "mosaic",
+	.start = mosaic_start,
+	.finish = mosaic_finish,
+	.free = mosaic_free,
+};

@@ -1,0 +1,30 @@
+/* output — a sink of framesets with its own thread and its own bounded
+ * queue (ls_setq): a slow output loses its own oldest sets and never slows
+ * the aligner or another output. */
+#ifndef LS_OUTPUT_H
+#define LS_OUTPUT_H
+
+#include "config.h"
+#include "ls_setq.h"
+
+struct ls_output_ops {
+	const char *kind;
+	/** Starts the output's thread; it pops from @q until the queue closes. */
+	int (*start)(void *impl, struct ls_setq *q, char **err);
+	/** Called after the queue was closed: drain, flush, close files. */
+	void (*finish)(void *impl);
+	void (*free)(void *impl);
+};
+
+struct ls_output {
+	const struct ls_output_ops *ops;
+	void *impl;
+	struct ls_setq *q;
+	char *name;
+};
+
+/** Mosaic: tiles every frameset into one picture, to a file and/or window. */
+void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
+extern const struct ls_output_ops ls_mosaic_out_ops;
+
+#endif

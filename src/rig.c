@@ -1,0 +1,483 @@
+#include "rig.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "ls_aligner.h"
+#include "ls_doorbell.h"
+#include "ls_spsc.h"
+#include "ls_stats.h"
+#include "output.h"
+#include "source.h"
+
+#define RING_FRAMES 64
+#define PCTL_SAMPLES 4096
+
+struct rig {
+	const struct ls_config *cfg;
+	const struct ls_rig_opts *opts;
+	unsigned ncams;
+	struct ls_spsc **rings;
+	struct ls_source **sources;
+	struct ls_output *outputs;
+	unsigned noutputs;
+	struct ls_doorbell bell;
+	struct ls_aligner *al;
+	bool event_time;
+
+	GThread *aligner_thread;
+	atomic_bool stop;
+	GMainLoop *loop;
+
+	/* aligner thread only */
+	bool started;
+	int64_t run_start_ns;
+	bool *seen_first;
+	int64_t *last_pop_mono;    /* CLOCK_MONOTONIC of each camera's last frame */
+	int64_t event_clock;       /* event time: calibrated time of the last frame taken */
+	struct ls_pctl skew, latency;
+	uint64_t warmup_frames;
+
+	/* stats writer */
+	GAsyncQueue *lines;        /* gchar*: "S<status>" / "J<json>"; "" = end */
+	GThread *writer;
+	FILE *json;
+	int exit_code;
+};
+
+static void on_set(struct ls_frameset *set, void *user)
+{
+	struct rig *r = user;
+	if (set->npresent >= 2)
+		ls_pctl_add(&r->skew, set->skew_ns);
+	ls_pctl_add(&r->latency, set->emit_ns - set->slot_ns);
+	for (unsigned i = 0; i < r->noutputs; i++)
+		ls_setq_push(r->outputs[i].q, ls_frameset_ref(set));
+	ls_frameset_unref(&set);
+}
+
+static void json_escape(GString *s, const char *v)
+{
+	g_string_append_c(s, '"');
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			g_string_append_printf(s, "\\%c", *v);
+		else if ((unsigned char)*v < 0x20)
+			g_string_append_printf(s, "\\u%04x", *v);
+		else
+			g_string_append_c(s, *v);
+	}
+	g_string_append_c(s, '"');
+}
+
+/* Builds the per-second record; aligner thread. The strings go to the
+ * writer thread. */
+static void stats_tick(struct rig *r, int64_t now, bool final)
+{
+	struct ls_aligner_counters k;
+	uint64_t missing[r->ncams];
+	ls_aligner_counters(r->al, &k, missing);
+	int64_t s50, s99, smax, l50, l99, lmax;
+	ls_pctl_get(&r->skew, &s50, &s99, &smax);
+	ls_pctl_get(&r->latency, &l50, &l99, &lmax);
+	uint64_t out_dropped = 0;
+	for (unsigned i = 0; i < r->noutputs; i++)
+		out_dropped += ls_setq_dropped(r->outputs[i].q);
+
+	GString *j = g_string_new("{");
+	int64_t wall = ls_realtime_ns();
+	time_t secs = (time_t)(wall / LS_NS_PER_SEC);
+	struct tm tm;
+	char iso[32];
+	gmtime_r(&secs, &tm);
+	strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
+	g_string_append_printf(j, "\"time\":\"%s.%03dZ\",\"final\":%s,\"slot\":%lld,", iso,
+			       (int)(wall % LS_NS_PER_SEC / LS_NS_PER_MS), final ? "true" : "false",
+			       k.last_slot == INT64_MIN ? -1LL : (long long)k.last_slot);
+	g_string_append_printf(j,
+			       "\"sets\":%llu,\"complete\":%llu,\"partial\":%llu,\"dropped_slots\":%llu,"
+			       "\"aligner_dropped\":%llu,\"late\":%llu,\"off_slot\":%llu,\"superseded\":%llu,"
+			       "\"future\":%llu,\"forced\":%llu,\"warmup\":%llu,",
+			       (unsigned long long)k.sets, (unsigned long long)k.complete,
+			       (unsigned long long)k.partial, (unsigned long long)(k.dropped_slots + out_dropped),
+			       (unsigned long long)k.dropped_slots, (unsigned long long)k.late,
+			       (unsigned long long)k.off_slot, (unsigned long long)k.superseded,
+			       (unsigned long long)k.future, (unsigned long long)k.forced,
+			       (unsigned long long)(k.early + r->warmup_frames));
+	g_string_append(j, "\"missing\":{");
+	GString *miss_txt = g_string_new("");
+	for (unsigned c = 0; c < r->ncams; c++) {
+		json_escape(j, r->cfg->cams[c].name);
+		g_string_append_printf(j, ":%llu%s", (unsigned long long)missing[c], c + 1 < r->ncams ? "," : "");
+		if (missing[c])
+			g_string_append_printf(miss_txt, " %s=%llu", r->cfg->cams[c].name, (unsigned long long)missing[c]);
+	}
+	g_string_append(j, "},\"cameras\":{");
+	GString *cam_txt = g_string_new("");
+	for (unsigned c = 0; c < r->ncams; c++) {
+		struct ls_source_counters sc;
+		ls_source_counters(r->sources[c], &sc);
+		enum ls_source_state st = ls_source_state(r->sources[c]);
+		json_escape(j, r->cfg->cams[c].name);
+		g_string_append_printf(j,
+				       ":{\"state\":\"%s\",\"frames\":%llu,\"ring_full\":%llu,\"pool_empty\":%llu,"
+				       "\"camera_drops\":%llu,\"reconnects\":%llu}%s",
+				       ls_source_state_name(st), (unsigned long long)sc.frames,
+				       (unsigned long long)sc.ring_full, (unsigned long long)sc.pool_empty,
+				       (unsigned long long)sc.camera_drops, (unsigned long long)sc.reconnects,
+				       c + 1 < r->ncams ? "," : "");
+		if (st != LS_SOURCE_RUNNING)
+			g_string_append_printf(cam_txt, " %s:%s", r->cfg->cams[c].name, ls_source_state_name(st));
+	}
+	g_string_append(j, "},\"outputs\":{");
+	for (unsigned i = 0; i < r->noutputs; i++) {
+		json_escape(j, r->outputs[i].name);
+		g_string_append_printf(j, ":{\"dropped\":%llu}%s", (unsigned long long)ls_setq_dropped(r->outputs[i].q),
+				       i + 1 < r->noutputs ? "," : "");
+	}
+	g_string_append_printf(j,
+			       "},\"skew_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+			       "\"latency_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f}}",
+			       s50 / 1e3, s99 / 1e3, smax / 1e3, l50 / 1e6, l99 / 1e6, lmax / 1e6);
+	char *status = g_strdup_printf(
+		"S%s slot %lld | sets %llu (%llu complete, %llu partial) dropped %llu | skew p50/p99/max %.2f/%.2f/%.2f ms "
+		"| latency p50/p99/max %.1f/%.1f/%.1f ms%s%s%s%s",
+		r->event_time ? "[event time]" : "", k.last_slot == INT64_MIN ? -1LL : (long long)k.last_slot,
+		(unsigned long long)k.sets, (unsigned long long)k.complete, (unsigned long long)k.partial,
+		(unsigned long long)(k.dropped_slots + out_dropped), s50 / 1e6, s99 / 1e6, smax / 1e6, l50 / 1e6,
+		l99 / 1e6, lmax / 1e6, miss_txt->len ? " | missing" : "", miss_txt->str, cam_txt->len ? " |" : "",
+		cam_txt->str);
+	g_string_free(miss_txt, TRUE);
+	g_string_free(cam_txt, TRUE);
+	g_string_prepend_c(j, 'J');
+	g_async_queue_push(r->lines, status);
+	g_async_queue_push(r->lines, g_string_free(j, FALSE));
+	ls_pctl_reset(&r->skew);
+	ls_pctl_reset(&r->latency);
+	(void)now;
+}
+
+static gpointer writer_main(gpointer data)
+{
+	struct rig *r = data;
+	for (;;) {
+		char *line = g_async_queue_pop(r->lines);
+		if (!*line) {
+			g_free(line);
+			break;
+		}
+		if (line[0] == 'S' && !r->opts->quiet)
+			fprintf(stderr, "%s\n", line + 1);
+		else if (line[0] == 'J' && r->json) {
+			fprintf(r->json, "%s\n", line + 1);
+			fflush(r->json);
+		}
+		g_free(line);
+	}
+	return NULL;
+}
+
+static void take(struct rig *r, unsigned c, struct ls_frame *f, int64_t now)
+{
+	r->last_pop_mono[c] = ls_monotonic_ns();
+	if (!r->started) {
+		r->seen_first[c] = true;
+		r->warmup_frames++;
+		ls_frame_unref(&f);
+		return;
+	}
+	ls_aligner_push(r->al, f, now);
+}
+
+/* Real time: moves every frame from the rings into the aligner. */
+static void drain(struct rig *r, int64_t now)
+{
+	for (unsigned c = 0; c < r->ncams; c++) {
+		struct ls_frame *f;
+		while ((f = ls_spsc_pop(r->rings[c])))
+			take(r, c, f, now);
+	}
+}
+
+/* Event time: merges the rings in capture order. The oldest head frame goes
+ * next, but only while every camera still delivering has a frame queued
+ * (one with nothing queued might still send an older one). A camera silent
+ * for 2 s of wall time, or ended, no longer holds the others back. The event
+ * clock is the calibrated time of the last frame taken. */
+static void drain_event(struct rig *r)
+{
+	int64_t mono = ls_monotonic_ns();
+	for (;;) {
+		int best = -1;
+		int64_t bu = INT64_MAX;
+		for (unsigned c = 0; c < r->ncams; c++) {
+			struct ls_frame *f = ls_spsc_peek(r->rings[c]);
+			if (f) {
+				int64_t u = f->capture_ns - r->cfg->cams[c].offset_ns;
+				if (u < bu) {
+					bu = u;
+					best = (int)c;
+				}
+				continue;
+			}
+			bool silent = mono - (r->last_pop_mono[c] ? r->last_pop_mono[c] : r->run_start_ns) >
+				      2 * LS_NS_PER_SEC;
+			if (ls_source_state(r->sources[c]) != LS_SOURCE_ENDED && !silent)
+				return; /* wait for this camera */
+		}
+		if (best < 0)
+			return;
+		if (bu > r->event_clock)
+			r->event_clock = bu;
+		take(r, (unsigned)best, ls_spsc_pop(r->rings[best]), r->event_clock);
+	}
+}
+
+static void maybe_start(struct rig *r, int64_t now)
+{
+	if (r->started || now == INT64_MIN)
+		return;
+	bool all = true;
+	for (unsigned c = 0; c < r->ncams; c++)
+		all = all && r->seen_first[c];
+	if (!all && ls_monotonic_ns() - r->run_start_ns < r->cfg->startup_ns)
+		return;
+	if (!all)
+		for (unsigned c = 0; c < r->ncams; c++)
+			if (!r->seen_first[c])
+				g_printerr("camera %s: no frame within startup-ms; starting without it\n",
+					   r->cfg->cams[c].name);
+	/* the first slot whose frames can all still arrive */
+	ls_aligner_start(r->al, ls_slot_index(now, r->cfg->epoch_ns, 0, r->cfg->rate) + 1);
+	r->started = true;
+}
+
+static bool all_ended(struct rig *r)
+{
+	for (unsigned c = 0; c < r->ncams; c++)
+		if (ls_source_state(r->sources[c]) != LS_SOURCE_ENDED)
+			return false;
+	return true;
+}
+
+static gboolean quit_idle(gpointer data)
+{
+	g_main_loop_quit(data);
+	return G_SOURCE_REMOVE;
+}
+
+static gpointer aligner_main(gpointer data)
+{
+	struct rig *r = data;
+	int64_t next_stats = (ls_realtime_ns() / LS_NS_PER_SEC + 1) * LS_NS_PER_SEC;
+	bool ended = false;
+	while (!atomic_load(&r->stop)) {
+		unsigned seen = ls_doorbell_peek(&r->bell);
+		int64_t now = ls_realtime_ns();
+		if (r->event_time) {
+			drain_event(r);
+			now = r->event_clock;
+		} else {
+			drain(r, now);
+		}
+		maybe_start(r, now);
+		int64_t next = INT64_MAX;
+		if (r->started && now != INT64_MIN)
+			next = ls_aligner_poll(r->al, now);
+		int64_t wall = ls_realtime_ns();
+		if (wall >= next_stats) {
+			stats_tick(r, now, false);
+			next_stats += LS_NS_PER_SEC;
+			if (next_stats <= wall)
+				next_stats = (wall / LS_NS_PER_SEC + 1) * LS_NS_PER_SEC;
+		}
+		if (!ended && all_ended(r)) {
+			ended = true;
+			g_idle_add(quit_idle, r->loop);
+		}
+		int64_t wake = r->event_time ? wall + 10 * LS_NS_PER_MS : (next < next_stats ? next : next_stats);
+		if (wake > next_stats)
+			wake = next_stats;
+		ls_doorbell_wait(&r->bell, seen, wake);
+	}
+	/* shutdown: deliver what arrived, emit what is pending, report */
+	int64_t now = ls_realtime_ns();
+	if (r->event_time) {
+		drain_event(r);
+		now = r->event_clock;
+	} else {
+		drain(r, now);
+	}
+	if (r->started)
+		ls_aligner_flush(r->al, now);
+	stats_tick(r, now, true);
+	return NULL;
+}
+
+static gboolean on_signal(gpointer data)
+{
+	struct rig *r = data;
+	g_printerr("lockstep: stopping\n");
+	g_main_loop_quit(r->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_duration(gpointer data)
+{
+	struct rig *r = data;
+	g_main_loop_quit(r->loop);
+	return G_SOURCE_REMOVE;
+}
+
+int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
+{
+	struct rig rr = { .cfg = cfg, .opts = o, .ncams = cfg->ncams, .exit_code = 0, .event_clock = INT64_MIN };
+	struct rig *r = &rr;
+	char *err = NULL;
+
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		if (cfg->cams[c].src.kind == LS_SRC_FILE && !cfg->cams[c].src.file.realtime)
+			r->event_time = true;
+	if (o->stats_json) {
+		r->json = fopen(o->stats_json, "a");
+		if (!r->json) {
+			g_printerr("lockstep: --stats-json %s: %s\n", o->stats_json, g_strerror(errno));
+			return 1;
+		}
+	}
+	int64_t *offsets = g_new0(int64_t, cfg->ncams);
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		offsets[c] = cfg->cams[c].offset_ns;
+	struct ls_aligner_config ac = {
+		.ncams = cfg->ncams,
+		.epoch_ns = cfg->epoch_ns,
+		.rate = cfg->rate,
+		.tolerance_ns = cfg->tolerance_ns,
+		.max_latency_ns = cfg->max_latency_ns,
+		.policy = cfg->policy,
+		.hold_max_ns = cfg->hold_max_ns,
+		.offsets_ns = offsets,
+		/* sets: the window, each output's queue, one in each output's hands */
+		.setpool_extra = cfg->noutputs * (cfg->queue + 2),
+	};
+	r->al = ls_aligner_new(&ac, on_set, r);
+	g_free(offsets);
+	if (!r->al) {
+		g_printerr("%s: the [rig] settings give an aligner window that is too large (max-latency-ms?)\n",
+			   cfg->path);
+		r->exit_code = 1;
+		goto out_json;
+	}
+	ls_pctl_init(&r->skew, PCTL_SAMPLES);
+	ls_pctl_init(&r->latency, PCTL_SAMPLES);
+	ls_doorbell_init(&r->bell);
+	r->rings = g_new0(struct ls_spsc *, cfg->ncams);
+	r->sources = g_new0(struct ls_source *, cfg->ncams);
+	r->seen_first = g_new0(bool, cfg->ncams);
+	r->last_pop_mono = g_new0(int64_t, cfg->ncams);
+	/* a frame is held by: the ring, the aligner window, each output queue,
+	 * each output thread, and `hold` */
+	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + cfg->noutputs * (cfg->queue + 2) + 4;
+	for (unsigned c = 0; c < cfg->ncams; c++) {
+		r->rings[c] = ls_spsc_new(RING_FRAMES);
+		r->sources[c] = ls_source_new(c, &cfg->cams[c], r->rings[c], &r->bell, pool_frames, r->event_time, &err);
+		if (!r->sources[c]) {
+			g_printerr("%s\n", err);
+			g_clear_pointer(&err, g_free);
+			r->exit_code = 1;
+			goto out_sources;
+		}
+	}
+	r->outputs = g_new0(struct ls_output, cfg->noutputs);
+	for (unsigned i = 0; i < cfg->noutputs; i++) {
+		const struct ls_output_config *oc = &cfg->outputs[i];
+		struct ls_output *out = &r->outputs[r->noutputs];
+		out->ops = &ls_mosaic_out_ops;
+		out->name = g_strdup(out->ops->kind);
+		out->impl = ls_mosaic_out_new(oc, cfg, &err);
+		if (!out->impl) {
+			g_printerr("%s:%d: [output %s] %s\n", cfg->path, oc->line, out->name, err);
+			g_clear_pointer(&err, g_free);
+			g_free(out->name);
+			r->exit_code = 1;
+			goto out_outputs;
+		}
+		out->q = ls_setq_new(cfg->queue);
+		r->noutputs++;
+		if (out->ops->start(out->impl, out->q, &err) < 0) {
+			g_printerr("%s:%d: [output %s] %s\n", cfg->path, oc->line, out->name, err);
+			g_clear_pointer(&err, g_free);
+			r->exit_code = 1;
+			goto out_outputs;
+		}
+	}
+
+	r->loop = g_main_loop_new(NULL, FALSE);
+	r->lines = g_async_queue_new();
+	r->writer = g_thread_new("stats", writer_main, r);
+	r->run_start_ns = ls_monotonic_ns();
+	for (unsigned c = 0; c < cfg->ncams; c++) {
+		if (ls_source_start(r->sources[c], &err) < 0) {
+			g_printerr("%s\n", err);
+			g_clear_pointer(&err, g_free);
+		}
+	}
+	r->aligner_thread = g_thread_new("aligner", aligner_main, r);
+	guint sig_int = g_unix_signal_add(SIGINT, on_signal, r);
+	guint sig_term = g_unix_signal_add(SIGTERM, on_signal, r);
+	guint dur = o->duration_s > 0 ? g_timeout_add((guint)(o->duration_s * 1000), on_duration, r) : 0;
+	g_main_loop_run(r->loop);
+	g_source_remove(sig_int);
+	g_source_remove(sig_term);
+	if (dur && g_main_context_find_source_by_id(NULL, dur))
+		g_source_remove(dur);
+
+	/* Stop in data-flow order: sources, then the aligner (which flushes),
+	 * then the outputs (which drain their queues and close their files). */
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		ls_source_stop(r->sources[c]);
+	atomic_store(&r->stop, true);
+	ls_doorbell_ring(&r->bell);
+	g_thread_join(r->aligner_thread);
+	g_async_queue_push(r->lines, g_strdup(""));
+	g_thread_join(r->writer);
+	g_async_queue_unref(r->lines);
+	g_main_loop_unref(r->loop);
+
+out_outputs:
+	for (unsigned i = 0; i < r->noutputs; i++) {
+		ls_setq_close(r->outputs[i].q);
+		r->outputs[i].ops->finish(r->outputs[i].impl);
+	}
+	for (unsigned i = 0; i < r->noutputs; i++) {
+		r->outputs[i].ops->free(r->outputs[i].impl);
+		ls_setq_free(&r->outputs[i].q);
+		g_free(r->outputs[i].name);
+	}
+	g_free(r->outputs);
+out_sources:
+	ls_aligner_free(&r->al);
+	for (unsigned c = 0; c < cfg->ncams; c++) {
+		ls_source_free(&r->sources[c]);
+		if (r->rings[c]) {
+			struct ls_frame *f;
+			while ((f = ls_spsc_pop(r->rings[c])))
+				ls_frame_unref(&f);
+			ls_spsc_free(&r->rings[c]);
+		}
+	}
+	g_free(r->rings);
+	g_free(r->sources);
+	g_free(r->seen_first);
+	g_free(r->last_pop_mono);
+	ls_pctl_clear(&r->skew);
+	ls_pctl_clear(&r->latency);
+out_json:
+	if (r->json)
+		fclose(r->json);
+	return r->exit_code;
+}

@@ -1,0 +1,493 @@
+#include "source.h"
+
+#include <errno.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <stdatomic.h>
+
+#include "ls_frame.h"
+#include "ls_testcam.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define HEALTHY_NS (10 * LS_NS_PER_SEC) /* running this long resets the backoff */
+#define NTP_UNIX_OFFSET_S INT64_C(2208988800) /* 1900-01-01 to 1970-01-01 */
+
+/* What a frame keeps alive: the mapped video frame (which holds a reference
+ * on its buffer). Lives in the frame's preallocated priv area. */
+struct payload {
+	GstVideoFrame vf;
+};
+
+struct ls_source {
+	unsigned cam;
+	char *name;
+	struct ls_source_spec spec;  /* owned copy */
+	struct ls_spsc *ring;        /* not owned; producer side is ours */
+	struct ls_doorbell *bell;    /* not owned */
+	struct ls_frame_pool *pool;  /* owned reference */
+	bool blocking;
+
+	GstElement *pipeline;        /* main thread */
+	GstElement *appsink;
+	GstClock *clock;             /* REALTIME system clock */
+	guint bus_watch;
+	guint retry_timer;
+	unsigned backoff_ms;
+	int64_t started_ns;          /* CLOCK_REALTIME at the last start */
+	int64_t virtual_start_ns;    /* realtime=false files: stamp of running time 0 */
+
+	/* test:// pacing thread */
+	GThread *thread;
+	struct ls_testcam model;
+
+	atomic_int state;            /* enum ls_source_state */
+	atomic_bool stopping;
+	/* counters: written by the streaming thread, read by anyone */
+	atomic_uint_fast64_t frames, ring_full, pool_empty, camera_drops, reconnects;
+	atomic_int_fast64_t last_capture_ns;
+};
+
+static void payload_release(void *opaque)
+{
+	struct payload *p = opaque;
+	gst_video_frame_unmap(&p->vf); /* drops the buffer reference */
+}
+
+static enum ls_pixfmt pixfmt_of(GstVideoFormat f)
+{
+	switch (f) {
+	case GST_VIDEO_FORMAT_I420:
+		return LS_FMT_I420;
+	case GST_VIDEO_FORMAT_NV12:
+		return LS_FMT_NV12;
+	case GST_VIDEO_FORMAT_GRAY8:
+		return LS_FMT_GRAY8;
+	case GST_VIDEO_FORMAT_BGRx:
+		return LS_FMT_BGRX;
+	case GST_VIDEO_FORMAT_RGBA:
+		return LS_FMT_RGBA;
+	default:
+		return LS_FMT_UNKNOWN;
+	}
+}
+
+/* Wraps @buf (transfer full) into a frame and delivers it. Streaming thread. */
+static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *info, int64_t capture_ns)
+{
+	struct ls_frame *f = ls_frame_pool_acquire(s->pool);
+	if (!f) {
+		atomic_fetch_add(&s->pool_empty, 1);
+		gst_buffer_unref(buf);
+		return;
+	}
+	struct payload *p = f->priv;
+	bool mapped = gst_video_frame_map(&p->vf, info, buf, GST_MAP_READ);
+	gst_buffer_unref(buf); /* the mapped frame holds its own reference */
+	if (!mapped) {
+		ls_frame_unref(&f);
+		atomic_fetch_add(&s->pool_empty, 1);
+		return;
+	}
+	f->release = payload_release;
+	f->opaque = p;
+	f->cam = (uint16_t)s->cam;
+	f->seq = atomic_load(&s->frames);
+	f->capture_ns = capture_ns;
+	f->arrival_ns = ls_realtime_ns();
+	f->format = pixfmt_of(GST_VIDEO_FRAME_FORMAT(&p->vf));
+	f->width = GST_VIDEO_FRAME_WIDTH(&p->vf);
+	f->height = GST_VIDEO_FRAME_HEIGHT(&p->vf);
+	f->nplanes = GST_VIDEO_FRAME_N_PLANES(&p->vf);
+	for (int i = 0; i < f->nplanes && i < LS_MAX_PLANES; i++) {
+		f->planes[i] = GST_VIDEO_FRAME_PLANE_DATA(&p->vf, i);
+		f->strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, i);
+	}
+	atomic_store(&s->last_capture_ns, capture_ns);
+	int st = atomic_load(&s->state);
+	if (st == LS_SOURCE_STARTING)
+		atomic_store(&s->state, LS_SOURCE_RUNNING);
+	while (!ls_spsc_push(s->ring, f)) {
+		if (!s->blocking || atomic_load(&s->stopping)) {
+			atomic_fetch_add(&s->ring_full, 1);
+			ls_frame_unref(&f);
+			return;
+		}
+		ls_doorbell_ring(s->bell);
+		g_usleep(1000); /* event-time run: the aligner drains it soon */
+	}
+	atomic_fetch_add(&s->frames, 1);
+	ls_doorbell_ring(s->bell);
+}
+
+/* ---- test:// ------------------------------------------------------------ */
+
+static gpointer test_thread(gpointer data)
+{
+	struct ls_source *s = data;
+	GstAppSink *sink = GST_APP_SINK(s->appsink);
+	GstVideoInfo info;
+	bool have_info = false;
+	while (!atomic_load(&s->stopping)) {
+		int64_t fire, stamp;
+		bool keep = ls_testcam_next(&s->model, &fire, &stamp);
+		int64_t due = stamp > fire ? stamp : fire;
+		/* sleep in short steps so stop() is never kept waiting long */
+		for (int64_t now = ls_realtime_ns(); now < due && !atomic_load(&s->stopping); now = ls_realtime_ns())
+			ls_sleep_until(due - now > 100 * LS_NS_PER_MS ? now + 100 * LS_NS_PER_MS : due);
+		if (atomic_load(&s->stopping))
+			break;
+		GstSample *smp = gst_app_sink_try_pull_sample(sink, GST_SECOND);
+		if (!smp)
+			continue; /* reported on the bus if it is an error */
+		if (!keep) {
+			atomic_fetch_add(&s->camera_drops, 1);
+			gst_sample_unref(smp);
+			continue;
+		}
+		if (!have_info)
+			have_info = gst_video_info_from_caps(&info, gst_sample_get_caps(smp));
+		GstBuffer *buf = gst_buffer_ref(gst_sample_get_buffer(smp));
+		gst_sample_unref(smp);
+		if (have_info)
+			deliver(s, buf, &info, stamp);
+		else
+			gst_buffer_unref(buf);
+	}
+	return NULL;
+}
+
+/* ---- GStreamer sources ---------------------------------------------------- */
+
+static int64_t capture_time(struct ls_source *s, GstSample *smp, GstBuffer *buf)
+{
+	static GstCaps *ntp_caps;
+	if (g_once_init_enter(&ntp_caps))
+		g_once_init_leave(&ntp_caps, gst_caps_new_empty_simple("timestamp/x-ntp"));
+	if (s->spec.kind == LS_SRC_RTSP) {
+		GstReferenceTimestampMeta *m = gst_buffer_get_reference_timestamp_meta(buf, ntp_caps);
+		if (m && m->timestamp > (guint64)NTP_UNIX_OFFSET_S * GST_SECOND)
+			return (int64_t)m->timestamp - NTP_UNIX_OFFSET_S * LS_NS_PER_SEC;
+	}
+	GstClockTime pts = GST_BUFFER_PTS(buf);
+	const GstSegment *seg = gst_sample_get_segment(smp);
+	if (!GST_CLOCK_TIME_IS_VALID(pts) || !seg)
+		return ls_realtime_ns();
+	guint64 running = gst_segment_to_running_time(seg, GST_FORMAT_TIME, pts);
+	if (!GST_CLOCK_TIME_IS_VALID(running))
+		return ls_realtime_ns();
+	if (s->spec.kind == LS_SRC_FILE && !s->spec.file.realtime)
+		return s->virtual_start_ns + (int64_t)running;
+	return (int64_t)gst_element_get_base_time(s->pipeline) + (int64_t)running;
+}
+
+static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer data)
+{
+	struct ls_source *s = data;
+	GstSample *smp = gst_app_sink_pull_sample(sink);
+	if (!smp)
+		return GST_FLOW_EOS;
+	GstVideoInfo info;
+	GstBuffer *buf = gst_sample_get_buffer(smp);
+	if (buf && gst_video_info_from_caps(&info, gst_sample_get_caps(smp))) {
+		int64_t t = capture_time(s, smp, buf);
+		deliver(s, gst_buffer_ref(buf), &info, t);
+	}
+	gst_sample_unref(smp);
+	return GST_FLOW_OK;
+}
+
+static bool start_pipeline(struct ls_source *s);
+
+static gboolean retry_cb(gpointer data)
+{
+	struct ls_source *s = data;
+	s->retry_timer = 0;
+	if (!atomic_load(&s->stopping)) {
+		g_printerr("camera %s: reconnecting\n", s->name);
+		atomic_fetch_add(&s->reconnects, 1);
+		start_pipeline(s);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+static void schedule_retry(struct ls_source *s, const char *why)
+{
+	if (atomic_load(&s->stopping) || s->retry_timer)
+		return;
+	if (ls_realtime_ns() - s->started_ns > HEALTHY_NS)
+		s->backoff_ms = BACKOFF_MIN_MS; /* it ran well: a fresh failure */
+	g_printerr("camera %s: %s; retrying in %.1f s\n", s->name, why, s->backoff_ms / 1000.0);
+	atomic_store(&s->state, LS_SOURCE_RECONNECTING);
+	if (s->pipeline)
+		gst_element_set_state(s->pipeline, GST_STATE_NULL);
+	s->retry_timer = g_timeout_add(s->backoff_ms, retry_cb, s);
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
+{
+	struct ls_source *s = data;
+	(void)bus;
+	switch (GST_MESSAGE_TYPE(msg)) {
+	case GST_MESSAGE_ERROR: {
+		GError *e = NULL;
+		gst_message_parse_error(msg, &e, NULL);
+		char *why = g_strdup_printf("error from %s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+					    e ? e->message : "unknown");
+		schedule_retry(s, why);
+		g_free(why);
+		g_clear_error(&e);
+		break;
+	}
+	case GST_MESSAGE_EOS:
+		if (s->spec.kind == LS_SRC_FILE && s->spec.file.loop) {
+			if (!gst_element_seek_simple(s->pipeline, GST_FORMAT_TIME,
+						     GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, 0))
+				schedule_retry(s, "cannot seek back to the start to loop");
+		} else if (s->spec.kind == LS_SRC_FILE) {
+			g_printerr("camera %s: end of file\n", s->name);
+			atomic_store(&s->state, LS_SOURCE_ENDED);
+		} else {
+			schedule_retry(s, "stream ended");
+		}
+		break;
+	default:
+		break;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static bool build_pipeline(struct ls_source *s, char **err)
+{
+	char *desc = ls_source_spec_gst_desc(&s->spec);
+	if (!desc) {
+		*err = g_strdup_printf("camera %s: %s sources are not supported by this build", s->name,
+				       ls_source_kind_name(s->spec.kind));
+		return false;
+	}
+	bool sync = s->spec.kind == LS_SRC_FILE && s->spec.file.realtime;
+	/* Live sources: keep at most 2 samples and drop the oldest, so a stall
+	 * never builds latency. Test and event-time files: backpressure. */
+	bool drop = s->spec.kind != LS_SRC_TEST && !(s->spec.kind == LS_SRC_FILE && !s->spec.file.realtime);
+	char *full = g_strdup_printf("%s ! appsink name=sink max-buffers=2 drop=%s sync=%s enable-last-sample=false",
+				     desc, drop ? "true" : "false", sync ? "true" : "false");
+	GError *ge = NULL;
+	s->pipeline = gst_parse_launch(full, &ge);
+	g_free(desc);
+	g_free(full);
+	if (!s->pipeline || ge) {
+		*err = g_strdup_printf("camera %s: cannot build its pipeline: %s", s->name, ge ? ge->message : "?");
+		g_clear_error(&ge);
+		if (s->pipeline)
+			gst_object_unref(s->pipeline);
+		s->pipeline = NULL;
+		return false;
+	}
+	s->appsink = gst_bin_get_by_name(GST_BIN(s->pipeline), "sink");
+	s->clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
+	gst_pipeline_use_clock(GST_PIPELINE(s->pipeline), s->clock);
+	if (s->spec.kind != LS_SRC_TEST) {
+		GstAppSinkCallbacks cb = { .new_sample = on_new_sample };
+		gst_app_sink_set_callbacks(GST_APP_SINK(s->appsink), &cb, s, NULL);
+	}
+	GstBus *bus = gst_element_get_bus(s->pipeline);
+	s->bus_watch = gst_bus_add_watch(bus, on_bus, s);
+	gst_object_unref(bus);
+	return true;
+}
+
+static bool start_pipeline(struct ls_source *s)
+{
+	s->started_ns = ls_realtime_ns();
+	s->virtual_start_ns = s->started_ns;
+	atomic_store(&s->state, LS_SOURCE_STARTING);
+	if (gst_element_set_state(s->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+		/* the reason, if any, arrives as an ERROR on the bus */
+		schedule_retry(s, "cannot start");
+		return false;
+	}
+	return true;
+}
+
+struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc, struct ls_spsc *ring,
+				struct ls_doorbell *bell, unsigned pool_frames, bool blocking, char **err)
+{
+	struct ls_source *s = g_new0(struct ls_source, 1);
+	s->cam = cam;
+	s->name = g_strdup(cc->name);
+	s->ring = ring;
+	s->bell = bell;
+	s->blocking = blocking;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	char *perr = NULL;
+	if (ls_source_spec_parse(cc->uri, &s->spec, &perr) < 0) {
+		*err = g_strdup_printf("camera %s: uri: %s", cc->name, perr);
+		g_free(perr);
+		goto fail;
+	}
+	s->pool = ls_frame_pool_new_priv(pool_frames, sizeof(struct payload));
+	if (!s->pool) {
+		*err = g_strdup_printf("camera %s: out of memory", cc->name);
+		goto fail;
+	}
+	if (!build_pipeline(s, err))
+		goto fail;
+	return s;
+fail:
+	ls_source_free(&s);
+	return NULL;
+}
+
+int ls_source_start(struct ls_source *s, char **err)
+{
+	(void)err;
+	atomic_store(&s->stopping, false);
+	if (s->spec.kind == LS_SRC_TEST) {
+		struct ls_testcam_params p = {
+			.fps = s->spec.test.fps,
+			.epoch_ns = 0,
+			.offset_ns = s->spec.test.offset_ns,
+			.jitter_ns = s->spec.test.jitter_ns,
+			.drift_ppm = s->spec.test.drift_ppm,
+			.drop = s->spec.test.drop,
+			.seed = s->spec.test.seed ? s->spec.test.seed : g_str_hash(s->name) * 2654435761u + 1,
+		};
+		ls_testcam_init(&s->model, &p, ls_realtime_ns());
+		if (!start_pipeline(s))
+			return 0;
+		s->thread = g_thread_new(s->name, test_thread, s);
+		return 0;
+	}
+	start_pipeline(s);
+	return 0;
+}
+
+void ls_source_stop(struct ls_source *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stopping, true);
+	if (s->retry_timer) {
+		g_source_remove(s->retry_timer);
+		s->retry_timer = 0;
+	}
+	if (s->pipeline)
+		gst_element_set_state(s->pipeline, GST_STATE_NULL); /* unblocks pulls, joins streaming threads */
+	if (s->thread) {
+		g_thread_join(s->thread);
+		s->thread = NULL;
+	}
+	atomic_store(&s->state, LS_SOURCE_IDLE);
+}
+
+void ls_source_free(struct ls_source **sp)
+{
+	if (!sp || !*sp)
+		return;
+	struct ls_source *s = *sp;
+	*sp = NULL;
+	ls_source_stop(s);
+	if (s->bus_watch)
+		g_source_remove(s->bus_watch);
+	if (s->appsink)
+		gst_object_unref(s->appsink);
+	if (s->pipeline)
+		gst_object_unref(s->pipeline);
+	if (s->clock)
+		gst_object_unref(s->clock);
+	ls_frame_pool_unref(&s->pool); /* frames still out keep it alive */
+	ls_source_spec_clear(&s->spec);
+	g_free(s->name);
+	g_free(s);
+}
+
+enum ls_source_state ls_source_state(const struct ls_source *s)
+{
+	return (enum ls_source_state)atomic_load(&((struct ls_source *)s)->state);
+}
+
+const char *ls_source_state_name(enum ls_source_state st)
+{
+	static const char *const names[] = { "idle", "starting", "running", "reconnecting", "ended" };
+	return (unsigned)st < G_N_ELEMENTS(names) ? names[st] : "?";
+}
+
+void ls_source_counters(const struct ls_source *cs, struct ls_source_counters *o)
+{
+	struct ls_source *s = (struct ls_source *)cs;
+	o->frames = atomic_load(&s->frames);
+	o->ring_full = atomic_load(&s->ring_full);
+	o->pool_empty = atomic_load(&s->pool_empty);
+	o->camera_drops = atomic_load(&s->camera_drops);
+	o->reconnects = atomic_load(&s->reconnects);
+	o->last_capture_ns = atomic_load(&s->last_capture_ns);
+}
+
+const char *ls_source_name(const struct ls_source *s)
+{
+	return s->name;
+}
+
+int ls_source_probe(const struct ls_camera_config *cc, int timeout_ms, char **err)
+{
+	struct ls_spsc *ring = ls_spsc_new(8);
+	struct ls_doorbell bell;
+	ls_doorbell_init(&bell);
+	int rc = 0;
+	struct ls_source *s = ls_source_new(0, cc, ring, &bell, 8, false, err);
+	if (!s) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (s->spec.kind == LS_SRC_TEST) {
+		/* test cameras are paced by their thread; prerolling proves they open */
+		GstStateChangeReturn r = gst_element_set_state(s->pipeline, GST_STATE_PAUSED);
+		if (r == GST_STATE_CHANGE_ASYNC)
+			r = gst_element_get_state(s->pipeline, NULL, NULL, (GstClockTime)timeout_ms * GST_MSECOND);
+		if (r == GST_STATE_CHANGE_FAILURE) {
+			*err = g_strdup_printf("camera %s: cannot open", cc->name);
+			rc = -EIO;
+		}
+		goto out;
+	}
+	/* Run it until a frame arrives, an error is posted, or time runs out.
+	 * The bus is read synchronously here: probe runs before the main loop. */
+	g_source_remove(s->bus_watch);
+	s->bus_watch = 0;
+	gst_element_set_state(s->pipeline, GST_STATE_PLAYING);
+	GstBus *bus = gst_element_get_bus(s->pipeline);
+	int64_t until = ls_monotonic_ns() + (int64_t)timeout_ms * LS_NS_PER_MS;
+	rc = -ETIMEDOUT;
+	while (ls_monotonic_ns() < until) {
+		if (atomic_load(&s->frames) > 0) {
+			rc = 0;
+			break;
+		}
+		GstMessage *m = gst_bus_timed_pop_filtered(bus, 20 * GST_MSECOND, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+		if (!m)
+			continue;
+		if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+			GError *e = NULL;
+			gst_message_parse_error(m, &e, NULL);
+			*err = g_strdup_printf("camera %s: cannot open %s: %s", cc->name, cc->uri, e ? e->message : "error");
+			g_clear_error(&e);
+		} else {
+			*err = g_strdup_printf("camera %s: %s ended before its first frame", cc->name, cc->uri);
+		}
+		gst_message_unref(m);
+		rc = -EIO;
+		break;
+	}
+	if (rc == -ETIMEDOUT)
+		*err = g_strdup_printf("camera %s: no frame from %s within %d ms", cc->name, cc->uri, timeout_ms);
+	gst_object_unref(bus);
+out:
+	ls_source_free(&s);
+	struct ls_frame *f;
+	while ((f = ls_spsc_pop(ring)))
+		ls_frame_unref(&f);
+	ls_spsc_free(&ring);
+	return rc;
+}
