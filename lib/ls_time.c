@@ -27,10 +27,23 @@ static int64_t realtime_now(void *ctx)
 
 const struct ls_clock ls_clock_realtime = { realtime_now, NULL };
 
+/* Stores num/den in lowest terms. */
+static void set_reduced(struct ls_rate *out, long num, long den)
+{
+	long a = num, b = den;
+	while (b) {
+		long t = a % b;
+		a = b;
+		b = t;
+	}
+	out->num = (int32_t)(num / a);
+	out->den = (int32_t)(den / a);
+}
+
 int ls_rate_parse(const char *s, struct ls_rate *out)
 {
 	char *end;
-	if (!s || !*s)
+	if (!s || !*s || *s == ' ' || *s == '\t' || *s == '-' || *s == '+')
 		return -EINVAL;
 	const char *slash = strchr(s, '/');
 	if (slash) {
@@ -39,10 +52,10 @@ int ls_rate_parse(const char *s, struct ls_rate *out)
 		if (errno || end != slash)
 			return -EINVAL;
 		long den = strtol(slash + 1, &end, 10);
-		if (errno || *end || num <= 0 || den <= 0 || num > INT32_MAX || den > INT32_MAX)
+		if (errno || *end || num <= 0 || den <= 0 || num > INT32_MAX || den > INT32_MAX || slash[1] == '-' ||
+		    slash[1] == '+' || slash[1] == ' ')
 			return -EINVAL;
-		out->num = (int32_t)num;
-		out->den = (int32_t)den;
+		set_reduced(out, num, den);
 		return 0;
 	}
 	errno = 0;
@@ -61,13 +74,9 @@ int ls_rate_parse(const char *s, struct ls_rate *out)
 	}
 	/* Otherwise keep up to three decimals exactly. */
 	long milli = (long)(v * 1000.0 + 0.5);
-	long num = milli, den = 1000;
-	while (den > 1 && num % 10 == 0) {
-		num /= 10;
-		den /= 10;
-	}
-	out->num = (int32_t)num;
-	out->den = (int32_t)den;
+	if (milli <= 0)
+		return -EINVAL; /* below 0.001 fps */
+	set_reduced(out, milli, 1000);
 	return 0;
 }
 

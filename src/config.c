@@ -28,9 +28,9 @@
 
 enum group_kind { G_RIG, G_CAMERA, G_OUTPUT };
 
-static const char *const rig_keys[] = { "rate",	      "epoch",	     "tolerance-ms", "max-latency-ms",
-					"missing",    "hold-max-ms", "startup-ms",   "queue",
-					NULL };
+static const char *const rig_keys[] = {
+	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue", NULL,
+};
 static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", NULL };
 static const char *const output_keys[] = { "file", "display", "width", "height", NULL };
 
@@ -283,8 +283,17 @@ static int parse_epoch(const char *s, int64_t *out, char **err)
 	__int128 ns;
 	int rc = 0;
 
-	if (*s && !s[strspn(s, "0123456789.+-")])
-		return ls_uri_parse_fixed(s, LS_NS_PER_SEC, 0, EPOCH_MAX_NS, out, err);
+	/* [+-]digits[.digits]: seconds; ls_uri_parse_fixed() then fails only
+	 * on the range. Anything else is ISO-8601 or an error. */
+	{
+		const char *p = s + (*s == '+' || *s == '-');
+		size_t nint = strspn(p, "0123456789"), nfrac = 0;
+
+		if (p[nint] == '.')
+			nfrac = strspn(p + nint + 1, "0123456789") + 1;
+		if (nint + nfrac > 0 && !p[nint + nfrac] && strcmp(p, ".") != 0)
+			return ls_uri_parse_fixed(s, LS_NS_PER_SEC, 0, EPOCH_MAX_NS, out, err);
+	}
 
 	copy = g_strdup(s);
 	/* The fraction of "…T12:00:00.123Z" or "…T120000.123Z": a '.' or ','
@@ -339,7 +348,7 @@ out:
 static int rig_key(struct ctx *c, const struct scan_key *k, const char *v, char **reason)
 {
 	struct ls_config *cfg = c->cfg;
-	int64_t i64;
+	int64_t i64 = 0;
 	int rc;
 
 	if (strcmp(k->name, "rate") == 0) {
@@ -407,7 +416,7 @@ static int camera_key(struct ls_camera_config *cam, const struct scan_group *g,
 
 static int output_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
 {
-	int64_t i64;
+	int64_t i64 = 0;
 	int rc;
 
 	if (strcmp(k->name, "file") == 0) {
@@ -473,13 +482,13 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		const struct scan_key *k = &g_array_index(g->keys, struct scan_key, i);
 		GError *gerr = NULL;
 
+		/* On a bad escape such as "\q", GKeyFile returns a string
+		 * and sets the error. */
 		val = g_key_file_get_string(c->kf, g->name, k->name, &gerr);
-		if (!val) {
-			/* The only way left to fail: a bad escape such as "\q". */
+		if (gerr || !val) {
+			g_clear_error(&gerr);
 			rc = key_error(c, g, k, NULL,
-				       g_strdup_printf("bad value (GKeyFile knows the escapes \\s \\n \\t \\r \\\\): %s",
-						       gerr->message));
-			g_error_free(gerr);
+				       g_strdup("bad escape sequence (GKeyFile knows \\s \\n \\t \\r and \\\\)"));
 			goto out;
 		}
 		switch (g->kind) {

@@ -144,9 +144,9 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 			       "\"latency_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f}}",
 			       s50 / 1e3, s99 / 1e3, smax / 1e3, l50 / 1e6, l99 / 1e6, lmax / 1e6);
 	char *status = g_strdup_printf(
-		"S%s slot %lld | sets %llu (%llu complete, %llu partial) dropped %llu | skew p50/p99/max %.2f/%.2f/%.2f ms "
+		"S%sslot %lld | sets %llu (%llu complete, %llu partial) dropped %llu | skew p50/p99/max %.2f/%.2f/%.2f ms "
 		"| latency p50/p99/max %.1f/%.1f/%.1f ms%s%s%s%s",
-		r->event_time ? "[event time]" : "", k.last_slot == INT64_MIN ? -1LL : (long long)k.last_slot,
+		r->event_time ? "[event time] " : "", k.last_slot == INT64_MIN ? -1LL : (long long)k.last_slot,
 		(unsigned long long)k.sets, (unsigned long long)k.complete, (unsigned long long)k.partial,
 		(unsigned long long)(k.dropped_slots + out_dropped), s50 / 1e6, s99 / 1e6, smax / 1e6, l50 / 1e6,
 		l99 / 1e6, lmax / 1e6, miss_txt->len ? " | missing" : "", miss_txt->str, cam_txt->len ? " |" : "",
@@ -391,6 +391,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			r->exit_code = 1;
 			goto out_sources;
 		}
+		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns);
 	}
 	r->outputs = g_new0(struct ls_output, cfg->noutputs);
 	for (unsigned i = 0; i < cfg->noutputs; i++) {

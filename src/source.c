@@ -28,6 +28,8 @@ struct ls_source {
 	struct ls_doorbell *bell;    /* not owned */
 	struct ls_frame_pool *pool;  /* owned reference */
 	bool blocking;
+	struct ls_rate rig_rate;     /* to start paced files on the slot grid */
+	int64_t rig_epoch_ns;
 
 	GstElement *pipeline;        /* main thread */
 	GstElement *appsink;
@@ -298,11 +300,33 @@ static bool build_pipeline(struct ls_source *s, char **err)
 	return true;
 }
 
+/* A paced file starts on the slot grid, as a triggered camera would: its
+ * first frame's running time 0 maps to a slot time, so a file at the rig
+ * rate lands every frame on a slot centre. Main thread; waits for preroll
+ * (bounded). */
+static void align_file_start(struct ls_source *s)
+{
+	GstStateChangeReturn r = gst_element_set_state(s->pipeline, GST_STATE_PAUSED);
+	if (r == GST_STATE_CHANGE_ASYNC)
+		r = gst_element_get_state(s->pipeline, NULL, NULL, 5 * GST_SECOND);
+	if (r != GST_STATE_CHANGE_SUCCESS && r != GST_STATE_CHANGE_NO_PREROLL)
+		return; /* PLAYING below reports the error */
+	struct ls_rate rate = s->rig_rate;
+	int64_t n = ls_slot_index(ls_realtime_ns() + 100 * LS_NS_PER_MS, s->rig_epoch_ns, 0, rate) + 1;
+	gst_element_set_start_time(s->pipeline, GST_CLOCK_TIME_NONE); /* keep our base time */
+	gst_element_set_base_time(s->pipeline, (GstClockTime)ls_slot_time(n, s->rig_epoch_ns, rate));
+}
+
 static bool start_pipeline(struct ls_source *s)
 {
 	s->started_ns = ls_realtime_ns();
-	s->virtual_start_ns = s->started_ns;
+	/* event-time files: running time 0 is a slot time, like paced ones */
+	s->virtual_start_ns = s->rig_rate.num > 0 ? ls_slot_time(ls_slot_index(s->started_ns, s->rig_epoch_ns, 0, s->rig_rate) + 1,
+								  s->rig_epoch_ns, s->rig_rate)
+						  : s->started_ns;
 	atomic_store(&s->state, LS_SOURCE_STARTING);
+	if (s->spec.kind == LS_SRC_FILE && s->spec.file.realtime && s->rig_rate.num > 0)
+		align_file_start(s);
 	if (gst_element_set_state(s->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
 		/* the reason, if any, arrives as an ERROR on the bus */
 		schedule_retry(s, "cannot start");
@@ -338,6 +362,12 @@ struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc,
 fail:
 	ls_source_free(&s);
 	return NULL;
+}
+
+void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns)
+{
+	s->rig_rate = rate;
+	s->rig_epoch_ns = epoch_ns;
 }
 
 int ls_source_start(struct ls_source *s, char **err)

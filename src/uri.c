@@ -178,33 +178,17 @@ bad:
 	return fail(err, "expected a number of %s (like 4.5 or -7), got \"%s\"", unit_name(unit_ns), s);
 }
 
-static int32_t gcd(int32_t a, int32_t b)
-{
-	while (b) {
-		int32_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
 
 int ls_uri_parse_rate(const char *s, struct ls_rate *out, char **err)
 {
 	struct ls_rate r;
-	int32_t g;
-
-	/* ls_rate_parse() uses strtod(), which skips leading spaces: refuse them
-	 * here so that every value parser behaves the same. */
-	if (g_ascii_isspace(s[0]) || ls_rate_parse(s, &r) < 0)
+	/* ls_rate_parse() refuses spaces, signs, zero and rates below 0.001
+	 * fps, and returns lowest terms. */
+	if (ls_rate_parse(s, &r) < 0)
 		return fail(err, "bad rate \"%s\" (expected e.g. 30, 29.97 or 30000/1001)", s);
-	/* ls_rate_parse() keeps three decimals: "0.0001" comes back as 0/1. */
-	if (r.num <= 0 || (int64_t)r.num > INT64_C(1000) * r.den)
+	if ((int64_t)r.num > INT64_C(1000) * r.den)
 		return fail(err, "rate must be > 0 and <= 1000 fps, got \"%s\"", s);
-	/* Lowest terms ("12.5" comes back as 125/10): caps and logs read better,
-	 * and the slot arithmetic is the same. */
-	g = gcd(r.num, r.den);
-	out->num = r.num / g;
-	out->den = r.den / g;
+	*out = r;
 	return 0;
 }
 
@@ -285,11 +269,10 @@ static const struct opt fbdev_opts[] = {
 
 /* The nicknames of GStreamer 1.22's GstVideoTestSrcPattern, in enum order. */
 static const char *const patterns[] = {
-	"smpte",    "snow",     "black",     "white",    "red",          "green",
-	"blue",     "checkers-1", "checkers-2", "checkers-4", "checkers-8", "circular",
-	"blink",    "smpte75",  "zone-plate", "gamut",   "chroma-zone-plate", "solid-color",
-	"ball",     "smpte100", "bar",       "pinwheel", "spokes",       "gradient",
-	"colors",   "smpte-rp-219",
+	"smpte", "snow", "black", "white", "red", "green", "blue",
+	"checkers-1", "checkers-2", "checkers-4", "checkers-8", "circular", "blink", "smpte75",
+	"zone-plate", "gamut", "chroma-zone-plate", "solid-color", "ball", "smpte100", "bar",
+	"pinwheel", "spokes", "gradient", "colors", "smpte-rp-219",
 };
 
 static char *join_names(const struct opt *opts, size_t n)
@@ -323,7 +306,7 @@ static bool format_is_jpeg(const char *f)
 static int set_option(struct ls_source_spec *s, const struct opt *o, const char *val, char **err)
 {
 	void *p = (char *)s + o->off;
-	int64_t i64;
+	int64_t i64 = 0;
 	int rc;
 
 	switch (o->type) {
@@ -500,7 +483,7 @@ static int parse_hostport(const char *a, size_t len, char **host, int *port, boo
 {
 	const char *end = a + len, *hend, *colon = NULL;
 	char *tmp = NULL;
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 
 	if (len && a[0] == '[') {
@@ -657,8 +640,8 @@ static int parse_x11(struct ls_source_spec *s, const char *rest, const char *que
 }
 
 static const char *const kind_names[] = {
-	[LS_SRC_NONE] = "none", [LS_SRC_TEST] = "test", [LS_SRC_FILE] = "file",   [LS_SRC_V4L2] = "v4l2",
-	[LS_SRC_RTSP] = "rtsp", [LS_SRC_UDP] = "udp",   [LS_SRC_X11] = "x11",     [LS_SRC_FBDEV] = "fbdev",
+	[LS_SRC_NONE] = "none", [LS_SRC_TEST] = "test", [LS_SRC_FILE] = "file", [LS_SRC_V4L2] = "v4l2",
+	[LS_SRC_RTSP] = "rtsp", [LS_SRC_UDP] = "udp",   [LS_SRC_X11] = "x11",   [LS_SRC_FBDEV] = "fbdev",
 };
 
 const char *ls_source_kind_name(enum ls_source_kind kind)
@@ -862,6 +845,12 @@ static void append_ms(GString *g, int64_t ns)
 	g_string_append_printf(g, "%s ms", buf);
 }
 
+/* Also rtspsrc's nicks for its `protocols` flags. */
+static const char *transport_name(enum ls_rtsp_transport t)
+{
+	return t == LS_RTSP_TCP ? "tcp" : t == LS_RTSP_UDP ? "udp" : "auto";
+}
+
 static const char *codec_name(enum ls_codec c)
 {
 	return c == LS_CODEC_H265 ? "H.265" : "H.264";
@@ -918,10 +907,7 @@ char *ls_source_spec_describe(const struct ls_source_spec *s)
 			g_string_append_printf(g, " %.*s***%s", (int)(colon + 1 - loc), loc, at);
 		else
 			g_string_append_printf(g, " %s", loc);
-		g_string_append_printf(g, " (%s, latency %d ms, %s)",
-				       s->rtsp.transport == LS_RTSP_TCP   ? "tcp"
-				       : s->rtsp.transport == LS_RTSP_UDP ? "udp"
-									  : "auto",
+		g_string_append_printf(g, " (%s, latency %d ms, %s)", transport_name(s->rtsp.transport),
 				       s->rtsp.latency_ms, codec_name(s->rtsp.codec));
 		break;
 	}
@@ -1039,7 +1025,7 @@ char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
 		append_quoted(g, s->rtsp.location);
 		g_string_append_printf(g, " latency=%d", s->rtsp.latency_ms);
 		if (s->rtsp.transport != LS_RTSP_AUTO)
-			g_string_append_printf(g, " protocols=%s", s->rtsp.transport == LS_RTSP_TCP ? "tcp" : "udp");
+			g_string_append_printf(g, " protocols=%s", transport_name(s->rtsp.transport));
 		g_string_append(g, " ntp-sync=true add-reference-timestamp-meta=true");
 		append_depay_decode(g, s->rtsp.codec);
 		g_string_append(g, TO_I420);

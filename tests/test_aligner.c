@@ -90,7 +90,13 @@ static void test_slot_math(void)
 	g_assert_cmpint(ls_rate_parse("25", &ntsc), ==, 0);
 	g_assert_cmpint(ntsc.num, ==, 25);
 	g_assert_cmpint(ls_rate_parse("12.5", &ntsc), ==, 0);
-	g_assert_cmpint(ntsc.num * 2, ==, ntsc.den * 25);
+	g_assert_cmpint(ntsc.num, ==, 25);
+	g_assert_cmpint(ntsc.den, ==, 2);
+	g_assert_cmpint(ls_rate_parse("0.0001", &ntsc), ==, -EINVAL);
+	g_assert_cmpint(ls_rate_parse(" 30", &ntsc), ==, -EINVAL);
+	g_assert_cmpint(ls_rate_parse("-30", &ntsc), ==, -EINVAL);
+	g_assert_cmpint(ls_rate_parse("30000/1001", &ntsc), ==, 0);
+	g_assert_cmpint(ntsc.num, ==, 30000);
 }
 
 static void test_perfect(void)

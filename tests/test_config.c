@@ -1,0 +1,779 @@
+/* Tests for src/config.c: the happy paths with their defaults, and every
+ * error path with its "FILE:LINE: ..." message. Texts are loaded with
+ * ls_config_load_data() under the name "t.ini"; the file paths (missing,
+ * directory, NUL, too large) use a temporary directory. The examples/
+ * configs are loaded from $G_TEST_SRCDIR/../examples (meson) or
+ * ./examples (run from the source root). */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "config.h"
+
+#define MINIMAL "[rig]\nrate = 30\n[camera a]\nuri = test://\n"
+
+static struct ls_config *load_ok(const char *text)
+{
+	struct ls_config *cfg = NULL;
+	char *err = NULL;
+	int rc = ls_config_load_data(text, "t.ini", &cfg, &err);
+
+	if (rc != 0)
+		g_test_message("unexpected error: %s", err);
+	g_assert_cmpint(rc, ==, 0);
+	g_assert_null(err);
+	g_assert_nonnull(cfg);
+	return cfg;
+}
+
+/* Loading must fail with -EINVAL and one line containing @want. */
+static void load_bad(const char *text, const char *want)
+{
+	struct ls_config *cfg = (struct ls_config *)&cfg; /* must be reset to NULL */
+	char *err = NULL;
+	int rc = ls_config_load_data(text, "t.ini", &cfg, &err);
+
+	g_assert_cmpint(rc, ==, -EINVAL);
+	g_assert_null(cfg);
+	g_assert_nonnull(err);
+	if (!strstr(err, want))
+		g_test_message("text:\n%s\n  got  %s\n  want %s", text, err, want);
+	g_assert_nonnull(strstr(err, want));
+	g_assert_null(strchr(err, '\n'));
+	g_assert_true(g_str_has_prefix(err, "t.ini:"));
+	g_free(err);
+}
+
+/* ---- happy paths ----------------------------------------------------- */
+
+static void test_defaults(void)
+{
+	struct ls_config *cfg = load_ok(MINIMAL);
+
+	g_assert_cmpstr(cfg->path, ==, "t.ini");
+	g_assert_cmpint(cfg->rate.num, ==, 30);
+	g_assert_cmpint(cfg->rate.den, ==, 1);
+	g_assert_cmpint(cfg->epoch_ns, ==, 0);
+	/* Half of 33333333 ns. */
+	g_assert_cmpint(cfg->tolerance_ns, ==, 16666666);
+	g_assert_cmpint(cfg->max_latency_ns, ==, 100 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->policy, ==, LS_POLICY_MISSING);
+	g_assert_cmpint(cfg->hold_max_ns, ==, 1000 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->startup_ns, ==, 2000 * LS_NS_PER_MS);
+	g_assert_cmpuint(cfg->queue, ==, 4);
+	g_assert_cmpint(cfg->rig_line, ==, 1);
+	g_assert_cmpuint(cfg->ncams, ==, 1);
+	g_assert_cmpuint(cfg->ndisabled, ==, 0);
+	g_assert_cmpstr(cfg->cams[0].name, ==, "a");
+	g_assert_cmpstr(cfg->cams[0].uri, ==, "test://");
+	g_assert_cmpint(cfg->cams[0].src.kind, ==, LS_SRC_TEST);
+	g_assert_cmpint(cfg->cams[0].offset_ns, ==, 0);
+	g_assert_true(cfg->cams[0].enabled);
+	g_assert_cmpint(cfg->cams[0].line, ==, 3);
+	g_assert_cmpuint(cfg->noutputs, ==, 0);
+	g_assert_null(cfg->outputs);
+	ls_config_free(&cfg);
+	g_assert_null(cfg);
+	ls_config_free(&cfg); /* NULL-safe */
+	ls_config_free(NULL);
+}
+
+static void test_full(void)
+{
+	struct ls_config *cfg = load_ok("# a full rig\n"
+					"[rig]\n"
+					"rate = 29.97\n"
+					"epoch = 1767225600.25\n"
+					"tolerance-ms = 8\n"
+					"max-latency-ms = 80.5\n"
+					"missing = hold\n"
+					"hold-max-ms = 500\n"
+					"startup-ms = 3000\n"
+					"queue = 16\n"
+					"\n"
+					"[camera left]\n"
+					"uri = test://?fps=30&offset-ms=-7\n"
+					"offset-ms = -7.25\n"
+					"enabled = true\n"
+					"[camera right]\n"
+					"uri = file:///data/right.mp4?loop=true\n"
+					"offset = 3\n"
+					"[output mosaic]\n"
+					"file = out/m.mkv\n"
+					"display = true\n"
+					"width = 1920\n"
+					"height = 1080\n");
+
+	g_assert_cmpint(cfg->rate.num, ==, 30000);
+	g_assert_cmpint(cfg->rate.den, ==, 1001);
+	g_assert_cmpint(cfg->epoch_ns, ==, INT64_C(1767225600250000000));
+	g_assert_cmpint(cfg->tolerance_ns, ==, 8 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->max_latency_ns, ==, 80500000);
+	g_assert_cmpint(cfg->policy, ==, LS_POLICY_HOLD);
+	g_assert_cmpint(cfg->hold_max_ns, ==, 500 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->startup_ns, ==, 3000 * LS_NS_PER_MS);
+	g_assert_cmpuint(cfg->queue, ==, 16);
+	g_assert_cmpint(cfg->rig_line, ==, 2);
+
+	g_assert_cmpuint(cfg->ncams, ==, 2);
+	g_assert_cmpstr(cfg->cams[0].name, ==, "left");
+	g_assert_cmpint(cfg->cams[0].line, ==, 12);
+	g_assert_cmpint(cfg->cams[0].offset_ns, ==, -7250000);
+	g_assert_cmpint(cfg->cams[0].src.test.offset_ns, ==, -7 * LS_NS_PER_MS);
+	g_assert_cmpstr(cfg->cams[1].name, ==, "right");
+	g_assert_cmpint(cfg->cams[1].line, ==, 16);
+	g_assert_cmpint(cfg->cams[1].offset_ns, ==, 3 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->cams[1].src.kind, ==, LS_SRC_FILE);
+	g_assert_cmpstr(cfg->cams[1].src.file.path, ==, "/data/right.mp4");
+	g_assert_true(cfg->cams[1].src.file.loop);
+
+	g_assert_cmpuint(cfg->noutputs, ==, 1);
+	g_assert_cmpint(cfg->outputs[0].kind, ==, LS_OUTPUT_MOSAIC);
+	g_assert_cmpstr(cfg->outputs[0].file, ==, "out/m.mkv");
+	g_assert_true(cfg->outputs[0].display);
+	g_assert_cmpint(cfg->outputs[0].width, ==, 1920);
+	g_assert_cmpint(cfg->outputs[0].height, ==, 1080);
+	g_assert_cmpint(cfg->outputs[0].line, ==, 19);
+	ls_config_free(&cfg);
+}
+
+static void test_rates(void)
+{
+	static const struct {
+		const char *text;
+		int32_t num, den;
+		int64_t tolerance_ns; /* the default, T/2 */
+	} cases[] = {
+		{ "30", 30, 1, 16666666 },
+		{ "29.97", 30000, 1001, 16683333 },
+		{ "30000/1001", 30000, 1001, 16683333 },
+		{ "59.94", 60000, 1001, 8341666 },
+		{ "25", 25, 1, 20000000 },
+		{ "12.5", 25, 2, 40000000 },
+		{ "60/2", 30, 1, 16666666 },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strdup_printf("[rig]\nrate = %s\n[camera a]\nuri = test://\n", cases[i].text);
+		struct ls_config *cfg = load_ok(text);
+
+		g_assert_cmpint(cfg->rate.num, ==, cases[i].num);
+		g_assert_cmpint(cfg->rate.den, ==, cases[i].den);
+		g_assert_cmpint(cfg->tolerance_ns, ==, cases[i].tolerance_ns);
+		ls_config_free(&cfg);
+		g_free(text);
+	}
+}
+
+static void test_epochs(void)
+{
+	static const struct {
+		const char *text;
+		int64_t ns;
+	} cases[] = {
+		{ "0", 0 },
+		{ "1767225600", INT64_C(1767225600000000000) },
+		{ "1767225600.123456789", INT64_C(1767225600123456789) },
+		{ "+1.5", INT64_C(1500000000) },
+		{ ".5", INT64_C(500000000) },
+		{ "9200000000", INT64_C(9200000000000000000) },
+		{ "2026-01-01T00:00:00Z", INT64_C(1767225600000000000) },
+		{ "2026-01-01T01:00:00+01:00", INT64_C(1767225600000000000) },
+		/* no zone: UTC, whatever the local zone */
+		{ "2026-01-01T00:00:00", INT64_C(1767225600000000000) },
+		{ "2026-01-01 00:00:00", INT64_C(1767225600000000000) },
+		/* the fraction is exact to the ns (GLib alone keeps µs) */
+		{ "2026-01-01T00:00:00.123456789Z", INT64_C(1767225600123456789) },
+		{ "2026-01-01T00:00:00,5Z", INT64_C(1767225600500000000) },
+		{ "2026-01-01T00:00:00.1-00:30", INT64_C(1767227400100000000) },
+		{ "20260101T000000.25Z", INT64_C(1767225600250000000) },
+		{ "1970-01-01T00:00:00Z", 0 },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strdup_printf("[rig]\nrate = 30\nepoch = %s\n[camera a]\nuri = test://\n", cases[i].text);
+		struct ls_config *cfg = load_ok(text);
+
+		if (cfg->epoch_ns != cases[i].ns)
+			g_test_message("epoch %s", cases[i].text);
+		g_assert_cmpint(cfg->epoch_ns, ==, cases[i].ns);
+		ls_config_free(&cfg);
+		g_free(text);
+	}
+}
+
+static void test_offsets(void)
+{
+	struct ls_config *cfg = load_ok("[rig]\nrate = 30\n"
+					"[camera a]\nuri = test://\noffset-ms = -7\n"
+					"[camera b]\nuri = test://\noffset = 4.5\n"
+					"[camera c]\nuri = test://\noffset-ms = +0.000001\n"
+					"[camera d]\nuri = test://\noffset-ms = -10000\n"
+					"[camera e]\nuri = test://\noffset = 10000\n");
+
+	g_assert_cmpuint(cfg->ncams, ==, 5);
+	g_assert_cmpint(cfg->cams[0].offset_ns, ==, -7 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->cams[1].offset_ns, ==, 4500000);
+	g_assert_cmpint(cfg->cams[2].offset_ns, ==, 1);
+	g_assert_cmpint(cfg->cams[3].offset_ns, ==, -10 * LS_NS_PER_SEC);
+	g_assert_cmpint(cfg->cams[4].offset_ns, ==, 10 * LS_NS_PER_SEC);
+	ls_config_free(&cfg);
+}
+
+static void test_disabled(void)
+{
+	struct ls_config *cfg = load_ok("[rig]\nrate = 30\n"
+					"[camera a]\nuri = test://\nenabled = false\n"
+					"[camera b]\nuri = v4l2:///dev/video0\nenabled = yes\n"
+					"[camera c]\nenabled = 0\nuri = test://?fps=25\n");
+
+	g_assert_cmpuint(cfg->ncams, ==, 1);
+	g_assert_cmpuint(cfg->ndisabled, ==, 2);
+	g_assert_cmpstr(cfg->cams[0].name, ==, "b");
+	g_assert_cmpint(cfg->cams[0].line, ==, 6);
+	g_assert_cmpint(cfg->cams[0].src.kind, ==, LS_SRC_V4L2);
+	ls_config_free(&cfg);
+
+	/* A disabled camera is still validated. */
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test://\n[camera b]\nenabled = false\nuri = bogus\n",
+		 "t.ini:7: [camera b] uri: not a URI: \"bogus\"");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test://\nenabled = false\n",
+		 "t.ini: every camera is disabled (enabled = false)");
+}
+
+static void test_outputs(void)
+{
+	struct ls_config *cfg;
+
+	cfg = load_ok(MINIMAL "[output mosaic]\nfile = out/demo.mp4\n");
+	g_assert_cmpuint(cfg->noutputs, ==, 1);
+	g_assert_cmpstr(cfg->outputs[0].file, ==, "out/demo.mp4");
+	g_assert_false(cfg->outputs[0].display);
+	g_assert_cmpint(cfg->outputs[0].width, ==, 1280);
+	g_assert_cmpint(cfg->outputs[0].height, ==, 720);
+	g_assert_cmpint(cfg->outputs[0].line, ==, 5);
+	ls_config_free(&cfg);
+
+	cfg = load_ok(MINIMAL "[output mosaic]\ndisplay = true\nwidth = 64\nheight = 4320\n");
+	g_assert_null(cfg->outputs[0].file);
+	g_assert_true(cfg->outputs[0].display);
+	g_assert_cmpint(cfg->outputs[0].width, ==, 64);
+	g_assert_cmpint(cfg->outputs[0].height, ==, 4320);
+	ls_config_free(&cfg);
+
+	/* Extensions in any case; .ts; a GKeyFile escape in the value. */
+	cfg = load_ok(MINIMAL "[output mosaic]\nfile = /tmp/A.MKV\nwidth = 7680\nheight = 64\n");
+	g_assert_cmpstr(cfg->outputs[0].file, ==, "/tmp/A.MKV");
+	ls_config_free(&cfg);
+	cfg = load_ok(MINIMAL "[output mosaic]\nfile = x.ts\ndisplay = false\n");
+	g_assert_cmpstr(cfg->outputs[0].file, ==, "x.ts");
+	ls_config_free(&cfg);
+	cfg = load_ok(MINIMAL "[output mosaic]\nfile = out/my\\sclip.mp4\n");
+	g_assert_cmpstr(cfg->outputs[0].file, ==, "out/my clip.mp4");
+	ls_config_free(&cfg);
+}
+
+static void test_syntax_ok(void)
+{
+	/* Comments, blank lines, indentation, CRLF, spaces around '=' and
+	 * after the header; groups in any order; a '#' inside a value is
+	 * data (the rtsp options). */
+	struct ls_config *cfg = load_ok("# comment\r\n"
+					"\r\n"
+					"   # indented comment\r\n"
+					"[camera cam.1_B-x]   \r\n"
+					"  uri=rtsp://cam/s?ch=1#latency=50\r\n"
+					"offset-ms\t=\t2\r\n"
+					"[rig]\r\n"
+					"rate=25\r\n"
+					"[camera abcdefghijklmnopqrstuvwxyz012345]\n"
+					"uri = test://");
+
+	g_assert_cmpint(cfg->rate.num, ==, 25);
+	g_assert_cmpint(cfg->rig_line, ==, 7);
+	g_assert_cmpuint(cfg->ncams, ==, 2);
+	g_assert_cmpstr(cfg->cams[0].name, ==, "cam.1_B-x");
+	g_assert_cmpint(cfg->cams[0].line, ==, 4);
+	g_assert_cmpstr(cfg->cams[0].uri, ==, "rtsp://cam/s?ch=1#latency=50");
+	g_assert_cmpstr(cfg->cams[0].src.rtsp.location, ==, "rtsp://cam/s?ch=1");
+	g_assert_cmpint(cfg->cams[0].src.rtsp.latency_ms, ==, 50);
+	g_assert_cmpint(cfg->cams[0].offset_ns, ==, 2 * LS_NS_PER_MS);
+	g_assert_cmpstr(cfg->cams[1].name, ==, "abcdefghijklmnopqrstuvwxyz012345");
+	ls_config_free(&cfg);
+}
+
+/* ---- error paths: syntax and structure ------------------------------- */
+
+static void test_bad_syntax(void)
+{
+	load_bad("[rig]\nrate = 30\ngarbage\n", "t.ini:3: expected key = value, [group] or # comment, got \"garbage\"");
+	load_bad("[rig]\n; old-style comment\n", "t.ini:2: expected key = value, [group] or # comment, got \"; "
+						 "old-style comment\" (comments start with '#')");
+	load_bad("[rig\nrate = 30\n", "t.ini:1: missing ']' in group header \"[rig\"");
+	load_bad("[rig] x\nrate = 30\n", "t.ini:1: unexpected \" x\" after group header");
+	load_bad("[rig]]\n", "t.ini:1: unexpected \"]\" after group header");
+	load_bad("[rig]\n = 30\n", "t.ini:2: missing key name before '='");
+	load_bad("rate = 30\n[rig]\n", "t.ini:1: key \"rate\" before any group (start with [rig])");
+	load_bad("# x\n\n[rig]\nrate = 3\xff\n", "t.ini:4: not valid UTF-8");
+	load_bad("[rig]\r\nrate = 30\r\nbad line\r\n", "t.ini:3: expected key = value");
+}
+
+static void test_bad_groups(void)
+{
+	load_bad("[rig]\nrate = 30\n[foo]\n", "t.ini:3: unknown group [foo] (expected [rig], [camera NAME] or [output "
+					     "mosaic])");
+	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
+	load_bad("[]\n", "t.ini:1: unknown group []");
+	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
+	load_bad("[camera bad name]\n", "t.ini:1: bad camera name \"bad name\" (expected 1 to 32 of A-Z a-z 0-9 _ . -)");
+	load_bad("[camera  a]\n", "t.ini:1: bad camera name \" a\"");
+	load_bad("[camera a/b]\n", "t.ini:1: bad camera name \"a/b\"");
+	load_bad("[camera abcdefghijklmnopqrstuvwxyz0123456]\n", "bad camera name \"abcdefghijklmnopqrstuvwxyz0123456\"");
+	load_bad("[camera caf\xc3\xa9]\n", "t.ini:1: bad camera name");
+	load_bad("[output]\n", "t.ini:1: unknown output [output] (expected [output mosaic])");
+	load_bad("[output pip]\n", "t.ini:1: unknown output [output pip]");
+	load_bad("[rig]\nrate = 30\n[rig]\nrate = 25\n", "t.ini:3: duplicate group [rig] (first at line 1)");
+	load_bad(MINIMAL "[camera a]\nuri = test://\n", "t.ini:5: duplicate camera \"a\" (first at line 3)");
+	load_bad(MINIMAL "[output mosaic]\ndisplay = true\n[output mosaic]\ndisplay = true\n",
+		 "t.ini:7: duplicate group [output mosaic] (first at line 5)");
+}
+
+static void test_bad_keys(void)
+{
+	load_bad("[rig]\nratee = 30\n", "t.ini:2: unknown key \"ratee\" in [rig] (expected rate, epoch, tolerance-ms, "
+					"max-latency-ms, missing, hold-max-ms, startup-ms, queue)");
+	load_bad("[rig]\nrate = 30\n[camera a]\nurl = test://\n",
+		 "t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled)");
+	load_bad(MINIMAL "[output mosaic]\nfps = 30\n",
+		 "t.ini:6: unknown key \"fps\" in [output mosaic] (expected file, display, width, height)");
+	/* GKeyFile would hide these: a locale key, a key with a space. */
+	load_bad("[rig]\nrate[de] = 30\n", "t.ini:2: unknown key \"rate[de]\" in [rig]");
+	load_bad("[rig]\nra te = 30\n", "t.ini:2: unknown key \"ra te\" in [rig]");
+	load_bad("[rig]\nRate = 30\n", "t.ini:2: unknown key \"Rate\"");
+	/* GKeyFile would keep the last one silently. */
+	load_bad("[rig]\nrate = 30\nrate = 25\n", "t.ini:3: duplicate key \"rate\" in [rig] (first at line 2)");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test://\nuri = test://\n",
+		 "t.ini:5: duplicate key \"uri\" in [camera a] (first at line 4)");
+	/* Structural errors come before value errors. */
+	load_bad("[rig]\nrate = bad\nfoo = 1\n", "t.ini:3: unknown key \"foo\"");
+}
+
+static void test_bad_structure(void)
+{
+	load_bad("[camera a]\nuri = test://\n", "t.ini: no [rig] group (it needs at least rate = ...)");
+	load_bad("", "t.ini: no [rig] group");
+	load_bad("# only comments\n", "t.ini: no [rig] group");
+	load_bad("[rig]\ntolerance-ms = 5\n[camera a]\nuri = test://\n", "t.ini:1: [rig] has no rate (e.g. rate = 30)");
+	load_bad("[rig]\nrate = 30\n", "t.ini: no camera: add a [camera NAME] group with a uri");
+	load_bad("[rig]\nrate = 30\n[camera a]\noffset-ms = 2\n", "t.ini:3: [camera a] has no uri (e.g. uri = "
+								     "test://?fps=30)");
+	load_bad(MINIMAL "[output mosaic]\nwidth = 640\n", "t.ini:5: [output mosaic] needs file = PATH, display = true, "
+							   "or both");
+	load_bad(MINIMAL "[output mosaic]\ndisplay = false\n", "t.ini:5: [output mosaic] needs file");
+	/* The first in file order: the group before is checked when it ends. */
+	load_bad("[rig]\nrate = 30\n[camera a]\n[camera b]\nuri = bad\n", "t.ini:3: [camera a] has no uri");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = bad\n[camera b]\n", "t.ini:4: [camera a] uri: not a URI");
+}
+
+/* ---- error paths: values --------------------------------------------- */
+
+static void bad_rig_value(const char *line, const char *want)
+{
+	char *text = g_strdup_printf("[rig]\nrate = 30\n%s\n[camera a]\nuri = test://\n", line);
+
+	load_bad(text, want);
+	g_free(text);
+}
+
+static void test_bad_rig_values(void)
+{
+	load_bad("[rig]\nrate = abc\n", "t.ini:2: [rig] rate: bad rate \"abc\" (expected e.g. 30, 29.97 or 30000/1001)");
+	load_bad("[rig]\nrate = 0\n", "t.ini:2: [rig] rate: bad rate \"0\"");
+	load_bad("[rig]\nrate = -30\n", "t.ini:2: [rig] rate: bad rate \"-30\"");
+	load_bad("[rig]\nrate = 30/0\n", "t.ini:2: [rig] rate: bad rate \"30/0\"");
+	load_bad("[rig]\nrate = 0.0001\n", "t.ini:2: [rig] rate: bad rate \"0.0001\"");
+	load_bad("[rig]\nrate = 2000\n", "t.ini:2: [rig] rate: rate must be > 0 and <= 1000 fps, got \"2000\"");
+	load_bad("[rig]\nrate =\n", "t.ini:2: [rig] rate: bad rate \"\"");
+
+	bad_rig_value("epoch = abc", "t.ini:3: [rig] epoch: bad epoch \"abc\" (expected seconds since 1970 or "
+				     "ISO-8601 like 2026-01-01T00:00:00Z)");
+	bad_rig_value("epoch = -1", "t.ini:3: [rig] epoch: must be in [0, 9200000000] s, got \"-1\"");
+	bad_rig_value("epoch = 1e9", "t.ini:3: [rig] epoch: bad epoch \"1e9\"");
+	bad_rig_value("epoch = 1.2.3", "t.ini:3: [rig] epoch: bad epoch \"1.2.3\"");
+	bad_rig_value("epoch = .", "t.ini:3: [rig] epoch: bad epoch \".\"");
+	bad_rig_value("epoch = 9200000000.5", "t.ini:3: [rig] epoch: must be in [0, 9200000000] s");
+	bad_rig_value("epoch = 2026-01-01", "t.ini:3: [rig] epoch: bad epoch \"2026-01-01\"");
+	bad_rig_value("epoch = 2026-13-01T00:00:00Z", "t.ini:3: [rig] epoch: bad epoch");
+	bad_rig_value("epoch = 1969-12-31T23:59:59Z", "t.ini:3: [rig] epoch: epoch \"1969-12-31T23:59:59Z\" is before "
+						      "1970 or after 2261");
+	bad_rig_value("epoch =", "t.ini:3: [rig] epoch: bad epoch \"\"");
+
+	bad_rig_value("tolerance-ms = 0", "t.ini:3: [rig] tolerance-ms: must be > 0 and <= 60000 ms, got \"0\"");
+	bad_rig_value("tolerance-ms = -1", "t.ini:3: [rig] tolerance-ms: must be > 0");
+	bad_rig_value("tolerance-ms = 60000.5", "t.ini:3: [rig] tolerance-ms: must be > 0 and <= 60000 ms");
+	bad_rig_value("tolerance-ms = 8ms", "t.ini:3: [rig] tolerance-ms: expected a number of ms (like 4.5 or -7), "
+					    "got \"8ms\"");
+	bad_rig_value("max-latency-ms = 0", "t.ini:3: [rig] max-latency-ms: must be > 0 and <= 60000 ms");
+	bad_rig_value("max-latency-ms = x", "t.ini:3: [rig] max-latency-ms: expected a number of ms");
+	bad_rig_value("missing = drop", "t.ini:3: [rig] missing: expected missing or hold, got \"drop\"");
+	bad_rig_value("missing = Hold", "t.ini:3: [rig] missing: expected missing or hold");
+	bad_rig_value("hold-max-ms = 0", "t.ini:3: [rig] hold-max-ms: must be > 0 and <= 3600000 ms");
+	bad_rig_value("hold-max-ms = 3600001", "t.ini:3: [rig] hold-max-ms: must be > 0 and <= 3600000 ms");
+	bad_rig_value("startup-ms = 0", "t.ini:3: [rig] startup-ms: must be > 0 and <= 600000 ms");
+	bad_rig_value("startup-ms = soon", "t.ini:3: [rig] startup-ms: expected a number of ms");
+	bad_rig_value("queue = 0", "t.ini:3: [rig] queue: must be in [1, 1024], got \"0\"");
+	bad_rig_value("queue = 1025", "t.ini:3: [rig] queue: must be in [1, 1024], got \"1025\"");
+	bad_rig_value("queue = 4.5", "t.ini:3: [rig] queue: expected an integer, got \"4.5\"");
+	bad_rig_value("queue = many", "t.ini:3: [rig] queue: expected an integer");
+}
+
+static void bad_camera_value(const char *lines, const char *want)
+{
+	char *text = g_strdup_printf("[rig]\nrate = 30\n[camera cam1]\n%s\n", lines);
+
+	load_bad(text, want);
+	g_free(text);
+}
+
+static void test_bad_camera_values(void)
+{
+	bad_camera_value("uri = foo://x", "t.ini:4: [camera cam1] uri: unknown scheme \"foo\" (expected test, file, "
+					  "v4l2, rtsp, udp, x11, fbdev)");
+	bad_camera_value("uri =", "t.ini:4: [camera cam1] uri: empty URI");
+	bad_camera_value("uri = test://?fps=30&jitter-ms=-1", "t.ini:4: [camera cam1] uri: option \"jitter-ms\": must "
+							      "be in [0, 1000] ms, got \"-1\"");
+	bad_camera_value("uri = test://?colour=red", "t.ini:4: [camera cam1] uri: unknown option \"colour\" for test://");
+	bad_camera_value("uri = file://rel/x.mp4", "t.ini:4: [camera cam1] uri: path must be absolute");
+	bad_camera_value("uri = udp://0.0.0.0", "t.ini:4: [camera cam1] uri: missing port");
+	bad_camera_value("uri = test://\\q", "t.ini:4: [camera cam1] uri: bad escape sequence (GKeyFile knows \\s \\n \\t \\r and \\\\)");
+	bad_camera_value("uri = test://\noffset-ms = abc", "t.ini:5: [camera cam1] offset-ms: expected a number of ms "
+							   "(like 4.5 or -7), got \"abc\"");
+	bad_camera_value("uri = test://\noffset-ms = 10000.5", "t.ini:5: [camera cam1] offset-ms: must be in [-10000, "
+							       "10000] ms, got \"10000.5\"");
+	bad_camera_value("uri = test://\noffset = -10001", "t.ini:5: [camera cam1] offset: must be in [-10000, 10000] ms");
+	bad_camera_value("uri = test://\noffset-ms = 1\noffset = 1", "t.ini:6: [camera cam1] offset: offset-ms is "
+								     "already given at line 5 (they are the same, in ms)");
+	bad_camera_value("offset = 1\nuri = test://\noffset-ms = 1", "t.ini:6: [camera cam1] offset-ms: offset is "
+								     "already given at line 4");
+	bad_camera_value("uri = test://\nenabled = maybe", "t.ini:5: [camera cam1] enabled: expected true or false, "
+							   "got \"maybe\"");
+}
+
+static void bad_output_value(const char *line, const char *want)
+{
+	char *text = g_strdup_printf(MINIMAL "[output mosaic]\n%s\n", line);
+
+	load_bad(text, want);
+	g_free(text);
+}
+
+static void test_bad_output_values(void)
+{
+	bad_output_value("file = out/x.avi", "t.ini:6: [output mosaic] file: must be a file name ending in .mp4, .mkv "
+					     "or .ts, got \"out/x.avi\"");
+	bad_output_value("file = .mp4", "t.ini:6: [output mosaic] file: must be a file name ending in");
+	bad_output_value("file = out/.ts", "t.ini:6: [output mosaic] file: must be a file name ending in");
+	bad_output_value("file = out/", "t.ini:6: [output mosaic] file: must be a file name ending in");
+	bad_output_value("file =", "t.ini:6: [output mosaic] file: must be a file name ending in");
+	bad_output_value("file = out/mp4", "t.ini:6: [output mosaic] file:");
+	bad_output_value("display = sometimes", "t.ini:6: [output mosaic] display: expected true or false");
+	bad_output_value("width = 63", "t.ini:6: [output mosaic] width: must be in [64, 7680], got \"63\"");
+	bad_output_value("width = 7682", "t.ini:6: [output mosaic] width: must be in [64, 7680]");
+	bad_output_value("width = 641", "t.ini:6: [output mosaic] width: must be even, got \"641\"");
+	bad_output_value("width = wide", "t.ini:6: [output mosaic] width: expected an integer");
+	bad_output_value("height = 4322", "t.ini:6: [output mosaic] height: must be in [64, 4320]");
+	bad_output_value("height = 62", "t.ini:6: [output mosaic] height: must be in [64, 4320]");
+	bad_output_value("height = 361", "t.ini:6: [output mosaic] height: must be even");
+}
+
+static void test_comment_hint(void)
+{
+	/* GKeyFile has no trailing comments: say so. */
+	load_bad("[rig]\nrate = 30 # thirty\n", "t.ini:2: [rig] rate: bad rate \"30 # thirty\" (expected e.g. 30, 29.97 "
+						"or 30000/1001) (comments must be on a line of their own)");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test:// ; synthetic\n",
+		 "t.ini:4: [camera a] uri: space in URI \"test:// ; synthetic\": percent-encode it as %20 (comments "
+		 "must be on a line of their own)");
+	/* No hint for a '#' that is not after a space. */
+	load_bad("[rig]\nrate = 30#x\n", "bad rate \"30#x\" (expected e.g. 30, 29.97 or 30000/1001)");
+}
+
+static void test_err_null(void)
+{
+	struct ls_config *cfg = NULL;
+	char *err = NULL;
+
+	/* err may be NULL. */
+	g_assert_cmpint(ls_config_load_data("[rig]\n", "t.ini", &cfg, NULL), ==, -EINVAL);
+	g_assert_null(cfg);
+	/* A message already in *err is replaced (sanitizers check the leak). */
+	err = g_strdup("old");
+	g_assert_cmpint(ls_config_load_data("[rig]\n", "t.ini", &cfg, &err), ==, -EINVAL);
+	g_assert_cmpstr(err, ==, "t.ini:1: [rig] has no rate (e.g. rate = 30)");
+	g_free(err);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+static char *tmpdir;
+
+static char *write_tmp(const char *name, const char *data, gssize len)
+{
+	char *path = g_build_filename(tmpdir, name, NULL);
+
+	g_assert_true(g_file_set_contents(path, data, len, NULL));
+	return path;
+}
+
+static void test_files(void)
+{
+	struct ls_config *cfg = NULL;
+	char *err = NULL, *path, *want;
+	int rc;
+
+	tmpdir = g_dir_make_tmp("ls-config-XXXXXX", NULL);
+	g_assert_nonnull(tmpdir);
+
+	/* A good file: its path is the name in ls_config.path. */
+	path = write_tmp("good.ini", MINIMAL, -1);
+	g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, 0);
+	g_assert_null(err);
+	g_assert_cmpstr(cfg->path, ==, path);
+	ls_config_free(&cfg);
+	g_remove(path);
+	g_free(path);
+
+	/* Errors name the path as given. */
+	path = write_tmp("bad.ini", "[rig]\nratee = 30\n", -1);
+	g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, -EINVAL);
+	want = g_strdup_printf("%s:2: unknown key \"ratee\" in [rig]", path);
+	g_assert_true(g_str_has_prefix(err, want));
+	g_clear_pointer(&err, g_free);
+	g_free(want);
+	g_remove(path);
+	g_free(path);
+
+	/* Missing file: no line; the errno is returned. */
+	path = g_build_filename(tmpdir, "missing.ini", NULL);
+	cfg = (struct ls_config *)&cfg;
+	g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, -ENOENT);
+	g_assert_null(cfg);
+	want = g_strdup_printf("%s: cannot read: No such file or directory", path);
+	g_assert_cmpstr(err, ==, want);
+	g_clear_pointer(&err, g_free);
+	g_free(want);
+	g_free(path);
+
+	/* A directory. */
+	g_assert_cmpint(ls_config_load(tmpdir, &cfg, &err), ==, -EISDIR);
+	want = g_strdup_printf("%s: cannot read: Is a directory", tmpdir);
+	g_assert_cmpstr(err, ==, want);
+	g_clear_pointer(&err, g_free);
+	g_free(want);
+
+	/* A NUL byte: its line is named. */
+	{
+		static const char nul[] = "[rig]\nrate = 30\nx\0y\n";
+		path = write_tmp("nul.ini", nul, sizeof nul - 1);
+	}
+	g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, -EINVAL);
+	want = g_strdup_printf("%s:3: NUL byte (not a text file?)", path);
+	g_assert_cmpstr(err, ==, want);
+	g_clear_pointer(&err, g_free);
+	g_free(want);
+	g_remove(path);
+	g_free(path);
+
+	/* Larger than 1 MiB: refused before parsing. */
+	{
+		gsize n = 1024 * 1024 + 1;
+		char *big = g_malloc(n);
+		memset(big, '#', n);
+		path = write_tmp("big.ini", big, (gssize)n);
+		g_free(big);
+	}
+	rc = ls_config_load(path, &cfg, &err);
+	g_assert_cmpint(rc, ==, -EFBIG);
+	g_assert_nonnull(strstr(err, "cannot read: larger than 1048576 bytes"));
+	g_clear_pointer(&err, g_free);
+	g_remove(path);
+	g_free(path);
+
+	/* Unreadable (meaningless for root, who reads anything). */
+	if (geteuid() != 0) {
+		path = write_tmp("secret.ini", MINIMAL, -1);
+		g_assert_cmpint(g_chmod(path, 0), ==, 0);
+		g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, -EACCES);
+		g_assert_nonnull(strstr(err, "cannot read: Permission denied"));
+		g_clear_pointer(&err, g_free);
+		g_remove(path);
+		g_free(path);
+	}
+
+	g_assert_cmpint(g_rmdir(tmpdir), ==, 0);
+	g_clear_pointer(&tmpdir, g_free);
+}
+
+/* ---- the shipped examples ------------------------------------------- */
+
+/* examples/NAME next to tests/ (meson sets G_TEST_SRCDIR to tests/), or
+ * under the working directory. NULL if not found. */
+static char *find_example(const char *name)
+{
+	char *p = g_test_build_filename(G_TEST_DIST, "..", "examples", name, NULL);
+
+	if (g_file_test(p, G_FILE_TEST_EXISTS))
+		return p;
+	g_free(p);
+	p = g_build_filename("examples", name, NULL);
+	if (g_file_test(p, G_FILE_TEST_EXISTS))
+		return p;
+	g_free(p);
+	return NULL;
+}
+
+static void test_example_demo(void)
+{
+	char *path = find_example("demo.ini"), *err = NULL;
+	struct ls_config *cfg = NULL;
+
+	if (!path) {
+		g_test_skip("examples/demo.ini not found (set G_TEST_SRCDIR to the tests directory)");
+		return;
+	}
+	g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpint(cfg->rate.num, ==, 30);
+	g_assert_cmpint(cfg->rate.den, ==, 1);
+	/* Given, and no wider than half the period. */
+	g_assert_cmpint(cfg->tolerance_ns, >, 0);
+	g_assert_cmpint(cfg->tolerance_ns, <=, ls_rate_period_ns(cfg->rate) / 2);
+	g_assert_cmpint(cfg->max_latency_ns, ==, 80 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->policy, ==, LS_POLICY_HOLD);
+	g_assert_cmpuint(cfg->ncams, ==, 4);
+	for (unsigned i = 0; i < cfg->ncams; i++) {
+		const struct ls_src_test *t = &cfg->cams[i].src.test;
+		g_assert_cmpint(cfg->cams[i].src.kind, ==, LS_SRC_TEST);
+		/* Calibration matches the simulated truth. */
+		g_assert_cmpint(cfg->cams[i].offset_ns, ==, t->offset_ns);
+		g_assert_cmpint(t->width, ==, 640);
+		g_assert_cmpint(t->height, ==, 360);
+		g_assert_cmpint(t->jitter_ns, >=, 500 * LS_NS_PER_US);
+		g_assert_cmpint(t->jitter_ns, <=, 2 * LS_NS_PER_MS);
+	}
+	g_assert_cmpint(cfg->cams[2].src.test.fps.num, ==, 25);
+	g_assert_cmpfloat(cfg->cams[3].src.test.drop, ==, 0.01);
+	g_assert_cmpfloat(cfg->cams[3].src.test.drift_ppm, ==, 150.0);
+	g_assert_cmpuint(cfg->noutputs, ==, 1);
+	g_assert_cmpstr(cfg->outputs[0].file, ==, "out/demo.mp4");
+	g_assert_false(cfg->outputs[0].display);
+	ls_config_free(&cfg);
+	g_free(path);
+}
+
+static void test_example_integration(void)
+{
+	char *path = find_example("integration.ini"), *err = NULL;
+	struct ls_config *cfg = NULL;
+
+	if (!path) {
+		g_test_skip("examples/integration.ini not found (set G_TEST_SRCDIR to the tests directory)");
+		return;
+	}
+	g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpint(cfg->rate.num, ==, 30);
+	g_assert_cmpint(cfg->tolerance_ns, ==, 8 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->policy, ==, LS_POLICY_MISSING);
+	g_assert_cmpuint(cfg->ncams, ==, 4);
+	g_assert_cmpuint(cfg->noutputs, ==, 0);
+	for (unsigned i = 0; i < cfg->ncams; i++) {
+		const struct ls_src_test *t = &cfg->cams[i].src.test;
+		g_assert_cmpint(cfg->cams[i].src.kind, ==, LS_SRC_TEST);
+		g_assert_cmpint(cfg->cams[i].offset_ns, ==, t->offset_ns);
+		g_assert_cmpint(t->fps.num, ==, 30);
+		g_assert_cmpint(t->fps.den, ==, 1);
+		g_assert_cmpint(t->jitter_ns, <=, LS_NS_PER_MS);
+		g_assert_cmpfloat(t->drop, ==, 0.0);
+		g_assert_cmpfloat(t->drift_ppm, ==, 0.0);
+		g_assert_cmpint(t->width, ==, 320);
+		g_assert_cmpint(t->height, ==, 180);
+	}
+	ls_config_free(&cfg);
+	g_free(path);
+}
+
+/* Each examples/bad/NAME.ini says what it must fail with on a line
+ * "# expect: NAME.ini:LINE: message". */
+static void test_example_bad(void)
+{
+	char *dirpath = find_example("bad");
+	GDir *dir;
+	const char *name;
+	unsigned n = 0;
+
+	if (!dirpath) {
+		g_test_skip("examples/bad not found (set G_TEST_SRCDIR to the tests directory)");
+		return;
+	}
+	dir = g_dir_open(dirpath, 0, NULL);
+	g_assert_nonnull(dir);
+	while ((name = g_dir_read_name(dir))) {
+		char *path, *text = NULL, *expect, *err = NULL, *nl;
+		struct ls_config *cfg = NULL;
+
+		if (!g_str_has_suffix(name, ".ini"))
+			continue;
+		path = g_build_filename(dirpath, name, NULL);
+		g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		expect = strstr(text, "# expect: ");
+		g_assert_nonnull(expect);
+		expect += strlen("# expect: ");
+		nl = strchr(expect, '\n');
+		if (nl)
+			*nl = '\0';
+		g_assert_true(g_str_has_prefix(expect, name));
+		g_assert_cmpint(ls_config_load(path, &cfg, &err), ==, -EINVAL);
+		g_assert_null(cfg);
+		if (!strstr(err, expect))
+			g_test_message("%s\n  got  %s\n  want %s", name, err, expect);
+		g_assert_nonnull(strstr(err, expect));
+		g_free(err);
+		g_free(text);
+		g_free(path);
+		n++;
+	}
+	g_dir_close(dir);
+	g_assert_cmpuint(n, >=, 4);
+	g_free(dirpath);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+
+	g_test_add_func("/config/ok/defaults", test_defaults);
+	g_test_add_func("/config/ok/full", test_full);
+	g_test_add_func("/config/ok/rates", test_rates);
+	g_test_add_func("/config/ok/epochs", test_epochs);
+	g_test_add_func("/config/ok/offsets", test_offsets);
+	g_test_add_func("/config/ok/disabled", test_disabled);
+	g_test_add_func("/config/ok/outputs", test_outputs);
+	g_test_add_func("/config/ok/syntax", test_syntax_ok);
+	g_test_add_func("/config/bad/syntax", test_bad_syntax);
+	g_test_add_func("/config/bad/groups", test_bad_groups);
+	g_test_add_func("/config/bad/keys", test_bad_keys);
+	g_test_add_func("/config/bad/structure", test_bad_structure);
+	g_test_add_func("/config/bad/rig-values", test_bad_rig_values);
+	g_test_add_func("/config/bad/camera-values", test_bad_camera_values);
+	g_test_add_func("/config/bad/output-values", test_bad_output_values);
+	g_test_add_func("/config/bad/comment-hint", test_comment_hint);
+	g_test_add_func("/config/bad/err-null", test_err_null);
+	g_test_add_func("/config/files", test_files);
+	g_test_add_func("/config/examples/demo", test_example_demo);
+	g_test_add_func("/config/examples/integration", test_example_integration);
+	g_test_add_func("/config/examples/bad", test_example_bad);
+
+	return g_test_run();
+}
