@@ -27,7 +27,7 @@ test: build
 test-asan: setup
 	[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-asan
-	ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --no-suite valgrind
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 meson test -C build-asan --print-errorlogs --no-suite valgrind
 
 bench: build
 	bench/run-all.sh $(BUILD)

@@ -47,6 +47,7 @@ struct sim {
 	void *consumer_user;
 	int64_t prev_n;
 	bool order_ok;          /* emitted n strictly increasing */
+	bool baseline;          /* benchmark: release frames instead of pushing them */
 };
 
 /* Builds the aligner from @cfg and the cameras (offsets taken from cfg). */

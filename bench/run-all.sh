@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of docs/benchmarks.md, in one run.
+# SOAK_SECONDS (default 600) shortens the soak for a quick look.
+set -euo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/.."
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(date -u +%F)"
+echo "== aligner cost per frame (100 cameras x 30 fps, simulated)"
+"$build/bench/bench-aligner" 100 30 120
+echo "== schedule wake skew, 8 threads at 30 Hz for 60 s"
+"$build/lockstep" bench schedule --threads 8 --rate 30 --seconds 60
+echo "== CPU: lockstep vs gst-launch-1.0, 8 x 640x360 @ 30 fps"
+bench/cpu_vs_gst.sh "$build" 30 3
+echo "== soak"
+bench/soak.sh "$build" "${SOAK_SECONDS:-600}"
