@@ -12,7 +12,7 @@ for i in $(seq 0 7); do
 done
 cpu() { # prints user+sys CPU seconds and max RSS (KiB) of the command
 	/usr/bin/time -f "%U %S %M" -o /tmp/ls-bench-time "$@" >/dev/null 2>&1 || true
-	awk '{printf "%.2f %d\n", $1 + $2, $3}' /tmp/ls-bench-time
+	tail -n 1 /tmp/ls-bench-time | awk '{printf "%.2f %d\n", $1 + $2, $3}'
 }
 echo "cpu: $secs s per run, $rounds rounds, 8 cameras 640x360 @ 30 fps"
 tl=0; tg=0

@@ -9,6 +9,8 @@ echo "== aligner cost per frame (100 cameras x 30 fps, simulated)"
 "$build/bench/bench-aligner" 100 30 120
 echo "== schedule wake skew, 8 threads at 30 Hz for 60 s"
 "$build/lockstep" bench schedule --threads 8 --rate 30 --seconds 60
+"$build/lockstep" bench schedule --threads 8 --rate 30 --seconds 60 --rt
+"$build/lockstep" bench schedule --threads 8 --rate 30 --seconds 60 --rt --spin-us 300
 echo "== CPU: lockstep vs gst-launch-1.0, 8 x 640x360 @ 30 fps"
 bench/cpu_vs_gst.sh "$build" 30 3
 echo "== soak"

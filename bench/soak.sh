@@ -28,7 +28,11 @@ for m in sorted(mins):
     rs = [v for t, v in rss if t // 60 == m]
     print("%6d  %8.2f  %8s" % (m, max(mins[m]), rs[-1] if rs else "-"))
 last = recs[-1]
-print("sets %d complete %d partial %d dropped_slots %d" % (last["sets"], last["complete"], last["partial"], last["dropped_slots"]))
+print("sets %d complete %d partial %d dropped_slots %d late %d off_slot %d superseded %d" % (
+    last["sets"], last["complete"], last["partial"], last["dropped_slots"], last["late"], last["off_slot"], last["superseded"]))
+print("missing per camera:", last["missing"])
+print("camera drops (simulated), ring_full, pool_empty:",
+      {k: (v["camera_drops"], v["ring_full"], v["pool_empty"]) for k, v in last["cameras"].items()})
 first_rss = [v for t, v in rss if t < 60]; last_rss = [v for t, v in rss if t >= rss[-1][0] - 60]
 print("RSS first minute max %d KiB, last minute max %d KiB" % (max(first_rss), max(last_rss)))
 PY

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include "ls_stats.h"
 
@@ -22,9 +23,22 @@ struct sched_thread {
 static void *sched_main(void *arg)
 {
 	struct sched_thread *t = arg;
+	/* Normal threads get 50 us of timer slack by default: the kernel may
+	 * wake them that late to batch wake-ups. A capture trigger wants none. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	for (uint64_t i = 0; i < t->nslots; i++) {
 		int64_t target = ls_slot_time(t->first + (int64_t)i, t->epoch, t->o->rate);
-		ls_sleep_until(target);
+		if (t->o->spin_ns > 0) {
+			/* With more threads than cores, a thread whose timer fired
+			 * may wait behind the others for a timeslice. Waking early and
+			 * yielding in a loop keeps every thread runnable and rotating,
+			 * so each sees the target within one rotation. */
+			ls_sleep_until(target - t->o->spin_ns);
+			while (ls_realtime_ns() < target)
+				sched_yield();
+		} else {
+			ls_sleep_until(target);
+		}
 		t->wake[i] = ls_realtime_ns();
 	}
 	return NULL;

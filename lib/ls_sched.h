@@ -16,6 +16,8 @@ struct ls_sched_opts {
 	struct ls_rate rate;  /**< wake-ups per second */
 	double seconds;       /**< > 0 */
 	bool realtime;        /**< try SCHED_FIFO + mlockall (needs privileges) */
+	int64_t spin_ns;      /**< > 0: sleep until target - spin_ns, then yield-spin
+				   to the target (costs CPU, removes wake-up latency) */
 	FILE *per_slot;       /**< optional: one line per slot */
 };
 

@@ -2,7 +2,7 @@
  *
  *   lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]
  *   lockstep check CONFIG [--no-probe] [--probe-timeout MS]
- *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--per-slot]
+ *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]
  */
 #include <errno.h>
 #include <gst/gst.h>
@@ -20,7 +20,7 @@ static void usage(FILE *to)
 	fputs("usage:\n"
 	      "  lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]\n"
 	      "  lockstep check CONFIG [--no-probe] [--probe-timeout MS]\n"
-	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--per-slot]\n"
+	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
 	      "  lockstep version\n",
 	      to);
 }
@@ -163,6 +163,11 @@ static int cmd_bench_schedule(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--rt")) {
 			o.realtime = true;
+		} else if (!strcmp(a, "--spin-us")) {
+			if (!num_arg(a, val, 0, 100000, &v))
+				return 2;
+			o.spin_ns = (int64_t)(v * 1000);
+			i++;
 		} else if (!strcmp(a, "--per-slot")) {
 			per_slot = true;
 		} else {
@@ -178,8 +183,11 @@ static int cmd_bench_schedule(int argc, char **argv)
 		fprintf(stderr, "lockstep bench schedule: %s\n", strerror(-rc));
 		return 1;
 	}
-	printf("schedule: %u threads, %g Hz, %llu slots%s\n", o.threads, (double)o.rate.num / o.rate.den,
+	printf("schedule: %u threads, %g Hz, %llu slots%s", o.threads, (double)o.rate.num / o.rate.den,
 	       (unsigned long long)r.slots, r.realtime ? ", SCHED_FIFO" : "");
+	if (o.spin_ns > 0)
+		printf(", wake %.0f us early and yield-spin", o.spin_ns / 1e3);
+	printf("\n");
 	printf("skew across threads per slot: p50 %.1f us  p99 %.1f us  max %.1f us\n", r.skew_p50_ns / 1e3,
 	       r.skew_p99_ns / 1e3, r.skew_max_ns / 1e3);
 	printf("wake-up lateness:             p50 %.1f us  p99 %.1f us  max %.1f us\n", r.late_p50_ns / 1e3,

@@ -36,8 +36,10 @@ struct ls_source {
 	GstClock *clock;             /* REALTIME system clock */
 	guint bus_watch;
 	guint retry_timer;
+	guint watchdog;              /* 500 ms: restarts a camera that went silent */
 	unsigned backoff_ms;
 	int64_t started_ns;          /* CLOCK_REALTIME at the last start */
+	int64_t started_mono_ns;     /* CLOCK_MONOTONIC at the last start */
 	int64_t virtual_start_ns;    /* realtime=false files: stamp of running time 0 */
 
 	/* test:// pacing thread */
@@ -49,6 +51,7 @@ struct ls_source {
 	/* counters: written by the streaming thread, read by anyone */
 	atomic_uint_fast64_t frames, ring_full, pool_empty, camera_drops, reconnects;
 	atomic_int_fast64_t last_capture_ns;
+	atomic_int_fast64_t last_frame_mono; /* CLOCK_MONOTONIC of the last frame */
 };
 
 static void payload_release(void *opaque)
@@ -107,6 +110,7 @@ static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *inf
 		f->strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, i);
 	}
 	atomic_store(&s->last_capture_ns, capture_ns);
+	atomic_store(&s->last_frame_mono, ls_monotonic_ns());
 	int st = atomic_load(&s->state);
 	if (st == LS_SOURCE_STARTING)
 		atomic_store(&s->state, LS_SOURCE_RUNNING);
@@ -261,6 +265,34 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* A camera that stops sending without an error (a network sender gone
+ * quiet, a stuck driver) is restarted like a failed one. Main thread. */
+static gboolean watchdog_cb(gpointer data)
+{
+	struct ls_source *s = data;
+	int st = atomic_load(&s->state);
+	if (st != LS_SOURCE_RUNNING && st != LS_SOURCE_STARTING)
+		return G_SOURCE_CONTINUE;
+	if (s->spec.kind == LS_SRC_FILE || s->spec.kind == LS_SRC_TEST)
+		return G_SOURCE_CONTINUE; /* files end with EOS; a silent test camera is one by design */
+	int64_t now = ls_monotonic_ns();
+	int64_t last = atomic_load(&s->last_frame_mono);
+	int64_t since = now - (last && st == LS_SOURCE_RUNNING ? last : s->started_mono_ns);
+	/* 10 frame periods of the rig, at least 2 s; longer for a first frame
+	 * (an RTSP session and a decoder need time to start) */
+	int64_t limit = 10 * ls_rate_period_ns(s->rig_rate.num > 0 ? s->rig_rate : (struct ls_rate){ 30, 1 });
+	if (limit < 2 * LS_NS_PER_SEC)
+		limit = 2 * LS_NS_PER_SEC;
+	if (st == LS_SOURCE_STARTING)
+		limit *= 3;
+	if (since > limit) {
+		char *why = g_strdup_printf("no frame for %.1f s", (double)since / 1e9);
+		schedule_retry(s, why);
+		g_free(why);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
 static bool build_pipeline(struct ls_source *s, char **err)
 {
 	char *desc = ls_source_spec_gst_desc(&s->spec);
@@ -320,6 +352,7 @@ static void align_file_start(struct ls_source *s)
 static bool start_pipeline(struct ls_source *s)
 {
 	s->started_ns = ls_realtime_ns();
+	s->started_mono_ns = ls_monotonic_ns();
 	/* event-time files: running time 0 is a slot time, like paced ones */
 	s->virtual_start_ns = s->rig_rate.num > 0 ? ls_slot_time(ls_slot_index(s->started_ns, s->rig_epoch_ns, 0, s->rig_rate) + 1,
 								  s->rig_epoch_ns, s->rig_rate)
@@ -374,6 +407,8 @@ int ls_source_start(struct ls_source *s, char **err)
 {
 	(void)err;
 	atomic_store(&s->stopping, false);
+	if (!s->watchdog)
+		s->watchdog = g_timeout_add(500, watchdog_cb, s);
 	if (s->spec.kind == LS_SRC_TEST) {
 		struct ls_testcam_params p = {
 			.fps = s->spec.test.fps,
@@ -402,6 +437,10 @@ void ls_source_stop(struct ls_source *s)
 	if (s->retry_timer) {
 		g_source_remove(s->retry_timer);
 		s->retry_timer = 0;
+	}
+	if (s->watchdog) {
+		g_source_remove(s->watchdog);
+		s->watchdog = 0;
 	}
 	if (s->pipeline)
 		gst_element_set_state(s->pipeline, GST_STATE_NULL); /* unblocks pulls, joins streaming threads */

@@ -216,11 +216,7 @@ def x11_screen_capture():
 def udp_rtp_h264():
     """udp:// receiving RTP H.264 from a real GStreamer sender on loopback."""
     port = 20000 + os.getpid() % 20000
-    sender = subprocess.Popen(["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
-                               "video/x-raw,width=320,height=180,framerate=30/1", "!", "x264enc", "tune=zerolatency",
-                               "key-int-max=15", "!", "rtph264pay", "config-interval=1", "pt=96", "!", "udpsink",
-                               "host=127.0.0.1", "port=%d" % port],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sender = rtp_sender(port)
     try:
         # a free-running network camera has an unknown phase: without a
         # calibrated offset, the tolerance must be the default T/2
@@ -234,6 +230,48 @@ def udp_rtp_h264():
     finally:
         sender.terminate()
         sender.wait()
+
+
+def rtp_sender(port):
+    return subprocess.Popen(["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
+                             "video/x-raw,width=320,height=180,framerate=30/1", "!", "x264enc", "tune=zerolatency",
+                             "key-int-max=15", "!", "rtph264pay", "config-interval=1", "pt=96", "!", "udpsink",
+                             "host=127.0.0.1", "port=%d" % port],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@test
+def network_camera_disconnects_and_returns():
+    """The RTP sender dies mid-run: the silent camera is reported and
+    restarted with backoff, the test camera goes on, and frames come back
+    when the sender returns."""
+    port = 21000 + os.getpid() % 20000
+    sender = rtp_sender(port)
+    cfg = RIG.replace("tolerance-ms = 8\n", "") + (
+        "[camera net]\nuri = udp://127.0.0.1:%d?latency=50\n[camera t]\nuri = test://?width=160&height=90\n" % port)
+    js = os.path.join(TMP, "disc.json")
+    p = subprocess.Popen([LS, "run", write("disc.ini", cfg), "--duration", "14", "--stats-json", js],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        sender.terminate()
+        sender.wait()
+        time.sleep(5)
+        sender = rtp_sender(port)
+        _, err = p.communicate(timeout=40)
+    finally:
+        sender.terminate()
+        sender.wait()
+    assert p.returncode == 0, err
+    assert re.search(r"camera net: no frame for [\d.]+ s; retrying in", err), err
+    recs = stats(js)
+    last = recs[-1]
+    assert last["cameras"]["net"]["reconnects"] >= 1, last
+    # the test camera never missed a slot while the network one was down
+    assert last["missing"]["t"] <= 1, last
+    # frames flowed again after the sender came back: more than before it died
+    assert last["cameras"]["net"]["frames"] >= 150, last
+    assert last["missing"]["net"] >= 100, last
 
 
 @test
