@@ -43,6 +43,18 @@ static bool num_arg(const char *opt, const char *v, double lo, double hi, double
 	return true;
 }
 
+/* The one positional argument, CONFIG: false (after a message) for an
+ * unknown option or a second positional. */
+static bool positional(const char *cmd, const char *arg, const char **path)
+{
+	if (arg[0] == '-' || *path) {
+		fprintf(stderr, "lockstep %s: unexpected argument \"%s\"\n", cmd, arg);
+		return false;
+	}
+	*path = arg;
+	return true;
+}
+
 static int load(const char *path, struct ls_config **cfg)
 {
 	char *err = NULL;
@@ -70,11 +82,8 @@ static int cmd_run(int argc, char **argv)
 			o.stats_json = argv[++i];
 		} else if (!strcmp(argv[i], "--quiet")) {
 			o.quiet = true;
-		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "lockstep run: unexpected argument \"%s\"\n", argv[i]);
+		} else if (!positional("run", argv[i], &path)) {
 			return 2;
-		} else {
-			path = argv[i];
 		}
 	}
 	if (!path) {
@@ -100,11 +109,8 @@ static int cmd_check(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--probe-timeout")) {
 			if (!num_arg("--probe-timeout", i + 1 < argc ? argv[++i] : NULL, 1, 600000, &timeout_ms))
 				return 2;
-		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "lockstep check: unexpected argument \"%s\"\n", argv[i]);
+		} else if (!positional("check", argv[i], &path)) {
 			return 2;
-		} else {
-			path = argv[i];
 		}
 	}
 	if (!path) {

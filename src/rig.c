@@ -270,6 +270,19 @@ static gboolean quit_idle(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Takes every frame that arrived and returns the aligner's `now`: the wall
+ * clock, or in event time the event clock (INT64_MIN before any frame). */
+static int64_t take_arrivals(struct rig *r)
+{
+	int64_t now = ls_realtime_ns();
+	if (!r->event_time) {
+		drain(r, now);
+		return now;
+	}
+	drain_event(r);
+	return r->event_clock;
+}
+
 static gpointer aligner_main(gpointer data)
 {
 	struct rig *r = data;
@@ -277,13 +290,7 @@ static gpointer aligner_main(gpointer data)
 	bool ended = false;
 	while (!atomic_load(&r->stop)) {
 		unsigned seen = ls_doorbell_peek(&r->bell);
-		int64_t now = ls_realtime_ns();
-		if (r->event_time) {
-			drain_event(r);
-			now = r->event_clock;
-		} else {
-			drain(r, now);
-		}
+		int64_t now = take_arrivals(r);
 		maybe_start(r, now);
 		int64_t next = INT64_MAX;
 		if (r->started && now != INT64_MIN)
@@ -305,14 +312,8 @@ static gpointer aligner_main(gpointer data)
 		ls_doorbell_wait(&r->bell, seen, wake);
 	}
 	/* shutdown: deliver what arrived, emit what is pending, report */
-	int64_t now = ls_realtime_ns();
-	if (r->event_time) {
-		drain_event(r);
-		now = r->event_clock;
-	} else {
-		drain(r, now);
-	}
-	if (r->started)
+	int64_t now = take_arrivals(r);
+	if (r->started && now != INT64_MIN)
 		ls_aligner_flush(r->al, now);
 	stats_tick(r, now, true);
 	return NULL;

@@ -213,6 +213,35 @@ def x11_screen_capture():
 
 
 @test
+def mosaic_window_on_xvfb():
+    """[output mosaic] display=true shows the mosaic in a window on a real X
+    server (Xvfb), alongside a file; both run to a clean stop."""
+    if not shutil.which("Xvfb"):
+        raise SkipTest("Xvfb not installed")
+    disp = ":%d" % (150 + os.getpid() % 50)
+    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        out = os.path.join(TMP, "win.mkv")
+        cfg = RIG + ("[camera a]\nuri = test://?width=320&height=180&pattern=ball\n"
+                     "[camera b]\nuri = test://?width=320&height=180&pattern=smpte\n"
+                     "[output mosaic]\nfile = %s\ndisplay = true\nwidth = 640\nheight = 360\n" % out)
+        env = dict(os.environ, DISPLAY=disp)
+        js = os.path.join(TMP, "win.json")
+        r = run(["run", write("win.ini", cfg), "--duration", "3", "--stats-json", js], env=env)
+        assert r.returncode == 0, r.stderr
+        assert "output mosaic:" in r.stderr and "stops" not in r.stderr, r.stderr
+        last = stats(js)[-1]
+        s = ffprobe_frames(out)
+        assert int(s["nb_read_frames"]) == last["sets"] - last["outputs"]["mosaic"]["dropped"], (s, last)
+        assert s["width"] == 640 and s["height"] == 360, s
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+@test
 def udp_rtp_h264():
     """udp:// receiving RTP H.264 from a real GStreamer sender on loopback."""
     port = 20000 + os.getpid() % 20000
