@@ -18,7 +18,7 @@ build: setup $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
-	$(BUILD)/src/lockstep run $(CONFIG)
+	$(BUILD)/lockstep run $(CONFIG)
 
 test: build
 	meson test -C $(BUILD) --print-errorlogs

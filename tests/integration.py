@@ -366,6 +366,18 @@ def mosaic_unwritable_output():
 
 
 @test
+def make_run_names_the_built_binary():
+    """`make run` (README's first command) runs the binary Meson built."""
+    build = os.path.dirname(LS)
+    r = subprocess.run(["make", "-n", "-C", ROOT, "run", "BUILD=" + build], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    line = [l for l in r.stdout.splitlines() if " run " in l and "examples/demo.ini" in l]
+    assert line, r.stdout
+    binary = line[-1].split()[0]
+    assert os.path.samefile(os.path.join(ROOT, binary) if not os.path.isabs(binary) else binary, LS), line
+
+
+@test
 def bench_schedule_runs():
     r = run(["bench", "schedule", "--threads", "4", "--rate", "100", "--seconds", "1"])
     assert r.returncode == 0, r.stderr
