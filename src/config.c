@@ -14,6 +14,10 @@
 #endif
 #include "config.h"
 
+#include <grp.h>
+
+#include "ls_shm.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -26,18 +30,20 @@
 #define MAX_FILE_BYTES (1024 * 1024) /* a rig config is a few KiB: refuse to slurp a video by mistake */
 #define EPOCH_MAX_NS (INT64_C(9200000000) * LS_NS_PER_SEC) /* ~2261 AD, just inside int64 ns */
 
-enum group_kind { G_RIG, G_CAMERA, G_OUTPUT };
+enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM };
 
 static const char *const rig_keys[] = {
 	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue", NULL,
 };
 static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", NULL };
 static const char *const output_keys[] = { "file", "display", "width", "height", NULL };
+static const char *const shm_keys[] = { "name", "slots", "group", "checksums", NULL };
 
 static const char *const *const keys_of[] = {
 	[G_RIG] = rig_keys,
 	[G_CAMERA] = camera_keys,
 	[G_OUTPUT] = output_keys,
+	[G_OUTPUT_SHM] = shm_keys,
 };
 
 struct scan_key {
@@ -151,12 +157,15 @@ static int add_group(struct ctx *c, const char *name, int line)
 				       name + 7, LS_CONFIG_NAME_MAX);
 		kind = G_CAMERA;
 	} else if (strcmp(name, "output") == 0 || g_str_has_prefix(name, "output ")) {
-		if (strcmp(name, "output mosaic") != 0)
-			return at_line(c, line, "unknown output [%s] (expected [output mosaic])", name);
-		kind = G_OUTPUT;
+		if (strcmp(name, "output mosaic") == 0)
+			kind = G_OUTPUT;
+		else if (strcmp(name, "output shm") == 0)
+			kind = G_OUTPUT_SHM;
+		else
+			return at_line(c, line, "unknown output [%s] (expected [output mosaic] or [output shm])", name);
 	} else {
-		return at_line(c, line, "unknown group [%s] (expected [rig], [camera NAME] or [output mosaic])",
-			       name);
+		return at_line(c, line,
+			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic] or [output shm])", name);
 	}
 	for (guint i = 0; i < c->groups->len; i++) {
 		const struct scan_group *o = g_ptr_array_index(c->groups, i);
@@ -454,6 +463,45 @@ static int output_key(struct ls_output_config *o, const struct scan_key *k, cons
 	return -EINVAL;
 }
 
+static int shm_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
+{
+	int64_t i64 = 0;
+	int rc;
+
+	if (strcmp(k->name, "name") == 0) {
+		char why[256];
+		if (ls_shm_name_check(v, why, sizeof why) < 0) {
+			*reason = g_strdup(why);
+			return -EINVAL;
+		}
+		o->shm_name = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "slots") == 0) {
+		rc = ls_uri_parse_int(v, 2, 1024, &i64, reason);
+		o->slots = (unsigned)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "group") == 0) {
+		/* a name, resolved now so a typo fails at load, or a number */
+		struct group *gr = getgrnam(v);
+		if (gr) {
+			o->gid = (int)gr->gr_gid;
+			return 0;
+		}
+		if (ls_uri_parse_int(v, 0, INT32_MAX, &i64, NULL) == 0) {
+			o->gid = (int)i64;
+			return 0;
+		}
+		*reason = g_strdup_printf("no such group \"%s\"", v);
+		return -EINVAL;
+	}
+	if (strcmp(k->name, "checksums") == 0)
+		return ls_uri_parse_bool(v, &o->checksums, reason);
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
 static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
@@ -475,6 +523,12 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		out.kind = LS_OUTPUT_MOSAIC;
 		out.width = 1280;
 		out.height = 720;
+		out.line = g->line;
+		break;
+	case G_OUTPUT_SHM:
+		out.kind = LS_OUTPUT_SHM;
+		out.slots = 4;
+		out.gid = -1;
 		out.line = g->line;
 		break;
 	}
@@ -500,6 +554,9 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 			break;
 		case G_OUTPUT:
 			rc = output_key(&out, k, val, &reason);
+			break;
+		case G_OUTPUT_SHM:
+			rc = shm_key(&out, k, val, &reason);
 			break;
 		}
 		if (rc < 0) {
@@ -530,6 +587,14 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		g_array_append_val(c->outputs, out);
 		memset(&out, 0, sizeof out);
 		break;
+	case G_OUTPUT_SHM:
+		if (!out.shm_name) {
+			rc = at_line(c, g->line, "[%s] needs name = NAME (the segment is /dev/shm/NAME)", g->name);
+			goto out;
+		}
+		g_array_append_val(c->outputs, out);
+		memset(&out, 0, sizeof out);
+		break;
 	}
 out:
 	g_free(reason);
@@ -538,6 +603,7 @@ out:
 	g_free(cam.uri);
 	g_free(cam.name);
 	g_free(out.file);
+	g_free(out.shm_name);
 	return rc;
 }
 
@@ -559,8 +625,10 @@ void ls_config_free(struct ls_config **pcfg)
 	for (unsigned i = 0; i < cfg->ncams; i++)
 		camera_clear(&cfg->cams[i]);
 	g_free(cfg->cams);
-	for (unsigned i = 0; i < cfg->noutputs; i++)
+	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		g_free(cfg->outputs[i].file);
+		g_free(cfg->outputs[i].shm_name);
+	}
 	g_free(cfg->outputs);
 	g_free(cfg->path);
 	g_free(cfg);
@@ -635,8 +703,10 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 	rc = 0;
 fail:
 	if (c.outputs) {
-		for (guint i = 0; i < c.outputs->len; i++)
+		for (guint i = 0; i < c.outputs->len; i++) {
 			g_free(g_array_index(c.outputs, struct ls_output_config, i).file);
+			g_free(g_array_index(c.outputs, struct ls_output_config, i).shm_name);
+		}
 		g_array_free(c.outputs, TRUE);
 	}
 	if (c.cams) {

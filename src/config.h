@@ -64,13 +64,18 @@ struct ls_camera_config {
 
 enum ls_output_kind {
 	LS_OUTPUT_MOSAIC = 0, /**< all cameras tiled into one picture */
+	LS_OUTPUT_SHM,        /**< every frameset in POSIX shared memory */
 };
 
 struct ls_output_config {
 	enum ls_output_kind kind;
 	char *file;        /**< .mp4/.mkv/.ts path as written, or NULL */
 	bool display;      /**< show in a window */
-	int width, height; /**< pixels, even */
+	int width, height; /**< mosaic: pixels, even */
+	char *shm_name;    /**< shm: segment name (/dev/shm/NAME) */
+	unsigned slots;    /**< shm: framesets the segment holds, 2..1024 (default 4) */
+	int gid;           /**< shm: group allowed to read (mode 0660), or -1 (mode 0600) */
+	bool checksums;    /**< shm: store an FNV-1a 64 checksum of every frame */
 	int line;          /**< line of the [output ...] header */
 };
 

@@ -2,15 +2,18 @@
  *
  *   lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]
  *   lockstep check CONFIG [--no-probe] [--probe-timeout MS]
+ *   lockstep shm-dump NAME [--count N] [--timeout S]
  *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]
  */
 #include <errno.h>
 #include <gst/gst.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "lockstep_shm.h"
 #include "ls_sched.h"
 #include "rig.h"
 #include "source.h"
@@ -20,6 +23,7 @@ static void usage(FILE *to)
 	fputs("usage:\n"
 	      "  lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]\n"
 	      "  lockstep check CONFIG [--no-probe] [--probe-timeout MS]\n"
+	      "  lockstep shm-dump NAME [--count N] [--timeout S]\n"
 	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
 	      "  lockstep version\n",
 	      to);
@@ -144,6 +148,101 @@ static int cmd_check(int argc, char **argv)
 	return bad ? 1 : 0;
 }
 
+static volatile sig_atomic_t dump_stop;
+static void on_dump_signal(int sig)
+{
+	(void)sig;
+	dump_stop = 1;
+}
+
+/* One line per frameset read from the segment, until Ctrl-C, --count sets,
+ * or --timeout seconds without a set. */
+static int cmd_shm_dump(int argc, char **argv)
+{
+	const char *name = NULL;
+	double count = 0, timeout_s = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(argv[i], "--count")) {
+			if (!num_arg("--count", val, 1, 1e15, &count))
+				return 2;
+			i++;
+		} else if (!strcmp(argv[i], "--timeout")) {
+			if (!num_arg("--timeout", val, 0.01, 1e6, &timeout_s))
+				return 2;
+			i++;
+		} else if (!positional("shm-dump", argv[i], &name)) {
+			return 2;
+		}
+	}
+	if (!name) {
+		usage(stderr);
+		return 2;
+	}
+	lsr_reader *r;
+	char err[512];
+	if (lsr_open(name, &r, err, sizeof err) < 0) {
+		fprintf(stderr, "lockstep shm-dump: %s\n", err);
+		return 1;
+	}
+	signal(SIGINT, on_dump_signal);
+	signal(SIGTERM, on_dump_signal);
+	const struct lshm_header *h = lsr_header(r);
+	printf("# /dev/shm/%s: writer pid %d, %u cameras, %u slots of %.1f MiB, %g fps\n", name, h->writer_pid,
+	       h->ncams, h->nslots, h->slot_size / 1048576.0, (double)h->rate_num / (h->rate_den ? h->rate_den : 1));
+	uint64_t shown = 0;
+	int64_t idle_since = ls_monotonic_ns();
+	int rc = 0;
+	GString *line = g_string_new(NULL);
+	while (!dump_stop && (count <= 0 || shown < (uint64_t)count)) {
+		lsr_frameset set;
+		int res = lsr_next(r, 200, &set);
+		if (res == LSR_TIMEOUT) {
+			if (timeout_s > 0 && ls_monotonic_ns() - idle_since > (int64_t)(timeout_s * 1e9)) {
+				fprintf(stderr, "lockstep shm-dump: no set for %g s\n", timeout_s);
+				rc = 1;
+				break;
+			}
+			continue;
+		}
+		idle_since = ls_monotonic_ns();
+		if (res == LSR_OVERRUN) {
+			printf("overrun: %llu sets skipped\n", (unsigned long long)set.skipped);
+			continue;
+		}
+		if (res == LSR_WRITER_GONE) {
+			printf("writer gone: %s\n", lsr_error(r));
+			fflush(stdout);
+			continue;
+		}
+		if (res == LSR_REATTACHED) {
+			h = lsr_header(r);
+			printf("reattached: writer pid %d, %u cameras\n", h->writer_pid, h->ncams);
+			continue;
+		}
+		if (res != LSR_OK && res != LSR_TORN)
+			continue;
+		g_string_printf(line, "set %llu n %lld skew %.2f ms", (unsigned long long)set.set, (long long)set.n,
+				set.skew_ns / 1e6);
+		for (unsigned c = 0; c < set.ncams; c++) {
+			const struct lsr_frame *f = &set.frames[c];
+			if (f->state == LSHM_MISSING)
+				g_string_append_printf(line, " %s:MISSING", f->camera);
+			else
+				g_string_append_printf(line, " %s:%s%dx%d", f->camera, f->state == LSHM_HELD ? "held:" : "",
+						       f->width, f->height);
+		}
+		if (res == LSR_TORN || lsr_release(r, &set) != LSR_OK)
+			g_string_append(line, " (torn: overwritten while read)");
+		puts(line->str);
+		fflush(stdout);
+		shown++;
+	}
+	g_string_free(line, TRUE);
+	lsr_close(&r);
+	return rc;
+}
+
 static int cmd_bench_schedule(int argc, char **argv)
 {
 	struct ls_sched_opts o = { .threads = 8, .rate = { 30, 1 }, .seconds = 10 };
@@ -216,6 +315,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "shm-dump"))
+		return cmd_shm_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "bench")) {
 		if (argc >= 3 && !strcmp(argv[2], "schedule"))
 			return cmd_bench_schedule(argc - 3, argv + 3);

@@ -27,4 +27,8 @@ struct ls_output {
 void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
 extern const struct ls_output_ops ls_mosaic_out_ops;
 
+/** Shared memory: every frameset for readers in other processes. */
+void *ls_shm_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
+extern const struct ls_output_ops ls_shm_out_ops;
+
 #endif

@@ -398,9 +398,9 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		const struct ls_output_config *oc = &cfg->outputs[i];
 		struct ls_output *out = &r->outputs[r->noutputs];
-		out->ops = &ls_mosaic_out_ops;
+		out->ops = oc->kind == LS_OUTPUT_SHM ? &ls_shm_out_ops : &ls_mosaic_out_ops;
 		out->name = g_strdup(out->ops->kind);
-		out->impl = ls_mosaic_out_new(oc, cfg, &err);
+		out->impl = oc->kind == LS_OUTPUT_SHM ? ls_shm_out_new(oc, cfg, &err) : ls_mosaic_out_new(oc, cfg, &err);
 		if (!out->impl) {
 			g_printerr("%s:%d: [output %s] %s\n", cfg->path, oc->line, out->name, err);
 			g_clear_pointer(&err, g_free);

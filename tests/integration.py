@@ -303,6 +303,73 @@ def network_camera_disconnects_and_returns():
     assert last["missing"]["net"] >= 100, last
 
 
+SHM_TOOL = os.path.join(os.path.dirname(LS), "tests", "shm-tool")
+
+
+@test
+def shm_output_end_to_end():
+    """[output shm]: a C reader in another process verifies every frame's
+    checksum, shm-dump prints one line per set with missing markers, and the
+    segment is gone when lockstep stops."""
+    name = "lsit%d" % os.getpid()
+    cfg = RIG + """
+[camera a]
+uri = test://?width=320&height=180&pattern=ball
+[camera b]
+uri = test://?width=160&height=90&drop=0.3
+[output shm]
+name = %s
+slots = 4
+checksums = true
+""" % name
+    js = os.path.join(TMP, "shm.json")
+    p = subprocess.Popen([LS, "run", write("shm.ini", cfg), "--duration", "6", "--stats-json", js],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.5)
+        reader = subprocess.Popen([SHM_TOOL, "read", name, "--seconds", "3", "--verify"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        dump = subprocess.run([LS, "shm-dump", name, "--count", "30"], capture_output=True, text=True, timeout=20)
+        out, rerr = reader.communicate(timeout=20)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert reader.returncode == 0, (out, rerr)
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert counts["bad"] == 0 and counts["ok"] >= 60, counts
+    assert dump.returncode == 0, dump.stderr
+    lines = [l for l in dump.stdout.splitlines() if l.startswith("set ")]
+    assert len(lines) == 30, dump.stdout
+    assert all(re.match(r"set \d+ n \d+ skew [\d.]+ ms a:320x180 b:(160x90|MISSING)", l) for l in lines), dump.stdout
+    assert any("b:MISSING" in l for l in lines), dump.stdout  # 30% drops show as missing
+    assert re.search(r"output shm: published \d+ sets to /dev/shm/" + name, err), err
+    assert not os.path.exists("/dev/shm/" + name), "segment left behind"
+
+
+@test
+def shm_name_in_use_and_bad_input():
+    """A second writer on a live segment is refused with one line; shm-dump
+    of a missing segment says so."""
+    name = "lsbusy%d" % os.getpid()
+    cfg = RIG + "[camera a]\nuri = test://?width=160&height=90\n[output shm]\nname = %s\n" % name
+    path = write("busy.ini", cfg)
+    p = subprocess.Popen([LS, "run", path, "--duration", "4", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(2)
+        r = run(["run", path, "--duration", "1"])
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and re.search(r"\[output shm\] shm %s: in use by a running writer \(pid %d\)" % (name, p.pid), lines[0]), lines
+    finally:
+        p.wait(timeout=20)
+    r = run(["shm-dump", "nosuch%d" % os.getpid()])
+    assert r.returncode == 1 and "no such segment" in r.stderr, r.stderr
+    r = run(["shm-dump", "../x"])
+    assert r.returncode == 1 and "shm name" in r.stderr, r.stderr
+
+
 @test
 def check_good_config():
     r = run(["check", os.path.join(ROOT, "examples/demo.ini")])

@@ -323,8 +323,8 @@ static void test_bad_syntax(void)
 
 static void test_bad_groups(void)
 {
-	load_bad("[rig]\nrate = 30\n[foo]\n", "t.ini:3: unknown group [foo] (expected [rig], [camera NAME] or [output "
-					     "mosaic])");
+	load_bad("[rig]\nrate = 30\n[foo]\n",
+		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic] or [output shm])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -333,7 +333,7 @@ static void test_bad_groups(void)
 	load_bad("[camera a/b]\n", "t.ini:1: bad camera name \"a/b\"");
 	load_bad("[camera abcdefghijklmnopqrstuvwxyz0123456]\n", "bad camera name \"abcdefghijklmnopqrstuvwxyz0123456\"");
 	load_bad("[camera caf\xc3\xa9]\n", "t.ini:1: bad camera name");
-	load_bad("[output]\n", "t.ini:1: unknown output [output] (expected [output mosaic])");
+	load_bad("[output]\n", "t.ini:1: unknown output [output] (expected [output mosaic] or [output shm])");
 	load_bad("[output pip]\n", "t.ini:1: unknown output [output pip]");
 	load_bad("[rig]\nrate = 30\n[rig]\nrate = 25\n", "t.ini:3: duplicate group [rig] (first at line 1)");
 	load_bad(MINIMAL "[camera a]\nuri = test://\n", "t.ini:5: duplicate camera \"a\" (first at line 3)");
@@ -749,6 +749,62 @@ static void test_example_bad(void)
 	g_free(dirpath);
 }
 
+static void test_output_shm(void)
+{
+	const char *rig = "[rig]\nrate = 30\n[camera a]\nuri = test://\n";
+	char *text = g_strconcat(rig, "[output shm]\nname = rig.0_a-b\n", NULL);
+	struct ls_config *cfg = load_ok(text);
+	g_free(text);
+	g_assert_cmpuint(cfg->noutputs, ==, 1);
+	g_assert_cmpint(cfg->outputs[0].kind, ==, LS_OUTPUT_SHM);
+	g_assert_cmpstr(cfg->outputs[0].shm_name, ==, "rig.0_a-b");
+	g_assert_cmpuint(cfg->outputs[0].slots, ==, 4);
+	g_assert_cmpint(cfg->outputs[0].gid, ==, -1);
+	g_assert_false(cfg->outputs[0].checksums);
+	ls_config_free(&cfg);
+
+	text = g_strconcat(rig, "[output shm]\nname = x\nslots = 16\ngroup = 0\nchecksums = true\n"
+			   "[output mosaic]\ndisplay = true\n", NULL);
+	cfg = load_ok(text);
+	g_free(text);
+	g_assert_cmpuint(cfg->noutputs, ==, 2);
+	g_assert_cmpuint(cfg->outputs[0].slots, ==, 16);
+	g_assert_cmpint(cfg->outputs[0].gid, ==, 0);
+	g_assert_true(cfg->outputs[0].checksums);
+	g_assert_cmpint(cfg->outputs[1].kind, ==, LS_OUTPUT_MOSAIC);
+	ls_config_free(&cfg);
+
+	/* group by name: root exists on every Debian system */
+	text = g_strconcat(rig, "[output shm]\nname = x\ngroup = root\n", NULL);
+	cfg = load_ok(text);
+	g_free(text);
+	g_assert_cmpint(cfg->outputs[0].gid, ==, 0);
+	ls_config_free(&cfg);
+}
+
+static void test_bad_output_shm(void)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "[output shm]\n", "t.ini:5: [output shm] needs name = NAME" },
+		{ "[output shm]\nname = a/b\n", "t.ini:6: [output shm] name: shm name \"a/b\": use 1-200 of" },
+		{ "[output shm]\nname = .hidden\n", "t.ini:6: [output shm] name: shm name \".hidden\"" },
+		{ "[output shm]\nname = x\nslots = 1\n", "t.ini:7: [output shm] slots:" },
+		{ "[output shm]\nname = x\nslots = 2000\n", "t.ini:7: [output shm] slots:" },
+		{ "[output shm]\nname = x\ngroup = no-such-group-here\n",
+		  "t.ini:7: [output shm] group: no such group \"no-such-group-here\"" },
+		{ "[output shm]\nname = x\nchecksums = maybe\n", "t.ini:7: [output shm] checksums:" },
+		{ "[output shm]\nname = x\nfile = a.mp4\n", "t.ini:7: unknown key \"file\" in [output shm]" },
+		{ "[output shm]\nname = x\n[output shm]\nname = y\n", "t.ini:7:" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strconcat("[rig]\nrate = 30\n[camera a]\nuri = test://\n", cases[i].body, NULL);
+		load_bad(text, cases[i].want);
+		g_free(text);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -771,6 +827,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/bad/comment-hint", test_comment_hint);
 	g_test_add_func("/config/bad/err-null", test_err_null);
 	g_test_add_func("/config/files", test_files);
+	g_test_add_func("/config/output-shm", test_output_shm);
+	g_test_add_func("/config/bad/output-shm", test_bad_output_shm);
 	g_test_add_func("/config/examples/demo", test_example_demo);
 	g_test_add_func("/config/examples/integration", test_example_integration);
 	g_test_add_func("/config/examples/bad", test_example_bad);
