@@ -12,7 +12,9 @@ PKGS=(
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
 	# tests and benchmarks: a real X server, ffprobe, valgrind, python for the
 	# CI summary, GNU time for CPU/RSS figures
-	xvfb ffmpeg valgrind python3 time procps
+	xvfb ffmpeg valgrind python3 python3-numpy time procps
+	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
+	libzmq3-dev
 )
 
 missing=()
