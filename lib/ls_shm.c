@@ -141,8 +141,9 @@ int ls_shm_writer_open(const struct ls_shm_config *cfg, struct ls_shm_writer **o
 	if (rc < 0)
 		return rc;
 	if (cfg->nslots < 2 || cfg->nslots > 1024 || cfg->ncams == 0 || cfg->ncams > 4096)
-		return fail(err, len, -EINVAL, "shm %s: slots must be 2..1024 and cameras 1..4096 (got %u slots, %u cameras)",
-			    cfg->name, cfg->nslots, cfg->ncams);
+		return fail(err, len, -EINVAL,
+			    "shm %s: slots must be 2..1024 and cameras 1..4096 (got %u slots, %u cameras)", cfg->name,
+			    cfg->nslots, cfg->ncams);
 
 	/* sizes */
 	size_t cams_bytes = cfg->ncams * sizeof(struct lshm_cam_info);
@@ -198,8 +199,8 @@ int ls_shm_writer_open(const struct ls_shm_config *cfg, struct ls_shm_writer **o
 	/* reserve the memory now: tmpfs would otherwise fail later with SIGBUS */
 	int e = posix_fallocate(w->fd, 0, (off_t)total);
 	if (e) {
-		rc = fail(err, len, -e, "shm %s: cannot reserve %.1f MiB in %s: %s", cfg->name, total / 1048576.0, dir,
-			  strerror(e));
+		rc = fail(err, len, -e, "shm %s: cannot reserve %.1f MiB in %s: %s%s", cfg->name, total / 1048576.0, dir,
+			  strerror(e), e == ENOSPC ? " (enlarge it, e.g. docker --shm-size, or lower slots)" : "");
 		goto fail_unlink;
 	}
 	w->base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
@@ -262,8 +263,9 @@ void ls_shm_writer_close(struct ls_shm_writer **wp)
 	atomic_store(&w->h->closed, 1);
 	atomic_fetch_add(&w->h->futex, 1);
 	syscall(SYS_futex, &w->h->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-	/* Unlink the name only while it is still ours: a writer that took over
-	 * our segment as stale (we stalled past the 2 s rule) owns it now. */
+	/* Unlink the name only while it is still ours: a writer that replaced
+	 * our segment (we stalled past the 2 s rule, or this process opened
+	 * the name again before closing us) owns it now. */
 	struct stat mine, named;
 	int fd = shm_open(w->name, O_RDONLY, 0);
 	if (fd >= 0) {

@@ -77,7 +77,7 @@ static int do_write(const char *name, int argc, char **argv)
 		.ncams = ncams,
 		.cams = cams,
 		.rate = { rate > 0 ? (int)rate : 30, 1 },
-		.group = (gid_t)arg_num(argc, argv, "--group", -1),
+		.group = arg_num(argc, argv, "--group", -1) < 0 ? (gid_t)-1 : (gid_t)arg_num(argc, argv, "--group", -1),
 		.checksums = arg_flag(argc, argv, "--checksums"),
 	};
 	struct ls_shm_writer *wr;

@@ -21,7 +21,7 @@ _Static_assert(sizeof(struct lshm_slot) == 64, "lshm_slot layout");
 _Static_assert(sizeof(struct lshm_slot_cam) == 32, "lshm_slot_cam layout");
 
 #define GONE_NS INT64_C(1000000000) /* heartbeat older than this: writer gone */
-#define RO_POLL_NS INT64_C(1000000)  /* a read-only reader cannot be woken: polls every 1 ms */
+#define RO_POLL_NS INT64_C(1000000)  /* a read-only reader cannot be woken: polls every 1 ms (writer alive) */
 
 struct lsr_reader {
 	char name[256];              /* "/NAME" */
@@ -152,7 +152,8 @@ static int attach(struct lsr_reader *r, char *err, size_t len)
 		if (bad) {
 			munmap(base, (size_t)st.st_size);
 			close(fd);
-			return fail(err, len, -EPROTO, "shm %s: refused: camera %u lies outside its slot", r->name + 1, c);
+			return fail(err, len, -EPROTO, "shm %s: refused: camera %u lies outside its slot", r->name + 1,
+				    c);
 		}
 	}
 	struct lsr_frame *frames = calloc(h->ncams, sizeof *frames);
@@ -292,25 +293,23 @@ int lsr_next(lsr_reader *r, int timeout_ms, lsr_frameset *set)
 {
 	int64_t until = timeout_ms < 0 ? INT64_MAX : mono_ns() + (int64_t)timeout_ms * 1000000;
 	for (;;) {
-		if (!r->h) {
+		if (!r->h || r->generation != r->h->generation) {
 			if (try_reattach(r)) {
 				r->gone = 0;
 				return LSR_REATTACHED;
 			}
-		} else if (r->generation != r->h->generation || try_reattach(r)) {
-			r->gone = 0;
-			return LSR_REATTACHED;
 		}
 		struct lshm_header *h = (struct lshm_header *)r->h;
 		uint32_t fut = atomic_load_explicit(&h->futex, memory_order_acquire);
 		uint64_t pub = atomic_load_explicit(&h->published, memory_order_acquire);
 		if (r->next < pub) {
 			if (pub - r->next > h->nslots - 1) {
-				/* the oldest sets were overwritten: keep one slot of margin
-				 * for the one being written now */
-				uint64_t oldest = pub - (h->nslots - 1);
-				set->skipped = oldest - r->next;
-				r->next = oldest;
+				/* Sets were overwritten before we got to them. Resume at the
+				 * newest: the oldest left is the next the writer rewrites,
+				 * so a reader slower than the writer would lose every set
+				 * to tearing; the newest is nslots-1 publishes from it. */
+				set->skipped = pub - 1 - r->next;
+				r->next = pub - 1;
 				return LSR_OVERRUN;
 			}
 			unsigned k = (unsigned)(r->next % h->nslots);
@@ -323,6 +322,12 @@ int lsr_next(lsr_reader *r, int timeout_ms, lsr_frameset *set)
 			if (slot_seq(r, k) != s1) /* overwritten while we read the header */
 				return LSR_TORN;
 			return LSR_OK;
+		}
+		/* Nothing to read: has a new writer taken the name? (Only here:
+		 * it costs three system calls, not worth paying per set.) */
+		if (try_reattach(r)) {
+			r->gone = 0;
+			return LSR_REATTACHED;
 		}
 		if (!writer_alive(r)) {
 			if (!r->gone) {
@@ -344,11 +349,13 @@ int lsr_next(lsr_reader *r, int timeout_ms, lsr_frameset *set)
 		int64_t wait = until - now;
 		if (wait > 250000000)
 			wait = 250000000;
-		int64_t stale_in = (int64_t)atomic_load_explicit(&h->heartbeat_ns, memory_order_acquire) + GONE_NS +
-				   1000000 - now;
-		if (!r->gone && stale_in > 0 && stale_in < wait)
-			wait = stale_in;
-		if (!r->writable && wait > RO_POLL_NS)
+		uint64_t hb = atomic_load_explicit(&h->heartbeat_ns, memory_order_acquire);
+		if (!r->gone && hb < (uint64_t)now + (uint64_t)GONE_NS) {
+			int64_t stale_in = (int64_t)hb + GONE_NS + 1000000 - now; /* 1 ms past the deadline */
+			if (stale_in > 0 && stale_in < wait)
+				wait = stale_in;
+		}
+		if (!r->writable && !r->gone && wait > RO_POLL_NS)
 			wait = RO_POLL_NS;
 		struct timespec ts = { .tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000 };
 		if (r->writable) {

@@ -167,8 +167,10 @@ void lsr_close(lsr_reader **r);
 
 /* Waits up to timeout_ms (-1: forever) for the next set and fills *set with
  * views into the segment. The reader starts at the newest set. On
- * LSR_OVERRUN, set->skipped tells how many were lost and the next call
- * returns the oldest set still there. While the writer is gone, returns
+ * LSR_OVERRUN (the reader fell more than nslots-1 sets behind),
+ * set->skipped tells how many were lost and the next call returns the
+ * newest set, so a reader slower than the writer still gets every set it
+ * has time for. While the writer is gone, returns
  * LSR_WRITER_GONE (after at most 1 s) and keeps trying to reattach by name;
  * on success returns LSR_REATTACHED once. */
 int lsr_next(lsr_reader *r, int timeout_ms, lsr_frameset *set);
@@ -180,7 +182,8 @@ int lsr_check(lsr_reader *r, const lsr_frameset *set);
 
 const struct lshm_header *lsr_header(const lsr_reader *r);
 const char *lsr_error(const lsr_reader *r);
-/* FNV-1a 64 over a frame's planes (rows x width bytes of each), the
+/* FNV-1a 64 over a frame's planes (rows x stride bytes of each, row padding
+ * included: the writer keeps it zero), the
  * checksum the writer stores when asked to. */
 uint64_t lsr_frame_checksum(const struct lsr_frame *f);
 const char *lsr_result_name(int result);

@@ -153,7 +153,7 @@ class WriterGoneError(ShmError):
 
 
 Overrun = namedtuple("Overrun", "skipped")
-Overrun.__doc__ = "The reader fell behind: `skipped` sets were lost; the next call returns the oldest one left."
+Overrun.__doc__ = "The reader fell behind: `skipped` sets were lost; the next call returns the newest one."
 Torn = namedtuple("Torn", "set")
 Torn.__doc__ = "Set `set` was overwritten while its header was being read: it is dropped."
 WriterGone = namedtuple("WriterGone", "reason pid")
@@ -629,7 +629,7 @@ class Reader:
         """Waits up to `timeout` seconds (None: forever) for the next set.
 
         Returns a FrameSet; Overrun(skipped) when the reader fell behind (the
-        following call returns the oldest set still there); Torn(set) when a
+        following call returns the newest set); Torn(set) when a
         set was overwritten while its header was read; WriterGone(reason,
         pid) once when the writer is gone (closed flag, dead pid, or
         heartbeat older than 1 s), after which the reader looks for a new
@@ -649,22 +649,25 @@ class Reader:
                 except (OSError, ValueError) as e:
                     self.error = str(e)
                     self.generation = gen  # report it once, not on every call
-                reattached = True
-            else:
-                reattached = self._try_reattach()
-            if reattached:
                 self._gone = False
                 self.stats["reattached"] += 1
                 return Reattached(self.generation)
             fut = _load32(m.addr + _OFF_FUTEX)
             pub = _load64(m.addr + _OFF_PUBLISHED)
             nslots = self.nslots
+            if self._next >= pub and self._try_reattach():
+                # nothing to read and a new writer took the name (checked
+                # only when idle: it costs system calls)
+                self._gone = False
+                self.stats["reattached"] += 1
+                return Reattached(self.generation)
             if self._next < pub:
                 if pub - self._next > nslots - 1:
-                    # the oldest sets were overwritten: keep one slot of margin for the one being written
-                    oldest = pub - (nslots - 1)
-                    skipped = oldest - self._next
-                    self._next = oldest
+                    # overwritten before we got to them: resume at the newest
+                    # (the oldest left is the next one the writer rewrites, so
+                    # a reader slower than the writer would lose every set)
+                    skipped = pub - 1 - self._next
+                    self._next = pub - 1
                     self._skipped += skipped
                     self.stats["overruns"] += 1
                     self.stats["skipped"] += skipped
