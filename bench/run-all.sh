@@ -15,3 +15,5 @@ echo "== CPU: lockstep vs gst-launch-1.0, 8 x 640x360 @ 30 fps"
 bench/cpu_vs_gst.sh "$build" 30 3
 echo "== soak"
 bench/soak.sh "$build" "${SOAK_SECONDS:-600}"
+echo "== shared-memory hand-off: lockstep vs shmsink/shmsrc vs ZeroMQ, 4 x 1920x1080 I420"
+bench/shm_compare.sh "$build" 10 2
