@@ -184,6 +184,12 @@ static gpointer writer_main(gpointer data)
 static void take(struct rig *r, unsigned c, struct ls_frame *f, int64_t now)
 {
 	r->last_pop_mono[c] = ls_monotonic_ns();
+	if (!r->started && r->event_time) {
+		/* event time: the merge already waited for every camera, so the
+		 * first frame's own slot is the first slot; nothing is discarded */
+		ls_aligner_start(r->al, ls_slot_index(now, r->cfg->epoch_ns, 0, r->cfg->rate));
+		r->started = true;
+	}
 	if (!r->started) {
 		r->seen_first[c] = true;
 		r->warmup_frames++;
@@ -383,6 +389,9 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	/* a frame is held by: the ring, the aligner window, each output queue,
 	 * each output thread, and `hold` */
 	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + cfg->noutputs * (cfg->queue + 2) + 4;
+	/* every file's frame 0 lands on this slot time: 1 s out, room to preroll */
+	int64_t files_start = ls_slot_time(ls_slot_index(ls_realtime_ns() + LS_NS_PER_SEC, cfg->epoch_ns, 0, cfg->rate) + 1,
+					   cfg->epoch_ns, cfg->rate);
 	for (unsigned c = 0; c < cfg->ncams; c++) {
 		r->rings[c] = ls_spsc_new(RING_FRAMES);
 		r->sources[c] = ls_source_new(c, &cfg->cams[c], r->rings[c], &r->bell, pool_frames, r->event_time, &err);
@@ -392,7 +401,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			r->exit_code = 1;
 			goto out_sources;
 		}
-		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns);
+		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns, files_start);
 	}
 	r->outputs = g_new0(struct ls_output, cfg->noutputs);
 	for (unsigned i = 0; i < cfg->noutputs; i++) {

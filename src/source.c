@@ -30,6 +30,8 @@ struct ls_source {
 	bool blocking;
 	struct ls_rate rig_rate;     /* to start paced files on the slot grid */
 	int64_t rig_epoch_ns;
+	int64_t first_start_ns;      /* slot time every file's frame 0 maps to, the first time; 0: none */
+	unsigned starts;             /* pipeline starts so far (main thread) */
 
 	GstElement *pipeline;        /* main thread */
 	GstElement *appsink;
@@ -336,30 +338,42 @@ static bool build_pipeline(struct ls_source *s, char **err)
  * first frame's running time 0 maps to a slot time, so a file at the rig
  * rate lands every frame on a slot centre. Main thread; waits for preroll
  * (bounded). */
-static void align_file_start(struct ls_source *s)
+static void align_file_start(struct ls_source *s, int64_t start_ns)
 {
 	GstStateChangeReturn r = gst_element_set_state(s->pipeline, GST_STATE_PAUSED);
 	if (r == GST_STATE_CHANGE_ASYNC)
 		r = gst_element_get_state(s->pipeline, NULL, NULL, 5 * GST_SECOND);
 	if (r != GST_STATE_CHANGE_SUCCESS && r != GST_STATE_CHANGE_NO_PREROLL)
 		return; /* PLAYING below reports the error */
-	struct ls_rate rate = s->rig_rate;
-	int64_t n = ls_slot_index(ls_realtime_ns() + 100 * LS_NS_PER_MS, s->rig_epoch_ns, 0, rate) + 1;
 	gst_element_set_start_time(s->pipeline, GST_CLOCK_TIME_NONE); /* keep our base time */
-	gst_element_set_base_time(s->pipeline, (GstClockTime)ls_slot_time(n, s->rig_epoch_ns, rate));
+	gst_element_set_base_time(s->pipeline, (GstClockTime)start_ns);
+}
+
+/* The slot time a file's frame 0 maps to: the rig's shared one the first
+ * time (so every file of the rig starts on the same slot), a fresh one
+ * after a restart. */
+static int64_t file_start_time(struct ls_source *s)
+{
+	if (s->starts == 1 && s->first_start_ns)
+		return s->first_start_ns;
+	int64_t n = ls_slot_index(ls_realtime_ns() + 100 * LS_NS_PER_MS, s->rig_epoch_ns, 0, s->rig_rate) + 1;
+	return ls_slot_time(n, s->rig_epoch_ns, s->rig_rate);
 }
 
 static bool start_pipeline(struct ls_source *s)
 {
 	s->started_ns = ls_realtime_ns();
 	s->started_mono_ns = ls_monotonic_ns();
-	/* event-time files: running time 0 is a slot time, like paced ones */
-	s->virtual_start_ns = s->rig_rate.num > 0 ? ls_slot_time(ls_slot_index(s->started_ns, s->rig_epoch_ns, 0, s->rig_rate) + 1,
-								  s->rig_epoch_ns, s->rig_rate)
-						  : s->started_ns;
+	s->starts++;
 	atomic_store(&s->state, LS_SOURCE_STARTING);
-	if (s->spec.kind == LS_SRC_FILE && s->spec.file.realtime && s->rig_rate.num > 0)
-		align_file_start(s);
+	s->virtual_start_ns = s->started_ns;
+	if (s->spec.kind == LS_SRC_FILE && s->rig_rate.num > 0) {
+		int64_t t0 = file_start_time(s);
+		if (s->spec.file.realtime)
+			align_file_start(s, t0); /* paced: running time 0 plays at t0 */
+		else
+			s->virtual_start_ns = t0; /* event time: stamped t0 + running time */
+	}
 	if (gst_element_set_state(s->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
 		/* the reason, if any, arrives as an ERROR on the bus */
 		schedule_retry(s, "cannot start");
@@ -397,10 +411,11 @@ fail:
 	return NULL;
 }
 
-void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns)
+void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns)
 {
 	s->rig_rate = rate;
 	s->rig_epoch_ns = epoch_ns;
+	s->first_start_ns = first_start_ns;
 }
 
 int ls_source_start(struct ls_source *s, char **err)

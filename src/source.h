@@ -55,9 +55,11 @@ struct ls_source;
  *  instead of dropping (event-time runs of files). NULL + *err on failure. */
 struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc, struct ls_spsc *ring,
 				struct ls_doorbell *bell, unsigned pool_frames, bool blocking, char **err);
-/** The rig's slot grid: paced files start their first frame on a slot
- *  time. Call before ls_source_start(). */
-void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns);
+/** The rig's slot grid. A file's frame 0 maps to @first_start_ns (a slot
+ *  time the rig picks once for all its files, so they start on the same
+ *  slot; 0: the source picks one), paced or on event time; after a restart
+ *  the source picks the next slot time. Call before ls_source_start(). */
+void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns);
 /** Starts it. A camera that fails now is reported and retried with backoff,
  *  like one that fails later; returns < 0 only for errors that retrying
  *  cannot fix (a pipeline that cannot be built), with *err set. */
