@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../clients/c/lockstep_shm.h"
+#include "lockstep_shm.h"
 
 _Static_assert(sizeof(struct lshm_header) == 256, "lshm_header layout");
 _Static_assert(sizeof(struct lshm_slot) == 64, "lshm_slot layout");
@@ -41,21 +41,6 @@ static int fail(char *err, size_t len, int rc, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
-}
-
-int ls_shm_name_check(const char *name, char *err, size_t len)
-{
-	size_t n = name ? strlen(name) : 0;
-	bool ok = n >= 1 && n <= 200 && name[0] != '.';
-	for (size_t i = 0; ok && i < n; i++) {
-		char c = name[i];
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		     c == '.';
-	}
-	if (!ok)
-		return fail(err, len, -EINVAL, "shm name \"%s\": use 1-200 of [A-Za-z0-9_.-], not starting with '.'",
-			    name ? name : "");
-	return 0;
 }
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -137,7 +122,7 @@ static int recover_stale(const char *name, char *err, size_t len)
 int ls_shm_writer_open(const struct ls_shm_config *cfg, struct ls_shm_writer **out, char *err, size_t len)
 {
 	*out = NULL;
-	int rc = ls_shm_name_check(cfg->name, err, len);
+	int rc = lshm_name_check(cfg->name, err, len);
 	if (rc < 0)
 		return rc;
 	if (cfg->nslots < 2 || cfg->nslots > 1024 || cfg->ncams == 0 || cfg->ncams > 4096)
@@ -303,20 +288,6 @@ void ls_shm_writer_planes(struct ls_shm_writer *w, struct ls_shm_wslot *ws, unsi
 	}
 }
 
-uint64_t ls_shm_checksum(uint8_t *const planes[], const int strides[], const int rows[], int nplanes)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (int p = 0; p < nplanes; p++)
-		for (int y = 0; y < rows[p]; y++) {
-			const uint8_t *row = planes[p] + (size_t)y * strides[p];
-			for (int x = 0; x < strides[p]; x++) {
-				h ^= row[x];
-				h *= UINT64_C(0x100000001b3);
-			}
-		}
-	return h;
-}
-
 static void finish(struct ls_shm_writer *w, unsigned k, int64_t n, int64_t slot_ns, int64_t skew_ns)
 {
 	struct lshm_slot *s = slot_at(w, k);
@@ -356,7 +327,7 @@ void ls_shm_writer_commit(struct ls_shm_writer *w, struct ls_shm_wslot *ws, int6
 				st[p] = (int)ci->planes[p].stride;
 				rows[p] = (int)ci->planes[p].rows;
 			}
-			sc[c].checksum = ls_shm_checksum(pl, st, rows, (int)ci->nplanes);
+			sc[c].checksum = lshm_checksum((const uint8_t *const *)pl, st, rows, (int)ci->nplanes);
 		}
 	}
 	s->npresent = present;

@@ -71,9 +71,7 @@ void ls_shm_writer_commit(struct ls_shm_writer *w, struct ls_shm_wslot *ws, int6
 void ls_shm_writer_heartbeat(struct ls_shm_writer *w);
 uint64_t ls_shm_writer_published(const struct ls_shm_writer *w);
 size_t ls_shm_writer_size(const struct ls_shm_writer *w);
-/** Checks a segment name; 0 or -EINVAL with a reason. */
-int ls_shm_name_check(const char *name, char *err, size_t errlen);
-/** FNV-1a 64 of rows x stride bytes of each plane (what readers verify). */
-uint64_t ls_shm_checksum(uint8_t *const planes[], const int strides[], const int rows[], int nplanes);
+/* Names are checked with lshm_name_check() and checksums computed with
+ * lshm_checksum() of clients/c/lockstep_shm.h: the wire format's owner. */
 
 #endif

@@ -16,7 +16,7 @@
 
 #include <grp.h>
 
-#include "ls_shm.h"
+#include "lockstep_shm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -470,7 +470,7 @@ static int shm_key(struct ls_output_config *o, const struct scan_key *k, const c
 
 	if (strcmp(k->name, "name") == 0) {
 		char why[256];
-		if (ls_shm_name_check(v, why, sizeof why) < 0) {
+		if (lshm_name_check(v, why, sizeof why) < 0) {
 			*reason = g_strdup(why);
 			return -EINVAL;
 		}

@@ -59,13 +59,19 @@ static bool positional(const char *cmd, const char *arg, const char **path)
 	return true;
 }
 
+/* Loads CONFIG for a command. Returns 0, or the exit status: 2 with the
+ * usage when no CONFIG was given, 1 with the error line when it is bad. */
 static int load(const char *path, struct ls_config **cfg)
 {
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
 	char *err = NULL;
 	if (ls_config_load(path, cfg, &err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		g_free(err);
-		return -1;
+		return 1;
 	}
 	return 0;
 }
@@ -90,14 +96,11 @@ static int cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
 	struct ls_config *cfg;
-	if (load(path, &cfg) < 0)
-		return 1;
-	int rc = ls_rig_run(cfg, &o);
+	int rc = load(path, &cfg);
+	if (rc)
+		return rc;
+	rc = ls_rig_run(cfg, &o);
 	ls_config_free(&cfg);
 	return rc;
 }
@@ -117,13 +120,10 @@ static int cmd_check(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
 	struct ls_config *cfg;
-	if (load(path, &cfg) < 0)
-		return 1;
+	int rc = load(path, &cfg);
+	if (rc)
+		return rc;
 	int bad = 0;
 	for (unsigned c = 0; c < cfg->ncams; c++) {
 		const struct ls_camera_config *cc = &cfg->cams[c];

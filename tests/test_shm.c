@@ -357,7 +357,7 @@ static void test_names(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
 		char err[512] = "", want[260];
 		snprintf(want, sizeof want, "\"%s\"", bad[i]);
-		g_assert_cmpint(ls_shm_name_check(bad[i], err, sizeof err), ==, -EINVAL);
+		g_assert_cmpint(lshm_name_check(bad[i], err, sizeof err), ==, -EINVAL);
 		g_assert_nonnull(strstr(err, want));
 
 		struct ls_shm_config cfg = config(bad[i], 4, 2, small_cams);
@@ -373,7 +373,7 @@ static void test_names(void)
 		g_assert_null(r);
 		g_assert_nonnull(strstr(err, want));
 	}
-	g_assert_cmpint(ls_shm_name_check(NULL, NULL, 0), ==, -EINVAL);
+	g_assert_cmpint(lshm_name_check(NULL, NULL, 0), ==, -EINVAL);
 	lsr_reader *r = NULL;
 	g_assert_cmpint(lsr_open(NULL, &r, NULL, 0), ==, -EINVAL);
 
@@ -381,7 +381,7 @@ static void test_names(void)
 	longname[200] = '\0';
 	const char *good[] = { longname, "a", "rig.0", "a..b", "A-Z_0-9" };
 	for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
-		g_assert_cmpint(ls_shm_name_check(good[i], NULL, 0), ==, 0);
+		g_assert_cmpint(lshm_name_check(good[i], NULL, 0), ==, 0);
 		if (!seg_exists(good[i]))
 			g_assert_cmpint(lsr_open(good[i], &r, NULL, 0), ==, -ENOENT);
 	}
@@ -1257,14 +1257,14 @@ static void test_checksum(void)
 	uint8_t *planes[2] = { a, b };
 	int strides[2] = { 64, 64 }, rows[2] = { 3, 2 };
 	struct lsr_frame f = { .nplanes = 2, .planes = { a, b }, .strides = { 64, 64 }, .rows = { 3, 2 } };
-	uint64_t w = ls_shm_checksum(planes, strides, rows, 2);
+	uint64_t w = lshm_checksum((const uint8_t *const *)planes, strides, rows, 2);
 	g_assert_cmpuint(w, ==, lsr_frame_checksum(&f));
 	/* FNV-1a 64 of nothing is its offset basis; of "a" the published value */
-	g_assert_cmpuint(ls_shm_checksum(planes, strides, rows, 0), ==, UINT64_C(0xcbf29ce484222325));
+	g_assert_cmpuint(lshm_checksum((const uint8_t *const *)planes, strides, rows, 0), ==, UINT64_C(0xcbf29ce484222325));
 	uint8_t one = 'a';
 	uint8_t *p1[1] = { &one };
 	int s1[1] = { 1 }, r1[1] = { 1 };
-	g_assert_cmpuint(ls_shm_checksum(p1, s1, r1, 1), ==, UINT64_C(0xaf63dc4c8601ec8c));
+	g_assert_cmpuint(lshm_checksum((const uint8_t *const *)p1, s1, r1, 1), ==, UINT64_C(0xaf63dc4c8601ec8c));
 	a[100] ^= 1;
 	g_assert_cmpuint(lsr_frame_checksum(&f), !=, w);
 	g_assert_cmpstr(lsr_result_name(LSR_TORN), ==, "torn");

@@ -58,18 +58,19 @@ static int fail(char *err, size_t len, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static int valid_name(const char *name)
+int lshm_name_check(const char *name, char *err, size_t len)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n > 200)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
+	size_t n = name ? strlen(name) : 0;
+	int ok = n >= 1 && n <= 200 && name[0] != '.';
+	for (size_t i = 0; ok && i < n; i++) {
 		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-		      c == '-' || c == '.'))
-			return 0;
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		     c == '.';
 	}
-	return name[0] != '.';
+	if (!ok)
+		return fail(err, len, -EINVAL, "shm name \"%s\": use 1-200 of [A-Za-z0-9_.-], not starting with '.'",
+			    name ? name : "");
+	return 0;
 }
 
 static void unmap(struct lsr_reader *r)
@@ -181,15 +182,15 @@ static int attach(struct lsr_reader *r, char *err, size_t len)
 int lsr_open(const char *name, lsr_reader **out, char *err, size_t len)
 {
 	*out = NULL;
-	if (!name || !valid_name(name))
-		return fail(err, len, -EINVAL, "shm name \"%s\": use 1-200 of [A-Za-z0-9_.-], not starting with '.'",
-			    name ? name : "");
+	int rc = lshm_name_check(name, err, len);
+	if (rc < 0)
+		return rc;
 	struct lsr_reader *r = calloc(1, sizeof *r);
 	if (!r)
 		return fail(err, len, -ENOMEM, "out of memory");
 	r->fd = -1;
 	snprintf(r->name, sizeof r->name, "/%s", name);
-	int rc = attach(r, err, len);
+	rc = attach(r, err, len);
 	if (rc < 0) {
 		free(r);
 		return rc;
@@ -395,22 +396,27 @@ const char *lsr_error(const lsr_reader *r)
 	return r->err;
 }
 
-uint64_t lsr_frame_checksum(const struct lsr_frame *f)
+uint64_t lshm_checksum(const uint8_t *const planes[], const int strides[], const int rows[], int nplanes)
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (int p = 0; p < f->nplanes; p++) {
-		if (!f->planes[p])
+	for (int p = 0; p < nplanes; p++) {
+		if (!planes[p])
 			continue;
-		int bytes = f->strides[p]; /* whole rows, padding included: the writer clears it */
-		for (int y = 0; y < f->rows[p]; y++) {
-			const uint8_t *row = f->planes[p] + (size_t)y * f->strides[p];
-			for (int x = 0; x < bytes; x++) {
+		/* whole rows, padding included: the writer keeps it zero */
+		for (int y = 0; y < rows[p]; y++) {
+			const uint8_t *row = planes[p] + (size_t)y * strides[p];
+			for (int x = 0; x < strides[p]; x++) {
 				h ^= row[x];
 				h *= UINT64_C(0x100000001b3);
 			}
 		}
 	}
 	return h;
+}
+
+uint64_t lsr_frame_checksum(const struct lsr_frame *f)
+{
+	return lshm_checksum(f->planes, f->strides, f->rows, f->nplanes);
 }
 
 const char *lsr_result_name(int rc)

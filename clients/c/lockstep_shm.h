@@ -186,6 +186,13 @@ const char *lsr_error(const lsr_reader *r);
  * included: the writer keeps it zero), the
  * checksum the writer stores when asked to. */
 uint64_t lsr_frame_checksum(const struct lsr_frame *f);
+/* The same over raw planes: FNV-1a 64 of rows[p] x strides[p] bytes of each
+ * of nplanes planes. The writer uses it to store the checksum. */
+uint64_t lshm_checksum(const uint8_t *const planes[], const int strides[], const int rows[], int nplanes);
+/* Checks a segment name (as given to lockstep, without '/'): 1-200 of
+ * [A-Za-z0-9_.-], not starting with '.'. Returns 0 or -EINVAL with a
+ * one-line reason in err (if not NULL). Writer and readers share this rule. */
+int lshm_name_check(const char *name, char *err, size_t errlen);
 const char *lsr_result_name(int result);
 
 #ifdef __cplusplus
