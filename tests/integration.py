@@ -13,18 +13,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+import tap
 
 LS = os.path.abspath(sys.argv[1])
 ROOT = os.path.abspath(sys.argv[2])
 FILTER = sys.argv[3] if len(sys.argv) > 3 else ""
 TMP = tempfile.mkdtemp(prefix="lockstep-it-")
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+SUITE = tap.Suite()
+test = SUITE.test
+SkipTest = tap.SkipTest
 
 
 def write(name, text):
@@ -454,28 +452,11 @@ def bench_schedule_runs():
     assert "100 slots" in r.stdout, r.stdout
 
 
-class SkipTest(Exception):
-    pass
-
-
 def main():
-    todo = [t for t in TESTS if FILTER in t.__name__]
-    print("1..%d" % len(todo), flush=True)
-    failed = 0
-    for i, t in enumerate(todo, 1):
-        t0 = time.time()
-        try:
-            t()
-            print("ok %d %s (%.1f s)" % (i, t.__name__, time.time() - t0), flush=True)
-        except SkipTest as e:
-            print("ok %d %s # SKIP %s" % (i, t.__name__, e), flush=True)
-        except Exception:
-            failed += 1
-            print("not ok %d %s" % (i, t.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-    shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    try:
+        return SUITE.run(FILTER)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":

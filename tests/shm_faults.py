@@ -17,11 +17,13 @@ import struct
 import subprocess
 import sys
 import time
-import traceback
+
+import tap
 
 TOOL = os.path.abspath(sys.argv[1])
 FILTER = sys.argv[2] if len(sys.argv) > 2 else ""
-TESTS = []
+SUITE = tap.Suite()
+test = SUITE.test
 NAMES = []
 PROCS = []
 
@@ -33,15 +35,6 @@ WRITER_GONE_MS = 1000 + 100
 # struct lshm_header offsets (clients/c/lockstep_shm.h, locked by the
 # /shm/layout unit test)
 OFF_PID, OFF_PUBLISHED, OFF_CLOSED = 64, 104, 120
-
-
-class SkipTest(Exception):
-    pass
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
 
 
 def seg(what):
@@ -243,25 +236,10 @@ def cleanup():
 
 
 def main():
-    todo = [t for t in TESTS if FILTER in t.__name__]
-    print("1..%d" % len(todo), flush=True)
-    failed = 0
-    for i, t in enumerate(todo, 1):
-        t0 = time.time()
-        try:
-            t()
-            print("ok %d %s (%.1f s)" % (i, t.__name__, time.time() - t0), flush=True)
-        except SkipTest as e:
-            print("ok %d %s # SKIP %s" % (i, t.__name__, e), flush=True)
-        except Exception:
-            failed += 1
-            print("not ok %d %s" % (i, t.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-        finally:
-            cleanup()
-            PROCS.clear()
-    return 1 if failed else 0
+    def after_each():
+        cleanup()
+        PROCS.clear()
+    return SUITE.run(FILTER, after_each)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
+
+import tap
 
 try:
     import numpy as np
@@ -31,17 +32,13 @@ FILTER = sys.argv[3] if len(sys.argv) > 3 else ""
 sys.path.insert(0, PYDIR)
 import lockstep_shm as L  # noqa: E402
 
-TESTS = []
+SUITE = tap.Suite()
+test = SUITE.test
 NAMES = []  # every segment name this run used: removed at the end
 WRITERS = []
 W, H = 64, 36
 KGOLD = 0x9E3779B97F4A7C15
 M64 = (1 << 64) - 1
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
 
 
 def uname(tag):
@@ -659,19 +656,7 @@ def stopped_writer_is_gone_then_resumes():
 
 
 def main():
-    todo = [t for t in TESTS if FILTER in t.__name__]
-    print("1..%d" % len(todo), flush=True)
-    failed = 0
-    for i, t in enumerate(todo, 1):
-        t0 = time.time()
-        try:
-            t()
-            print("ok %d %s (%.1f s)" % (i, t.__name__, time.time() - t0), flush=True)
-        except Exception:
-            failed += 1
-            print("not ok %d %s" % (i, t.__name__), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
+    status = SUITE.run(FILTER)
     for w in WRITERS:
         try:
             w.p.send_signal(signal.SIGCONT)
@@ -683,7 +668,7 @@ def main():
             os.unlink("/dev/shm/" + n)
         except FileNotFoundError:
             pass
-    return 1 if failed else 0
+    return status
 
 
 if __name__ == "__main__":
