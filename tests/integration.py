@@ -4,6 +4,7 @@ pipelines, real servers (Xvfb, an RTP sender), all on this machine. Prints TAP.
 
 usage: integration.py LOCKSTEP_BINARY SOURCE_ROOT [FILTER]
 """
+import contextlib
 import json
 import os
 import re
@@ -187,16 +188,26 @@ def file_realtime_paced():
     assert last["complete"] >= 50, last
 
 
+@contextlib.contextmanager
+def xvfb(first, geometry):
+    """A real X server for one test: yields its display name (":N")."""
+    if not shutil.which("Xvfb"):
+        raise SkipTest("Xvfb not installed")
+    disp = ":%d" % (first + os.getpid() % 50)
+    server = subprocess.Popen(["Xvfb", disp, "-screen", "0", geometry, "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        yield disp
+    finally:
+        server.terminate()
+        server.wait()
+
+
 @test
 def x11_screen_capture():
     """x11:// against a real Xvfb server started by the test."""
-    if not shutil.which("Xvfb"):
-        raise SkipTest("Xvfb not installed")
-    disp = ":%d" % (90 + os.getpid() % 50)
-    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
+    with xvfb(90, "640x480x24") as disp:
         cfg = RIG + "[camera screen]\nuri = x11://%s?fps=30\n[camera t]\nuri = test://?width=160&height=90\n" % disp
         path = write("x11.ini", cfg)
         c = run(["check", path])
@@ -206,22 +217,13 @@ def x11_screen_capture():
         assert r.returncode == 0, r.stderr
         last = stats(js)[-1]
         assert last["cameras"]["screen"]["frames"] >= 40, last
-    finally:
-        xvfb.terminate()
-        xvfb.wait()
 
 
 @test
 def mosaic_window_on_xvfb():
     """[output mosaic] display=true shows the mosaic in a window on a real X
     server (Xvfb), alongside a file; both run to a clean stop."""
-    if not shutil.which("Xvfb"):
-        raise SkipTest("Xvfb not installed")
-    disp = ":%d" % (150 + os.getpid() % 50)
-    xvfb = subprocess.Popen(["Xvfb", disp, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
+    with xvfb(150, "1280x800x24") as disp:
         out = os.path.join(TMP, "win.mkv")
         cfg = RIG + ("[camera a]\nuri = test://?width=320&height=180&pattern=ball\n"
                      "[camera b]\nuri = test://?width=320&height=180&pattern=smpte\n"
@@ -235,9 +237,6 @@ def mosaic_window_on_xvfb():
         s = ffprobe_frames(out)
         assert int(s["nb_read_frames"]) == last["sets"] - last["outputs"]["mosaic"]["dropped"], (s, last)
         assert s["width"] == 640 and s["height"] == 360, s
-    finally:
-        xvfb.terminate()
-        xvfb.wait()
 
 
 @test
