@@ -13,6 +13,8 @@ PKGS=(
 	# tests and benchmarks: a real X server, ffprobe, valgrind, python for the
 	# CI summary, GNU time for CPU/RSS figures
 	xvfb ffmpeg valgrind python3 python3-numpy time procps
+	# the redaction test corpus (tests/corpus): rendering and fonts
+	python3-pil fonts-dejavu-core fonts-dejavu-extra fonts-liberation2
 	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
 	libzmq3-dev
 )
