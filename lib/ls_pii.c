@@ -625,18 +625,31 @@ static bool card_issuer(const char *d, int n)
 	return false;
 }
 
-/** Card-style grouping: 4-4-4-4(-1..3), 4-6-5 (Amex), 4-6-4 (Diners). */
+/** An issuer's prefix, whatever the length (a digit lost to OCR). */
+static bool card_prefix(const char *d)
+{
+	for (int n = 12; n <= 19; n++)
+		if (card_issuer(d, n))
+			return true;
+	return false;
+}
+
+/** Card-style grouping, allowing one group shortened or lengthened by OCR:
+ *  4-4-4-x(-x) with x <= 5, or 4-(5..7)-(4..6) (Amex, Diners). */
 static bool card_grouping(const struct ngroup *g, int a, int b)
 {
 	int k = b - a + 1;
-	if (k == 3 && g[a].nd == 4 && g[a + 1].nd == 6 && (g[a + 2].nd == 5 || g[a + 2].nd == 4))
+	if (k == 3 && g[a].nd == 4 && g[a + 1].nd >= 5 && g[a + 1].nd <= 7 && g[a + 2].nd >= 4 && g[a + 2].nd <= 6)
 		return true;
 	if (k < 4 || k > 5)
 		return false;
-	for (int i = a; i < a + 4; i++)
+	for (int i = a; i < a + 3; i++)
 		if (g[i].nd != 4)
 			return false;
-	return k == 4 || g[b].nd <= 3;
+	for (int i = a + 3; i <= b; i++)
+		if (g[i].nd > 5)
+			return false;
+	return true;
 }
 
 /** The word before @s (over 1-2 spaces) mixes letters and digits, e.g. the
@@ -676,7 +689,7 @@ static void scan_card(const struct rule *r, const char *line, const struct ngrou
 			if (tot < 13)
 				continue;
 			bool l = luhn(d, tot), iss = card_issuer(d, tot);
-			float conf = l && iss ? r->conf : (l || (iss && card_grouping(g, a, b))) ? r->low : 0;
+			float conf = l && iss ? r->conf : (l || (card_prefix(d) && card_grouping(g, a, b))) ? r->low : 0;
 			if (conf > 0 && conf >= bconf) {
 				best = b;
 				bconf = conf;
@@ -1014,7 +1027,7 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 static const char *const street_de[] = {
 	"strasse", "strase", "strabe", "stra8e", "str", "weg", "platz", "allee", "gasse", "ring", "damm",
 	"ufer", "chaussee", "steig", "pfad", "markt", "stieg", "kamp", "promenade", "wall", "graben",
-	"zeile", "hof", "berg", "tal", "feld", "garten", "park", "brucke", "tor", "gracht", NULL,
+	"hof", "berg", "tal", "feld", "garten", "park", "brucke", "tor", "gracht", NULL,
 };
 static const char *const street_en[] = {
 	"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "boulevard", "blvd",

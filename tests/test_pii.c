@@ -159,6 +159,10 @@ static void test_card(void)
 	expect("6O11 1111 1111 1117", "6O11 1111 1111 1117", "card", 0.95);
 	/* Luhn fails but issuer + card grouping: shape */
 	expect("4111 1111 1111 1112", "4111 1111 1111 1112", "card", 0.6);
+	/* a digit lost or doubled by OCR: issuer prefix + card grouping, shape */
+	expect("4111 1111 1111 111", "4111 1111 1111 111", "card", 0.6);
+	expect("5555 5555 5555 44444", "5555 5555 5555 44444", "card", 0.6);
+	expect("3782 82246 10005", "3782 82246 10005", "card", 0.6);
 	/* Luhn valid, unknown issuer: shape */
 	expect("1234567890123452", "1234567890123452", "card", 0.6);
 	/* not cards */
@@ -356,6 +360,9 @@ static void test_labels(void)
 	expect("Kundennummer: 123 456 789", "123 456 789", "account-label", 0.9);
 	expect("Kunden-Nr. 4711-0815 bitte angeben", "4711-0815", "account-label", 0.9);
 	expect("Kundennr 4711", "4711", "account-label", 0.9);
+	expect("Konto 1234567 BLZ 37040044", "1234567", "account-label", 0.9);
+	expect("Konto 1234567 BLZ 37040044", "37040044", "account-label", 0.9);
+	expect_none("Ihr Konto wurde gesperrt");
 	expect("Konto-Nr.: 1234567890", "1234567890", "account-label", 0.9);
 	expect("Customer ID A-77812", "A-77812", "account-label", 0.9);
 	expect("Policy number: PX-2020-001", "PX-2020-001", "account-label", 0.9);
