@@ -178,11 +178,26 @@ struct nameset {
 	unsigned mask, n;
 };
 
+/* Every label of every label rule, bucketed by its first folded char
+ * (a-z, 0-9), so a word start tries only the labels that can match it. */
+struct label_ref {
+	const struct rule *r;
+	const struct label *lb;
+};
+#define LABEL_BUCKETS 36
+
 struct ls_pii_rules {
 	struct rule *rules;
 	int n, cap;
 	struct nameset first, last;
+	struct label_ref *lrefs;         /* sorted by bucket */
+	int lbucket[LABEL_BUCKETS + 1];  /* bucket b: lrefs[lbucket[b] .. lbucket[b + 1]) */
 };
+
+static int label_bucket(char f)
+{
+	return is_digit(f) ? 26 + (f - '0') : is_lower(f) ? f - 'a' : -1;
+}
 
 static uint32_t fnv1a(const char *s)
 {
@@ -260,6 +275,7 @@ void ls_pii_rules_free(struct ls_pii_rules **rp)
 			regfree(&r->rules[i].re);
 	}
 	free(r->rules);
+	free(r->lrefs);
 	nameset_free(&r->first);
 	nameset_free(&r->last);
 	free(r);
@@ -1426,18 +1442,17 @@ static void scan_labels(const struct ls_pii_rules *rs, const char *line, int len
 	for (int p = 0; p < len && nh < MAX_LABEL_HITS; p++) {
 		if (!is_wordb((unsigned char)line[p]) || (p > 0 && is_wordb((unsigned char)line[p - 1])))
 			continue;
+		char f[2];
+		int adv, b = fold_at(line, len, p, f, &adv) > 0 ? label_bucket(f[0]) : -1;
+		if (b < 0)
+			continue;
 		int best_e = -1;
 		const struct rule *best = NULL;
-		for (int i = 0; i < rs->n; i++) {
-			const struct rule *r = &rs->rules[i];
-			if (r->type != T_LABEL)
-				continue;
-			for (int k = 0; k < r->nlabels; k++) {
-				int e = match_label(line, len, p, &r->labels[k]);
-				if (e > best_e) { /* the longest label wins: Kundennummer over Kunde */
-					best_e = e;
-					best = r;
-				}
+		for (int k = rs->lbucket[b]; k < rs->lbucket[b + 1]; k++) {
+			int e = match_label(line, len, p, rs->lrefs[k].lb);
+			if (e > best_e) { /* the longest label wins: Kundennummer over Kunde */
+				best_e = e;
+				best = rs->lrefs[k].r;
 			}
 		}
 		if (best) {
@@ -1872,6 +1887,28 @@ static int parse_line(struct parser *ps, const char *s)
 	return fail(ps, -EINVAL, ps->name, ps->line, "unknown directive '%s' (known: rule, names, name)", w);
 }
 
+static int index_labels(struct parser *ps)
+{
+	struct ls_pii_rules *rs = ps->rs;
+	int total = 0;
+	for (int i = 0; i < rs->n; i++)
+		total += rs->rules[i].type == T_LABEL ? rs->rules[i].nlabels : 0;
+	if (total && !(rs->lrefs = calloc((size_t)total, sizeof *rs->lrefs)))
+		return fail(ps, -ENOMEM, ps->name, 0, "out of memory");
+	int k = 0;
+	for (int b = 0; b < LABEL_BUCKETS; b++) {
+		rs->lbucket[b] = k;
+		for (int i = 0; i < rs->n; i++) {
+			const struct rule *r = &rs->rules[i];
+			for (int j = 0; r->type == T_LABEL && j < r->nlabels; j++)
+				if (label_bucket(r->labels[j].fold[0]) == b)
+					rs->lrefs[k++] = (struct label_ref){ r, &r->labels[j] };
+		}
+	}
+	rs->lbucket[LABEL_BUCKETS] = k;
+	return 0;
+}
+
 int ls_pii_rules_load_data(const char *text, const char *name, struct ls_pii_rules **out, char **err)
 {
 	if (err)
@@ -1914,6 +1951,8 @@ int ls_pii_rules_load_data(const char *text, const char *name, struct ls_pii_rul
 			rc = fail(&ps, -EINVAL, name, ps.rs->rules[i].line,
 				  "rule '%s': name-list needs names ('names first FILE' or 'name first NAME...')",
 				  ps.rs->rules[i].id);
+	if (rc == 0)
+		rc = index_labels(&ps);
 out:
 	free(ps.dir);
 	if (rc < 0)
