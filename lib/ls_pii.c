@@ -1303,6 +1303,21 @@ static bool is_country(int a, int b)
 	return false;
 }
 
+/** The line mentions a bank code: BIC, SWIFT, IBAN, Bank (any case). */
+static bool bank_context(const char *line)
+{
+	static const char *const words[] = { "bic", "swift", "iban", "bank", NULL };
+	for (const char *p = line; *p; p++)
+		for (int k = 0; words[k]; k++) {
+			int i = 0;
+			while (words[k][i] && low((unsigned char)p[i]) == words[k][i])
+				i++;
+			if (!words[k][i])
+				return true;
+		}
+	return false;
+}
+
 static void scan_bic(const struct rule *r, const char *line, const struct tok *t, int nt, struct cands *c)
 {
 	for (int i = 0; i < nt; i++) {
@@ -1328,7 +1343,11 @@ static void scan_bic(const struct rule *r, const char *line, const struct tok *t
 		}
 		if (!ok)
 			continue;
-		bool strong = n == 11 || digit;
+		/* Letters only (DEUTDEDB) look like capitalized words (SETTINGS,
+		 * TERMINAL): those need a bank word on the line. */
+		bool strong = digit || (n == 11 && memcmp(s + 8, "XXX", 3) == 0);
+		if (!strong && !bank_context(line))
+			continue;
 		add(c, t[i].s, t[i].e, r, strong ? r->conf : r->low);
 	}
 }
@@ -1435,6 +1454,28 @@ static int label_value(const char *line, int limit, int p, enum vkind vk)
 	return e;
 }
 
+static const char *const articles[] = {
+	"der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "jeder", "jede", "kein", "keine",
+	"ihr", "ihre", "ihren", "ihrem", "unser", "unsere", "the", "a", "an", "each", "every", "our", "your", "this", "that",
+	"no", "per", "pro", "je", NULL,
+};
+
+/** The word before @p (one space before it) is an article or determiner. */
+static bool after_article(const char *line, int p)
+{
+	if (p < 2 || line[p - 1] != ' ')
+		return false;
+	int e = p - 1, s = e;
+	while (s > 0 && is_alpha((unsigned char)line[s - 1]))
+		s--;
+	if (s == e || e - s > 6 || (s > 0 && is_wordb((unsigned char)line[s - 1])))
+		return false;
+	char w[8];
+	if (fold_word(line, s, e, w, sizeof w) < 0)
+		return false;
+	return in_list(w, articles);
+}
+
 static void scan_labels(const struct ls_pii_rules *rs, const char *line, int len, struct cands *c)
 {
 	struct label_hit h[MAX_LABEL_HITS];
@@ -1448,13 +1489,17 @@ static void scan_labels(const struct ls_pii_rules *rs, const char *line, int len
 			continue;
 		int best_e = -1;
 		const struct rule *best = NULL;
+		const struct label *best_lb = NULL;
 		for (int k = rs->lbucket[b]; k < rs->lbucket[b + 1]; k++) {
 			int e = match_label(line, len, p, rs->lrefs[k].lb);
 			if (e > best_e) { /* the longest label wins: Kundennummer over Kunde */
 				best_e = e;
 				best = rs->lrefs[k].r;
+				best_lb = rs->lrefs[k].lb;
 			}
 		}
+		if (best && best_lb->punct == 0 && after_article(line, p))
+			best = NULL; /* "der Kunde hat ...": a noun in a sentence, not a field */
 		if (best) {
 			h[nh++] = (struct label_hit){ p, best_e, best };
 			p = best_e - 1;

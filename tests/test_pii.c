@@ -377,6 +377,11 @@ static void test_labels(void)
 	expect("geb. 3. März 1975 in Köln", "3. März 1975", "birth-label", 0.9);
 	expect("Date of birth: July 4, 1976", "July 4, 1976", "birth-label", 0.9);
 	expect("DOB 1976-07-04", "1976-07-04", "birth-label", 0.9);
+	/* a label word as a noun in a sentence is no field */
+	expect_none("Der Kunde hat heute angerufen");
+	expect_none("The customer service is open");
+	expect("Kunde Hans Meier", "Hans Meier", "name-label", 0.9);
+	expect("Customer Zeta Corp", "Zeta Corp", "name-label", 0.9);
 	/* no value: nothing to mask */
 	expect_none("Kundennummer:");
 	expect_none("Kundennummer: bitte angeben");
@@ -388,8 +393,10 @@ static void test_bic(void)
 {
 	expect("COBADEFFXXX", "COBADEFFXXX", "bic", 0.8);
 	expect("GENODEF1S04", "GENODEF1S04", "bic", 0.8);
-	expect("DEUTDEDB", "DEUTDEDB", "bic", 0.4);
 	expect("Bank: C0BADEFFXXX", "C0BADEFFXXX", "bic", 0.8); /* 0 for O */
+	expect("Commerzbank DEUTDEDB", "DEUTDEDB", "bic", 0.4);
+	expect_none("DEUTDEDB");     /* letters only need a bank word on the line */
+	expect_none("SETTINGS TERMINAL FEEDBACK APPLICATION");
 	expect_none("ABCDEFGH");     /* EF is no country */
 	expect_none("Software");
 }
