@@ -470,6 +470,36 @@ static void test_limits(void)
 	expect_none("\xff\xfe\x80\x80 \xc3");
 }
 
+/* Random lines from the alphabet that matters (digits, OCR look-alikes,
+ * separators, @, <, umlauts, stray UTF-8 bytes), fixed seed: scan() checks
+ * that every range is inside the line, sorted and disjoint; under valgrind
+ * and ASan this is the out-of-bounds check of every detector. */
+static void test_random_lines(void)
+{
+	static const char *const pieces[] = {
+		"0", "1", "4", "5", "9", "O", "l", "I", "|", "S", "B", "Z", "G", "DE", "89", " ", " ", "  ", "-", "/", ".", ",",
+		":", "(", ")", "+", "@", "©", "<<", "ä", "ß", "Ü", "\xc3", "\xff", "Anna", "Schmidt", "Herr", "str.", "straße",
+		"Name:", "Kundennummer", "geb.", "IBAN", "4111", "0151", "10115", "Berlin", "T22", "XXX", "a", "x", "com",
+	};
+	GRand *rnd = g_rand_new_with_seed(4242);
+	char line[600];
+	struct ls_pii_match m[MAXM];
+	for (int i = 0; i < 3000; i++) {
+		int n = 0, want = g_rand_int_range(rnd, 0, 120);
+		line[0] = 0;
+		for (int k = 0; k < want; k++) {
+			const char *pc = pieces[g_rand_int_range(rnd, 0, G_N_ELEMENTS(pieces))];
+			size_t l = strlen(pc);
+			if (n + l + 1 >= sizeof line)
+				break;
+			memcpy(line + n, pc, l + 1);
+			n += (int)l;
+		}
+		scan(line, m);
+	}
+	g_rand_free(rnd);
+}
+
 struct thr {
 	const char *line;
 	int n;
@@ -638,6 +668,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pii/multi", test_multi);
 	g_test_add_func("/pii/limits", test_limits);
 	g_test_add_func("/pii/threads", test_threads);
+	g_test_add_func("/pii/random-lines", test_random_lines);
 	g_test_add_func("/pii/loader", test_loader);
 	int rc = g_test_run();
 	ls_pii_rules_free(&rules);
