@@ -468,7 +468,7 @@ static void scan_iban(const struct rule *r, const char *line, int len, struct ca
 			bool word = false;
 			while (q < len && (is_alnum((unsigned char)line[q]) || line[q] == '|')) {
 				int ch = (unsigned char)line[q];
-				if (is_lower(ch) && ocr_digit(ch) < 0)
+				if (is_lower(ch) && ocr_digit(ch) < 0 && !(n == 0 && q - p < 2)) /* "de89": case of the country */
 					word = true;
 				q++;
 			}
@@ -970,7 +970,7 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 			if (p < len && line[p] == ' ')
 				p++;
 		}
-		char d[24];
+		char d[24] = { 0 };
 		int nd = 0, ng = 0, glen[24] = { 0 }, last = -1, sepn = 0, paren_len = 0;
 		bool ingroup = false;
 		while (p < len) {
@@ -1023,7 +1023,7 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 			conf = r->conf; /* 0049 ... */
 		} else if (paren && paren_len >= 3 && paren_len <= 5 && nd - paren_len >= 5 && nd <= 13 && !dot) {
 			conf = mid;   /* (030) 12 34 56, (555) 123-4567 */
-		} else if (d[0] == '0' && d[1] != '0' && nd >= 6 && nd <= 13 && !dot) {
+		} else if (nd >= 6 && nd <= 13 && d[0] == '0' && d[1] != '0' && !dot) {
 			if (ng >= 2 && glen[0] >= 3 && glen[0] <= 6)
 				conf = mid; /* 030 1234567, 0151-12345678, 030/1234567 */
 			else if (ng == 1 && nd >= 10)

@@ -134,6 +134,8 @@ static void test_iban(void)
 	expect(two, "AT61 1904 3002 3457 3201", "iban", 0.99);
 	expect(two, "BE68 5390 0754 7034", "iban", 0.99);
 	/* not IBANs */
+	expect("AT61 1904 3002 3457 320", "AT61 1904 3002 3457 320", "iban", 0.7); /* AT is 20 long: 19 = shape */
+	expect("de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00", "iban", 0.99); /* lower case */
 	expect_none("Der Bericht DE12 ist fertig");
 	expect_none("Version AB12 build 7");
 	expect_none("Die Deutsche Bank hat geschlossen");
@@ -211,6 +213,8 @@ static void test_ausweis(void)
 	expect("T22000129", "T22000129", "ausweis", 0.5);   /* without check digit */
 	expect("L01X00T47", "L01X00T47", "ausweis", 0.5);
 	expect_none("ABCDEFGHIJ");
+	expect_no_rule("A220001293", "ausweis"); /* A is not in the alphabet of the first char */
+	expect_no_rule("TAE0001293", "ausweis"); /* nor A, E (vowels are never used) */
 	expect_no_rule("123456789", "ausweis");  /* first char must be a letter */
 	expect_no_rule("Tabelle12", "ausweis");  /* too few digits */
 	/* the machine-readable zone: the whole line */
@@ -241,6 +245,8 @@ static void test_email(void)
 	expect("Mail an max@example.com. Danke", "max@example.com", "email", 0.95);
 	expect("max@example.com, Tel. folgt", "max@example.com", "email", 0.95);
 	expect_none("Preis @ 5");
+	expect_none("user@");
+	expect_none("@example.com");
 	expect_none("@mention und #tag");
 }
 
@@ -274,6 +280,9 @@ static void test_phone(void)
 	expect_none("Betrag 1.234,56 EUR, 0,50 EUR Gebühr");
 	expect_none("Version 0.9.1 und 10.0.19045");
 	expect_none("Seite 3 von 12, 250 Einträge");
+	expect_none("030 12");                   /* too short */
+	expect_no_rule("+49 1234 5678 9012 3456", "phone"); /* longer than E.164 */
+	expect_none("ab 0,99 EUR (inkl. 19% MwSt.)");
 	/* two numbers */
 	const char *two = "Tel 030 1234567, Fax +49 30 7654321";
 	expect(two, "030 1234567", "phone", 0.7);
