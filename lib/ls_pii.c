@@ -493,6 +493,8 @@ static void scan_iban(const struct rule *r, const char *line, int len, struct ca
 		if (n < 12 || ocr_digit((unsigned char)raw[2]) < 0 || ocr_digit((unsigned char)raw[3]) < 0)
 			continue;
 		const struct iban_country *co = iban_country(a, b);
+		if (!co && a == 'O' && (co = iban_country('D', b)))
+			a = 'D'; /* D read as O or 0: "0E89 ..." */
 		int end = -1;
 		float conf = 0;
 		if (co && n >= co->len) {
@@ -513,8 +515,8 @@ static void scan_iban(const struct rule *r, const char *line, int len, struct ca
 			int digits = 0;
 			for (int k = 4; k < n; k++)
 				digits += ocr_digit((unsigned char)raw[k]) >= 0;
-			if (!is_upper((unsigned char)line[pos[0]]) || !is_upper((unsigned char)line[pos[1]]) || digits < 8 ||
-			    n < 14)
+			if ((!co && (!is_upper((unsigned char)line[pos[0]]) || !is_upper((unsigned char)line[pos[1]]))) ||
+			    digits < 8 || n < 14)
 				continue;
 			conf = co ? r->low : r->low * 0.8f;
 			end = pos[n - 1] + 1;
@@ -711,6 +713,15 @@ static void scan_card(const struct rule *r, const char *line, const struct ngrou
 				bconf = conf;
 			}
 		}
+		if (best < 0 && a + 2 < ng && !g[a + 1].run_start && !g[a + 2].run_start && g[a].nd == 4 &&
+		    g[a + 1].nd == 4 && g[a + 2].nd == 4) {
+			/* 4-digit groups, three or more: how IBANs and cards are written;
+			 * one whose checksum OCR broke beyond repair still masks */
+			best = a + 2;
+			while (best + 1 < ng && !g[best + 1].run_start && g[best + 1].nd <= 4)
+				best++;
+			bconf = r->low * 0.8f;
+		}
 		if (best >= 0) {
 			add(c, g[a].s, g[best].e, r, bconf);
 			a = best;
@@ -894,6 +905,15 @@ static void scan_email(const struct rule *r, const char *line, int len, struct c
 		int s = l;
 		while (s > 0 && is_local_char((unsigned char)line[s - 1]))
 			s--;
+		/* "erika. mustermann@" / "erika _mustermann@": OCR split the local part */
+		while (s >= 2 && line[s - 1] == ' ' &&
+		       ((s < l && (line[s] == '.' || line[s] == '_' || line[s] == '-')) ||
+			line[s - 2] == '.' || line[s - 2] == '_' || line[s - 2] == '-') &&
+		       is_local_char((unsigned char)line[s - 2])) {
+			s--;
+			while (s > 0 && is_local_char((unsigned char)line[s - 1]))
+				s--;
+		}
 		while (s < l && line[s] == '.')
 			s++;
 		if (s == l)
@@ -1225,6 +1245,13 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 {
 	char w[64];
 	for (int i = 0; i < nt; i++) {
+		/* "J. Doe": an initial and a capitalized word */
+		if (t[i].e - t[i].s == 1 && is_upper((unsigned char)line[t[i].s]) && i + 1 < nt &&
+		    t[i].e + 2 == t[i + 1].s && line[t[i].e] == '.' && line[t[i].e + 1] == ' ' && name_word(&t[i + 1]) &&
+		    t[i + 1].e - t[i + 1].s >= 3 && !(t[i + 1].flags & TK_DIGIT)) {
+			add(c, t[i].s, t[i + 1].e, r, r->low);
+			continue; /* the word may start a name itself */
+		}
 		if (!name_word(&t[i]))
 			continue;
 		if (fold_word(line, t[i].s, t[i].e, w, sizeof w) < 0)
@@ -1278,9 +1305,13 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 			i++;
 			continue;
 		}
-		if (j > i)
-			add(c, s, t[j].e, r, first ? r->conf : r->low);
-		else
+		if (j > i) {
+			/* Schmidt Anna: a listed surname before a listed first name */
+			bool sure = first;
+			for (int k = i + 1; k <= j && !sure; k++)
+				sure = fold_word(line, t[k].s, t[k].e, w, sizeof w) > 0 && nameset_has(&rs->first, w);
+			add(c, s, t[j].e, r, sure ? r->conf : r->low);
+		} else
 			add(c, s, t[i].e, r, first ? r->low : r->low * 0.8f);
 		i = j;
 	}

@@ -136,6 +136,9 @@ static void test_iban(void)
 	/* not IBANs */
 	expect("AT61 1904 3002 3457 320", "AT61 1904 3002 3457 320", "iban", 0.7); /* AT is 20 long: 19 = shape */
 	expect("de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00", "iban", 0.99); /* lower case */
+	expect("0E89 3704 0044 0532 0130 00", "0E89 3704 0044 0532 0130 00", "iban", 0.99);   /* D read as 0 */
+	expect("OE89 3704 0044 0532 0130 00", "OE89 3704 0044 0532 0130 00", "iban", 0.99);   /* D read as O */
+	expect("0E89 3704 0044 0532 0130 01", "0E89 3704 0044 0532 0130 01", "iban", 0.7);    /* and a wrong digit */
 	expect_none("Der Bericht DE12 ist fertig");
 	expect_none("Version AB12 build 7");
 	expect_none("Die Deutsche Bank hat geschlossen");
@@ -161,6 +164,8 @@ static void test_card(void)
 	expect("6O11 1111 1111 1117", "6O11 1111 1111 1117", "card", 0.95);
 	/* Luhn fails but issuer + card grouping: shape */
 	expect("4111 1111 1111 1112", "4111 1111 1111 1112", "card", 0.6);
+	/* any three or more 4-digit groups: a damaged IBAN or card body */
+	expect("Ref 1234 5678 9012 3456", "1234 5678 9012 3456", "card", 0.48);
 	/* a digit lost or doubled by OCR: issuer prefix + card grouping, shape */
 	expect("4111 1111 1111 111", "4111 1111 1111 111", "card", 0.6);
 	expect("5555 5555 5555 44444", "5555 5555 5555 44444", "card", 0.6);
@@ -237,6 +242,8 @@ static void test_email(void)
 	expect("max@example,com", "max@example,com", "email", 0.95);
 	expect("info©firma.de", "info©firma.de", "email", 0.6);
 	expect("root@localhost", "root@localhost", "email", 0.6);
+	expect("Mail: erika. mustermann@web.de", "erika. mustermann@web.de", "email", 0.95);
+	expect("Mail: erika _mustermann@web.de", "erika _mustermann@web.de", "email", 0.95);
 	/* two addresses */
 	const char *two = "Cc a@b.de; c@d.org";
 	expect(two, "a@b.de", "email", 0.95);
@@ -345,6 +352,9 @@ static void test_names(void)
 	expect("Mr Smith", "Smith", "name", 0.85);
 	expect("Schmidt, Anna", "Schmidt, Anna", "name", 0.85);
 	expect("Hallo Anna, wie geht's?", "Anna", "name", 0.5);   /* lone first name */
+	expect("Schmidt Anna", "Schmidt Anna", "name", 0.85);
+	expect("Schmidt Kowalczyk", "Schmidt Kowalczyk", "name", 0.5); /* a surname + a word: low */
+	expect("signed J. Kowalczyk", "J. Kowalczyk", "name", 0.5);   /* an initial */
 	expect("Ticket von Schmidt", "Schmidt", "name", 0.4);     /* lone surname */
 	const char *two = "Anna Schmidt und Peter Weber";
 	expect(two, "Anna Schmidt", "name", 0.85);
