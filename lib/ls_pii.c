@@ -1079,6 +1079,9 @@ static bool in_list(const char *w, const char *const *list)
 	return false;
 }
 
+/* Abbreviations that are also titles or words: only with a house number. */
+static const char *const street_en_title[] = { "dr", "ct", "pl", "ln", "sq", "row", "close", "way", NULL };
+
 /** The folded word ends with a suffix of @list; returns that suffix's length
  *  (and whether the word is the suffix alone in *whole), or 0. */
 static int suffix_of(const char *w, int n, const char *const *list, bool *whole)
@@ -1156,7 +1159,7 @@ static void scan_street(const struct rule *r, const char *line, int len, const s
 			if (j >= 0 && j < i - 1 && house_number(line, &t[j]) && gap_spaces(line, t[j].e, t[j + 1].s, 1)) {
 				s = t[j].s;
 				add(c, s, e, r, r->conf);
-			} else if (j + 1 < i) {
+			} else if (j + 1 < i && !in_list(w, street_en_title)) {
 				add(c, t[j + 1].s, e, r, r->low);
 			}
 		}
@@ -1274,7 +1277,7 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 		int j = i, s = t[i].s;
 		while (j + 1 < nt && j - i < 4) {
 			int gs = t[j].e + (t[j].e < len && line[t[j].e] == '.' && title);
-			if (!gap_spaces(line, gs, t[j + 1].s, 2))
+			if (!gap_spaces(line, gs, t[j + 1].s, 1)) /* two spaces: the next column */
 				break;
 			if (name_word(&t[j + 1])) {
 				j++;
