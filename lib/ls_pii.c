@@ -1655,6 +1655,43 @@ int ls_pii_scan(const struct ls_pii_rules *rs, const char *line, struct ls_pii_m
 	return n;
 }
 
+/* ------------------------------------------------------------- self-test */
+
+static const struct {
+	const char *kind, *line, *data;
+} canaries[] = {
+	{ "iban", "Betrag an DE89 3704 0044 0532 0130 00 senden", "DE89 3704 0044 0532 0130 00" },
+	{ "card", "Karte 4111 1111 1111 1111 belastet", "4111 1111 1111 1111" },
+	{ "steuer-id", "Steuer-ID 86 095 742 719", "86 095 742 719" },
+	{ "email", "Antwort an canary@example.com bitte", "canary@example.com" },
+	{ "phone", "Rückruf unter +49 30 1234567", "+49 30 1234567" },
+	{ "name", "Name: Erika Mustermann", "Erika Mustermann" },
+};
+
+int ls_pii_self_test(const struct ls_pii_rules *r, const char *name, char **err)
+{
+	if (err)
+		*err = NULL;
+	if (!r)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof canaries / sizeof canaries[0]; i++) {
+		struct ls_pii_match m[16];
+		const char *line = canaries[i].line;
+		int s = (int)(strstr(line, canaries[i].data) - line), e = s + (int)strlen(canaries[i].data);
+		int n = ls_pii_scan(r, line, m, 16);
+		bool covered = false;
+		for (int k = 0; k < n && !covered; k++)
+			covered = m[k].start <= s && m[k].end >= e;
+		if (!covered) {
+			if (err && asprintf(err, "%s: rules do not mask the %s canary \"%s\"", name ? name : "(rules)",
+					    canaries[i].kind, canaries[i].data) < 0)
+				*err = NULL;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- loader */
 
 struct parser {

@@ -44,6 +44,15 @@ void ls_pii_rules_free(struct ls_pii_rules **r);
 /** Number of rules loaded (for messages and tests). */
 int ls_pii_rules_count(const struct ls_pii_rules *r);
 
+/** Fail-closed check of a rule set: scans fixed synthetic canaries (an IBAN,
+ *  a card number, a Steuer-ID, an e-mail address, a phone number, a name
+ *  after "Name:") and requires each to be masked completely. Returns 0, or
+ *  -EINVAL and sets *err (if not NULL; malloc'd, one line) to
+ *  "NAME: rules do not mask the KIND canary \"TEXT\"". Call it after loading
+ *  (a rules file that lost a builtin rule should stop the program) and from
+ *  the canary self-test mode. Thread-safe like ls_pii_scan(). */
+int ls_pii_self_test(const struct ls_pii_rules *r, const char *name, char **err);
+
 struct ls_pii_match {
 	int start, end;      /**< byte range [start, end) in the line (UTF-8) to mask */
 	const char *rule_id; /**< e.g. "iban"; owned by the rules ("overflow" for the fail-closed cases) */

@@ -772,6 +772,28 @@ static void test_loader(void)
 	ls_pii_rules_free(&r);
 }
 
+static void test_self_test(void)
+{
+	char *err = NULL;
+	g_assert_cmpint(ls_pii_self_test(rules, "rules/pii.rules", &err), ==, 0);
+	g_assert_null(err);
+	/* a rules file that lost its builtins fails, naming the first canary */
+	struct ls_pii_rules *r = NULL;
+	g_assert_cmpint(ls_pii_rules_load_data("rule x regex 0.5 TCK-[0-9]+\n", "mini.rules", &r, &err), ==, 0);
+	g_assert_cmpint(ls_pii_self_test(r, "mini.rules", &err), ==, -EINVAL);
+	g_assert_cmpstr(err, ==, "mini.rules: rules do not mask the iban canary \"DE89 3704 0044 0532 0130 00\"");
+	free(err);
+	ls_pii_rules_free(&r);
+	/* all but e-mail */
+	g_assert_cmpint(ls_pii_rules_load_data("rule i iban 0.9\nrule c card 0.9\nrule s steuer-id 0.9\n"
+					       "rule p phone 0.9\nrule n label 0.9 name \"Name:\"\n", "m2.rules", &r, &err), ==, 0);
+	g_assert_cmpint(ls_pii_self_test(r, "m2.rules", &err), ==, -EINVAL);
+	g_assert_cmpstr(err, ==, "m2.rules: rules do not mask the email canary \"canary@example.com\"");
+	free(err);
+	ls_pii_rules_free(&r);
+	g_assert_cmpint(ls_pii_self_test(NULL, "x", &err), ==, -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -797,6 +819,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pii/threads", test_threads);
 	g_test_add_func("/pii/random-lines", test_random_lines);
 	g_test_add_func("/pii/corpus", test_corpus);
+	g_test_add_func("/pii/self-test", test_self_test);
 	g_test_add_func("/pii/loader", test_loader);
 	int rc = g_test_run();
 	ls_pii_rules_free(&rules);
