@@ -577,7 +577,7 @@ static int numeric_groups(const char *line, int len, struct ngroup *g)
 			/* joined only if the previous group ended right before the separator */
 			int sep = s - g[n - 1].e;
 			bool sp = gap_spaces(line, g[n - 1].e, s, 2);
-			bool dash = sep == 1 && line[s - 1] == '-';
+			bool dash = sep == 1 && (line[s - 1] == '-' || line[s - 1] == '.');
 			if (!(sp || dash))
 				x->run_start = true;
 		}
@@ -588,6 +588,11 @@ static int numeric_groups(const char *line, int len, struct ngroup *g)
 		while (q < len && q - p < 2 && line[q] == ' ')
 			q++;
 		if (q == p && q < len && line[q] == '-')
+			q++;
+		/* 4111.1111.1111.1111: a dot joins 4-digit groups only (not dates, amounts) */
+		if (q == p && q + 5 <= len && line[q] == '.' && x->nd == 4 && is_alnum((unsigned char)line[q + 1]) &&
+		    is_alnum((unsigned char)line[q + 2]) && is_alnum((unsigned char)line[q + 3]) &&
+		    is_alnum((unsigned char)line[q + 4]) && (q + 5 == len || !is_alnum((unsigned char)line[q + 5])))
 			q++;
 		joined = q > p && q < len && is_alnum((unsigned char)line[q]);
 		p = q > p ? q : p;
@@ -852,21 +857,41 @@ static void scan_ausweis(const struct rule *r, const char *line, const struct to
 
 /** Machine-readable zone lines (ID card TD1, passport TD3): runs of
  *  [A-Z0-9<] with "<<" in them, 20+ chars. Every field in them is personal. */
+/** An MRZ filler at line[p]: '<', or '«' (C2 AB) that Tesseract reads for
+ *  "<<". Returns its length in bytes or 0. */
+static int mrz_filler(const char *line, int len, int p)
+{
+	if (line[p] == '<')
+		return 1;
+	if ((unsigned char)line[p] == 0xc2 && p + 1 < len && (unsigned char)line[p + 1] == 0xab)
+		return 2;
+	return 0;
+}
+
 static void scan_mrz(const struct rule *r, const char *line, int len, struct cands *c)
 {
 	for (int p = 0; p < len;) {
 		int ch = (unsigned char)line[p];
-		if (!(is_upper(ch) || is_digit(ch) || ch == '<')) {
+		if (!(is_upper(ch) || is_digit(ch) || mrz_filler(line, len, p))) {
 			p++;
 			continue;
 		}
-		int s = p;
+		int s = p, kk = 0;
 		bool dbl = false;
-		while (p < len && (is_upper((unsigned char)line[p]) || is_digit((unsigned char)line[p]) || line[p] == '<' ||
-				   (line[p] == ' ' && p + 1 < len && line[p + 1] == '<'))) {
-			if (line[p] == '<' && p > s && line[p - 1] == '<')
-				dbl = true;
-			p++;
+		for (;;) {
+			int f = p < len ? mrz_filler(line, len, p) : 0;
+			if (f) {
+				dbl |= f == 2 || (p > s && line[p - 1] == '<');
+				p += f;
+			} else if (p < len && (is_upper((unsigned char)line[p]) || is_digit((unsigned char)line[p]))) {
+				kk = line[p] == 'K' ? kk + 1 : 0;
+				dbl |= kk >= 4; /* fillers read as K: "KKKK" */
+				p++;
+			} else if (p + 1 < len && line[p] == ' ' && mrz_filler(line, len, p + 1)) {
+				p++;
+			} else {
+				break;
+			}
 		}
 		if (dbl && p - s >= 20)
 			add(c, s, p, r, r->conf);
@@ -891,6 +916,9 @@ static void scan_email(const struct rule *r, const char *line, int len, struct c
 		int at = 0;
 		if (line[i] == '@')
 			at = 1;
+		else if ((line[i] == '(' || line[i] == '[') && i + 3 < len && low((unsigned char)line[i + 1]) == 'a' &&
+			 low((unsigned char)line[i + 2]) == 't' && line[i + 3] == (line[i] == '(' ? ')' : ']'))
+			at = 4; /* name(at)example.com */
 		else if ((unsigned char)line[i] == 0xc2 && i + 1 < len &&
 			 ((unsigned char)line[i + 1] == 0xa9 || (unsigned char)line[i + 1] == 0xae))
 			at = 2; /* © or ® for @ */
@@ -954,7 +982,7 @@ static void scan_email(const struct rule *r, const char *line, int len, struct c
 			tld = is_letterb((unsigned char)line[k]);
 		float conf;
 		if (dots > 0 && tld)
-			conf = at == 1 ? r->conf : r->low;
+			conf = at != 2 ? r->conf : r->low; /* © or ® for @: OCR damage or a symbol */
 		else if (spl && spr)
 			continue; /* "A @ B" with no domain: not an address */
 		else
@@ -971,7 +999,8 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 	float mid = (r->conf + r->low) / 2;
 	for (int i = 0; i < len; i++) {
 		int ch = (unsigned char)line[i];
-		if (!(ch == '+' || ch == '(' || is_digit(ch)))
+		bool ocr_start = !is_digit(ch) && ocr_digit(ch) >= 0 && i + 1 < len && is_digit((unsigned char)line[i + 1]);
+		if (!(ch == '+' || ch == '(' || is_digit(ch) || ocr_start))
 			continue;
 		if (i > 0) {
 			int pv = (unsigned char)line[i - 1];
@@ -995,7 +1024,9 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 		bool ingroup = false;
 		while (p < len) {
 			int x = (unsigned char)line[p];
-			int v = is_digit(x) ? x : (ingroup && x != '!' ? ocr_digit(x) : -1);
+			/* OCR'd digits inside a group, or starting one before a real digit */
+			bool ctx = ingroup || (p + 1 < len && is_digit((unsigned char)line[p + 1]));
+			int v = is_digit(x) ? x : (ctx && x != '!' ? ocr_digit(x) : -1);
 			if (v >= 0 && !(is_alpha(x) && p + 1 < len && is_alpha((unsigned char)line[p + 1]))) {
 				if (nd >= 20)
 					break;
@@ -1046,8 +1077,8 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 		} else if (nd >= 6 && nd <= 13 && d[0] == '0' && d[1] != '0' && !dot) {
 			if (ng >= 2 && glen[0] >= 3 && glen[0] <= 6)
 				conf = mid; /* 030 1234567, 0151-12345678, 030/1234567 */
-			else if (ng == 1 && nd >= 10)
-				conf = r->low; /* 01511234567 */
+			else if (nd >= 10)
+				conf = r->low; /* 01511234567, 0 30 1234567 */
 		} else if (ng == 3 && glen[0] == 3 && glen[1] == 3 && glen[2] == 4 && d[0] != '0') {
 			conf = r->low; /* 555-123-4567, 555.123.4567 */
 		}
@@ -1125,6 +1156,18 @@ static void scan_street(const struct rule *r, const char *line, int len, const s
 {
 	char w[64];
 	for (int i = 0; i < nt; i++) {
+		if ((t[i].flags & TK_ALPHA) && (t[i].flags & TK_DIGIT) && (t[i].flags & TK_CAP)) {
+			/* "Lindenstraße12": OCR lost the space before the number */
+			int k = t[i].s;
+			while (k < t[i].e && !is_digit((unsigned char)line[k]))
+				k++;
+			struct tok num = { k, t[i].e, 0 };
+			bool whole;
+			if (k - t[i].s >= 4 && house_number(line, &num) && fold_word(line, t[i].s, k, w, sizeof w) > 0 &&
+			    suffix_of(w, (int)strlen(w), street_de, &whole) && !whole)
+				add(c, t[i].s, t[i].e, r, r->conf);
+			continue;
+		}
 		if (!(t[i].flags & TK_ALPHA) || (t[i].flags & TK_DIGIT))
 			continue;
 		int n = fold_word(line, t[i].s, t[i].e, w, sizeof w);
@@ -1178,12 +1221,27 @@ static const char *const city_particle[] = {
 static void scan_plz(const struct rule *r, const char *line, int len, const struct tok *t, int nt, struct cands *c)
 {
 	char w[64];
-	for (int i = 0; i + 1 < nt; i++) {
+	for (int i = 0; i < nt; i++) {
 		int s = t[i].s, p = s;
 		if (line[p] == 'D' && p + 1 < t[i].e && line[p + 1] == '-')
 			p += 2;
 		else if (line[p] == 'D' && p + 2 < t[i].e && line[p + 1] == 'E' && line[p + 2] == '-')
 			p += 3;
+		if (t[i].e - p > 6 && is_cap_at(line, len, p + 5)) {
+			/* "10115Berlin": OCR lost the space; the rest is a word */
+			int real = 0;
+			for (int k = 0; k < 5; k++)
+				real += is_digit((unsigned char)line[p + k]);
+			for (int k = p + 5; k < t[i].e; k++)
+				if (is_digit((unsigned char)line[k]))
+					real = 0;
+			int l6 = (unsigned char)line[p + 6];
+			if (!(is_lower(l6) || (l6 & 0x80)))
+				real = 0;
+			if (real == 5 && !(line[p] == '0' && line[p + 1] == '0'))
+				add(c, s, t[i].e, r, r->conf);
+			continue;
+		}
 		if (t[i].e - p != 5)
 			continue;
 		char d[5];
@@ -1195,7 +1253,7 @@ static void scan_plz(const struct rule *r, const char *line, int len, const stru
 			d[k] = (char)v;
 			real += is_digit((unsigned char)line[p + k]);
 		}
-		if (!ok || real < 4 || (d[0] == '0' && d[1] == '0'))
+		if (!ok || real < 4 || (d[0] == '0' && d[1] == '0') || i + 1 >= nt)
 			continue;
 		if (!gap_spaces(line, t[i].e, t[i + 1].s, 2) || !(t[i + 1].flags & TK_CAP) || (t[i + 1].flags & TK_DIGIT) ||
 		    t[i + 1].e - t[i + 1].s < 2)

@@ -160,6 +160,8 @@ static void test_card(void)
 	expect("Zahlung mit Karte 4111 1111 1111 1111 am 21.11.2026", "4111 1111 1111 1111", "card", 0.95);
 	/* OCR damage inside groups repaired: l/1, O/0, S/5 */
 	expect("4l11 1111 1111 1111", "4l11 1111 1111 1111", "card", 0.95);
+	expect("4111.1111.1111.1111", "4111.1111.1111.1111", "card", 0.95); /* dots between groups */
+	expect("41111111 11111111", "41111111 11111111", "card", 0.95);
 	expect("5555 5555 SS55 4444", "5555 5555 SS55 4444", "card", 0.95);
 	expect("6O11 1111 1111 1117", "6O11 1111 1111 1117", "card", 0.95);
 	/* Luhn fails but issuer + card grouping: shape */
@@ -227,6 +229,9 @@ static void test_ausweis(void)
 	expect("6408125<2010315D<<<<<<<<<<<<<4", "6408125<2010315D<<<<<<<<<<<<<4", "mrz", 0.9);
 	expect("MUSTERMANN<<ERIKA<<<<<<<<<<<<<", "MUSTERMANN<<ERIKA<<<<<<<<<<<<<", "mrz", 0.9);
 	expect_no_rule("A<<B", "mrz");
+	expect("IDD««T220001293«««««««««««««««", "IDD««T220001293«««««««««««««««", "mrz", 0.9); /* « for << */
+	expect("IDDKKT220001293KKKKKKKKKKKKKKK", "IDDKKT220001293KKKKKKKKKKKKKKK", "mrz", 0.9); /* K for < */
+	expect_no_rule("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "mrz");
 	expect("Ausweisnummer: LZ6311T47", "LZ6311T47", "account-label", 0.9);
 }
 
@@ -242,6 +247,8 @@ static void test_email(void)
 	expect("max@example,com", "max@example,com", "email", 0.95);
 	expect("info©firma.de", "info©firma.de", "email", 0.6);
 	expect("root@localhost", "root@localhost", "email", 0.6);
+	expect("max_mustermann(at)gmail.com", "max_mustermann(at)gmail.com", "email", 0.95);
+	expect("info [at] firma.de", "info [at] firma.de", "email", 0.95);
 	expect("Mail: erika. mustermann@web.de", "erika. mustermann@web.de", "email", 0.95);
 	expect("Mail: erika _mustermann@web.de", "erika _mustermann@web.de", "email", 0.95);
 	/* two addresses */
@@ -276,6 +283,9 @@ static void test_phone(void)
 	expect("555-123-4567", "555-123-4567", "phone", 0.5);
 	expect("Rufen Sie 0151 1234 5678 an", "0151 1234 5678", "phone", 0.7);
 	expect("030 12345O7", "030 12345O7", "phone", 0.7); /* O for 0 inside the number */
+	expect("+49 30 l234567", "+49 30 l234567", "phone", 0.9);  /* l for 1 starting a group */
+	expect("O30 1234567", "O30 1234567", "phone", 0.7);        /* O for the leading 0 */
+	expect("0 30 1234567", "0 30 1234567", "phone", 0.5);      /* a stray space in the area code */
 	/* labels */
 	expect("Tel.: 12 34 56", "12 34 56", "account-label", 0.9);
 	/* not phones: dates, amounts, versions, times, counts */
@@ -310,6 +320,8 @@ static void test_street(void)
 	expect("Karl-Marx-Allee 90", "Karl-Marx-Allee 90", "street", 0.85);
 	expect("Am Lindenweg 3", "Lindenweg 3", "street", 0.85);
 	expect("Schlossplatz l2", "Schlossplatz l2", "street", 0.85); /* l for 1 */
+	expect("Lindenstraße12", "Lindenstraße12", "street", 0.85);   /* space lost */
+	expect("Lindenstr 12", "Lindenstr 12", "street", 0.85);       /* dot lost */
 	expect("221B Baker Street", "221B Baker Street", "street", 0.85);
 	expect("123 Main St.", "123 Main St.", "street", 0.85);
 	expect("10 Downing Street, London", "10 Downing Street", "street", 0.85);
@@ -331,6 +343,7 @@ static void test_plz_city(void)
 	expect("06108 Halle (Saale)", "06108 Halle (Saale)", "plz-city", 0.8);
 	expect("8O331 Munchen", "8O331 Munchen", "plz-city", 0.8); /* O for 0, umlaut lost */
 	expect("wohnhaft in 20095 Hamburg seit", "20095 Hamburg", "plz-city", 0.8);
+	expect("10115Berlin", "10115Berlin", "plz-city", 0.8);        /* space lost */
 	expect_none("12345 EUR");
 	expect_none("Bestellung 12345 vom Montag");
 	expect_none("2026 Berlin");
