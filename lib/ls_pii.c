@@ -1625,12 +1625,19 @@ static void scan_regex(const struct rule *r, const char *line, int len, struct c
 
 /* ------------------------------------------------------------------ scan */
 
-static int cmp_match(const void *a, const void *b)
+/** Insertion sort by (start, end): at most MAX_CANDS entries, mostly in
+ *  order already; glibc's qsort would malloc a 3 KiB merge buffer. */
+static void sort_matches(struct ls_pii_match *m, int n)
 {
-	const struct ls_pii_match *x = a, *y = b;
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return (x->end > y->end) - (x->end < y->end);
+	for (int i = 1; i < n; i++) {
+		struct ls_pii_match x = m[i];
+		int j = i;
+		while (j > 0 && (m[j - 1].start > x.start || (m[j - 1].start == x.start && m[j - 1].end > x.end))) {
+			m[j] = m[j - 1];
+			j--;
+		}
+		m[j] = x;
+	}
 }
 
 int ls_pii_scan(const struct ls_pii_rules *rs, const char *line, struct ls_pii_match *out, int max)
@@ -1687,7 +1694,7 @@ int ls_pii_scan(const struct ls_pii_rules *rs, const char *line, struct ls_pii_m
 			l->rule_id = c.ov_id;
 		}
 	}
-	qsort(c.m, (size_t)c.n, sizeof c.m[0], cmp_match);
+	sort_matches(c.m, c.n);
 	int n = 0;
 	for (int i = 0; i < c.n; i++) {
 		struct ls_pii_match m = c.m[i];
