@@ -1091,10 +1091,17 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 
 /* ---------------------------------------------------------------- street */
 
-static const char *const street_de[] = {
-	"strasse", "strase", "strabe", "stra8e", "str", "weg", "platz", "allee", "gasse", "ring", "damm",
-	"ufer", "chaussee", "steig", "pfad", "markt", "stieg", "kamp", "promenade", "wall", "graben",
-	"hof", "berg", "tal", "feld", "garten", "park", "brucke", "tor", "gracht", NULL,
+struct suffix {
+	const char *s;
+	int n;
+};
+#define SFX(x) { x, (int)sizeof(x) - 1 }
+static const struct suffix street_de[] = {
+	SFX("strasse"), SFX("strase"), SFX("strabe"), SFX("stra8e"), SFX("str"), SFX("weg"), SFX("platz"),
+	SFX("allee"), SFX("gasse"), SFX("ring"), SFX("damm"), SFX("ufer"), SFX("chaussee"), SFX("steig"),
+	SFX("pfad"), SFX("markt"), SFX("stieg"), SFX("kamp"), SFX("promenade"), SFX("wall"), SFX("graben"),
+	SFX("hof"), SFX("berg"), SFX("tal"), SFX("feld"), SFX("garten"), SFX("park"), SFX("brucke"), SFX("tor"),
+	SFX("gracht"), { NULL, 0 },
 };
 static const char *const street_en[] = {
 	"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "boulevard", "blvd",
@@ -1105,7 +1112,7 @@ static const char *const street_en[] = {
 static bool in_list(const char *w, const char *const *list)
 {
 	for (int k = 0; list[k]; k++)
-		if (strcmp(w, list[k]) == 0)
+		if (list[k][0] == w[0] && strcmp(w, list[k]) == 0)
 			return true;
 	return false;
 }
@@ -1115,11 +1122,11 @@ static const char *const street_en_title[] = { "dr", "ct", "pl", "ln", "sq", "ro
 
 /** The folded word ends with a suffix of @list; returns that suffix's length
  *  (and whether the word is the suffix alone in *whole), or 0. */
-static int suffix_of(const char *w, int n, const char *const *list, bool *whole)
+static int suffix_of(const char *w, int n, const struct suffix *list, bool *whole)
 {
-	for (int k = 0; list[k]; k++) {
-		int m = (int)strlen(list[k]);
-		if (m <= n && memcmp(w + n - m, list[k], (size_t)m) == 0) {
+	for (int k = 0; list[k].s; k++) {
+		int m = list[k].n;
+		if (m <= n && w[n - 1] == list[k].s[m - 1] && memcmp(w + n - m, list[k].s, (size_t)m) == 0) {
 			*whole = m == n;
 			return m;
 		}

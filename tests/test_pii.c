@@ -437,8 +437,8 @@ static void test_bic(void)
 static void test_regex_rules(void)
 {
 	expect("SW1A 1AA", "SW1A 1AA", "uk-postcode", 0.7);
-	expect("SSN 078-05-1120", " 078-05-1120", "account-label", 0.9); /* merged with us-ssn */
-	expect("number 078-05-1120", " 078-05-1120", "us-ssn", 0.8); /* the pattern's boundary char is part of the match */
+	expect("SSN 078-05-1120", "078-05-1120", "account-label", 0.9); /* merged with us-ssn */
+	expect("number 078-05-1120", "078-05-1120", "us-ssn", 0.8);
 }
 
 /* ------------------------------------------------ several rules, merging */
