@@ -17,3 +17,5 @@ echo "== soak"
 bench/soak.sh "$build" "${SOAK_SECONDS:-600}"
 echo "== shared-memory hand-off: lockstep vs shmsink/shmsrc vs ZeroMQ, 4 x 1920x1080 I420"
 bench/shm_compare.sh "$build" 10 2
+echo "== personal-data rules: ls_pii_scan per OCR'd line vs a plain POSIX regex set"
+"$build/bench/bench-pii" rules/pii.rules 20000
