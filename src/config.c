@@ -30,20 +30,26 @@
 #define MAX_FILE_BYTES (1024 * 1024) /* a rig config is a few KiB: refuse to slurp a video by mistake */
 #define EPOCH_MAX_NS (INT64_C(9200000000) * LS_NS_PER_SEC) /* ~2261 AD, just inside int64 ns */
 
-enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM };
+enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT };
 
 static const char *const rig_keys[] = {
 	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue", NULL,
 };
-static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", NULL };
+static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", "redact", NULL };
 static const char *const output_keys[] = { "file", "display", "width", "height", NULL };
 static const char *const shm_keys[] = { "name", "slots", "group", "checksums", NULL };
+static const char *const file_keys[] = { "camera", "file", "display", NULL };
+static const char *const redact_keys[] = {
+	"rules", "audit", "workers", "budget-ms", "tile", "langs", "canary-s", "wait", NULL,
+};
 
 static const char *const *const keys_of[] = {
 	[G_RIG] = rig_keys,
 	[G_CAMERA] = camera_keys,
 	[G_OUTPUT] = output_keys,
 	[G_OUTPUT_SHM] = shm_keys,
+	[G_OUTPUT_FILE] = file_keys,
+	[G_REDACT] = redact_keys,
 };
 
 struct scan_key {
@@ -161,11 +167,17 @@ static int add_group(struct ctx *c, const char *name, int line)
 			kind = G_OUTPUT;
 		else if (strcmp(name, "output shm") == 0)
 			kind = G_OUTPUT_SHM;
+		else if (strcmp(name, "output file") == 0)
+			kind = G_OUTPUT_FILE;
 		else
-			return at_line(c, line, "unknown output [%s] (expected [output mosaic] or [output shm])", name);
+			return at_line(c, line,
+				       "unknown output [%s] (expected [output mosaic], [output shm] or [output file])", name);
+	} else if (strcmp(name, "redact") == 0) {
+		kind = G_REDACT;
 	} else {
 		return at_line(c, line,
-			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic] or [output shm])", name);
+			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file] or [redact])",
+			       name);
 	}
 	for (guint i = 0; i < c->groups->len; i++) {
 		const struct scan_group *o = g_ptr_array_index(c->groups, i);
@@ -419,6 +431,8 @@ static int camera_key(struct ls_camera_config *cam, const struct scan_group *g,
 	}
 	if (strcmp(k->name, "enabled") == 0)
 		return ls_uri_parse_bool(v, &cam->enabled, reason);
+	if (strcmp(k->name, "redact") == 0)
+		return ls_uri_parse_bool(v, &cam->redact, reason);
 	g_assert_not_reached();
 	return -EINVAL;
 }
@@ -502,6 +516,86 @@ static int shm_key(struct ls_output_config *o, const struct scan_key *k, const c
 	return -EINVAL;
 }
 
+static int file_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
+{
+	if (strcmp(k->name, "camera") == 0) {
+		o->camera = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "file") == 0) {
+		const char *base = strrchr(v, '/');
+		base = base ? base + 1 : v;
+		bool png = g_str_has_suffix(v, ".png");
+		bool video = g_str_has_suffix(v, ".mp4") || g_str_has_suffix(v, ".mkv") || g_str_has_suffix(v, ".ts") ||
+			     g_str_has_suffix(v, ".y4m");
+		const char *pct = strchr(base, '%');
+		if ((!png && !video) || strlen(base) <= 4 || (png && (!pct || !strchr("0123456789d", pct[1]))) ||
+		    (video && pct)) {
+			*reason = g_strdup_printf("expected a .mp4, .mkv, .ts or .y4m file, or a PNG sequence such as "
+						  "out/%%05d.png, got \"%s\"",
+						  v);
+			return -EINVAL;
+		}
+		o->file = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "display") == 0)
+		return ls_uri_parse_bool(v, &o->display, reason);
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
+static int redact_key(struct ls_redact_config *r, const struct scan_key *k, const char *v, char **reason)
+{
+	int64_t i64 = 0;
+	int rc;
+
+	if (strcmp(k->name, "rules") == 0 || strcmp(k->name, "audit") == 0) {
+		if (!*v) {
+			*reason = g_strdup("needs a file name");
+			return -EINVAL;
+		}
+		*(k->name[0] == 'r' ? &r->rules : &r->audit) = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "workers") == 0) {
+		rc = ls_uri_parse_int(v, 1, 64, &i64, reason);
+		r->workers = (unsigned)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "budget-ms") == 0)
+		return ls_uri_parse_fixed(v, LS_NS_PER_MS, LS_NS_PER_MS, 60 * LS_NS_PER_SEC, &r->budget_ns, reason);
+	if (strcmp(k->name, "tile") == 0) {
+		rc = ls_uri_parse_int(v, 8, 256, &i64, reason);
+		if (rc == 0 && i64 % 8) {
+			*reason = g_strdup_printf("must be a multiple of 8, got \"%s\"", v);
+			return -EINVAL;
+		}
+		r->tile = (int)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "langs") == 0) {
+		for (const char *p = v; *p; p++)
+			if (!g_ascii_isalnum(*p) && *p != '+' && *p != '_') {
+				*reason = g_strdup_printf("expected Tesseract languages such as eng+deu, got \"%s\"", v);
+				return -EINVAL;
+			}
+		if (!*v) {
+			*reason = g_strdup("expected Tesseract languages such as eng+deu");
+			return -EINVAL;
+		}
+		r->langs = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "canary-s") == 0)
+		return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, &r->canary_ns,
+					  reason);
+	if (strcmp(k->name, "wait") == 0)
+		return ls_uri_parse_bool(v, &r->wait, reason);
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
 static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
@@ -531,6 +625,14 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		out.gid = -1;
 		out.line = g->line;
 		break;
+	case G_OUTPUT_FILE:
+		out.kind = LS_OUTPUT_FILE;
+		out.line = g->line;
+		break;
+	case G_REDACT:
+		c->cfg->redact.present = true;
+		c->cfg->redact.line = g->line;
+		break;
 	}
 	for (guint i = 0; i < g->keys->len; i++) {
 		const struct scan_key *k = &g_array_index(g->keys, struct scan_key, i);
@@ -557,6 +659,12 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 			break;
 		case G_OUTPUT_SHM:
 			rc = shm_key(&out, k, val, &reason);
+			break;
+		case G_OUTPUT_FILE:
+			rc = file_key(&out, k, val, &reason);
+			break;
+		case G_REDACT:
+			rc = redact_key(&c->cfg->redact, k, val, &reason);
 			break;
 		}
 		if (rc < 0) {
@@ -595,6 +703,16 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		g_array_append_val(c->outputs, out);
 		memset(&out, 0, sizeof out);
 		break;
+	case G_OUTPUT_FILE:
+		if (!out.file && !out.display) {
+			rc = at_line(c, g->line, "[%s] needs file = PATH, display = true, or both", g->name);
+			goto out;
+		}
+		g_array_append_val(c->outputs, out);
+		memset(&out, 0, sizeof out);
+		break;
+	case G_REDACT:
+		break;
 	}
 out:
 	g_free(reason);
@@ -604,6 +722,7 @@ out:
 	g_free(cam.name);
 	g_free(out.file);
 	g_free(out.shm_name);
+	g_free(out.camera);
 	return rc;
 }
 
@@ -628,8 +747,12 @@ void ls_config_free(struct ls_config **pcfg)
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		g_free(cfg->outputs[i].file);
 		g_free(cfg->outputs[i].shm_name);
+		g_free(cfg->outputs[i].camera);
 	}
 	g_free(cfg->outputs);
+	g_free(cfg->redact.rules);
+	g_free(cfg->redact.audit);
+	g_free(cfg->redact.langs);
 	g_free(cfg->path);
 	g_free(cfg);
 	*pcfg = NULL;
@@ -695,6 +818,26 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 	c.cfg->ncams = c.cams->len;
 	c.cfg->cams = (struct ls_camera_config *)(void *)g_array_free(c.cams, FALSE);
 	c.cams = NULL;
+	for (guint i = 0; i < c.outputs->len; i++) {
+		struct ls_output_config *o = &g_array_index(c.outputs, struct ls_output_config, i);
+		if (o->kind != LS_OUTPUT_FILE)
+			continue;
+		if (!o->camera) {
+			if (c.cfg->ncams > 1) {
+				rc = at_line(&c, o->line, "[output file] needs camera = NAME (the rig has %u cameras)",
+					     c.cfg->ncams);
+				goto fail;
+			}
+			o->camera = g_strdup(c.cfg->cams[0].name);
+		}
+		bool found = false;
+		for (unsigned k = 0; k < c.cfg->ncams && !found; k++)
+			found = strcmp(c.cfg->cams[k].name, o->camera) == 0;
+		if (!found) {
+			rc = at_line(&c, o->line, "[output file] camera: no enabled camera \"%s\"", o->camera);
+			goto fail;
+		}
+	}
 	c.cfg->noutputs = c.outputs->len;
 	c.cfg->outputs = (struct ls_output_config *)(void *)g_array_free(c.outputs, FALSE);
 	c.outputs = NULL;
@@ -706,6 +849,7 @@ fail:
 		for (guint i = 0; i < c.outputs->len; i++) {
 			g_free(g_array_index(c.outputs, struct ls_output_config, i).file);
 			g_free(g_array_index(c.outputs, struct ls_output_config, i).shm_name);
+			g_free(g_array_index(c.outputs, struct ls_output_config, i).camera);
 		}
 		g_array_free(c.outputs, TRUE);
 	}

@@ -17,6 +17,7 @@
  *   offset-ms = 3         calibrated offset o_c, ms, may be negative or
  *                         fractional, |o_c| <= 10 s; `offset` is a synonym; default 0
  *   enabled = true        false: validated, then left out of ls_config.cams; default true
+ *   redact = off          on: personal data masked before any output (see [redact])
  *
  *   [output mosaic]       optional
  *   file = out/m.mp4      .mp4, .mkv or .ts; relative paths are relative to the
@@ -24,6 +25,23 @@
  *   display = false       show it in a window
  *   width = 1280          even, 64..7680; default 1280
  *   height = 720          even, 64..4320; default 720
+ *
+ *   [output file]         optional: one camera's frames at their own size, nothing drawn
+ *   camera = NAME         required unless the rig has one camera
+ *   file = out/c.mp4      .mp4/.mkv/.ts (H.264), .y4m (raw), or a PNG sequence: a name
+ *                         with %d ending .png (out/%05d.png); FILE.frames.jsonl (a PNG
+ *                         sequence: DIR/frames.jsonl) maps each frame to its slot
+ *   display = false       show it in a window
+ *
+ *   [redact]              optional; for cameras with redact = on
+ *   rules = FILE          personal-data rules; default rules/pii.rules of lockstep
+ *   audit = FILE          JSON-lines audit log (no personal data in it)
+ *   workers = 2           OCR threads, 1..64; default: the number of cores
+ *   budget-ms = 150       frames older than this are masked whole; default 150
+ *   tile = 32             change-detection tile edge, multiple of 8, 8..256
+ *   langs = eng+deu       Tesseract languages
+ *   canary-s = 10         inject a synthetic IBAN every N s and check it is masked; default off
+ *   wait = false          offline: wait for OCR instead of masking unread text
  *
  * An output needs file, display = true, or both. Comments are lines that
  * start with '#': GKeyFile has no comments after a value, so "rate = 30 # x"
@@ -59,12 +77,14 @@ struct ls_camera_config {
 	struct ls_source_spec src; /**< parsed uri (ls_source_spec_check() not run) */
 	int64_t offset_ns;         /**< calibrated offset o_c, ns */
 	bool enabled;              /**< always true in ls_config.cams */
+	bool redact;               /**< mask personal data before any output sees a frame */
 	int line;                  /**< line of the [camera NAME] header, for messages */
 };
 
 enum ls_output_kind {
 	LS_OUTPUT_MOSAIC = 0, /**< all cameras tiled into one picture */
 	LS_OUTPUT_SHM,        /**< every frameset in POSIX shared memory */
+	LS_OUTPUT_FILE,       /**< one camera's own frames, no overlays */
 };
 
 struct ls_output_config {
@@ -76,7 +96,22 @@ struct ls_output_config {
 	unsigned slots;    /**< shm: framesets the segment holds, 2..1024 (default 4) */
 	int gid;           /**< shm: group allowed to read (mode 0660), or -1 (mode 0600) */
 	bool checksums;    /**< shm: store an FNV-1a 64 checksum of every frame */
+	char *camera;      /**< file: the camera written */
 	int line;          /**< line of the [output ...] header */
+};
+
+/** [redact]: how cameras with redact = on are redacted (see redact.h). */
+struct ls_redact_config {
+	bool present;       /**< the group was given */
+	char *rules;        /**< personal-data rules file, or NULL for the built-in rules/pii.rules */
+	char *audit;        /**< JSON-lines audit log, or NULL */
+	unsigned workers;   /**< OCR threads, 0: one per core */
+	int64_t budget_ns;  /**< latency budget, 0: 150 ms */
+	int tile;           /**< tile edge, 0: 32 */
+	char *langs;        /**< Tesseract languages, NULL: eng+deu */
+	int64_t canary_ns;  /**< canary period, 0: off */
+	bool wait;          /**< offline: wait for OCR instead of masking what is not read yet */
+	int line;
 };
 
 struct ls_config {
@@ -94,6 +129,7 @@ struct ls_config {
 	unsigned ndisabled;               /**< [camera] groups with enabled = false */
 	unsigned noutputs;                /**< 0 or more */
 	struct ls_output_config *outputs; /**< in file order */
+	struct ls_redact_config redact;   /**< [redact] */
 	int rig_line;                     /**< line of the [rig] header */
 };
 

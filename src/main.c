@@ -2,6 +2,7 @@
  *
  *   lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]
  *   lockstep check CONFIG [--no-probe] [--probe-timeout MS]
+ *   lockstep redact --input URI --output URI... [--audit FILE] [--rules FILE] [options]
  *   lockstep shm-dump NAME [--count N] [--timeout S]
  *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]
  */
@@ -11,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "redact.h"
 #include "lockstep_shm.h"
 #include "ls_sched.h"
 #include "rig.h"
@@ -23,6 +26,10 @@ static void usage(FILE *to)
 	fputs("usage:\n"
 	      "  lockstep run CONFIG [--duration S] [--stats-json FILE] [--quiet]\n"
 	      "  lockstep check CONFIG [--no-probe] [--probe-timeout MS]\n"
+	      "  lockstep redact --input URI --output URI [--output URI...] [--audit FILE] [--rules FILE]\n"
+	      "                  [--rate R] [--duration S] [--canary S] [--wait] [--workers N] [--budget-ms MS]\n"
+	      "                  [--langs eng+deu] [--stats-json FILE] [--quiet]\n"
+	      "      outputs: file:///x.mp4|.mkv|.ts|.y4m, file:///dir/%05d.png, display://, shm://NAME\n"
 	      "  lockstep shm-dump NAME [--count N] [--timeout S]\n"
 	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
 	      "  lockstep version\n",
@@ -140,12 +147,177 @@ static int cmd_check(int argc, char **argv)
 			bad++;
 		}
 	}
+	bool redacts = false;
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		redacts |= cfg->cams[c].redact;
+	if (redacts) {
+		char *err = NULL;
+		if (ls_redact_stage_probe(&cfg->redact, &err) < 0) {
+			fprintf(stderr, "%s:%d: [redact] %s\n", cfg->path, cfg->redact.line, err);
+			g_free(err);
+			bad++;
+		}
+	}
 	if (!bad)
 		printf("%s: ok: %u camera%s at %g fps, %u output%s%s\n", cfg->path, cfg->ncams, cfg->ncams == 1 ? "" : "s",
 		       (double)cfg->rate.num / cfg->rate.den, cfg->noutputs, cfg->noutputs == 1 ? "" : "s",
 		       probe ? ", every camera opened" : "");
 	ls_config_free(&cfg);
 	return bad ? 1 : 0;
+}
+
+/* A value for the generated config: GKeyFile escapes backslashes; a
+ * newline cannot be represented and is refused by the caller. */
+static void kv(GString *g, const char *key, const char *v)
+{
+	g_string_append_printf(g, "%s = ", key);
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\')
+			g_string_append(g, "\\\\");
+		else
+			g_string_append_c(g, *p);
+	}
+	g_string_append_c(g, '\n');
+}
+
+/* An --output URI as a config group. */
+static bool output_group(GString *g, const char *uri)
+{
+	if (!strcmp(uri, "display://") || !strcmp(uri, "display")) {
+		g_string_append(g, "[output file]\ndisplay = true\n");
+		return true;
+	}
+	if (g_str_has_prefix(uri, "shm://")) {
+		g_string_append(g, "[output shm]\n");
+		kv(g, "name", uri + 6);
+		return true;
+	}
+	const char *path = g_str_has_prefix(uri, "file://") ? uri + 7 : uri;
+	if (strstr(uri, "://") && !g_str_has_prefix(uri, "file://")) {
+		fprintf(stderr, "lockstep redact: --output %s: expected file:///PATH (.mp4, .mkv, .ts, .y4m or a %%05d.png "
+				"sequence), display:// or shm://NAME\n", uri);
+		return false;
+	}
+	g_string_append(g, "[output file]\n");
+	kv(g, "file", path);
+	return true;
+}
+
+/* `lockstep redact`: a one-camera rig with redact = on, written as a config
+ * so that it is validated exactly like one. */
+static int cmd_redact(int argc, char **argv)
+{
+	const char *input = NULL, *audit = NULL, *rules = NULL, *rate = "30", *langs = NULL;
+	GPtrArray *outputs = g_ptr_array_new();
+	double canary = 0, workers = 0, budget = 0;
+	bool wait = false;
+	struct ls_rig_opts o = { 0 };
+	int rc = 2;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool takes = strcmp(a, "--wait") && strcmp(a, "--quiet");
+		if (takes && !v && a[0] == '-') {
+			fprintf(stderr, "lockstep redact: %s needs a value\n", a);
+			goto out;
+		}
+		if (!strcmp(a, "--input"))
+			input = argv[++i];
+		else if (!strcmp(a, "--output"))
+			g_ptr_array_add(outputs, argv[++i]);
+		else if (!strcmp(a, "--audit"))
+			audit = argv[++i];
+		else if (!strcmp(a, "--rules"))
+			rules = argv[++i];
+		else if (!strcmp(a, "--rate"))
+			rate = argv[++i];
+		else if (!strcmp(a, "--langs"))
+			langs = argv[++i];
+		else if (!strcmp(a, "--stats-json"))
+			o.stats_json = argv[++i];
+		else if (!strcmp(a, "--duration")) {
+			if (!num_arg("--duration", argv[++i], 0.001, 1e9, &o.duration_s))
+				goto out;
+		} else if (!strcmp(a, "--canary")) {
+			if (!num_arg("--canary", argv[++i], 0.1, 3600, &canary))
+				goto out;
+		} else if (!strcmp(a, "--workers")) {
+			if (!num_arg("--workers", argv[++i], 1, 64, &workers))
+				goto out;
+		} else if (!strcmp(a, "--budget-ms")) {
+			if (!num_arg("--budget-ms", argv[++i], 1, 60000, &budget))
+				goto out;
+		} else if (!strcmp(a, "--wait"))
+			wait = true;
+		else if (!strcmp(a, "--quiet"))
+			o.quiet = true;
+		else {
+			fprintf(stderr, "lockstep redact: unexpected argument \"%s\"\n", a);
+			goto out;
+		}
+	}
+	if (!input || !outputs->len) {
+		fprintf(stderr, "lockstep redact: needs --input URI and at least one --output URI\n");
+		goto out;
+	}
+	rc = 1;
+	for (const char *p = input; *p; p++)
+		if (*p == '\n' || *p == '\r') {
+			fprintf(stderr, "lockstep redact: --input: a URI cannot contain a line break\n");
+			goto out;
+		}
+	struct ls_source_spec spec = { 0 };
+	char *err = NULL;
+	if (ls_source_spec_parse(input, &spec, &err) < 0) {
+		fprintf(stderr, "lockstep redact: --input %s: %s\n", input, err);
+		g_free(err);
+		goto out;
+	}
+	ls_source_spec_clear(&spec);
+	GString *g = g_string_new("[rig]\n");
+	kv(g, "rate", rate);
+	/* a frame late by more than its budget is masked whole by the redactor;
+	 * the aligner's deadline comes after that, so such frames still show */
+	g_string_append_printf(g, "max-latency-ms = %g\n", (budget ? budget : 150) + 250);
+	g_string_append(g, "[camera screen]\n");
+	kv(g, "uri", input);
+	g_string_append(g, "redact = on\n[redact]\n");
+	if (rules)
+		kv(g, "rules", rules);
+	if (audit)
+		kv(g, "audit", audit);
+	if (langs)
+		kv(g, "langs", langs);
+	if (workers)
+		g_string_append_printf(g, "workers = %d\n", (int)workers);
+	if (budget)
+		g_string_append_printf(g, "budget-ms = %g\n", budget);
+	if (canary)
+		g_string_append_printf(g, "canary-s = %g\n", canary);
+	if (wait)
+		g_string_append(g, "wait = true\n");
+	bool ok = true;
+	for (guint i = 0; i < outputs->len && ok; i++)
+		ok = output_group(g, g_ptr_array_index(outputs, i));
+	if (!ok) {
+		g_string_free(g, TRUE);
+		goto out;
+	}
+	struct ls_config *cfg = NULL;
+	if (ls_config_load_data(g->str, "lockstep redact", &cfg, &err) < 0) {
+		/* name the option rather than a line of the generated config */
+		const char *what = strstr(err, "] ");
+		fprintf(stderr, "lockstep redact: %s\n", what ? what + 2 : err);
+		g_free(err);
+		g_string_free(g, TRUE);
+		goto out;
+	}
+	g_string_free(g, TRUE);
+	rc = ls_rig_run(cfg, &o);
+	ls_config_free(&cfg);
+out:
+	g_ptr_array_free(outputs, TRUE);
+	return rc;
 }
 
 static volatile sig_atomic_t dump_stop;
@@ -302,6 +474,11 @@ static int cmd_bench_schedule(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Tesseract's OpenMP threads fight the redactor's own OCR workers (7x
+	 * slower on 2 cores). libgomp reads OMP_THREAD_LIMIT when it is loaded,
+	 * before main(), so the only way to set it is to start again with it. */
+	if (!getenv("OMP_THREAD_LIMIT") && setenv("OMP_THREAD_LIMIT", "1", 1) == 0)
+		execv("/proc/self/exe", argv); /* on failure, go on as we are */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -329,6 +506,8 @@ int main(int argc, char **argv)
 		rc = cmd_run(argc - 2, argv + 2);
 	else if (!strcmp(cmd, "check"))
 		rc = cmd_check(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "redact"))
+		rc = cmd_redact(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "lockstep: unknown command \"%s\"\n", cmd);
 		usage(stderr);

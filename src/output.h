@@ -31,4 +31,8 @@ extern const struct ls_output_ops ls_mosaic_out_ops;
 void *ls_shm_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
 extern const struct ls_output_ops ls_shm_out_ops;
 
+/** File: one camera's frames at their own size, no overlays (out_file.c). */
+void *ls_file_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
+extern const struct ls_output_ops ls_file_out_ops;
+
 #endif

@@ -12,6 +12,7 @@
 #include "ls_spsc.h"
 #include "ls_stats.h"
 #include "output.h"
+#include "redact.h"
 #include "source.h"
 
 #define RING_FRAMES 64
@@ -402,14 +403,29 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			goto out_sources;
 		}
 		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns, files_start);
+		if (cfg->cams[c].redact) {
+			struct ls_redact_stage *st = ls_redact_stage_new(&cfg->redact, cfg->cams[c].name, &err);
+			if (!st) {
+				g_printerr("%s:%d: [camera %s] redact: %s\n", cfg->path, cfg->cams[c].line, cfg->cams[c].name,
+					   err);
+				g_clear_pointer(&err, g_free);
+				r->exit_code = 1;
+				goto out_sources;
+			}
+			ls_source_set_redact(r->sources[c], st);
+		}
 	}
 	r->outputs = g_new0(struct ls_output, cfg->noutputs);
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		const struct ls_output_config *oc = &cfg->outputs[i];
 		struct ls_output *out = &r->outputs[r->noutputs];
-		out->ops = oc->kind == LS_OUTPUT_SHM ? &ls_shm_out_ops : &ls_mosaic_out_ops;
+		out->ops = oc->kind == LS_OUTPUT_SHM	 ? &ls_shm_out_ops
+			   : oc->kind == LS_OUTPUT_FILE ? &ls_file_out_ops
+							: &ls_mosaic_out_ops;
 		out->name = g_strdup(out->ops->kind);
-		out->impl = oc->kind == LS_OUTPUT_SHM ? ls_shm_out_new(oc, cfg, &err) : ls_mosaic_out_new(oc, cfg, &err);
+		out->impl = oc->kind == LS_OUTPUT_SHM	  ? ls_shm_out_new(oc, cfg, &err)
+			    : oc->kind == LS_OUTPUT_FILE ? ls_file_out_new(oc, cfg, &err)
+							 : ls_mosaic_out_new(oc, cfg, &err);
 		if (!out->impl) {
 			g_printerr("%s:%d: [output %s] %s\n", cfg->path, oc->line, out->name, err);
 			g_clear_pointer(&err, g_free);

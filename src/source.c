@@ -8,6 +8,7 @@
 
 #include "ls_frame.h"
 #include "ls_testcam.h"
+#include "redact.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -27,6 +28,7 @@ struct ls_source {
 	struct ls_spsc *ring;        /* not owned; producer side is ours */
 	struct ls_doorbell *bell;    /* not owned */
 	struct ls_frame_pool *pool;  /* owned reference */
+	struct ls_redact_stage *redact; /* owned; NULL: frames pass as they are */
 	bool blocking;
 	struct ls_rate rig_rate;     /* to start paced files on the slot grid */
 	int64_t rig_epoch_ns;
@@ -90,6 +92,7 @@ static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *inf
 		return;
 	}
 	struct payload *p = f->priv;
+	f->stream_ns = GST_BUFFER_PTS_IS_VALID(buf) ? (int64_t)GST_BUFFER_PTS(buf) : -1;
 	bool mapped = gst_video_frame_map(&p->vf, info, buf, GST_MAP_READ);
 	gst_buffer_unref(buf); /* the mapped frame holds its own reference */
 	if (!mapped) {
@@ -99,10 +102,38 @@ static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *inf
 	}
 	f->release = payload_release;
 	f->opaque = p;
-	f->cam = (uint16_t)s->cam;
-	f->seq = atomic_load(&s->frames);
-	f->capture_ns = capture_ns;
-	f->arrival_ns = ls_realtime_ns();
+	if (s->redact) {
+		/* The frame that goes on is the redacted copy; the camera's own
+		 * buffer goes back now. No copy: no frame (never unredacted). */
+		uint8_t *out[3];
+		int outs[3];
+		void *rb = NULL;
+		if (GST_VIDEO_FRAME_FORMAT(&p->vf) == GST_VIDEO_FORMAT_I420) {
+			uint8_t *in[3] = { GST_VIDEO_FRAME_PLANE_DATA(&p->vf, 0), GST_VIDEO_FRAME_PLANE_DATA(&p->vf, 1),
+					   GST_VIDEO_FRAME_PLANE_DATA(&p->vf, 2) };
+			int ins[3] = { GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, 0), GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, 1),
+				       GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, 2) };
+			rb = ls_redact_stage_process(s->redact, in, ins, GST_VIDEO_FRAME_WIDTH(&p->vf),
+						     GST_VIDEO_FRAME_HEIGHT(&p->vf), capture_ns, out, outs);
+		}
+		if (!rb) {
+			ls_frame_unref(&f);
+			atomic_fetch_add(&s->pool_empty, 1);
+			return;
+		}
+		f->format = LS_FMT_I420;
+		f->width = GST_VIDEO_FRAME_WIDTH(&p->vf);
+		f->height = GST_VIDEO_FRAME_HEIGHT(&p->vf);
+		f->nplanes = 3;
+		for (int i = 0; i < 3; i++) {
+			f->planes[i] = out[i];
+			f->strides[i] = outs[i];
+		}
+		gst_video_frame_unmap(&p->vf);
+		f->release = ls_redact_stage_release;
+		f->opaque = rb;
+		goto stamped;
+	}
 	f->format = pixfmt_of(GST_VIDEO_FRAME_FORMAT(&p->vf));
 	f->width = GST_VIDEO_FRAME_WIDTH(&p->vf);
 	f->height = GST_VIDEO_FRAME_HEIGHT(&p->vf);
@@ -111,6 +142,11 @@ static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *inf
 		f->planes[i] = GST_VIDEO_FRAME_PLANE_DATA(&p->vf, i);
 		f->strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, i);
 	}
+stamped:
+	f->cam = (uint16_t)s->cam;
+	f->seq = atomic_load(&s->frames);
+	f->capture_ns = capture_ns;
+	f->arrival_ns = ls_realtime_ns();
 	atomic_store(&s->last_capture_ns, capture_ns);
 	atomic_store(&s->last_frame_mono, ls_monotonic_ns());
 	int st = atomic_load(&s->state);
@@ -411,6 +447,12 @@ fail:
 	return NULL;
 }
 
+void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage)
+{
+	ls_redact_stage_free(&s->redact);
+	s->redact = stage;
+}
+
 void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns)
 {
 	s->rig_rate = rate;
@@ -482,6 +524,7 @@ void ls_source_free(struct ls_source **sp)
 	if (s->clock)
 		gst_object_unref(s->clock);
 	ls_frame_pool_unref(&s->pool); /* frames still out keep it alive */
+	ls_redact_stage_free(&s->redact);   /* its buffers outlive it too */
 	ls_source_spec_clear(&s->spec);
 	g_free(s->name);
 	g_free(s);

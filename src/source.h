@@ -60,6 +60,10 @@ struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc,
  *  slot; 0: the source picks one), paced or on event time; after a restart
  *  the source picks the next slot time. Call before ls_source_start(). */
 void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns);
+struct ls_redact_stage;
+/** Redacts every frame with @stage (owned by the source from now on) before
+ *  it reaches the aligner. Call before ls_source_start(). */
+void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage);
 /** Starts it. A camera that fails now is reported and retried with backoff,
  *  like one that fails later; returns < 0 only for errors that retrying
  *  cannot fix (a pipeline that cannot be built), with *err set. */

@@ -38,8 +38,8 @@ static int G_GNUC_PRINTF(3, 4) fail_errno(char **err, int errnum, const char *fm
 
 int ls_uri_parse_bool(const char *s, bool *out, char **err)
 {
-	static const char *const yes[] = { "true", "yes", "1" };
-	static const char *const no[] = { "false", "no", "0" };
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
 		if (g_ascii_strcasecmp(s, yes[i]) == 0) {
@@ -51,7 +51,7 @@ int ls_uri_parse_bool(const char *s, bool *out, char **err)
 			return 0;
 		}
 	}
-	return fail(err, "expected true or false, got \"%s\"", s);
+	return fail(err, "expected true or false, got \"%s\" (on/off, yes/no and 1/0 work too)", s);
 }
 
 int ls_uri_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char **err)

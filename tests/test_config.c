@@ -324,7 +324,7 @@ static void test_bad_syntax(void)
 static void test_bad_groups(void)
 {
 	load_bad("[rig]\nrate = 30\n[foo]\n",
-		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic] or [output shm])");
+		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file] or [redact])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -333,7 +333,7 @@ static void test_bad_groups(void)
 	load_bad("[camera a/b]\n", "t.ini:1: bad camera name \"a/b\"");
 	load_bad("[camera abcdefghijklmnopqrstuvwxyz0123456]\n", "bad camera name \"abcdefghijklmnopqrstuvwxyz0123456\"");
 	load_bad("[camera caf\xc3\xa9]\n", "t.ini:1: bad camera name");
-	load_bad("[output]\n", "t.ini:1: unknown output [output] (expected [output mosaic] or [output shm])");
+	load_bad("[output]\n", "t.ini:1: unknown output [output] (expected [output mosaic], [output shm] or [output file])");
 	load_bad("[output pip]\n", "t.ini:1: unknown output [output pip]");
 	load_bad("[rig]\nrate = 30\n[rig]\nrate = 25\n", "t.ini:3: duplicate group [rig] (first at line 1)");
 	load_bad(MINIMAL "[camera a]\nuri = test://\n", "t.ini:5: duplicate camera \"a\" (first at line 3)");
@@ -346,7 +346,7 @@ static void test_bad_keys(void)
 	load_bad("[rig]\nratee = 30\n", "t.ini:2: unknown key \"ratee\" in [rig] (expected rate, epoch, tolerance-ms, "
 					"max-latency-ms, missing, hold-max-ms, startup-ms, queue)");
 	load_bad("[rig]\nrate = 30\n[camera a]\nurl = test://\n",
-		 "t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled)");
+		 "t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled, redact)");
 	load_bad(MINIMAL "[output mosaic]\nfps = 30\n",
 		 "t.ini:6: unknown key \"fps\" in [output mosaic] (expected file, display, width, height)");
 	/* GKeyFile would hide these: a locale key, a key with a space. */

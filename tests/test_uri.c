@@ -167,21 +167,21 @@ static void test_value_bool(void)
 	bool v = false;
 	char *err = NULL;
 
-	for (const char *const *s = (const char *const[]){ "true", "TRUE", "yes", "Yes", "1", NULL }; *s; s++) {
+	for (const char *const *s = (const char *const[]){ "true", "TRUE", "yes", "Yes", "on", "ON", "1", NULL }; *s; s++) {
 		v = false;
 		g_assert_cmpint(ls_uri_parse_bool(*s, &v, NULL), ==, 0);
 		g_assert_true(v);
 	}
-	for (const char *const *s = (const char *const[]){ "false", "False", "no", "NO", "0", NULL }; *s; s++) {
+	for (const char *const *s = (const char *const[]){ "false", "False", "no", "NO", "off", "Off", "0", NULL }; *s; s++) {
 		v = true;
 		g_assert_cmpint(ls_uri_parse_bool(*s, &v, NULL), ==, 0);
 		g_assert_false(v);
 	}
 	g_assert_cmpint(ls_uri_parse_bool("maybe", &v, &err), ==, -EINVAL);
-	g_assert_cmpstr(err, ==, "expected true or false, got \"maybe\"");
+	g_assert_cmpstr(err, ==, "expected true or false, got \"maybe\" (on/off, yes/no and 1/0 work too)");
 	g_free(err);
 	g_assert_cmpint(ls_uri_parse_bool("", &v, NULL), ==, -EINVAL);
-	g_assert_cmpint(ls_uri_parse_bool("on", &v, NULL), ==, -EINVAL);
+	g_assert_cmpint(ls_uri_parse_bool("onn", &v, NULL), ==, -EINVAL);
 }
 
 static void test_value_rate(void)

@@ -1,0 +1,214 @@
+/* ocr_tess — see ocr_tess.h. */
+#include "ocr_tess.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tesseract/capi.h>
+
+struct backend {
+	struct ls_redact_backend ops; /* first: the public part */
+	char *datapath, *langs;
+};
+
+struct wctx {
+	TessBaseAPI *api;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static void *tess_worker_new(void *user, int idx, char **err)
+{
+	struct backend *b = user;
+	(void)idx;
+	struct wctx *w = g_new0(struct wctx, 1);
+	w->api = TessBaseAPICreate();
+	/* 1 = OEM_LSTM_ONLY */
+	if (!w->api || TessBaseAPIInit2(w->api, b->datapath, b->langs, 1) != 0) {
+		if (err)
+			*err = strdup("tesseract cannot load its language data (is tesseract-ocr-eng/-deu installed?)");
+		if (w->api)
+			TessBaseAPIDelete(w->api);
+		g_free(w);
+		return NULL;
+	}
+	TessBaseAPISetVariable(w->api, "debug_file", "/dev/null");
+	TessBaseAPISetVariable(w->api, "user_defined_dpi", "96");
+	return w;
+}
+
+static void tess_worker_free(void *p)
+{
+	struct wctx *w = p;
+	if (!w)
+		return;
+	TessBaseAPIEnd(w->api);
+	TessBaseAPIDelete(w->api);
+	g_free(w->buf);
+	g_free(w);
+}
+
+#define MARGIN 8
+
+/* Prepares @gray into w->buf: inverted when the background is dark, scaled
+ * by @s (1 or 2, bilinear), inside a white margin. */
+static uint8_t *prepare(struct wctx *w, const uint8_t *gray, int gw, int gh, int stride, int s, int *ow, int *oh)
+{
+	/* background: the mean of the border pixels */
+	long sum = 0, cnt = 0;
+	for (int x = 0; x < gw; x++) {
+		sum += gray[x] + gray[(size_t)(gh - 1) * (size_t)stride + (size_t)x];
+		cnt += 2;
+	}
+	for (int y = 0; y < gh; y++) {
+		sum += gray[(size_t)y * (size_t)stride] + gray[(size_t)y * (size_t)stride + (size_t)gw - 1];
+		cnt += 2;
+	}
+	bool invert = sum < 110 * cnt;
+	int W = gw * s + 2 * MARGIN, H = gh * s + 2 * MARGIN;
+	size_t need = (size_t)W * (size_t)H;
+	if (need > w->cap) {
+		g_free(w->buf);
+		w->buf = g_malloc(need);
+		w->cap = need;
+	}
+	memset(w->buf, 255, need);
+	for (int y = 0; y < gh * s; y++) {
+		uint8_t *o = w->buf + (size_t)(y + MARGIN) * (size_t)W + MARGIN;
+		if (s == 1) {
+			const uint8_t *g = gray + (size_t)y * (size_t)stride;
+			for (int x = 0; x < gw; x++)
+				o[x] = invert ? (uint8_t)(255 - g[x]) : g[x];
+			continue;
+		}
+		/* bilinear, sampling the source at ((y + 0.5) / s - 0.5) in 1/256 px */
+		int fy = (2 * y + 1) * 128 / s - 128;
+		int y0 = fy < 0 ? 0 : fy >> 8, wy = fy < 0 ? 0 : fy & 255;
+		int y1 = y0 + 1 < gh ? y0 + 1 : y0;
+		const uint8_t *g0 = gray + (size_t)y0 * (size_t)stride, *g1 = gray + (size_t)y1 * (size_t)stride;
+		for (int x = 0; x < gw * s; x++) {
+			int fx = (2 * x + 1) * 128 / s - 128;
+			int x0 = fx < 0 ? 0 : fx >> 8, wx = fx < 0 ? 0 : fx & 255;
+			int x1 = x0 + 1 < gw ? x0 + 1 : x0;
+			int top = g0[x0] * (256 - wx) + g0[x1] * wx, bot = g1[x0] * (256 - wx) + g1[x1] * wx;
+			int v = (top * (256 - wy) + bot * wy + (1 << 15)) >> 16;
+			o[x] = invert ? (uint8_t)(255 - v) : (uint8_t)v;
+		}
+	}
+	*ow = W;
+	*oh = H;
+	return w->buf;
+}
+
+static int tess_recognize(void *p, const uint8_t *gray, int gw, int gh, int stride, struct ls_redact_ocr *out)
+{
+	struct wctx *w = p;
+	/* scale up only small text: 2x costs about 1.5x and does not help 14 px text */
+	int s = gh < 14 ? 2 : 1, W, H;
+	const uint8_t *img = prepare(w, gray, gw, gh, stride, s, &W, &H);
+	TessBaseAPISetPageSegMode(w->api, gh < 40 ? PSM_SINGLE_LINE : PSM_SINGLE_BLOCK);
+	TessBaseAPISetImage(w->api, img, W, H, 1, W);
+	if (TessBaseAPIRecognize(w->api, NULL) != 0)
+		return -1;
+	TessResultIterator *it = TessBaseAPIGetIterator(w->api);
+	int cap = 0, line = -1;
+	out->nwords = 0;
+	out->words = NULL;
+	if (it) {
+		const TessPageIterator *pi = TessResultIteratorGetPageIteratorConst(it);
+		do {
+			char *t = TessResultIteratorGetUTF8Text(it, RIL_WORD);
+			if (!t)
+				continue;
+			if (TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE) || line < 0)
+				line++;
+			int l, tp, r, b;
+			if (!TessPageIteratorBoundingBox(pi, RIL_WORD, &l, &tp, &r, &b) || !*t) {
+				TessDeleteText(t);
+				continue;
+			}
+			if (out->nwords == cap) {
+				cap = cap ? cap * 2 : 16;
+				out->words = realloc(out->words, (size_t)cap * sizeof(*out->words));
+				if (!out->words)
+					abort();
+			}
+			struct ls_redact_word *wd = &out->words[out->nwords++];
+			int x0 = (l - MARGIN) / s, y0 = (tp - MARGIN) / s, x1 = (r - MARGIN + s - 1) / s,
+			    y1 = (b - MARGIN + s - 1) / s;
+			wd->x = x0 < 0 ? 0 : x0;
+			wd->y = y0 < 0 ? 0 : y0;
+			wd->w = (x1 > gw ? gw : x1) - wd->x;
+			wd->h = (y1 > gh ? gh : y1) - wd->y;
+			wd->line = line;
+			wd->conf = TessResultIteratorConfidence(it, RIL_WORD);
+			wd->text = strdup(t);
+			TessDeleteText(t);
+		} while (TessResultIteratorNext(it, RIL_WORD));
+		TessResultIteratorDelete(it);
+	}
+	TessBaseAPIClear(w->api);
+	return 0;
+}
+
+int ls_tess_read_page(void *p, const uint8_t *gray, int gw, int gh, int stride)
+{
+	struct wctx *w = p;
+	TessBaseAPISetPageSegMode(w->api, PSM_AUTO);
+	TessBaseAPISetImage(w->api, gray, gw, gh, 1, stride);
+	if (TessBaseAPIRecognize(w->api, NULL) != 0)
+		return -1;
+	int n = 0;
+	TessResultIterator *it = TessBaseAPIGetIterator(w->api);
+	if (it) {
+		do {
+			char *t = TessResultIteratorGetUTF8Text(it, RIL_WORD);
+			if (t) {
+				n++;
+				TessDeleteText(t);
+			}
+		} while (TessResultIteratorNext(it, RIL_WORD));
+		TessResultIteratorDelete(it);
+	}
+	TessBaseAPIClear(w->api);
+	return n;
+}
+
+struct ls_redact_backend *ls_tess_backend_new(const struct ls_tess_opts *o)
+{
+	struct backend *b = g_new0(struct backend, 1);
+	b->datapath = o && o->datapath ? g_strdup(o->datapath) : NULL;
+	b->langs = g_strdup(o && o->langs ? o->langs : "eng+deu");
+	b->ops.worker_new = tess_worker_new;
+	b->ops.recognize = tess_recognize;
+	b->ops.worker_free = tess_worker_free;
+	b->ops.user = b;
+	return &b->ops;
+}
+
+void ls_tess_backend_free(struct ls_redact_backend **bp)
+{
+	if (!bp || !*bp)
+		return;
+	struct backend *b = (struct backend *)*bp;
+	g_free(b->datapath);
+	g_free(b->langs);
+	g_free(b);
+	*bp = NULL;
+}
+
+int ls_tess_probe(const struct ls_tess_opts *o, char **err)
+{
+	struct ls_redact_backend *b = ls_tess_backend_new(o);
+	char *e = NULL;
+	void *w = b->worker_new(b->user, 0, &e);
+	if (!w) {
+		*err = g_strdup_printf("OCR languages %s: %s", o && o->langs ? o->langs : "eng+deu", e ? e : "?");
+		free(e);
+		ls_tess_backend_free(&b);
+		return -1;
+	}
+	b->worker_free(w);
+	ls_tess_backend_free(&b);
+	return 0;
+}

@@ -1,0 +1,395 @@
+/* redact — see redact.h. */
+#include "redact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ls_font.h"
+#include "ls_pii.h"
+#include "ls_redact.h"
+#include "ls_time.h"
+#include "ocr_tess.h"
+
+#ifndef LS_RULES_PATH
+#define LS_RULES_PATH "rules/pii.rules"
+#endif
+
+#define MAX_BUFS 64
+#define CANARY_TEXT "IBAN DE89 3704 0044 0532 0130 00"
+#define CANARY_SCALE 3
+#define CANARY_TIMEOUT_NS (5 * LS_NS_PER_SEC)
+
+/* Output buffers outlive the stage while frames are in flight. */
+struct bufpool {
+	gint refs;
+	GMutex mu;
+	size_t size;
+	GSList *free;
+	unsigned count;
+};
+
+struct obuf {
+	struct bufpool *pool;
+	uint8_t *data;
+	size_t size;
+};
+
+static void pool_unref(struct bufpool *p)
+{
+	if (!g_atomic_int_dec_and_test(&p->refs))
+		return;
+	for (GSList *l = p->free; l; l = l->next) {
+		struct obuf *b = l->data;
+		g_free(b->data);
+		g_free(b);
+	}
+	g_slist_free(p->free);
+	g_mutex_clear(&p->mu);
+	g_free(p);
+}
+
+void ls_redact_stage_release(void *opaque)
+{
+	struct obuf *b = opaque;
+	struct bufpool *p = b->pool;
+	g_mutex_lock(&p->mu);
+	if (b->size == p->size) {
+		p->free = g_slist_prepend(p->free, b);
+		b = NULL;
+	}
+	g_mutex_unlock(&p->mu);
+	if (b) { /* a buffer of an older frame size */
+		g_free(b->data);
+		g_free(b);
+	}
+	pool_unref(p);
+}
+
+struct ls_redact_stage {
+	struct ls_redact_config rc;
+	char *camera;
+	struct ls_pii_rules *rules;
+	struct ls_redact_backend *ocr;
+	struct ls_redactor *r;
+	int w, h;
+	int audit_fd;
+	struct bufpool *pool;
+	/* canary */
+	uint8_t *scratch;         /* input copy with the canary drawn in */
+	int64_t next_canary_ns;   /* realtime */
+	int64_t canary_since_ns;  /* injected since, 0: none */
+	bool canary_failed;
+	int cx, cy, cw, ch;       /* canary box */
+	/* per-second summary */
+	int64_t window_start_ns;
+	uint64_t window_frames;
+	GArray *lat_ms;           /* double */
+	int last_pending_tiles, last_masks;
+};
+
+static void audit_write(struct ls_redact_stage *st, const char *json)
+{
+	if (st->audit_fd < 0)
+		return;
+	/* {"t":..,"camera":"..", + the record without its opening brace */
+	char *line = g_strdup_printf("{\"t\":%.3f,\"camera\":\"%s\",%s\n", (double)ls_realtime_ns() / 1e9, st->camera,
+				     json + 1);
+	size_t n = strlen(line);
+	if (write(st->audit_fd, line, n) != (ssize_t)n) {
+		/* an audit log that cannot be written is not silently dropped */
+		static gint warned;
+		if (!g_atomic_int_get(&warned)) {
+			g_atomic_int_set(&warned, 1);
+			g_printerr("redact: audit log: %s\n", g_strerror(errno));
+		}
+	}
+	g_free(line);
+}
+
+static void audit_cb(void *user, const char *json)
+{
+	audit_write(user, json);
+}
+
+static int scan_cb(void *user, const char *line, struct ls_redact_match *out, int max)
+{
+	struct ls_pii_match m[64];
+	int n = ls_pii_scan(user, line, m, max < 64 ? max : 64);
+	for (int i = 0; i < n; i++)
+		out[i] = (struct ls_redact_match){ m[i].start, m[i].end, m[i].rule_id, m[i].confidence };
+	return n < 0 ? 0 : n;
+}
+
+static int load_rules(const struct ls_redact_config *rc, struct ls_pii_rules **rules, char **err)
+{
+	const char *path = rc->rules ? rc->rules : LS_RULES_PATH;
+	char *e = NULL;
+	if (ls_pii_rules_load(path, rules, &e) < 0) {
+		*err = g_strdup_printf("%s", e ? e : path);
+		free(e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct ls_redact_stage *ls_redact_stage_new(const struct ls_redact_config *rc, const char *camera, char **err)
+{
+	struct ls_redact_stage *st = g_new0(struct ls_redact_stage, 1);
+	st->rc = *rc;
+	st->rc.rules = g_strdup(rc->rules);
+	st->rc.audit = g_strdup(rc->audit);
+	st->rc.langs = g_strdup(rc->langs);
+	st->camera = g_strdup(camera);
+	st->audit_fd = -1;
+	st->lat_ms = g_array_new(FALSE, FALSE, sizeof(double));
+	if (load_rules(rc, &st->rules, err) < 0)
+		goto fail;
+	if (rc->audit) {
+		st->audit_fd = open(rc->audit, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (st->audit_fd < 0) {
+			*err = g_strdup_printf("audit = %s: %s", rc->audit, g_strerror(errno));
+			goto fail;
+		}
+	}
+	struct ls_tess_opts to = { NULL, rc->langs };
+	st->ocr = ls_tess_backend_new(&to);
+	st->pool = g_new0(struct bufpool, 1);
+	st->pool->refs = 1;
+	g_mutex_init(&st->pool->mu);
+	return st;
+fail:
+	ls_redact_stage_free(&st);
+	return NULL;
+}
+
+void ls_redact_stage_free(struct ls_redact_stage **pst)
+{
+	struct ls_redact_stage *st = pst ? *pst : NULL;
+	if (!st)
+		return;
+	ls_redactor_free(&st->r);
+	ls_tess_backend_free(&st->ocr);
+	ls_pii_rules_free(&st->rules);
+	if (st->audit_fd >= 0)
+		close(st->audit_fd);
+	if (st->pool)
+		pool_unref(st->pool);
+	g_array_free(st->lat_ms, TRUE);
+	g_free(st->scratch);
+	g_free(st->rc.rules);
+	g_free(st->rc.audit);
+	g_free(st->rc.langs);
+	g_free(st->camera);
+	g_free(st);
+	*pst = NULL;
+}
+
+/* (Re)creates the redactor for frames of @w x @h. */
+static bool ensure_redactor(struct ls_redact_stage *st, int w, int h)
+{
+	if (st->r && st->w == w && st->h == h)
+		return true;
+	ls_redactor_free(&st->r);
+	/* buffers of the old size are freed as they come back */
+	g_mutex_lock(&st->pool->mu);
+	for (GSList *l = st->pool->free; l; l = l->next) {
+		struct obuf *b = l->data;
+		g_free(b->data);
+		g_free(b);
+	}
+	g_slist_free(st->pool->free);
+	st->pool->free = NULL;
+	st->pool->count = 0;
+	st->pool->size = (size_t)w * (size_t)h * 3 / 2;
+	g_mutex_unlock(&st->pool->mu);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct ls_redact_params p = {
+		.width = w,
+		.height = h,
+		.tile = st->rc.tile,
+		.workers = st->rc.workers ? (int)st->rc.workers : (cores > 0 ? (int)cores : 2),
+		.budget_ns = st->rc.budget_ns,
+		.wait = st->rc.wait,
+		.ocr = st->ocr,
+		.scan = scan_cb,
+		.scan_user = st->rules,
+		.audit = st->audit_fd >= 0 ? audit_cb : NULL,
+		.audit_user = st,
+	};
+	char *err = NULL;
+	if (ls_redactor_new(&p, &st->r, &err) < 0) {
+		g_printerr("camera %s: redact: %s\n", st->camera, err ? err : "cannot start");
+		free(err);
+		return false;
+	}
+	st->w = w;
+	st->h = h;
+	g_free(st->scratch);
+	st->scratch = g_malloc((size_t)w * (size_t)h * 3 / 2);
+	int tw = ls_font_text_width(CANARY_TEXT, CANARY_SCALE);
+	st->cw = tw + 16;
+	st->ch = LS_FONT_CELL_H * CANARY_SCALE + 16;
+	st->cx = 8;
+	st->cy = h - st->ch - 8;
+	if (st->cw > w - 16 || st->cy < 0)
+		st->cw = 0; /* frame too small for a canary */
+	return true;
+}
+
+static struct obuf *get_buf(struct ls_redact_stage *st)
+{
+	struct bufpool *p = st->pool;
+	struct obuf *b = NULL;
+	g_mutex_lock(&p->mu);
+	if (p->free) {
+		b = p->free->data;
+		p->free = g_slist_delete_link(p->free, p->free);
+	} else if (p->count < MAX_BUFS) {
+		b = g_new0(struct obuf, 1);
+		b->data = g_try_malloc(p->size);
+		if (!b->data) {
+			g_free(b);
+			b = NULL;
+		} else {
+			b->pool = p;
+			b->size = p->size;
+			p->count++;
+		}
+	}
+	g_mutex_unlock(&p->mu);
+	if (b)
+		g_atomic_int_inc(&p->refs);
+	return b;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static void summary(struct ls_redact_stage *st, int64_t now)
+{
+	if (!st->window_start_ns) {
+		st->window_start_ns = now;
+		return;
+	}
+	if (now - st->window_start_ns < LS_NS_PER_SEC)
+		return;
+	double secs = (double)(now - st->window_start_ns) / 1e9;
+	double p50 = 0, p99 = 0;
+	if (st->lat_ms->len) {
+		qsort(st->lat_ms->data, st->lat_ms->len, sizeof(double), cmp_double);
+		p50 = g_array_index(st->lat_ms, double, st->lat_ms->len / 2);
+		p99 = g_array_index(st->lat_ms, double, (st->lat_ms->len * 99) / 100);
+	}
+	struct ls_redact_totals t;
+	ls_redactor_totals(st->r, &t);
+	char buf[400];
+	snprintf(buf, sizeof buf,
+		 "{\"event\":\"summary\",\"frames\":%llu,\"fps\":%.2f,\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,"
+		 "\"pending_tiles\":%d,\"masked_boxes\":%d,\"ocr_queue\":%u,\"ocr_jobs\":%llu,\"cache_hits\":%llu,"
+		 "\"full_masks\":%llu,\"workers_dead\":%u}",
+		 (unsigned long long)t.frames, (double)st->window_frames / secs, p50, p99, st->last_pending_tiles,
+		 st->last_masks, t.queue, (unsigned long long)t.ocr_jobs, (unsigned long long)t.cache_hits,
+		 (unsigned long long)t.full_masks, t.workers_dead);
+	audit_write(st, buf);
+	g_array_set_size(st->lat_ms, 0);
+	st->window_frames = 0;
+	st->window_start_ns = now;
+}
+
+static void copy_planes(uint8_t *dst, int w, int h, uint8_t *const in[3], const int strides[3])
+{
+	uint8_t *d[3] = { dst, dst + (size_t)w * (size_t)h, dst + (size_t)w * (size_t)h * 5 / 4 };
+	for (int p = 0; p < 3; p++) {
+		int pw = p ? w / 2 : w, ph = p ? h / 2 : h;
+		for (int y = 0; y < ph; y++)
+			memcpy(d[p] + (size_t)y * (size_t)pw, in[p] + (size_t)y * (size_t)strides[p], (size_t)pw);
+	}
+}
+
+void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_planes[3], const int in_strides[3],
+			      int width, int height, int64_t capture_ns, uint8_t *out_planes[3], int out_strides[3])
+{
+	if ((width | height) & 1 || !ensure_redactor(st, width, height))
+		return NULL;
+	struct obuf *b = get_buf(st);
+	if (!b)
+		return NULL;
+	struct ls_redact_image out = { { b->data, b->data + (size_t)width * (size_t)height,
+					 b->data + (size_t)width * (size_t)height * 5 / 4 },
+				       { width, width / 2, width / 2 } };
+	struct ls_redact_image in = { { in_planes[0], in_planes[1], in_planes[2] },
+				      { in_strides[0], in_strides[1], in_strides[2] } };
+	int64_t now = ls_realtime_ns();
+
+	/* canary: draw it into a copy of the input until it is judged */
+	if (st->rc.canary_ns && st->cw) {
+		if (!st->next_canary_ns)
+			st->next_canary_ns = now + st->rc.canary_ns;
+		if (!st->canary_since_ns && now >= st->next_canary_ns)
+			st->canary_since_ns = now;
+		if (st->canary_since_ns) {
+			copy_planes(st->scratch, width, height, in_planes, in_strides);
+			uint8_t *y = st->scratch;
+			for (int k = 0; k < st->ch; k++)
+				memset(y + (size_t)(st->cy + k) * (size_t)width + st->cx, 235, (size_t)st->cw);
+			ls_font_draw_gray(y, width, width, height, st->cx + 8, st->cy + 8, CANARY_SCALE, CANARY_TEXT, 16,
+					  -1);
+			in = (struct ls_redact_image){ { y, y + (size_t)width * (size_t)height,
+							 y + (size_t)width * (size_t)height * 5 / 4 },
+						       { width, width / 2, width / 2 } };
+		}
+	}
+	struct ls_redact_stats s;
+	ls_redactor_process(st->r, &in, &out, capture_ns, now, &s);
+
+	if (st->canary_since_ns) {
+		bool caught = ls_redactor_masked_as_pii(st->r, st->cx + 8, st->cy + 8, st->cw - 16, st->ch - 16);
+		int64_t age = now - st->canary_since_ns;
+		if (caught || age > CANARY_TIMEOUT_NS) {
+			char buf[160];
+			snprintf(buf, sizeof buf, "{\"event\":\"canary\",\"result\":\"%s\",\"latency_ms\":%.1f}",
+				 caught ? "pass" : "fail", (double)age / 1e6);
+			audit_write(st, buf);
+			if (!caught && !st->canary_failed)
+				g_printerr("camera %s: redact: the canary IBAN was not masked within %d s; every frame "
+					   "is masked until one is\n",
+					   st->camera, (int)(CANARY_TIMEOUT_NS / LS_NS_PER_SEC));
+			st->canary_failed = !caught;
+			st->canary_since_ns = 0;
+			st->next_canary_ns = now + st->rc.canary_ns;
+		}
+	}
+	if (st->canary_failed && !s.full_mask) {
+		ls_redact_fill(&out, width, height, 0, 0, width, height);
+		audit_write(st, "{\"event\":\"full-mask\",\"why\":\"canary-failed\"}");
+	}
+	st->last_pending_tiles = s.pending_tiles;
+	st->last_masks = s.mask_boxes;
+	double lat = (double)(ls_realtime_ns() - capture_ns) / 1e6;
+	g_array_append_val(st->lat_ms, lat);
+	st->window_frames++;
+	summary(st, now);
+	for (int p = 0; p < 3; p++) {
+		out_planes[p] = out.planes[p];
+		out_strides[p] = out.strides[p];
+	}
+	return b;
+}
+
+int ls_redact_stage_probe(const struct ls_redact_config *rc, char **err)
+{
+	struct ls_pii_rules *rules = NULL;
+	if (load_rules(rc, &rules, err) < 0)
+		return -EINVAL;
+	ls_pii_rules_free(&rules);
+	struct ls_tess_opts to = { NULL, rc->langs };
+	return ls_tess_probe(&to, err);
+}
