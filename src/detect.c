@@ -225,7 +225,7 @@ struct ls_detector *ls_detector_new(const struct ls_detect_config *dc, unsigned 
 {
 	(void)dc;
 	(void)ncams;
-	*err = g_strdup("[detect]: this lockstep was built without the ONNX Runtime headers (run scripts/setup.sh, "
+	*err = g_strdup("this lockstep was built without the ONNX Runtime headers (run scripts/setup.sh, "
 			"then meson setup --reconfigure)");
 	return NULL;
 }

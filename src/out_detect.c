@@ -37,7 +37,7 @@ struct detect_out {
 	GCond turn;
 	uint64_t next_ticket, next_publish;
 	/* counters (under lock) */
-	uint64_t sets, skipped, cam_frames, detections, failures;
+	uint64_t sets, skipped, empty, cam_frames, detections, failures;
 	int64_t run_ns, total_ns;
 	bool error_logged;
 };
@@ -118,8 +118,13 @@ static gpointer worker_main(gpointer data)
 			g_mutex_unlock(&o->lock);
 			break;
 		}
-		if (set->n % (int64_t)o->dc.every_n != 0) {
-			o->skipped++;
+		if (set->npresent == 0 || set->n % (int64_t)o->dc.every_n != 0) {
+			/* nothing new to look at (held frames were detected when
+			 * they were present), or not a slot every-n picks */
+			if (set->npresent == 0)
+				o->empty++;
+			else
+				o->skipped++;
 			g_mutex_unlock(&o->lock);
 			ls_frameset_unref(&set);
 			continue;
@@ -203,9 +208,10 @@ static void detect_finish(void *impl)
 		g_thread_join(o->threads[i]);
 	g_clear_pointer(&o->threads, g_free);
 	g_printerr("[detect] %llu framesets (%llu camera frames), %llu detections, %llu skipped by every-n, "
-		   "%llu dropped while behind, %llu failed; %.1f ms per frameset (%.1f in ONNX Runtime)\n",
+		   "%llu without a new frame, %llu dropped while behind, %llu failed; %.1f ms per frameset (%.1f in "
+		   "ONNX Runtime)\n",
 		   (unsigned long long)o->sets, (unsigned long long)o->cam_frames, (unsigned long long)o->detections,
-		   (unsigned long long)o->skipped, (unsigned long long)(o->q ? ls_setq_dropped(o->q) : 0),
+		   (unsigned long long)o->skipped, (unsigned long long)o->empty, (unsigned long long)(o->q ? ls_setq_dropped(o->q) : 0),
 		   (unsigned long long)o->failures, o->sets ? (double)o->total_ns / 1e6 / (double)o->sets : 0.0,
 		   o->sets ? (double)o->run_ns / 1e6 / (double)o->sets : 0.0);
 	if (o->out && !o->out_is_stdout)
