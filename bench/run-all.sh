@@ -17,3 +17,5 @@ echo "== soak"
 bench/soak.sh "$build" "${SOAK_SECONDS:-600}"
 echo "== shared-memory hand-off: lockstep vs shmsink/shmsrc vs ZeroMQ, 4 x 1920x1080 I420"
 bench/shm_compare.sh "$build" 10 2
+echo "== [detect]: lockstep's detect stage vs ONNX Runtime alone, CenterNet on vtest.avi"
+bench/detect.sh "$build" 3

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,7 @@ struct tap {
 	float f;
 };
 
-static void taps(struct tap *t, int n, int off, int len, float scale, int src, int sub)
+static void taps(struct tap *t, int len, float scale, int src, int sub)
 {
 	/* output sample i (0..len-1) covers source (i + 0.5) / scale - 0.5 */
 	for (int i = 0; i < len; i++) {
@@ -74,8 +75,6 @@ static void taps(struct tap *t, int n, int off, int len, float scale, int src, i
 		if (t[i].f > 1)
 			t[i].f = 1;
 	}
-	(void)n;
-	(void)off;
 }
 
 static inline float bil(const uint8_t *p, int stride, const struct tap *tx, const struct tap *ty, int step, int o)
@@ -115,59 +114,79 @@ int ls_detect_preprocess(const struct ls_frame *f, const struct ls_letterbox *lb
 	if (ph > lb->in_h - py)
 		ph = lb->in_h - py;
 	float padv = pad * mul;
-	for (size_t i = 0; i < plane; i++) /* the picture overwrites its part */
-		R[i] = G[i] = B[i] = padv;
+	for (int y = 0; y < lb->in_h; y++) { /* the bars only: the picture is written below */
+		float *rows[3] = { R + (size_t)y * lb->in_w, G + (size_t)y * lb->in_w, B + (size_t)y * lb->in_w };
+		bool bar = y < py || y >= py + ph;
+		for (int k = 0; k < 3; k++)
+			for (int x = 0; x < lb->in_w; x++)
+				if (bar || x < px || x >= px + pw)
+					rows[k][x] = padv;
+				else
+					x = px + pw - 1; /* skip to the right bar */
+	}
 
 	/* tables on the stack would be large for 4K inputs: use the heap once */
 	struct tap *tx = malloc(sizeof *tx * (size_t)(2 * pw + 2 * ph));
 	if (!tx)
 		return -ENOMEM;
 	struct tap *ty = tx + pw, *tcx = ty + ph, *tcy = tcx + pw;
-	taps(tx, pw, px, pw, lb->scale, f->width, 0);
-	taps(ty, ph, py, ph, lb->scale, f->height, 0);
-	taps(tcx, pw, px, pw, lb->scale, f->width, 1);
-	taps(tcy, ph, py, ph, lb->scale, f->height, 1);
+	taps(tx, pw, lb->scale, f->width, 0);
+	taps(ty, ph, lb->scale, f->height, 0);
+	taps(tcx, pw, lb->scale, f->width, 1);
+	taps(tcy, ph, lb->scale, f->height, 1);
 
+	/* one loop per layout, the format switch hoisted out of the pixels */
 	for (int y = 0; y < ph; y++) {
 		size_t row = (size_t)(py + y) * lb->in_w + px;
+		float *r = R + row, *g = G + row, *b = B + row;
+		const struct tap *ry = &ty[y], *cy = &tcy[y];
+		const uint8_t *y0 = f->planes[0] + (size_t)ry->i0 * f->strides[0];
+		const uint8_t *y1 = f->planes[0] + (size_t)ry->i1 * f->strides[0];
+		float fy = ry->f;
+		if (f->format == LS_FMT_BGRX || f->format == LS_FMT_RGBA) {
+			int ro = f->format == LS_FMT_RGBA ? 0 : 2, bo = 2 - ro;
+			for (int x = 0; x < pw; x++) {
+				const struct tap *t = &tx[x];
+				r[x] = bil(f->planes[0], f->strides[0], t, ry, 4, ro) * mul;
+				g[x] = bil(f->planes[0], f->strides[0], t, ry, 4, 1) * mul;
+				b[x] = bil(f->planes[0], f->strides[0], t, ry, 4, bo) * mul;
+			}
+			continue;
+		}
+		const uint8_t *u0 = NULL, *u1 = NULL, *v0 = NULL, *v1 = NULL;
+		int cstep = 1;
+		if (f->format == LS_FMT_I420) {
+			u0 = f->planes[1] + (size_t)cy->i0 * f->strides[1];
+			u1 = f->planes[1] + (size_t)cy->i1 * f->strides[1];
+			v0 = f->planes[2] + (size_t)cy->i0 * f->strides[2];
+			v1 = f->planes[2] + (size_t)cy->i1 * f->strides[2];
+		} else if (f->format == LS_FMT_NV12) {
+			u0 = f->planes[1] + (size_t)cy->i0 * f->strides[1];
+			u1 = f->planes[1] + (size_t)cy->i1 * f->strides[1];
+			v0 = u0 + 1;
+			v1 = u1 + 1;
+			cstep = 2;
+		}
+		float fcy = cy->f;
 		for (int x = 0; x < pw; x++) {
-			float r, g, b;
-			switch (f->format) {
-			case LS_FMT_BGRX:
-				b = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 4, 0);
-				g = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 4, 1);
-				r = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 4, 2);
-				break;
-			case LS_FMT_RGBA:
-				r = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 4, 0);
-				g = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 4, 1);
-				b = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 4, 2);
-				break;
-			default: {
-				float Y = bil(f->planes[0], f->strides[0], &tx[x], &ty[y], 1, 0);
-				float U = 128, V = 128;
-				if (f->format == LS_FMT_I420) {
-					U = bil(f->planes[1], f->strides[1], &tcx[x], &tcy[y], 1, 0);
-					V = bil(f->planes[2], f->strides[2], &tcx[x], &tcy[y], 1, 0);
-				} else if (f->format == LS_FMT_NV12) {
-					U = bil(f->planes[1], f->strides[1], &tcx[x], &tcy[y], 2, 0);
-					V = bil(f->planes[1], f->strides[1], &tcx[x], &tcy[y], 2, 1);
-				}
-				if (f->format == LS_FMT_GRAY8) {
-					r = g = b = Y;
-					break;
-				}
-				/* BT.601 limited range */
-				float c = 1.164f * (Y - 16), d = U - 128, e = V - 128;
-				r = c + 1.596f * e;
-				g = c - 0.392f * d - 0.813f * e;
-				b = c + 2.017f * d;
-				break;
+			const struct tap *t = &tx[x];
+			float a = y0[t->i0] + (y0[t->i1] - y0[t->i0]) * t->f;
+			float c = y1[t->i0] + (y1[t->i1] - y1[t->i0]) * t->f;
+			float Y = a + (c - a) * fy;
+			if (!u0) {
+				r[x] = g[x] = b[x] = Y * mul;
+				continue;
 			}
-			}
-			R[row + x] = clamp255(r) * mul;
-			G[row + x] = clamp255(g) * mul;
-			B[row + x] = clamp255(b) * mul;
+			const struct tap *tc = &tcx[x];
+			int i0 = tc->i0 * cstep, i1 = tc->i1 * cstep;
+			float ua = u0[i0] + (u0[i1] - u0[i0]) * tc->f, ub = u1[i0] + (u1[i1] - u1[i0]) * tc->f;
+			float va = v0[i0] + (v0[i1] - v0[i0]) * tc->f, vb = v1[i0] + (v1[i1] - v1[i0]) * tc->f;
+			float d = ua + (ub - ua) * fcy - 128, e = va + (vb - va) * fcy - 128;
+			/* BT.601 limited range */
+			float l = 1.164f * (Y - 16);
+			r[x] = clamp255(l + 1.596f * e) * mul;
+			g[x] = clamp255(l - 0.392f * d - 0.813f * e) * mul;
+			b[x] = clamp255(l + 2.017f * d) * mul;
 		}
 	}
 	free(tx);
