@@ -206,15 +206,6 @@ void ls_detector_input(const struct ls_detector *d, int *w, int *h, bool *batche
 		*batched = d->batched;
 }
 
-static void config_copy(struct ls_detect_config *dst, const struct ls_detect_config *src)
-{
-	*dst = *src;
-	dst->model = g_strdup(src->model);
-	dst->provider = g_strdup(src->provider ? src->provider : "cpu");
-	dst->output = g_strdup(src->output);
-	dst->runtime = g_strdup(src->runtime);
-}
-
 #if !LS_HAVE_ORT
 
 struct ls_detect_worker {
@@ -277,6 +268,15 @@ void ls_detect_worker_times(const struct ls_detect_worker *w, int64_t *run_ns, i
 }
 
 #else
+
+static void config_copy(struct ls_detect_config *dst, const struct ls_detect_config *src)
+{
+	*dst = *src;
+	dst->model = g_strdup(src->model);
+	dst->provider = g_strdup(src->provider ? src->provider : "cpu");
+	dst->output = g_strdup(src->output);
+	dst->runtime = g_strdup(src->runtime);
+}
 
 /* ---- loading the runtime (once per process) ---------------------------- */
 
