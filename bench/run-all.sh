@@ -19,3 +19,5 @@ echo "== shared-memory hand-off: lockstep vs shmsink/shmsrc vs ZeroMQ, 4 x 1920x
 bench/shm_compare.sh "$build" 10 2
 echo "== personal-data rules: ls_pii_scan per OCR'd line vs a plain POSIX regex set"
 "$build/bench/bench-pii" rules/pii.rules 20000
+echo "== [detect]: lockstep's detect stage vs ONNX Runtime alone, CenterNet on vtest.avi"
+bench/detect.sh "$build" 3

@@ -233,6 +233,23 @@ int ls_mosaic_tile_rect(const struct ls_mosaic *m, unsigned cam, int *x, int *y,
 	return 0;
 }
 
+int ls_mosaic_picture_rect(const struct ls_mosaic *m, unsigned cam, int *x, int *y, int *w, int *h, int *src_w,
+			   int *src_h)
+{
+	if (!m || cam >= m->ncams)
+		return -EINVAL;
+	const struct tile *t = &m->tiles[cam];
+	if (t->map.src_w == 0)
+		return -ENOENT;
+	*x = t->x + t->map.px;
+	*y = t->y + t->map.py;
+	*w = t->map.pw;
+	*h = t->map.ph;
+	*src_w = t->map.src_w;
+	*src_h = t->map.src_h;
+	return 0;
+}
+
 /* ---- drawing into the output picture ------------------------------------ */
 
 /* The output planes, as pointers and strides, so helpers do not recompute

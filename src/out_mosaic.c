@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "detect.h"
+#include "ls_detect.h"
+#include "ls_font.h"
 #include "ls_mosaic.h"
 #include "output.h"
 
@@ -27,7 +30,41 @@ struct mosaic_out {
 	int64_t first_slot_ns;      /* PTS 0; output thread only */
 	gint failed;                /* atomic: the pipeline reported an error */
 	uint64_t written;           /* output thread only */
+	struct ls_detect_board *board; /* [detect] draw=on: boxes to draw, or NULL */
+	struct ls_det *boxes;       /* scratch for the board's copy */
+	unsigned max_boxes;
 };
+
+void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board)
+{
+	struct mosaic_out *m = impl;
+	m->board = board;
+	g_free(m->boxes);
+	m->max_boxes = 10000; /* the config's upper bound of max-detections */
+	m->boxes = g_new(struct ls_det, m->max_boxes);
+}
+
+/* The latest detections of each camera with a picture in @set, as yellow
+ * boxes with the class name; they may be a few slots older than the
+ * picture (detection runs on its own threads). */
+static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set, uint8_t *pic)
+{
+	uint8_t *yp = pic, *up = pic + (size_t)m->w * m->h, *vp = up + (size_t)m->w * m->h / 4;
+	for (unsigned c = 0; c < set->ncams; c++) {
+		int x, y, w, h, sw, sh;
+		if (!set->entries[c].frame || ls_mosaic_picture_rect(m->mosaic, c, &x, &y, &w, &h, &sw, &sh) < 0)
+			continue;
+		int n = ls_detect_board_get(m->board, c, m->boxes, NULL);
+		for (int i = 0; i < n; i++) {
+			const struct ls_det *b = &m->boxes[i];
+			ls_det_draw_box(yp, up, vp, m->w, m->w / 2, m->w, m->h, x, y, w, h, sw, sh, b, 2, 210, 16, 146);
+			int lx = x + (int)(b->x1 * (float)w / (float)sw), ly = y + (int)(b->y1 * (float)h / (float)sh) - 11;
+			const char *name = ls_coco_name(b->cls);
+			if (name && ly >= y)
+				ls_font_draw_gray(yp, m->w, x + w, m->h, lx, ly, 1, name, 235, 16);
+		}
+	}
+}
 
 static const char *muxer_for(const char *file)
 {
@@ -131,6 +168,8 @@ static gpointer mosaic_thread(gpointer data)
 		GstMapInfo map;
 		if (gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
 			ls_mosaic_compose(m->mosaic, set, map.data);
+			if (m->board)
+				draw_detections(m, set, map.data);
 			gst_buffer_unmap(buf, &map);
 		}
 		if (m->written == 0)
@@ -219,6 +258,7 @@ static void mosaic_free(void *impl)
 	if (m->pipeline)
 		gst_object_unref(m->pipeline);
 	ls_mosaic_free(&m->mosaic);
+	g_free(m->boxes);
 	g_free(m->file);
 	g_free(m);
 }

@@ -34,5 +34,15 @@ extern const struct ls_output_ops ls_shm_out_ops;
 /** File: one camera's frames at their own size, no overlays (out_file.c). */
 void *ls_file_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
 extern const struct ls_output_ops ls_file_out_ops;
+/** Detect: the [detect] stage (see detect.h, out_detect.c); @board, if not
+ *  NULL, gets the latest boxes for the mosaic. */
+struct ls_detect_board;
+void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *board, char **err);
+extern const struct ls_output_ops ls_detect_out_ops;
+/** Worker threads (sessions) the stage runs: threads=, or one per online
+ *  CPU, at most 4. */
+unsigned ls_detect_threads(const struct ls_detect_config *dc);
+/** Makes the mosaic draw the boxes on @board (not owned; outlives it). */
+void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board);
 
 #endif

@@ -11,6 +11,7 @@
 #include "ls_doorbell.h"
 #include "ls_spsc.h"
 #include "ls_stats.h"
+#include "detect.h"
 #include "output.h"
 #include "redact.h"
 #include "source.h"
@@ -26,6 +27,7 @@ struct rig {
 	struct ls_source **sources;
 	struct ls_output *outputs;
 	unsigned noutputs;
+	struct ls_detect_board *board; /* [detect] draw=on with a mosaic */
 	struct ls_doorbell bell;
 	struct ls_aligner *al;
 	bool event_time;
@@ -357,6 +359,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			return 1;
 		}
 	}
+	unsigned detect_extra = cfg->detect ? cfg->queue + 1 + ls_detect_threads(cfg->detect) : 0;
 	int64_t *offsets = g_new0(int64_t, cfg->ncams);
 	for (unsigned c = 0; c < cfg->ncams; c++)
 		offsets[c] = cfg->cams[c].offset_ns;
@@ -369,8 +372,9 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		.policy = cfg->policy,
 		.hold_max_ns = cfg->hold_max_ns,
 		.offsets_ns = offsets,
-		/* sets: the window, each output's queue, one in each output's hands */
-		.setpool_extra = cfg->noutputs * (cfg->queue + 2),
+		/* sets: the window, each output's queue, one in each output's hands
+		 * ([detect]: one in each worker's) */
+		.setpool_extra = cfg->noutputs * (cfg->queue + 2) + detect_extra,
 	};
 	r->al = ls_aligner_new(&ac, on_set, r);
 	g_free(offsets);
@@ -389,7 +393,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	r->last_pop_mono = g_new0(int64_t, cfg->ncams);
 	/* a frame is held by: the ring, the aligner window, each output queue,
 	 * each output thread, and `hold` */
-	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + cfg->noutputs * (cfg->queue + 2) + 4;
+	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + cfg->noutputs * (cfg->queue + 2) + detect_extra + 4;
 	/* every file's frame 0 lands on this slot time: 1 s out, room to preroll */
 	int64_t files_start = ls_slot_time(ls_slot_index(ls_realtime_ns() + LS_NS_PER_SEC, cfg->epoch_ns, 0, cfg->rate) + 1,
 					   cfg->epoch_ns, cfg->rate);
@@ -415,7 +419,35 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			ls_source_set_redact(r->sources[c], st);
 		}
 	}
-	r->outputs = g_new0(struct ls_output, cfg->noutputs);
+	r->outputs = g_new0(struct ls_output, cfg->noutputs + 1);
+	/* [detect] first: a bad model fails the run before anything starts,
+	 * and the mosaic needs its board */
+	if (cfg->detect) {
+		struct ls_output *out = &r->outputs[r->noutputs];
+		bool mosaic = false;
+		for (unsigned i = 0; i < cfg->noutputs; i++)
+			mosaic |= cfg->outputs[i].kind == LS_OUTPUT_MOSAIC;
+		if (cfg->detect->draw && mosaic)
+			r->board = ls_detect_board_new(cfg->ncams, cfg->detect->max_dets);
+		out->ops = &ls_detect_out_ops;
+		out->name = g_strdup("detect");
+		out->impl = ls_detect_out_new(cfg, r->board, &err);
+		if (!out->impl) {
+			g_printerr("%s:%d: [detect] %s\n", cfg->path, cfg->detect->line, err);
+			g_clear_pointer(&err, g_free);
+			g_free(out->name);
+			r->exit_code = 1;
+			goto out_outputs;
+		}
+		out->q = ls_setq_new(cfg->queue);
+		r->noutputs++;
+		if (out->ops->start(out->impl, out->q, &err) < 0) {
+			g_printerr("%s:%d: [detect] %s\n", cfg->path, cfg->detect->line, err);
+			g_clear_pointer(&err, g_free);
+			r->exit_code = 1;
+			goto out_outputs;
+		}
+	}
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		const struct ls_output_config *oc = &cfg->outputs[i];
 		struct ls_output *out = &r->outputs[r->noutputs];
@@ -433,6 +465,8 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			r->exit_code = 1;
 			goto out_outputs;
 		}
+		if (r->board && oc->kind == LS_OUTPUT_MOSAIC)
+			ls_mosaic_out_set_board(out->impl, r->board);
 		out->q = ls_setq_new(cfg->queue);
 		r->noutputs++;
 		if (out->ops->start(out->impl, out->q, &err) < 0) {
@@ -486,6 +520,7 @@ out_outputs:
 		g_free(r->outputs[i].name);
 	}
 	g_free(r->outputs);
+	ls_detect_board_free(&r->board);
 out_sources:
 	ls_aligner_free(&r->al);
 	for (unsigned c = 0; c < cfg->ncams; c++) {

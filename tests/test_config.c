@@ -276,6 +276,77 @@ static void test_outputs(void)
 	ls_config_free(&cfg);
 }
 
+static void test_detect(void)
+{
+	struct ls_config *cfg;
+
+	cfg = load_ok(MINIMAL);
+	g_assert_null(cfg->detect);
+	ls_config_free(&cfg);
+
+	cfg = load_ok(MINIMAL "[detect]\nmodel = m.onnx\n");
+	const struct ls_detect_config *d = cfg->detect;
+	g_assert_nonnull(d);
+	g_assert_cmpstr(d->model, ==, "m.onnx");
+	g_assert_cmpint(d->format, ==, LS_DETECT_AUTO);
+	g_assert_true(d->all_classes);
+	g_assert_cmpfloat(d->threshold, ==, 0.3);
+	g_assert_cmpfloat(d->iou, ==, 0.5);
+	g_assert_cmpuint(d->max_dets, ==, 100);
+	g_assert_cmpuint(d->every_n, ==, 1);
+	g_assert_cmpstr(d->provider, ==, "cpu");
+	g_assert_false(d->fallback_cpu);
+	g_assert_cmpuint(d->threads, ==, 0);
+	g_assert_null(d->output);
+	g_assert_true(d->draw);
+	g_assert_false(d->motion_gate);
+	g_assert_cmpint(d->input_w, ==, 0);
+	g_assert_null(d->runtime);
+	g_assert_cmpint(d->line, ==, 5);
+	ls_config_free(&cfg);
+
+	cfg = load_ok(MINIMAL "[detect]\nmodel = y.onnx\nformat = yolov8\nclasses = person, car,bus\nthreshold = 0.45\n"
+			      "iou = 1\nmax-detections = 7\nevery-n = 3\nprovider = cuda\nfallback = cpu\nthreads = 2\n"
+			      "output = -\ndraw = off\nmotion-gate = on\ninput-size = 640x480\nruntime = /opt/libort.so\n");
+	d = cfg->detect;
+	g_assert_cmpint(d->format, ==, LS_DETECT_YOLOV8);
+	g_assert_false(d->all_classes);
+	g_assert_cmphex(d->classes[0], ==, (1u << 0) | (1u << 2) | (1u << 5)); /* person, car, bus */
+	g_assert_cmpfloat(d->threshold, ==, 0.45);
+	g_assert_cmpfloat(d->iou, ==, 1.0);
+	g_assert_cmpuint(d->max_dets, ==, 7);
+	g_assert_cmpuint(d->every_n, ==, 3);
+	g_assert_cmpstr(d->provider, ==, "cuda");
+	g_assert_true(d->fallback_cpu);
+	g_assert_cmpuint(d->threads, ==, 2);
+	g_assert_cmpstr(d->output, ==, "-");
+	g_assert_false(d->draw);
+	g_assert_true(d->motion_gate);
+	g_assert_cmpint(d->input_w, ==, 640);
+	g_assert_cmpint(d->input_h, ==, 480);
+	g_assert_cmpstr(d->runtime, ==, "/opt/libort.so");
+	ls_config_free(&cfg);
+
+	load_bad(MINIMAL "[detect]\nthreshold = 0.5\n", "t.ini:5: [detect] needs model = FILE.onnx");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nthreshold = 0\n",
+		 "t.ini:7: [detect] threshold: expected a number in (0, 1], got \"0\"");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nthreshold = 1.5\n", "t.ini:7: [detect] threshold: expected a number");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclasses = person,unicorn\n",
+		 "t.ini:7: [detect] classes: unknown class \"unicorn\"");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nprovider = gpu\n",
+		 "t.ini:7: [detect] provider: unknown provider \"gpu\" (expected cpu, cuda, tensorrt, openvino");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nfallback = maybe\n",
+		 "t.ini:7: [detect] fallback: expected cpu or none, got \"maybe\"");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nformat = ssd\n", "t.ini:7: [detect] format: expected auto, centernet");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nevery-n = 0\n", "t.ini:7: [detect] every-n:");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ndraw = sometimes\n", "t.ini:7: [detect] draw: expected on or off");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ninput-size = 640\n",
+		 "t.ini:7: [detect] input-size: expected WIDTHxHEIGHT, each 16..8192, got \"640\"");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n", "t.ini:7: unknown key \"modle\" in [detect] (expected model,");
+	load_bad(MINIMAL "[detect]\nmodel = a.onnx\n[detect]\nmodel = b.onnx\n",
+		 "t.ini:7: duplicate group [detect] (first at line 5)");
+}
+
 static void test_syntax_ok(void)
 {
 	/* Comments, blank lines, indentation, CRLF, spaces around '=' and
@@ -324,7 +395,7 @@ static void test_bad_syntax(void)
 static void test_bad_groups(void)
 {
 	load_bad("[rig]\nrate = 30\n[foo]\n",
-		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file] or [redact])");
+		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact] or [detect])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -829,6 +900,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/files", test_files);
 	g_test_add_func("/config/output-shm", test_output_shm);
 	g_test_add_func("/config/bad/output-shm", test_bad_output_shm);
+	g_test_add_func("/config/detect", test_detect);
 	g_test_add_func("/config/examples/demo", test_example_demo);
 	g_test_add_func("/config/examples/integration", test_example_integration);
 	g_test_add_func("/config/examples/bad", test_example_bad);
