@@ -1070,8 +1070,13 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 		 * tab between cells so a value never runs into its neighbour */
 		t.len = 0;
 		t.nw = 0;
-		for (int i = a; i < b; i++)
-			row_append(r, &t, &items[i], i > a ? '\t' : 0, NULL);
+		for (int i = a; i < b; i++) {
+			/* a gap under a line height is a word space (a long value read
+			 * as several units), a wider one separates cells */
+			int h = items[i].y1 - items[i].y0;
+			char sep = i == a ? 0 : items[i].x0 - items[i - 1].x1 < h ? ' ' : '\t';
+			row_append(r, &t, &items[i], sep, NULL);
+		}
 		scan_row(r, &t, 0, y0, y1, newly);
 		/* each cell under its column: the digit-free cells above it (a table
 		 * header, a label over a field) are tried as its label, nearest

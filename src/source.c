@@ -1,7 +1,13 @@
 #include "source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <linux/fb.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <stdatomic.h>
@@ -46,7 +52,14 @@ struct ls_source {
 	int64_t started_mono_ns;     /* CLOCK_MONOTONIC at the last start */
 	int64_t virtual_start_ns;    /* realtime=false files: stamp of running time 0 */
 
-	/* test:// pacing thread */
+	/* fbdev:// reader: the device (or file) and its geometry */
+	int fb_fd;
+	int fb_w, fb_h, fb_bytespp, fb_stride;
+	off_t fb_offset;
+	char fb_format[16];
+	GstElement *fbsrc;
+
+	/* test:// pacing and fbdev:// reading thread */
 	GThread *thread;
 	struct ls_testcam model;
 
@@ -331,9 +344,152 @@ static gboolean watchdog_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* ---- fbdev:// -------------------------------------------------------------- */
+
+/* The GStreamer name of a framebuffer pixel layout (little-endian bytes). */
+static const char *fb_format_of(const struct fb_var_screeninfo *v)
+{
+	switch (v->bits_per_pixel) {
+	case 32:
+		return v->red.offset == 16 ? "BGRx" : v->red.offset == 0 ? "RGBx" : v->red.offset == 8 ? "xBGR" : "xRGB";
+	case 24:
+		return v->red.offset == 16 ? "BGR" : "RGB";
+	case 16:
+		return v->red.offset == 11 ? "RGB16" : "BGR16";
+	case 8:
+		return "GRAY8";
+	default:
+		return NULL;
+	}
+}
+
+static int fb_bytes_per_pixel(const char *fmt)
+{
+	if (!g_ascii_strcasecmp(fmt, "GRAY8"))
+		return 1;
+	if (!g_ascii_strcasecmp(fmt, "RGB16") || !g_ascii_strcasecmp(fmt, "BGR16"))
+		return 2;
+	if (!g_ascii_strcasecmp(fmt, "RGB") || !g_ascii_strcasecmp(fmt, "BGR"))
+		return 3;
+	if (!g_ascii_strcasecmp(fmt, "BGRx") || !g_ascii_strcasecmp(fmt, "RGBx") || !g_ascii_strcasecmp(fmt, "xRGB") ||
+	    !g_ascii_strcasecmp(fmt, "xBGR") || !g_ascii_strcasecmp(fmt, "BGRA") || !g_ascii_strcasecmp(fmt, "RGBA"))
+		return 4;
+	return 0;
+}
+
+/* Opens the framebuffer (or a raw file standing for one) and learns its
+ * visible area's geometry. */
+static bool fb_open(struct ls_source *s, char **err)
+{
+	const struct ls_src_fbdev *f = &s->spec.fbdev;
+	s->fb_fd = open(f->device, O_RDONLY | O_CLOEXEC);
+	if (s->fb_fd < 0) {
+		*err = g_strdup_printf("camera %s: %s: %s", s->name, f->device, g_strerror(errno));
+		return false;
+	}
+	struct stat st;
+	if (fstat(s->fb_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		int bpp = f->format ? fb_bytes_per_pixel(f->format) : 0;
+		if (!f->width || !f->height || !bpp) {
+			*err = g_strdup_printf("camera %s: %s: a regular file needs width, height and a format of BGRx, "
+					       "RGBx, xRGB, xBGR, BGR, RGB, RGB16, BGR16 or GRAY8",
+					       s->name, f->device);
+			return false;
+		}
+		s->fb_w = f->width;
+		s->fb_h = f->height;
+		s->fb_bytespp = bpp;
+		s->fb_stride = f->stride ? f->stride : f->width * bpp;
+		s->fb_offset = 0;
+		g_strlcpy(s->fb_format, f->format, sizeof s->fb_format);
+		if (s->fb_stride < s->fb_w * bpp) {
+			*err = g_strdup_printf("camera %s: %s: stride %d is less than width x %d bytes", s->name, f->device,
+					       s->fb_stride, bpp);
+			return false;
+		}
+		return true;
+	}
+	struct fb_var_screeninfo v;
+	struct fb_fix_screeninfo x;
+	if (ioctl(s->fb_fd, FBIOGET_VSCREENINFO, &v) < 0 || ioctl(s->fb_fd, FBIOGET_FSCREENINFO, &x) < 0) {
+		*err = g_strdup_printf("camera %s: %s: not a framebuffer: %s", s->name, f->device, g_strerror(errno));
+		return false;
+	}
+	const char *fmt = fb_format_of(&v);
+	if (!fmt || x.type != FB_TYPE_PACKED_PIXELS) {
+		*err = g_strdup_printf("camera %s: %s: unsupported framebuffer layout (%u bits per pixel, type %u)",
+				       s->name, f->device, v.bits_per_pixel, x.type);
+		return false;
+	}
+	s->fb_w = (int)v.xres & ~1;
+	s->fb_h = (int)v.yres & ~1;
+	s->fb_bytespp = (int)v.bits_per_pixel / 8;
+	s->fb_stride = (int)x.line_length;
+	s->fb_offset = (off_t)v.yoffset * x.line_length + (off_t)v.xoffset * s->fb_bytespp;
+	g_strlcpy(s->fb_format, fmt, sizeof s->fb_format);
+	return true;
+}
+
+/* Reads the framebuffer at fps and pushes each picture into the appsrc; the
+ * appsrc stamps it with the running time of the push (do-timestamp), so its
+ * capture time is when it was read. */
+static gpointer fb_thread(gpointer data)
+{
+	struct ls_source *s = data;
+	int64_t period = ls_rate_period_ns(s->spec.fbdev.fps), next = ls_realtime_ns();
+	size_t row = (size_t)s->fb_w * (size_t)s->fb_bytespp;
+	uint8_t *scratch = g_malloc((size_t)s->fb_stride);
+	bool warned = false;
+	while (!atomic_load(&s->stopping)) {
+		for (int64_t now = ls_realtime_ns(); now < next && !atomic_load(&s->stopping); now = ls_realtime_ns())
+			ls_sleep_until(next - now > 100 * LS_NS_PER_MS ? now + 100 * LS_NS_PER_MS : next);
+		if (atomic_load(&s->stopping))
+			break;
+		int64_t now = ls_realtime_ns();
+		next += period;
+		if (next < now) /* late: skip whole ticks, never queue them */
+			next = now + period - (now - next) % period;
+		GstBuffer *b = gst_buffer_new_allocate(NULL, row * (size_t)s->fb_h, NULL);
+		GstMapInfo map;
+		bool ok = gst_buffer_map(b, &map, GST_MAP_WRITE);
+		for (int y = 0; ok && y < s->fb_h; y++) {
+			ssize_t n = pread(s->fb_fd, scratch, row, s->fb_offset + (off_t)y * s->fb_stride);
+			if (n != (ssize_t)row)
+				ok = false;
+			else
+				memcpy(map.data + (size_t)y * row, scratch, row);
+		}
+		if (map.data)
+			gst_buffer_unmap(b, &map);
+		if (!ok) {
+			gst_buffer_unref(b);
+			if (!warned)
+				g_printerr("camera %s: %s: short read (the framebuffer changed size?)\n", s->name,
+					   s->spec.fbdev.device);
+			warned = true;
+			continue;
+		}
+		warned = false;
+		if (gst_app_src_push_buffer(GST_APP_SRC(s->fbsrc), b) != GST_FLOW_OK && atomic_load(&s->stopping))
+			break;
+	}
+	g_free(scratch);
+	return NULL;
+}
+
 static bool build_pipeline(struct ls_source *s, char **err)
 {
-	char *desc = ls_source_spec_gst_desc(&s->spec);
+	char *desc = NULL;
+	if (s->spec.kind == LS_SRC_FBDEV) {
+		if (!fb_open(s, err))
+			return false;
+		desc = g_strdup_printf("appsrc name=fbsrc is-live=true do-timestamp=true format=time max-buffers=2 "
+				       "leaky-type=downstream caps=video/x-raw,format=%s,width=%d,height=%d,framerate=%d/%d"
+				       " ! videoconvert ! video/x-raw,format=I420",
+				       s->fb_format, s->fb_w, s->fb_h, s->spec.fbdev.fps.num, s->spec.fbdev.fps.den);
+	} else {
+		desc = ls_source_spec_gst_desc(&s->spec);
+	}
 	if (!desc) {
 		*err = g_strdup_printf("camera %s: %s sources are not supported by this build", s->name,
 				       ls_source_kind_name(s->spec.kind));
@@ -358,6 +514,8 @@ static bool build_pipeline(struct ls_source *s, char **err)
 		return false;
 	}
 	s->appsink = gst_bin_get_by_name(GST_BIN(s->pipeline), "sink");
+	if (s->spec.kind == LS_SRC_FBDEV)
+		s->fbsrc = gst_bin_get_by_name(GST_BIN(s->pipeline), "fbsrc");
 	s->clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
 	gst_pipeline_use_clock(GST_PIPELINE(s->pipeline), s->clock);
 	if (s->spec.kind != LS_SRC_TEST) {
@@ -422,6 +580,7 @@ struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc,
 				struct ls_doorbell *bell, unsigned pool_frames, bool blocking, char **err)
 {
 	struct ls_source *s = g_new0(struct ls_source, 1);
+	s->fb_fd = -1;
 	s->cam = cam;
 	s->name = g_strdup(cc->name);
 	s->ring = ring;
@@ -483,6 +642,8 @@ int ls_source_start(struct ls_source *s, char **err)
 		return 0;
 	}
 	start_pipeline(s);
+	if (s->spec.kind == LS_SRC_FBDEV && !s->thread)
+		s->thread = g_thread_new(s->name, fb_thread, s);
 	return 0;
 }
 
@@ -519,6 +680,10 @@ void ls_source_free(struct ls_source **sp)
 		g_source_remove(s->bus_watch);
 	if (s->appsink)
 		gst_object_unref(s->appsink);
+	if (s->fbsrc)
+		gst_object_unref(s->fbsrc);
+	if (s->fb_fd >= 0)
+		close(s->fb_fd);
 	if (s->pipeline)
 		gst_object_unref(s->pipeline);
 	if (s->clock)
@@ -584,6 +749,8 @@ int ls_source_probe(const struct ls_camera_config *cc, int timeout_ms, char **er
 	g_source_remove(s->bus_watch);
 	s->bus_watch = 0;
 	gst_element_set_state(s->pipeline, GST_STATE_PLAYING);
+	if (s->spec.kind == LS_SRC_FBDEV)
+		s->thread = g_thread_new(s->name, fb_thread, s);
 	GstBus *bus = gst_element_get_bus(s->pipeline);
 	int64_t until = ls_monotonic_ns() + (int64_t)timeout_ms * LS_NS_PER_MS;
 	rc = -ETIMEDOUT;

@@ -265,6 +265,10 @@ static const struct opt x11_opts[] = {
 
 static const struct opt fbdev_opts[] = {
 	{ "fps", OPT_RATE, OFF(fbdev.fps), 0, 0, 0, 0, false },
+	{ "width", OPT_INT, OFF(fbdev.width), 16, 16384, 0, 0, true },
+	{ "height", OPT_INT, OFF(fbdev.height), 16, 16384, 0, 0, true },
+	{ "format", OPT_FORMAT, OFF(fbdev.format), 0, 0, 0, 0, false },
+	{ "stride", OPT_INT, OFF(fbdev.stride), 1, 1 << 20, 0, 0, false },
 };
 
 /* The nicknames of GStreamer 1.22's GstVideoTestSrcPattern, in enum order. */
@@ -751,6 +755,7 @@ void ls_source_spec_clear(struct ls_source_spec *s)
 		break;
 	case LS_SRC_FBDEV:
 		g_free(s->fbdev.device);
+		g_free(s->fbdev.format);
 		break;
 	case LS_SRC_NONE:
 	case LS_SRC_TEST:
@@ -804,8 +809,19 @@ int ls_source_spec_check(const struct ls_source_spec *s, char **err)
 	case LS_SRC_V4L2:
 		/* v4l2src opens the device read-write. */
 		return check_chardev(s->v4l2.device, R_OK | W_OK, err);
-	case LS_SRC_FBDEV:
+	case LS_SRC_FBDEV: {
+		struct stat st;
+		if (stat(s->fbdev.device, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (!s->fbdev.width || !s->fbdev.height || !s->fbdev.format)
+				return fail(err, "%s: a regular file, not a framebuffer device: give width, height and "
+						 "format (e.g. ?width=1920&height=1080&format=BGRx)",
+					    s->fbdev.device);
+			return access(s->fbdev.device, R_OK) < 0
+				       ? fail_errno(err, errno, "%s: %s", s->fbdev.device, g_strerror(errno))
+				       : 0;
+		}
 		return check_chardev(s->fbdev.device, R_OK, err);
+	}
 	case LS_SRC_X11: {
 		const char *d = *s->x11.display ? s->x11.display : g_getenv("DISPLAY");
 		if (!d || !*d)
@@ -976,7 +992,7 @@ char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
 	GString *g;
 
 	if (s->kind == LS_SRC_FBDEV) {
-		errno = ENOTSUP;
+		errno = ENOTSUP; /* source.c reads it itself (it needs the device's geometry) */
 		return NULL;
 	}
 	if (s->kind == LS_SRC_NONE || (unsigned)s->kind >= G_N_ELEMENTS(kind_names)) {

@@ -113,10 +113,17 @@ struct ls_src_x11 {
 	bool show_pointer;  /**< default false */
 };
 
-/** fbdev:// — a Linux framebuffer device. */
+/** fbdev:// — a Linux framebuffer device, read with pread() at fps. Its
+ *  geometry comes from the driver (FBIOGET_VSCREENINFO/FSCREENINFO). A
+ *  regular file (a raw dump of a framebuffer, or a test's stand-in) needs
+ *  width, height and format (BGRx, RGBx, xRGB, BGR, RGB, RGB16, GRAY8) and
+ *  may give stride (bytes per row; default width x bytes per pixel). */
 struct ls_src_fbdev {
 	char *device;       /**< absolute path, e.g. /dev/fb0 */
 	struct ls_rate fps; /**< how often lockstep reads it; default 15/1 */
+	int width, height;  /**< regular files: pixels, even, 16..16384; 0 for devices */
+	char *format;       /**< regular files: GStreamer format name, or NULL */
+	int stride;         /**< regular files: bytes per row, 0: packed */
 };
 
 /** A parsed source URI. Owns its strings: release with ls_source_spec_clear().
