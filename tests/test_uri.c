@@ -729,7 +729,32 @@ static void test_fbdev(void)
 
 	parse_bad("fbdev://fb0", "path must be absolute: fbdev:///path");
 	parse_bad("fbdev:///dev/fb0?fps=x", "option \"fps\": bad rate");
-	parse_bad("fbdev:///dev/fb0?width=64", "unknown option \"width\" for fbdev:// (expected fps)");
+	parse_bad("fbdev:///dev/fb0?depth=32", "unknown option \"depth\" for fbdev:// (expected fps, width, height, format, stride)");
+	parse_bad("fbdev:///tmp/fb.raw?width=63", "option \"width\"");
+
+	/* a raw file stands for a framebuffer only with its geometry */
+	char path[] = "/tmp/lockstep-fb-XXXXXX";
+	int fd = mkstemp(path);
+	g_assert_cmpint(fd, >=, 0);
+	close(fd);
+	char *uri = g_strdup_printf("fbdev://%s", path);
+	parse_ok(uri, &s);
+	char *err = NULL;
+	g_assert_cmpint(ls_source_spec_check(&s, &err), <, 0);
+	g_assert_nonnull(strstr(err, "give width, height and format"));
+	g_free(err);
+	ls_source_spec_clear(&s);
+	g_free(uri);
+	uri = g_strdup_printf("fbdev://%s?width=64&height=32&format=BGRx&stride=512", path);
+	parse_ok(uri, &s);
+	g_assert_cmpint(s.fbdev.width, ==, 64);
+	g_assert_cmpint(s.fbdev.height, ==, 32);
+	g_assert_cmpstr(s.fbdev.format, ==, "BGRx");
+	g_assert_cmpint(s.fbdev.stride, ==, 512);
+	g_assert_cmpint(ls_source_spec_check(&s, NULL), ==, 0);
+	ls_source_spec_clear(&s);
+	g_free(uri);
+	unlink(path);
 }
 
 static void test_clear(void)
