@@ -12,6 +12,7 @@ struct backend {
 };
 
 struct wctx {
+	bool fail; /* LOCKSTEP_FAULT_OCR=fail: every call fails (tests of the watchdog) */
 	TessBaseAPI *api;
 	uint8_t *buf;
 	size_t cap;
@@ -33,6 +34,8 @@ static void *tess_worker_new(void *user, int idx, char **err)
 		return NULL;
 	}
 	TessBaseAPISetVariable(w->api, "debug_file", "/dev/null");
+	const char *fault = getenv("LOCKSTEP_FAULT_OCR");
+	w->fail = fault && strcmp(fault, "fail") == 0;
 	TessBaseAPISetVariable(w->api, "user_defined_dpi", "96");
 	return w;
 }
@@ -103,6 +106,9 @@ static uint8_t *prepare(struct wctx *w, const uint8_t *gray, int gw, int gh, int
 static int tess_recognize(void *p, const uint8_t *gray, int gw, int gh, int stride, struct ls_redact_ocr *out)
 {
 	struct wctx *w = p;
+	/* fault injection for the tests: an OCR engine that fails */
+	if (w->fail)
+		return -1;
 	/* scale up only small text: 2x costs about 1.5x and does not help 14 px text */
 	int s = gh < 14 ? 2 : 1, W, H;
 	const uint8_t *img = prepare(w, gray, gw, gh, stride, s, &W, &H);

@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""End-to-end tests of `lockstep redact` on the synthetic screen corpus
+(tests/corpus): every scenario is played live, at its own frame rate, and
+the checker asserts that no personal-data box is ever shown unmasked in any
+output frame; it also reports the over-masking. Then the fail-closed paths
+(latency budget, a dead OCR worker, the canary), the fbdev and x11 sources,
+a run config with redact = on, and bad input.
+
+usage: redact.py LOCKSTEP SOURCE_ROOT  (run by meson, TAP on stdout)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Suite, SkipTest  # noqa: E402
+
+LOCKSTEP = os.path.abspath(sys.argv[1])
+ROOT = os.path.abspath(sys.argv[2])
+CORPUS = os.path.join(ROOT, "tests", "corpus")
+PY = "/usr/bin/python3"  # Debian's: PIL and numpy
+SCENARIOS = ["form", "table", "email", "scroll", "typing", "fullchange"]
+suite = Suite()
+tmp = tempfile.mkdtemp(prefix="lockstep-redact-")
+report = {}
+
+
+def run(args, timeout=120, env=None, check=True):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=e)
+    if check and p.returncode != 0:
+        raise AssertionError("%s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def corpus():
+    """Generates the corpus once (about 10 s) and converts each scenario to
+    I420 y4m, which decodes for nothing (the FFV1 files cost a core)."""
+    d = os.path.join(tmp, "corpus")
+    if not os.path.isdir(d):
+        run([PY, os.path.join(CORPUS, "gen_corpus.py"), "--out", d, "--video"], timeout=300)
+        for s in SCENARIOS:
+            run(["ffmpeg", "-loglevel", "error", "-y", "-i", os.path.join(d, s + ".mkv"), "-pix_fmt", "yuv420p",
+                 os.path.join(d, s + ".y4m")])
+    return d
+
+
+def truth(s):
+    with open(os.path.join(corpus(), s, "truth.json")) as f:
+        return json.load(f)
+
+
+def redact(s, extra=(), env=None, name=None, input_uri=None, rate=None, timeout=120):
+    """Runs lockstep redact on scenario s; returns (outdir, audit path, the
+    output frames' input indices)."""
+    t = truth(s)
+    fps = rate or t["fps"]
+    out = os.path.join(tmp, name or s)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    audit = os.path.join(out, "audit.jsonl")
+    uri = input_uri or "file://" + os.path.join(corpus(), s + ".y4m")
+    run([LOCKSTEP, "redact", "--input", uri, "--output", "file://" + os.path.join(out, "o.y4m"),
+         "--audit", audit, "--rate", str(fps), "--quiet"] + list(extra), env=env, timeout=timeout)
+    with open(os.path.join(out, "o.y4m.frames.jsonl")) as f:
+        index = [round(json.loads(line)["stream_ns"] * t["fps"] / 1e9) for line in f]
+    return out, audit, index
+
+
+def check(s, out, index, extra=()):
+    mp = os.path.join(out, "map.json")
+    with open(mp, "w") as f:
+        json.dump(index, f)
+    p = run([PY, os.path.join(CORPUS, "check_redaction.py"), os.path.join(corpus(), s), os.path.join(out, "o.y4m"),
+             "--map", mp, "--list", "5"] + list(extra), check=False, timeout=300)
+    if p.returncode not in (0, 1):
+        raise AssertionError("checker failed: %s" % p.stderr)
+    return json.loads(p.stdout)
+
+
+def audit_records(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def no_personal_data_in(path, s):
+    """The audit log must not contain any personal data the screen showed."""
+    with open(path) as f:
+        text = f.read()
+    for fr in truth(s)["frames"]:
+        for b in fr["pii"]:
+            if len(b["text"]) >= 4:
+                assert b["text"] not in text, "audit log contains %r" % b["text"]
+
+
+def live(s):
+    out, audit, index = redact(s)
+    r = check(s, out, index)
+    report[s] = {k: r[k] for k in ("frames_checked", "pii_boxes_checked", "leaks", "frames_fully_masked")}
+    report[s]["overmask_text_mean"] = r["overmask_text"]["mean"]
+    report[s]["overmask_frame_mean"] = r["overmask_frame"]["mean"]
+    print("# %s: %s" % (s, json.dumps(report[s])), flush=True)
+    assert r["frames_checked"] >= len(truth(s)["frames"]) * 0.8, "too few frames came out: %d" % r["frames_checked"]
+    assert r["leaks"] == 0, "personal data shown: %s" % json.dumps(r["leak_list"])
+    recs = audit_records(audit)
+    assert any(x["event"] == "summary" for x in recs), "no summary record in the audit log"
+    no_personal_data_in(audit, s)
+
+
+@suite.test
+def test_live_form():
+    live("form")
+
+
+@suite.test
+def test_live_table():
+    live("table")
+
+
+@suite.test
+def test_live_email():
+    live("email")
+
+
+@suite.test
+def test_live_scroll():
+    live("scroll")
+
+
+@suite.test
+def test_live_typing():
+    live("typing")
+
+
+@suite.test
+def test_live_fullchange():
+    live("fullchange")
+
+
+@suite.test
+def test_offline_wait_judges_every_frame():
+    """--wait: each frame waits for its OCR, so nothing is masked for being
+    unread: the over-masking is the rules' own, and still nothing leaks."""
+    out, audit, index = redact("email", ["--wait"], name="email-wait")
+    r = check("email", out, index)
+    assert r["leaks"] == 0, json.dumps(r["leak_list"])
+    assert len(index) == len(truth("email")["frames"]), "offline: every frame comes out (%d)" % len(index)
+    report["email --wait"] = {"leaks": r["leaks"], "overmask_text_mean": r["overmask_text"]["mean"]}
+    print("# email --wait: %s" % json.dumps(report["email --wait"]), flush=True)
+    assert r["overmask_text"]["mean"] < report.get("email", {}).get("overmask_text_mean", 99) + 0.01
+
+
+@suite.test
+def test_latency_budget_masks_whole_frames():
+    """A budget no frame can meet: every frame is masked whole and the audit
+    log says why."""
+    out, audit, index = redact("form", ["--budget-ms", "1"], name="form-budget")
+    r = check("form", out, index)
+    assert r["leaks"] == 0
+    assert r["frames_fully_masked"] == r["frames_checked"] > 0, r
+    assert any(x["event"] == "full-mask" and x["why"] == "latency-budget" for x in audit_records(audit))
+
+
+@suite.test
+def test_dead_ocr_worker_masks_whole_frames():
+    """OCR workers that fail count as dead: from then on every frame is
+    masked whole (before that, the unread text was masked as pending)."""
+    out, audit, index = redact("form", env={"LOCKSTEP_FAULT_OCR": "fail"}, name="form-dead")
+    r = check("form", out, index)
+    assert r["leaks"] == 0
+    recs = audit_records(audit)
+    assert any(x["event"] == "full-mask" and x["why"] == "ocr-worker-dead" for x in recs), recs[-3:]
+    assert r["frames_fully_masked"] >= r["frames_checked"] - 3, r
+
+
+@suite.test
+def test_canary_is_caught():
+    """--canary: a synthetic IBAN drawn into the frame is masked as personal
+    data, reported in the audit log."""
+    uri = "file://" + os.path.join(corpus(), "form.y4m") + "?loop=true"
+    out, audit, index = redact("form", ["--canary", "1", "--duration", "6"], input_uri=uri, name="form-canary")
+    recs = [x for x in audit_records(audit) if x["event"] == "canary"]
+    assert recs, "no canary record"
+    assert all(x["result"] == "pass" for x in recs), recs
+    assert max(x["latency_ms"] for x in recs) < 5000
+
+
+@suite.test
+def test_fbdev_source():
+    """fbdev://: a raw BGRx file stands for /dev/fb0 (this machine has no
+    framebuffer); the form read from it comes out redacted."""
+    from PIL import Image
+    png = os.path.join(corpus(), "form", "00000.png")
+    r, g, b = Image.open(png).convert("RGB").split()
+    raw = os.path.join(tmp, "fb0.raw")
+    with open(raw, "wb") as f:
+        f.write(Image.merge("RGBA", (b, g, r, Image.new("L", r.size, 255))).tobytes())
+    uri = "fbdev://%s?width=1920&height=1080&format=BGRx&fps=10" % raw
+    out, audit, index = redact("form", ["--duration", "5"], input_uri=uri, name="form-fbdev", timeout=60)
+    index = [0] * len(index)  # every read shows frame 0
+    res = check("form", out, index)
+    assert res["frames_checked"] >= 20, res["frames_checked"]
+    assert res["leaks"] == 0, json.dumps(res["leak_list"])
+    # once read, the screen is shown: the last frames are not all masked
+    assert res["frames_fully_masked"] == 0
+
+
+@suite.test
+def test_x11_source():
+    """x11://: the form shown full screen on an Xvfb of its own."""
+    if not shutil.which("Xvfb"):
+        raise SkipTest("Xvfb not installed")
+    disp = ":%d" % (80 + os.getpid() % 100)
+    x = subprocess.Popen(["Xvfb", disp, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    viewer = None
+    try:
+        time.sleep(1.0)
+        png = os.path.join(corpus(), "form", "00000.png")
+        env = dict(os.environ, DISPLAY=disp)
+        viewer = subprocess.Popen(["gst-launch-1.0", "-q", "filesrc", "location=" + png, "!", "pngdec", "!",
+                                   "imagefreeze", "!", "videoconvert", "!", "ximagesink", "sync=false"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2.0)
+        out, audit, index = redact("form", ["--duration", "5"], input_uri="x11://%s?fps=10" % disp,
+                                   name="form-x11", rate=10, timeout=60)
+        res = check("form", out, [0] * len(index))
+        assert res["frames_checked"] >= 20, res["frames_checked"]
+        assert res["leaks"] == 0, json.dumps(res["leak_list"])
+    finally:
+        if viewer:
+            viewer.kill()
+            viewer.wait()
+        x.kill()
+        x.wait()
+
+
+@suite.test
+def test_run_config_with_redact_on():
+    """A run config: a camera with redact = on, [redact] with an audit log,
+    [output file] of that camera."""
+    d = os.path.join(tmp, "run-config")
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "rig.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
+                "[camera screen]\nuri = file://%s\nredact = on\n"
+                "[camera plain]\nuri = test://?fps=10&width=320&height=240\n"
+                "[redact]\naudit = %s/audit.jsonl\nworkers = 2\n"
+                "[output file]\ncamera = screen\nfile = %s/o.y4m\n"
+                % (os.path.join(corpus(), "form.y4m"), d, d))
+    run([LOCKSTEP, "run", cfg, "--duration", "4", "--quiet"], timeout=60)
+    t = truth("form")
+    with open(os.path.join(d, "o.y4m.frames.jsonl")) as f:
+        index = [round(json.loads(line)["stream_ns"] * t["fps"] / 1e9) for line in f]
+    assert len(index) >= 10
+    res = check("form", d, index)
+    assert res["leaks"] == 0, json.dumps(res["leak_list"])
+
+
+@suite.test
+def test_bad_input_one_line():
+    cases = [
+        ([LOCKSTEP, "redact", "--input", "file:///nonexistent.mp4"], "at least one --output"),
+        ([LOCKSTEP, "redact", "--input", "bogus://x", "--output", "file:///tmp/x.mp4"], "--input bogus://x"),
+        ([LOCKSTEP, "redact", "--input", "test://", "--output", "ftp://x"], "--output ftp://x"),
+        ([LOCKSTEP, "redact", "--input", "test://", "--output", "file:///tmp/x.avi"], "file"),
+        ([LOCKSTEP, "redact", "--input", "test://", "--output", "file:///tmp/x.mp4", "--canary", "0"], "--canary"),
+    ]
+    bad_rules = os.path.join(tmp, "bad.rules")
+    with open(bad_rules, "w") as f:
+        f.write("rule x frobnicate 0.5\n")
+    cases.append(([LOCKSTEP, "redact", "--input", "test://?fps=5", "--output", "file://%s/x.y4m" % tmp,
+                   "--rules", bad_rules, "--duration", "1"], bad_rules + ":1"))
+    for args, want in cases:
+        p = run(args, check=False, timeout=30)
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+        assert p.returncode != 0, args
+        assert len(lines) == 1 and want in lines[0], "%s: %r" % (args, p.stderr)
+    cfg = os.path.join(tmp, "bad-redact.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 10\n[camera a]\nuri = test://\nredact = maybe\n")
+    p = run([LOCKSTEP, "check", "--no-probe", cfg], check=False)
+    assert p.returncode == 1 and p.stderr.strip() == cfg + ":5: [camera a] redact: expected true or false, got " \
+        "\"maybe\" (on/off, yes/no and 1/0 work too)", p.stderr
+
+
+def main():
+    try:
+        rc = suite.run(sys.argv[3] if len(sys.argv) > 3 else "")
+        if report:
+            with open(os.path.join(tempfile.gettempdir(), "lockstep-redact-report.json"), "w") as f:
+                json.dump(report, f, indent=1)
+        return rc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
