@@ -1182,7 +1182,10 @@ static bool house_number(const char *line, const struct tok *t)
 		nd++;
 		p++;
 	}
-	if (nd < 1 || nd > 4 || real == 0)
+	if (nd < 1 || nd > 4)
+		return false;
+	/* no real digit: only a one-digit number OCR'd as a capital ("Weg S", "Weg Gb") */
+	if (real == 0 && !(nd == 1 && is_upper((unsigned char)line[t->s]) && t->e - t->s <= 2))
 		return false;
 	if (p < t->e && is_alpha((unsigned char)line[p]))
 		p++;
@@ -1271,6 +1274,9 @@ static const char *const city_particle[] = {
 	"am", "an", "der", "im", "in", "a", "i", "ob", "bei", "vor", "d", "upon", "on", NULL,
 };
 
+static int plz_city_words(const char *line, int len, const struct tok *t, int nt, int i, int j, int s,
+			  const struct rule *r, struct cands *c);
+
 static void scan_plz(const struct rule *r, const char *line, int len, const struct tok *t, int nt, struct cands *c)
 {
 	char w[64];
@@ -1294,8 +1300,9 @@ static void scan_plz(const struct rule *r, const char *line, int len, const stru
 			int l6 = (unsigned char)line[p + 6];
 			if (!(is_lower(l6) || (l6 & 0x80)))
 				real = 0;
-			if (real >= 4 && !(ocr_digit((unsigned char)line[p]) == '0' && ocr_digit((unsigned char)line[p + 1]) == '0'))
-				add(c, s, t[i].e, r, r->conf);
+			if (real < 4 || (ocr_digit((unsigned char)line[p]) == '0' && ocr_digit((unsigned char)line[p + 1]) == '0'))
+				continue;
+			i = plz_city_words(line, len, t, nt, i, i, s, r, c);
 			continue;
 		}
 		if (t[i].e - p != 5)
@@ -1316,31 +1323,50 @@ static void scan_plz(const struct rule *r, const char *line, int len, const stru
 			continue;
 		if (fold_word(line, t[i + 1].s, t[i + 1].e, w, sizeof w) < 0 || in_list(w, not_city))
 			continue;
-		int j = i + 1, e = t[j].e;
-		/* more words of the city: capitalized, a particle before one, (Saale) */
-		while (j + 1 < nt && j - i < 4) {
-			int gs = t[j].e, ge = t[j + 1].s;
-			bool par = ge - gs == 2 && line[gs] == ' ' && line[gs + 1] == '(';
-			if (!(gap_spaces(line, gs, ge, 1) || par))
-				break;
-			if (t[j + 1].flags & TK_DIGIT)
-				break;
-			if (t[j + 1].flags & TK_CAP) {
-				j++;
-				e = t[j].e + (par && t[j].e < len && line[t[j].e] == ')');
-				continue;
-			}
-			if (fold_word(line, t[j + 1].s, t[j + 1].e, w, sizeof w) > 0 && in_list(w, city_particle) &&
-			    j + 2 < nt && (t[j + 2].flags & TK_CAP) && gap_spaces(line, t[j + 1].e, t[j + 2].s, 1)) {
-				j += 2;
-				e = t[j].e;
-				continue;
-			}
-			break;
-		}
-		add(c, s, e, r, r->conf);
-		i = j;
+		i = plz_city_words(line, len, t, nt, i, i + 1, s, r, c);
 	}
+}
+
+/** Masks from @s over the city that ends, so far, with token @j (the PLZ is
+ *  token @i), adding further city words; returns the last token used. */
+static int plz_city_words(const char *line, int len, const struct tok *t, int nt, int i, int j, int s,
+			  const struct rule *r, struct cands *c)
+{
+	char w[64];
+	int e = t[j].e;
+	/* more words of the city: capitalized, a particle before one, (Saale) */
+	while (j + 1 < nt && j - i < 4) {
+		int gs = t[j].e, ge = t[j + 1].s;
+		bool par = ge - gs == 2 && line[gs] == ' ' && line[gs + 1] == '(';
+		if (!(gap_spaces(line, gs, ge, 1) || par))
+			break;
+		if (t[j + 1].flags & TK_DIGIT)
+			break;
+		if (t[j + 1].flags & TK_CAP) {
+			j++;
+			e = t[j].e + (par && t[j].e < len && line[t[j].e] == ')');
+			continue;
+		}
+		if (fold_word(line, t[j + 1].s, t[j + 1].e, w, sizeof w) > 0 && in_list(w, city_particle) &&
+		    j + 2 < nt && (t[j + 2].flags & TK_CAP) && gap_spaces(line, t[j + 1].e, t[j + 2].s, 1)) {
+			j += 2;
+			e = t[j].e;
+			continue;
+		}
+		/* "amMain": a particle glued to the next word */
+		int k = t[j + 1].s;
+		while (k < t[j + 1].e && is_lower((unsigned char)line[k]))
+			k++;
+		if (k < t[j + 1].e && k - t[j + 1].s <= 3 && is_cap_at(line, len, k) &&
+		    fold_word(line, t[j + 1].s, k, w, sizeof w) > 0 && in_list(w, city_particle)) {
+			j++;
+			e = t[j].e;
+			continue;
+		}
+		break;
+	}
+	add(c, s, e, r, r->conf);
+	return j;
 }
 
 /* ----------------------------------------------------------------- names */

@@ -328,6 +328,9 @@ static void test_street(void)
 	expect("Lindenstr 12", "Lindenstr 12", "street", 0.85);       /* dot lost */
 	expect("HauptstraßeS3b", "HauptstraßeS3b", "street", 0.85);   /* space lost, 5 read as S */
 	expect("Am Markt4Zb", "Am Markt4Zb", "street", 0.85);
+	expect("Goethestraße B", "Goethestraße B", "street", 0.85);   /* 8 read as B */
+	expect("Schulstraße Gb", "Schulstraße Gb", "street", 0.85);
+	expect_no_rule("Mühlenweg A", "street");                      /* A is no digit */
 	expect("221B Baker Street", "221B Baker Street", "street", 0.85);
 	expect("123 Main St.", "123 Main St.", "street", 0.85);
 	expect("10 Downing Street, London", "10 Downing Street", "street", 0.85);
@@ -351,6 +354,7 @@ static void test_plz_city(void)
 	expect("wohnhaft in 20095 Hamburg seit", "20095 Hamburg", "plz-city", 0.8);
 	expect("10115Berlin", "10115Berlin", "plz-city", 0.8);        /* space lost */
 	expect("O1067Dresden", "O1067Dresden", "plz-city", 0.8);      /* and O for 0 */
+	expect("603l1 Frankfurt amMain", "603l1 Frankfurt amMain", "plz-city", 0.8);
 	expect_none("12345 EUR");
 	expect_none("Bestellung 12345 vom Montag");
 	expect_none("2026 Berlin");
