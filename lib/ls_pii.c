@@ -599,15 +599,9 @@ static int numeric_groups(const char *line, int len, struct ngroup *g)
 		x->nd = p - s;
 		for (int k = 0; k < x->nd; k++)
 			x->d[k] = (char)ocr_digit((unsigned char)line[s + k]);
-		x->run_start = !joined || n == 0 || g[n - 1].e < 0;
-		if (!x->run_start && n > 0) {
-			/* joined only if the previous group ended right before the separator */
-			int sep = s - g[n - 1].e;
-			bool sp = gap_spaces(line, g[n - 1].e, s, 2);
-			bool dash = sep == 1 && (line[s - 1] == '-' || line[s - 1] == '.');
-			if (!(sp || dash))
-				x->run_start = true;
-		}
+		/* joined: the previous chunk was a number and the separator after it
+		 * (1-2 spaces, a dash, a dot between 4-digit groups) led here */
+		x->run_start = !joined || n == 0;
 		x->plus = x->run_start && s > 0 && line[s - 1] == '+';
 		n++;
 		/* what follows decides whether the next group joins this run */
