@@ -852,21 +852,25 @@ static void scan_ausweis(const struct rule *r, const char *line, const struct to
 {
 	for (int i = 0; i < nt; i++) {
 		int n = t[i].e - t[i].s;
-		if ((n != 9 && n != 10) || !(t[i].flags & TK_ASCII) || (t[i].flags & TK_LOWER && !(t[i].flags & TK_DIGIT)))
+		/* lower case passes where OCR makes it of a digit (l for 1) */
+		if ((n != 9 && n != 10) || !(t[i].flags & TK_ASCII))
 			continue;
 		char s[10];
-		int digits = 0;
+		int digits = 0; /* real digits, not repaired ones */
 		bool ok = true;
 		for (int k = 0; k < 9 && ok; k++) {
-			int v = ausweis_char((unsigned char)line[t[i].s + k], k == 0);
+			int ch = (unsigned char)line[t[i].s + k];
+			/* lower case only where OCR turns a digit into one: l o i s z */
+			int v = is_lower(ch) && !strchr("olisz", ch) ? -1 : ausweis_char(ch, k == 0);
 			ok = v >= 0;
 			s[k] = (char)v;
-			digits += ok && is_digit(v);
+			digits += is_digit((unsigned char)line[t[i].s + k]);
 		}
 		if (!ok)
 			continue;
 		/* A valid check digit is evidence enough (numbers since 2010 may be
-		 * mostly letters: LYM68VW4K4); without one, ask for 5+ digits. */
+		 * mostly letters: LYM68VW4K4); without one, ask for 4+ real digits
+		 * and no lower case ("positions" reads as P05I7I0N5). */
 		int cd = n == 10 ? ocr_digit((unsigned char)line[t[i].s + 9]) : -1;
 		bool valid = cd >= 0 && check731(s, 9) == cd - '0';
 		/* G and Z are in the alphabet, so 6 and 2 read as G and Z survive
@@ -881,7 +885,7 @@ static void scan_ausweis(const struct rule *r, const char *line, const struct to
 		}
 		if (valid)
 			add(c, t[i].s, t[i].e, r, r->conf);
-		else if (digits >= 5 && (n == 9 || cd >= 0))
+		else if (digits >= 4 && !(t[i].flags & TK_LOWER) && (n == 9 || cd >= 0))
 			add(c, t[i].s, t[i].e, r, r->low);
 	}
 }

@@ -227,6 +227,9 @@ static void test_ausweis(void)
 	expect_no_rule("TAE0001293", "ausweis"); /* nor A, E (vowels are never used) */
 	expect_no_rule("123456789", "ausweis");  /* first char must be a letter */
 	expect_no_rule("Tabelle12", "ausweis");  /* too few digits */
+	expect_none("positions mismatches likelihood");  /* words in the alphabet after OCR repair */
+	expect_none("libx264rgb");                       /* lower case that no digit explains */
+	expect("LJGRGYTGJl", "LJGRGYTGJl", "ausweis", 0.9); /* l for the check digit 1 */
 	/* the machine-readable zone: the whole line */
 	expect("IDD<<T220001293<<<<<<<<<<<<<<<", "IDD<<T220001293<<<<<<<<<<<<<<<", "mrz", 0.9);
 	expect("6408125<2010315D<<<<<<<<<<<<<4", "6408125<2010315D<<<<<<<<<<<<<4", "mrz", 0.9);
