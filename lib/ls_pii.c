@@ -1182,8 +1182,8 @@ static bool house_number(const char *line, const struct tok *t)
 	}
 	if (nd < 1 || nd > 4)
 		return false;
-	/* no real digit: only a one-digit number OCR'd as a capital ("Weg S", "Weg Gb") */
-	if (real == 0 && !(nd == 1 && is_upper((unsigned char)line[t->s]) && t->e - t->s <= 2))
+	/* no real digit: only a one-digit number OCR'd as a capital or l ("Weg S", "Weg Gb", "Weg lb") */
+	if (real == 0 && !(nd == 1 && (is_upper((unsigned char)line[t->s]) || line[t->s] == 'l') && t->e - t->s <= 2))
 		return false;
 	if (p < t->e && is_alpha((unsigned char)line[p]))
 		p++;

@@ -333,6 +333,7 @@ static void test_street(void)
 	expect("Am Markt4Zb", "Am Markt4Zb", "street", 0.85);
 	expect("Goethestraße B", "Goethestraße B", "street", 0.85);   /* 8 read as B */
 	expect("Schulstraße Gb", "Schulstraße Gb", "street", 0.85);
+	expect("Schulstraße lb", "Schulstraße lb", "street", 0.85);
 	expect_no_rule("Mühlenweg A", "street");                      /* A is no digit */
 	expect("221B Baker Street", "221B Baker Street", "street", 0.85);
 	expect("123 Main St.", "123 Main St.", "street", 0.85);
