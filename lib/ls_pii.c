@@ -70,6 +70,26 @@ static int ocr_letter(int c)
 /* UTF-8 Latin-1 supplement (C3 80..BF) folded to ASCII; '.' = not a letter,
  * 's' at 0x9f is ß (folds to "ss"). */
 static const char latin1_fold[64] = "aaaaaaaceeeeiiiidnooooo.ouuuuy.saaaaaaaceeeeiiiidnooooo.ouuuuy.y";
+/* UTF-8 Latin Extended-A (C4 80..C5 BF, U+0100..U+017F: Polish, Turkish,
+ * Czech names: Łukasz, Yılmaz, Dvořák) folded to the base letter. */
+static const char latin_ext_fold[128] = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll"
+					 "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+
+/** U+0100..U+017F upper case: the alternating pattern of Latin Extended-A. */
+static bool latin_ext_upper(int cp)
+{
+	if (cp >= 0x100 && cp <= 0x137)
+		return (cp & 1) == 0;
+	if (cp >= 0x139 && cp <= 0x148)
+		return (cp & 1) == 1;
+	if (cp >= 0x14a && cp <= 0x177)
+		return (cp & 1) == 0;
+	if (cp == 0x178)
+		return true;
+	if (cp >= 0x179 && cp <= 0x17e)
+		return (cp & 1) == 1;
+	return false;
+}
 
 /** Folds the character at line[p] for comparisons: ASCII letters lower case,
  *  digits kept, Latin-1 letters to their base letter (ä->a, ß->ss). Writes 0..2
@@ -95,6 +115,11 @@ static int fold_at(const char *line, int len, int p, char f[2], int *adv)
 		f[0] = b;
 		return 1;
 	}
+	if ((c == 0xc4 || c == 0xc5) && p + 1 < len && ((unsigned char)line[p + 1] & 0xc0) == 0x80) {
+		*adv = 2;
+		f[0] = latin_ext_fold[(c - 0xc4) * 64 + ((unsigned char)line[p + 1] - 0x80)];
+		return 1;
+	}
 	if (c & 0x80) { /* other UTF-8: skip the whole sequence, not a foldable letter */
 		int n = 1;
 		while (p + n < len && ((unsigned char)line[p + n] & 0xc0) == 0x80)
@@ -114,6 +139,8 @@ static bool is_cap_at(const char *line, int len, int p)
 		unsigned char d = (unsigned char)line[p + 1];
 		return d >= 0x80 && d <= 0x9e && d != 0x97;
 	}
+	if ((c == 0xc4 || c == 0xc5) && p + 1 < len)
+		return latin_ext_upper(((c & 0x1f) << 6) | ((unsigned char)line[p + 1] & 0x3f));
 	return false;
 }
 
@@ -572,15 +599,9 @@ static int numeric_groups(const char *line, int len, struct ngroup *g)
 		x->nd = p - s;
 		for (int k = 0; k < x->nd; k++)
 			x->d[k] = (char)ocr_digit((unsigned char)line[s + k]);
-		x->run_start = !joined || n == 0 || g[n - 1].e < 0;
-		if (!x->run_start && n > 0) {
-			/* joined only if the previous group ended right before the separator */
-			int sep = s - g[n - 1].e;
-			bool sp = gap_spaces(line, g[n - 1].e, s, 2);
-			bool dash = sep == 1 && (line[s - 1] == '-' || line[s - 1] == '.');
-			if (!(sp || dash))
-				x->run_start = true;
-		}
+		/* joined: the previous chunk was a number and the separator after it
+		 * (1-2 spaces, a dash, a dot between 4-digit groups) led here */
+		x->run_start = !joined || n == 0;
 		x->plus = x->run_start && s > 0 && line[s - 1] == '+';
 		n++;
 		/* what follows decides whether the next group joins this run */
@@ -831,27 +852,41 @@ static void scan_ausweis(const struct rule *r, const char *line, const struct to
 {
 	for (int i = 0; i < nt; i++) {
 		int n = t[i].e - t[i].s;
-		if ((n != 9 && n != 10) || !(t[i].flags & TK_ASCII) || !(t[i].flags & TK_DIGIT))
+		/* lower case passes where OCR makes it of a digit (l for 1) */
+		if ((n != 9 && n != 10) || !(t[i].flags & TK_ASCII))
 			continue;
 		char s[10];
-		int digits = 0;
+		int digits = 0; /* real digits, not repaired ones */
 		bool ok = true;
 		for (int k = 0; k < 9 && ok; k++) {
-			int v = ausweis_char((unsigned char)line[t[i].s + k], k == 0);
+			int ch = (unsigned char)line[t[i].s + k];
+			/* lower case only where OCR turns a digit into one: l o i s z */
+			int v = is_lower(ch) && !strchr("olisz", ch) ? -1 : ausweis_char(ch, k == 0);
 			ok = v >= 0;
 			s[k] = (char)v;
-			digits += ok && is_digit(v);
+			digits += is_digit((unsigned char)line[t[i].s + k]);
 		}
-		if (!ok || digits < 5)
+		if (!ok)
 			continue;
-		if (n == 10) {
-			int cd = ocr_digit((unsigned char)line[t[i].s + 9]);
-			if (cd < 0)
+		/* A valid check digit is evidence enough (numbers since 2010 may be
+		 * mostly letters: LYM68VW4K4); without one, ask for 4+ real digits
+		 * and no lower case ("positions" reads as P05I7I0N5). */
+		int cd = n == 10 ? ocr_digit((unsigned char)line[t[i].s + 9]) : -1;
+		bool valid = cd >= 0 && check731(s, 9) == cd - '0';
+		/* G and Z are in the alphabet, so 6 and 2 read as G and Z survive
+		 * the repair: try each back once */
+		for (int k = 1; k < 9 && cd >= 0 && !valid; k++) {
+			char keep = s[k];
+			if (keep != 'G' && keep != 'Z')
 				continue;
-			add(c, t[i].s, t[i].e, r, check731(s, 9) == cd - '0' ? r->conf : r->low);
-		} else {
-			add(c, t[i].s, t[i].e, r, r->low);
+			s[k] = keep == 'G' ? '6' : '2';
+			valid = check731(s, 9) == cd - '0';
+			s[k] = keep;
 		}
+		if (valid)
+			add(c, t[i].s, t[i].e, r, r->conf);
+		else if (digits >= 4 && !(t[i].flags & TK_LOWER) && (n == 9 || cd >= 0))
+			add(c, t[i].s, t[i].e, r, r->low);
 	}
 }
 
@@ -1025,7 +1060,8 @@ static void scan_phone(const struct rule *r, const char *line, int len, struct c
 		while (p < len) {
 			int x = (unsigned char)line[p];
 			/* OCR'd digits inside a group, or starting one before a real digit */
-			bool ctx = ingroup || (p + 1 < len && is_digit((unsigned char)line[p + 1]));
+			bool ctx = ingroup || (p + 1 < len && is_digit((unsigned char)line[p + 1])) ||
+				   (p > 0 && line[p - 1] == '(' && p + 1 < len && line[p + 1] == ')'); /* +49 (O)30 */
 			int v = is_digit(x) ? x : (ctx && x != '!' ? ocr_digit(x) : -1);
 			if (v >= 0 && !(is_alpha(x) && p + 1 < len && is_alpha((unsigned char)line[p + 1]))) {
 				if (nd >= 20)
@@ -1144,7 +1180,10 @@ static bool house_number(const char *line, const struct tok *t)
 		nd++;
 		p++;
 	}
-	if (nd < 1 || nd > 4 || real == 0)
+	if (nd < 1 || nd > 4)
+		return false;
+	/* no real digit: only a one-digit number OCR'd as a capital or l ("Weg S", "Weg Gb", "Weg lb") */
+	if (real == 0 && !(nd == 1 && (is_upper((unsigned char)line[t->s]) || line[t->s] == 'l') && t->e - t->s <= 2))
 		return false;
 	if (p < t->e && is_alpha((unsigned char)line[p]))
 		p++;
@@ -1168,11 +1207,19 @@ static void scan_street(const struct rule *r, const char *line, int len, const s
 			int k = t[i].s;
 			while (k < t[i].e && !is_digit((unsigned char)line[k]))
 				k++;
+			/* an OCR'd digit glued on: "HauptstraßeS3" (capital or l before a digit) */
+			while (k - t[i].s > 4 && ocr_digit((unsigned char)line[k - 1]) >= 0 &&
+			       (is_upper((unsigned char)line[k - 1]) || line[k - 1] == 'l') && !is_upper((unsigned char)line[k - 2]))
+				k--;
 			struct tok num = { k, t[i].e, 0 };
 			bool whole;
-			if (k - t[i].s >= 4 && house_number(line, &num) && fold_word(line, t[i].s, k, w, sizeof w) > 0 &&
-			    suffix_of(w, (int)strlen(w), street_de, &whole) && !whole)
-				add(c, t[i].s, t[i].e, r, r->conf);
+			if (k - t[i].s >= 3 && house_number(line, &num) && fold_word(line, t[i].s, k, w, sizeof w) > 0 &&
+			    suffix_of(w, (int)strlen(w), street_de, &whole)) {
+				int s = t[i].s;
+				if (whole && i > 0 && gap_spaces(line, t[i - 1].e, t[i].s, 1) && (t[i - 1].flags & TK_ALPHA))
+					s = t[i - 1].s; /* "Am Markt4" */
+				add(c, s, t[i].e, r, r->conf);
+			}
 			continue;
 		}
 		if (!(t[i].flags & TK_ALPHA) || (t[i].flags & TK_DIGIT))
@@ -1225,6 +1272,9 @@ static const char *const city_particle[] = {
 	"am", "an", "der", "im", "in", "a", "i", "ob", "bei", "vor", "d", "upon", "on", NULL,
 };
 
+static int plz_city_words(const char *line, int len, const struct tok *t, int nt, int i, int j, int s,
+			  const struct rule *r, struct cands *c);
+
 static void scan_plz(const struct rule *r, const char *line, int len, const struct tok *t, int nt, struct cands *c)
 {
 	char w[64];
@@ -1237,16 +1287,20 @@ static void scan_plz(const struct rule *r, const char *line, int len, const stru
 		if (t[i].e - p > 6 && is_cap_at(line, len, p + 5)) {
 			/* "10115Berlin": OCR lost the space; the rest is a word */
 			int real = 0;
-			for (int k = 0; k < 5; k++)
+			for (int k = 0; k < 5; k++) {
 				real += is_digit((unsigned char)line[p + k]);
+				if (ocr_digit((unsigned char)line[p + k]) < 0)
+					real = -9;
+			}
 			for (int k = p + 5; k < t[i].e; k++)
 				if (is_digit((unsigned char)line[k]))
 					real = 0;
 			int l6 = (unsigned char)line[p + 6];
 			if (!(is_lower(l6) || (l6 & 0x80)))
 				real = 0;
-			if (real == 5 && !(line[p] == '0' && line[p + 1] == '0'))
-				add(c, s, t[i].e, r, r->conf);
+			if (real < 4 || (ocr_digit((unsigned char)line[p]) == '0' && ocr_digit((unsigned char)line[p + 1]) == '0'))
+				continue;
+			i = plz_city_words(line, len, t, nt, i, i, s, r, c);
 			continue;
 		}
 		if (t[i].e - p != 5)
@@ -1267,31 +1321,50 @@ static void scan_plz(const struct rule *r, const char *line, int len, const stru
 			continue;
 		if (fold_word(line, t[i + 1].s, t[i + 1].e, w, sizeof w) < 0 || in_list(w, not_city))
 			continue;
-		int j = i + 1, e = t[j].e;
-		/* more words of the city: capitalized, a particle before one, (Saale) */
-		while (j + 1 < nt && j - i < 4) {
-			int gs = t[j].e, ge = t[j + 1].s;
-			bool par = ge - gs == 2 && line[gs] == ' ' && line[gs + 1] == '(';
-			if (!(gap_spaces(line, gs, ge, 1) || par))
-				break;
-			if (t[j + 1].flags & TK_DIGIT)
-				break;
-			if (t[j + 1].flags & TK_CAP) {
-				j++;
-				e = t[j].e + (par && t[j].e < len && line[t[j].e] == ')');
-				continue;
-			}
-			if (fold_word(line, t[j + 1].s, t[j + 1].e, w, sizeof w) > 0 && in_list(w, city_particle) &&
-			    j + 2 < nt && (t[j + 2].flags & TK_CAP) && gap_spaces(line, t[j + 1].e, t[j + 2].s, 1)) {
-				j += 2;
-				e = t[j].e;
-				continue;
-			}
-			break;
-		}
-		add(c, s, e, r, r->conf);
-		i = j;
+		i = plz_city_words(line, len, t, nt, i, i + 1, s, r, c);
 	}
+}
+
+/** Masks from @s over the city that ends, so far, with token @j (the PLZ is
+ *  token @i), adding further city words; returns the last token used. */
+static int plz_city_words(const char *line, int len, const struct tok *t, int nt, int i, int j, int s,
+			  const struct rule *r, struct cands *c)
+{
+	char w[64];
+	int e = t[j].e;
+	/* more words of the city: capitalized, a particle before one, (Saale) */
+	while (j + 1 < nt && j - i < 4) {
+		int gs = t[j].e, ge = t[j + 1].s;
+		bool par = ge - gs == 2 && line[gs] == ' ' && line[gs + 1] == '(';
+		if (!(gap_spaces(line, gs, ge, 1) || par))
+			break;
+		if (t[j + 1].flags & TK_DIGIT)
+			break;
+		if (t[j + 1].flags & TK_CAP) {
+			j++;
+			e = t[j].e + (par && t[j].e < len && line[t[j].e] == ')');
+			continue;
+		}
+		if (fold_word(line, t[j + 1].s, t[j + 1].e, w, sizeof w) > 0 && in_list(w, city_particle) &&
+		    j + 2 < nt && (t[j + 2].flags & TK_CAP) && gap_spaces(line, t[j + 1].e, t[j + 2].s, 1)) {
+			j += 2;
+			e = t[j].e;
+			continue;
+		}
+		/* "amMain": a particle glued to the next word */
+		int k = t[j + 1].s;
+		while (k < t[j + 1].e && is_lower((unsigned char)line[k]))
+			k++;
+		if (k < t[j + 1].e && k - t[j + 1].s <= 3 && is_cap_at(line, len, k) &&
+		    fold_word(line, t[j + 1].s, k, w, sizeof w) > 0 && in_list(w, city_particle)) {
+			j++;
+			e = t[j].e;
+			continue;
+		}
+		break;
+	}
+	add(c, s, e, r, r->conf);
+	return j;
 }
 
 /* ----------------------------------------------------------------- names */
@@ -1335,8 +1408,16 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 			}
 		}
 		bool last = !first && !title && nameset_has(&rs->last, w);
-		if (!first && !title && !last)
+		if (!first && !title && !last) {
+			/* "KlausSchäfer": OCR lost the space; a first name, then a capital */
+			int k = t[i].s + 1;
+			while (k < t[i].e && !(is_cap_at(line, t[i].e, k) && is_lower((unsigned char)line[k - 1])))
+				k++;
+			if (k < t[i].e && t[i].e - k >= 2 && fold_word(line, t[i].s, k, w, sizeof w) > 0 &&
+			    nameset_has(&rs->first, w))
+				add(c, t[i].s, t[i].e, r, r->conf);
 			continue;
+		}
 		/* following words of the same name: capitalized, or a particle
 		 * (von, van, de) before a capitalized one; titles skip "Dr." */
 		int j = i, s = t[i].s;

@@ -219,11 +219,17 @@ static void test_ausweis(void)
 	expect("T220001294", "T220001294", "ausweis", 0.5); /* wrong check digit: shape */
 	expect("T22000129", "T22000129", "ausweis", 0.5);   /* without check digit */
 	expect("L01X00T47", "L01X00T47", "ausweis", 0.5);
+	expect("LYM68VW4K4", "LYM68VW4K4", "ausweis", 0.9);  /* mostly letters, valid check digit */
+	expect("LYMG8VW4K4", "LYMG8VW4K4", "ausweis", 0.9);  /* 6 read as G (in the alphabet): retried */
+	expect_none("LYM68VW4K5");                          /* the same with a wrong one: too few digits */
 	expect_none("ABCDEFGHIJ");
 	expect_no_rule("A220001293", "ausweis"); /* A is not in the alphabet of the first char */
 	expect_no_rule("TAE0001293", "ausweis"); /* nor A, E (vowels are never used) */
 	expect_no_rule("123456789", "ausweis");  /* first char must be a letter */
 	expect_no_rule("Tabelle12", "ausweis");  /* too few digits */
+	expect_none("positions mismatches likelihood");  /* words in the alphabet after OCR repair */
+	expect_none("libx264rgb");                       /* lower case that no digit explains */
+	expect("LJGRGYTGJl", "LJGRGYTGJl", "ausweis", 0.9); /* l for the check digit 1 */
 	/* the machine-readable zone: the whole line */
 	expect("IDD<<T220001293<<<<<<<<<<<<<<<", "IDD<<T220001293<<<<<<<<<<<<<<<", "mrz", 0.9);
 	expect("6408125<2010315D<<<<<<<<<<<<<4", "6408125<2010315D<<<<<<<<<<<<<4", "mrz", 0.9);
@@ -284,6 +290,7 @@ static void test_phone(void)
 	expect("Rufen Sie 0151 1234 5678 an", "0151 1234 5678", "phone", 0.7);
 	expect("030 12345O7", "030 12345O7", "phone", 0.7); /* O for 0 inside the number */
 	expect("+49 30 l234567", "+49 30 l234567", "phone", 0.9);  /* l for 1 starting a group */
+	expect("+49 (O)176 8805868", "+49 (O)176 8805868", "phone", 0.9);
 	expect("O30 1234567", "O30 1234567", "phone", 0.7);        /* O for the leading 0 */
 	expect("0 30 1234567", "0 30 1234567", "phone", 0.5);      /* a stray space in the area code */
 	/* labels */
@@ -322,6 +329,12 @@ static void test_street(void)
 	expect("Schlossplatz l2", "Schlossplatz l2", "street", 0.85); /* l for 1 */
 	expect("Lindenstraße12", "Lindenstraße12", "street", 0.85);   /* space lost */
 	expect("Lindenstr 12", "Lindenstr 12", "street", 0.85);       /* dot lost */
+	expect("HauptstraßeS3b", "HauptstraßeS3b", "street", 0.85);   /* space lost, 5 read as S */
+	expect("Am Markt4Zb", "Am Markt4Zb", "street", 0.85);
+	expect("Goethestraße B", "Goethestraße B", "street", 0.85);   /* 8 read as B */
+	expect("Schulstraße Gb", "Schulstraße Gb", "street", 0.85);
+	expect("Schulstraße lb", "Schulstraße lb", "street", 0.85);
+	expect_no_rule("Mühlenweg A", "street");                      /* A is no digit */
 	expect("221B Baker Street", "221B Baker Street", "street", 0.85);
 	expect("123 Main St.", "123 Main St.", "street", 0.85);
 	expect("10 Downing Street, London", "10 Downing Street", "street", 0.85);
@@ -344,6 +357,8 @@ static void test_plz_city(void)
 	expect("8O331 Munchen", "8O331 Munchen", "plz-city", 0.8); /* O for 0, umlaut lost */
 	expect("wohnhaft in 20095 Hamburg seit", "20095 Hamburg", "plz-city", 0.8);
 	expect("10115Berlin", "10115Berlin", "plz-city", 0.8);        /* space lost */
+	expect("O1067Dresden", "O1067Dresden", "plz-city", 0.8);      /* and O for 0 */
+	expect("603l1 Frankfurt amMain", "603l1 Frankfurt amMain", "plz-city", 0.8);
 	expect_none("12345 EUR");
 	expect_none("Bestellung 12345 vom Montag");
 	expect_none("2026 Berlin");
@@ -370,6 +385,12 @@ static void test_names(void)
 	expect("Schmidt Kowalczyk", "Schmidt Kowalczyk", "name", 0.5); /* a surname + a word: low */
 	expect("signed J. Kowalczyk", "J. Kowalczyk", "name", 0.5);   /* an initial */
 	expect("Ticket von Schmidt", "Schmidt", "name", 0.4);     /* lone surname */
+	expect("KlausSchafer", "KlausSchafer", "name", 0.85);    /* OCR lost the space */
+	expect("JonasÖzturk", "JonasÖzturk", "name", 0.85);
+	expect("Mehmet Yılmaz", "Mehmet Yılmaz", "name", 0.85);  /* Latin Extended-A folded: ı = i */
+	expect("Łukasz Wiśniewski", "Łukasz Wiśniewski", "name", 0.85);
+	expect("Herr Dvořák", "Dvořák", "name", 0.85);
+	expect_none("JavaScript und TypeScript");
 	const char *two = "Anna Schmidt und Peter Weber";
 	expect(two, "Anna Schmidt", "name", 0.85);
 	expect(two, "Peter Weber", "name", 0.85);
