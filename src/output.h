@@ -31,4 +31,8 @@ extern const struct ls_output_ops ls_mosaic_out_ops;
 void *ls_shm_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
 extern const struct ls_output_ops ls_shm_out_ops;
 
+/** Recording ([record]): every camera to H.264 segments (out_record.c). */
+void *ls_record_out_new(const struct ls_config *cfg, char **err);
+extern const struct ls_output_ops ls_record_out_ops;
+
 #endif
