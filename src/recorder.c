@@ -792,11 +792,10 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 	}
 	if (n2 < rec_first || n1 > rec_last) {
 		char a[40], b[40], c[40], d[40];
-		int64_t T = ls_rate_period_ns(req->rate);
-		iso_time(req->epoch_ns + n1 * T, a, sizeof a);
-		iso_time(req->epoch_ns + n2 * T, b, sizeof b);
-		iso_time(req->epoch_ns + rec_first * T, c, sizeof c);
-		iso_time(req->epoch_ns + rec_last * T, d, sizeof d);
+		iso_time(ls_slot_time(n1, req->epoch_ns, req->rate), a, sizeof a);
+		iso_time(ls_slot_time(n2, req->epoch_ns, req->rate), b, sizeof b);
+		iso_time(ls_slot_time(rec_first, req->epoch_ns, req->rate), c, sizeof c);
+		iso_time(ls_slot_time(rec_last, req->epoch_ns, req->rate), d, sizeof d);
 		*err = g_strdup_printf("clip: slots %lld..%lld (%s..%s) are outside the recording, slots %lld..%lld "
 				       "(%s..%s)",
 				       (long long)n1, (long long)n2, a, b, (long long)rec_first, (long long)rec_last, c,
@@ -881,7 +880,6 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 	if (rc < 0)
 		goto out;
 	/* the manifest */
-	int64_t T = ls_rate_period_ns(req->rate);
 	GString *j = g_string_new("{\n");
 	g_string_append_printf(j, "  \"rate\": \"%d/%d\",\n  \"epoch_ns\": %lld,\n  \"gop\": %u,\n", req->rate.num,
 			       req->rate.den, (long long)req->epoch_ns, req->gop);
@@ -894,8 +892,8 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 		struct clip_cam *cc = g_ptr_array_index(cams, c);
 		char a[40] = "", b[40] = "";
 		if (cc->frames) {
-			iso_time(req->epoch_ns + cc->first * T, a, sizeof a);
-			iso_time(req->epoch_ns + (cc->last + 1) * T, b, sizeof b);
+			iso_time(ls_slot_time(cc->first, req->epoch_ns, req->rate), a, sizeof a);
+			iso_time(ls_slot_time(cc->last + 1, req->epoch_ns, req->rate), b, sizeof b);
 			res->last_slot = MAX(res->last_slot, cc->last);
 		}
 		g_string_append_printf(j,
