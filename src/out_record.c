@@ -68,6 +68,7 @@ struct segment {
 	GString *keys;
 	int64_t frames, repeated, last_capture_ns;
 	int64_t synced_mono;        /* last fdatasync, CLOCK_MONOTONIC ns */
+	unsigned episode;           /* rec_out.episode when it opened */
 	/* written by the muxer thread */
 	atomic_int_fast64_t bytes;
 	atomic_int werr;            /* errno of the first failed write, 0 */
@@ -111,7 +112,9 @@ struct rec_out {
 	GCond cond;
 	bool stop;
 	atomic_bool nospace;
-	atomic_bool nospace_reported;
+	atomic_uint episode;        /* +1 each time recording resumes after ENOSPC */
+	GMutex pending_lock;
+	GPtrArray *pending;         /* struct ls_rec_segment * whose row could not be written; protected by pending_lock */
 	uint64_t dropped_nospace;   /* output thread */
 	char *encoder_desc;         /* e.g. "x264enc speed-preset=ultrafast ..." */
 };
@@ -151,12 +154,31 @@ static GstFlowReturn on_mux_sample(GstAppSink *sink, gpointer data)
 	return GST_FLOW_OK;
 }
 
-static void report_nospace(struct rec_out *o, const char *cam, int e)
+/* One line per out-of-space episode. An error of a segment opened before
+ * the last resume is stale: that episode was already reported and ended. */
+static void report_nospace(struct rec_out *o, const char *cam, int e, unsigned episode)
 {
-	atomic_store(&o->nospace, true);
-	if (!atomic_exchange(&o->nospace_reported, true))
+	if (episode != atomic_load(&o->episode))
+		return;
+	if (!atomic_exchange(&o->nospace, true))
 		g_printerr("record: camera %s: %s in %s; dropping frames until space is back\n", cam, g_strerror(e),
 			   o->rc->dir);
+}
+
+/* A row that could not be written (the index's disk is full too): the
+ * retention thread retries it; the recovery pass would fix it at the next
+ * start anyway. */
+static void add_pending(struct rec_out *o, const struct ls_rec_segment *row)
+{
+	struct ls_rec_segment *p = g_new0(struct ls_rec_segment, 1);
+	*p = *row;
+	p->camera = g_strdup(row->camera);
+	p->path = g_strdup(row->path);
+	p->keyframes = g_strdup(row->keyframes);
+	p->state = g_strdup(row->state);
+	g_mutex_lock(&o->pending_lock);
+	g_ptr_array_add(o->pending, p);
+	g_mutex_unlock(&o->pending_lock);
 }
 
 static void fsync_dir(const char *dir)
@@ -193,13 +215,13 @@ static void segment_close(struct rec_cam *c)
 	if (werr) {
 		/* what made it to disk is kept, like after a crash */
 		if (werr == ENOSPC || werr == EDQUOT)
-			report_nospace(o, c->name, werr);
+			report_nospace(o, c->name, werr, s->episode);
 		else
 			g_printerr("record: camera %s: writing %s: %s\n", c->name, s->row.path, g_strerror(werr));
+		g_free(s->row.state);
+		s->row.state = g_strdup("recording");
 		if (ls_rec_repair(o->idx, o->rc->dir, &s->row, o->cfg->rate) < 0)
-			g_printerr("record: %s stays in state recording (the index could not be written); the "
-				   "recovery pass at the next start fixes it\n",
-				   s->row.path);
+			add_pending(o, &s->row);
 	} else {
 		fsync_dir(s->dirpath);
 		s->row.last_slot = s->row.first_slot + s->frames - 1;
@@ -210,10 +232,9 @@ static void segment_close(struct rec_cam *c)
 		s->row.repeated = s->repeated;
 		g_free(s->row.state);
 		s->row.state = g_strdup("complete");
-		char *err = NULL;
-		if (ls_rec_index_update(o->idx, &s->row, &err) < 0) {
-			g_printerr("%s; %s stays in state recording until the next start\n", err, s->row.path);
-			g_free(err);
+		if (ls_rec_index_update(o->idx, &s->row, NULL) < 0) {
+			report_nospace(o, c->name, ENOSPC, s->episode);
+			add_pending(o, &s->row);
 		}
 	}
 	if (s->keys)
@@ -238,6 +259,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	s->row.start_ns = s->row.end_ns = capture_ns;
 	s->row.state = g_strdup("recording");
 	s->dirpath = c->dirpath;
+	s->episode = atomic_load(&o->episode);
 	char *full = g_build_filename(o->rc->dir, s->row.path, NULL);
 	s->fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int e = s->fd < 0 ? errno : 0;
@@ -245,7 +267,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	char *err = NULL;
 	if (e) {
 		if (e == ENOSPC || e == EDQUOT)
-			report_nospace(o, c->name, e);
+			report_nospace(o, c->name, e, s->episode);
 		else
 			g_printerr("record: camera %s: cannot create %s/%s: %s\n", c->name, o->rc->dir, s->row.path,
 				   g_strerror(e));
@@ -254,8 +276,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	/* the directory entry is durable before the row points at it */
 	fsync_dir(c->dirpath);
 	if (ls_rec_index_insert(o->idx, &s->row, &err) < 0) {
-		report_nospace(o, c->name, ENOSPC);
-		g_printerr("%s\n", err);
+		report_nospace(o, c->name, ENOSPC, s->episode);
 		g_free(err);
 		close(s->fd);
 		char *f = g_build_filename(o->rc->dir, s->row.path, NULL);
@@ -497,10 +518,21 @@ static gpointer retention_thread(gpointer data)
 			g_printerr("record: less than min-free-mb free in %s: deleting the oldest segments\n", o->rc->dir);
 		reported = emergency;
 		(void)n;
+		/* rows that could not be written: a complete one is written
+		 * again, one left in recording is repaired from its file */
+		g_mutex_lock(&o->pending_lock);
+		for (guint i = 0; i < o->pending->len; i++) {
+			struct ls_rec_segment *p = g_ptr_array_index(o->pending, i);
+			int rc = strcmp(p->state, "complete") == 0 ? ls_rec_index_update(o->idx, p, NULL)
+								   : ls_rec_repair(o->idx, o->rc->dir, p, o->cfg->rate);
+			if (rc >= 0)
+				g_ptr_array_remove_index(o->pending, i--);
+		}
+		g_mutex_unlock(&o->pending_lock);
 		if (atomic_load(&o->nospace) &&
 		    ls_rec_free_bytes(o->rc->dir) >= o->rc->min_free_bytes + RESUME_HEADROOM) {
+			atomic_fetch_add(&o->episode, 1);
 			atomic_store(&o->nospace, false);
-			atomic_store(&o->nospace_reported, false);
 			g_printerr("record: space is back in %s; recording resumes\n", o->rc->dir);
 		}
 		g_mutex_lock(&o->lock);
@@ -585,6 +617,8 @@ void *ls_record_out_new(const struct ls_config *cfg, char **err)
 	o->period = ls_rate_period_ns(cfg->rate);
 	g_mutex_init(&o->lock);
 	g_cond_init(&o->cond);
+	g_mutex_init(&o->pending_lock);
+	o->pending = g_ptr_array_new_with_free_func(ls_rec_segment_free);
 	char *why = NULL;
 	if (ls_rec_index_open(rc->dir, &o->idx, &why) < 0) {
 		*err = g_strdup_printf("dir=%s: %s", rc->dir, why);
@@ -720,6 +754,8 @@ static void rec_free(void *impl)
 	}
 	g_free(o->cams);
 	g_free(o->encoder_desc);
+	g_ptr_array_unref(o->pending);
+	g_mutex_clear(&o->pending_lock);
 	ls_rec_index_close(&o->idx);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->cond);
