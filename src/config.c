@@ -536,6 +536,16 @@ static int one_of(const char *v, const char *const *list, char **reason)
 
 #define MIB INT64_C(1048576)
 
+/* MiB, fractions allowed (to 6 digits), to bytes; 0..2^30 MiB. */
+static int parse_mib(const char *v, int64_t *bytes, char **reason)
+{
+	int64_t micro = 0;
+	int rc = ls_uri_parse_fixed(v, 1000000, 0, INT64_C(1000000) << 30, &micro, reason);
+	if (rc == 0)
+		*bytes = (int64_t)((__int128)micro * MIB / 1000000);
+	return rc;
+}
+
 static int record_key(struct ctx *c, struct ls_record_config *r, const struct scan_key *k, const char *v,
 		      char **reason)
 {
@@ -567,11 +577,11 @@ static int record_key(struct ctx *c, struct ls_record_config *r, const struct sc
 		return ls_uri_parse_fixed(v, 60 * LS_NS_PER_SEC, LS_NS_PER_SEC, INT64_C(5256000) * 60 * LS_NS_PER_SEC,
 					  &r->keep_ns, reason);
 	if (strcmp(k->name, "quota-mb") == 0)
-		return ls_uri_parse_fixed(v, MIB, 0, MIB << 30, &r->quota_bytes, reason);
+		return parse_mib(v, &r->quota_bytes, reason);
 	if (strcmp(k->name, "camera-quota-mb") == 0)
-		return ls_uri_parse_fixed(v, MIB, 0, MIB << 30, &r->camera_quota_bytes, reason);
+		return parse_mib(v, &r->camera_quota_bytes, reason);
 	if (strcmp(k->name, "min-free-mb") == 0)
-		return ls_uri_parse_fixed(v, MIB, 0, MIB << 30, &r->min_free_bytes, reason);
+		return parse_mib(v, &r->min_free_bytes, reason);
 	if (strcmp(k->name, "preset") == 0) {
 		rc = one_of(v, presets, reason);
 		if (rc == 0) {

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "lockstep_shm.h"
@@ -140,6 +142,15 @@ static int cmd_check(int argc, char **argv)
 		if (probe && ls_source_probe(cc, (int)timeout_ms, &err) < 0) {
 			fprintf(stderr, "%s:%d: %s\n", cfg->path, cc->line, err);
 			g_free(err);
+			bad++;
+		}
+	}
+	if (cfg->record) {
+		struct stat st;
+		const char *d = cfg->record->dir;
+		int e = stat(d, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : access(d, W_OK | X_OK) < 0 ? errno : 0;
+		if (e) {
+			fprintf(stderr, "%s:%d: [record] dir=%s: %s\n", cfg->path, cfg->record->line, d, g_strerror(e));
 			bad++;
 		}
 	}
