@@ -15,6 +15,8 @@ PKGS=(
 	xvfb ffmpeg valgrind python3 python3-numpy time procps
 	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
 	libzmq3-dev
+	# recording: the segment index (SQLite) and its command-line tool (bench, tests)
+	libsqlite3-dev sqlite3
 )
 
 missing=()
