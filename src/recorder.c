@@ -396,6 +396,12 @@ int ls_rec_repair(struct ls_rec_index *idx, const char *dir, struct ls_rec_segme
 		rc = ls_rec_index_delete(idx, s->id);
 		goto out;
 	}
+	if (st.st_size < TS_PACKET) {
+		/* nothing was written: no segment to keep */
+		unlink(full);
+		rc = s->id ? ls_rec_index_delete(idx, s->id) : 0;
+		goto out;
+	}
 	/* a torn TS packet at the end: cut to whole packets */
 	if (st.st_size % TS_PACKET && truncate(full, st.st_size - st.st_size % TS_PACKET) == 0)
 		st.st_size -= st.st_size % TS_PACKET;
