@@ -409,10 +409,18 @@ int ls_rec_repair(struct ls_rec_index *idx, const char *dir, struct ls_rec_segme
 	GArray *keys = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	int sc = ls_rec_scan(full, &frames, keys);
 	int64_t keep = frames - 1;
-	if (sc < 0 || keep < 1 || keys->len == 0 || g_array_index(keys, int64_t, 0) != 0) {
+	if (sc == 0 && keep < 1) {
+		/* at most one (possibly torn) frame: nothing worth keeping */
+		g_array_unref(keys);
+		unlink(full);
+		rc = s->id ? ls_rec_index_delete(idx, s->id) : 0;
+		goto out;
+	}
+	if (g_str_has_suffix(s->path, ".bad") ||
+	    sc < 0 || keys->len == 0 || g_array_index(keys, int64_t, 0) != 0) {
 		char *bad = g_strconcat(full, ".bad", NULL);
 		char *badrel = g_strconcat(s->path, ".bad", NULL);
-		if (rename(full, bad) == 0) {
+		if (!g_str_has_suffix(s->path, ".bad") && rename(full, bad) == 0) {
 			g_free(s->path);
 			s->path = badrel;
 			badrel = NULL;

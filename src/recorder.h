@@ -79,7 +79,8 @@ int ls_rec_scan(const char *path, int64_t *frames, GArray *keys);
 /** The recovery pass at start: rows in `recording` (the writer died) are
  *  checked: a readable file keeps its complete frames (the last one read
  *  may be torn and is left out) and becomes complete; an unreadable one is
- *  renamed SLOT.ts.bad and quarantined; a missing or empty one loses its row.
+ *  renamed SLOT.ts.bad and quarantined; a missing one, or one with less than
+ *  two frames, loses its row (and its file).
  *  Rows in `deleting` are finished. Files without a row in CAMERA/ are
  *  treated like rows in recording. Prints one line per repaired segment.
  *  Returns the number of segments repaired or quarantined, or -EIO. */
