@@ -84,6 +84,7 @@ struct rec_cam {
 	GstElement *enc;
 	GstAppSrc *src;
 	GstAppSink *sink;
+	atomic_bool failed;         /* the encoder posted an error: this camera stops recording */
 	/* output thread */
 	GstBuffer *last;            /* the last frame pushed, for repeats */
 	GstCaps *raw_caps;
@@ -439,6 +440,8 @@ static GstBuffer *wrap_frame(struct ls_frame *f)
 
 static void push_frame(struct rec_out *o, struct rec_cam *c, const struct ls_entry *e, int64_t n)
 {
+	if (atomic_load(&c->failed))
+		return;
 	struct ls_frame *f = e->state == LS_ENTRY_MISSING ? NULL : e->frame;
 	bool repeated = !f || e->state == LS_ENTRY_HELD;
 	GstBuffer *b;
@@ -501,6 +504,34 @@ static gpointer rec_thread(gpointer data)
 		ls_frameset_unref(&set);
 	}
 	return NULL;
+}
+
+/* ---- encoder errors ------------------------------------------------------ */
+
+/* Main thread: a failed encoder goes to NULL, which also wakes a push
+ * blocked on its full queue. */
+static gboolean stop_encoder(gpointer data)
+{
+	struct rec_cam *c = data;
+	gst_element_set_state(c->enc, GST_STATE_NULL);
+	return G_SOURCE_REMOVE;
+}
+
+/* Streaming thread of the failing element: one line, then the camera's
+ * recording stops (the others go on). */
+static GstBusSyncReply on_encoder_message(GstBus *bus, GstMessage *m, gpointer data)
+{
+	struct rec_cam *c = data;
+	(void)bus;
+	if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR && !atomic_exchange(&c->failed, true)) {
+		GError *ge = NULL;
+		gst_message_parse_error(m, &ge, NULL);
+		g_printerr("record: camera %s: encoder: %s; this camera's recording stops\n", c->name,
+			   ge ? ge->message : "error");
+		g_clear_error(&ge);
+		g_idle_add(stop_encoder, c);
+	}
+	return GST_BUS_PASS;
 }
 
 /* ---- retention (its own thread) ----------------------------------------- */
@@ -665,6 +696,9 @@ void *ls_record_out_new(const struct ls_config *cfg, char **err)
 		c->sink = GST_APP_SINK(gst_bin_get_by_name(GST_BIN(c->enc), "sink"));
 		GstAppSinkCallbacks cb = { .new_sample = on_encoded };
 		gst_app_sink_set_callbacks(c->sink, &cb, c, NULL);
+		GstBus *bus = gst_element_get_bus(c->enc);
+		gst_bus_set_sync_handler(bus, on_encoder_message, c, NULL);
+		gst_object_unref(bus);
 	}
 	return o;
 fail:
@@ -689,6 +723,9 @@ static int rec_start(void *impl, struct ls_setq *q, char **err)
 static void rec_finish(void *impl)
 {
 	struct rec_out *o = impl;
+	for (unsigned i = 0; i < o->ncams; i++)
+		if (atomic_load(&o->cams[i].failed)) /* the main loop has stopped: wake its push here */
+			gst_element_set_state(o->cams[i].enc, GST_STATE_NULL);
 	if (o->thread) {
 		g_thread_join(o->thread);
 		o->thread = NULL;
@@ -698,6 +735,11 @@ static void rec_finish(void *impl)
 		struct rec_cam *c = &o->cams[i];
 		if (!c->enc)
 			continue;
+		if (atomic_load(&c->failed)) {
+			gst_element_set_state(c->enc, GST_STATE_NULL);
+			segment_close(c);
+			continue;
+		}
 		/* drain the encoder: its callback writes the last frames */
 		gst_app_src_end_of_stream(c->src);
 		GstBus *bus = gst_element_get_bus(c->enc);
