@@ -13,6 +13,8 @@ echo "== schedule wake skew, 8 threads at 30 Hz for 60 s"
 "$build/lockstep" bench schedule --threads 8 --rate 30 --seconds 60 --rt --spin-us 300
 echo "== CPU: lockstep vs gst-launch-1.0, 8 x 640x360 @ 30 fps"
 bench/cpu_vs_gst.sh "$build" 30 3
+echo "== recording: CPU per recorded 720p30 camera vs gst-launch ... ! splitmuxsink; clip export 1 min x 4 cameras"
+bench/record_cpu.sh "$build" 30 3 1
 echo "== soak"
 bench/soak.sh "$build" "${SOAK_SECONDS:-600}"
 echo "== shared-memory hand-off: lockstep vs shmsink/shmsrc vs ZeroMQ, 4 x 1920x1080 I420"

@@ -26,6 +26,8 @@ PKGS=(
 	# [detect]: the model converter (python3-onnx, python3-numpy), real
 	# footage for the tests (vtest.avi), PIL for the test's label previews
 	python3-onnx opencv-doc python3-pil
+	# recording: the segment index (SQLite) and its command-line tool (bench, tests)
+	libsqlite3-dev sqlite3
 )
 
 missing=()

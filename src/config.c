@@ -32,7 +32,7 @@
 #define MAX_FILE_BYTES (1024 * 1024) /* a rig config is a few KiB: refuse to slurp a video by mistake */
 #define EPOCH_MAX_NS (INT64_C(9200000000) * LS_NS_PER_SEC) /* ~2261 AD, just inside int64 ns */
 
-enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT, G_DETECT };
+enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT, G_DETECT, G_RECORD };
 
 static const char *const rig_keys[] = {
 	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue", NULL,
@@ -53,6 +53,10 @@ static const char *const detect_keys[] = {
 static const char *const detect_providers[] = {
 	"cpu", "cuda", "tensorrt", "openvino", "dnnl", "rocm", "migraphx", "coreml", "qnn", "xnnpack", "webgpu", NULL,
 };
+static const char *const record_keys[] = {
+	"dir", "segment-s", "gop", "keep-minutes", "quota-mb", "camera-quota-mb", "min-free-mb",
+	"preset", "tune", "bitrate-kbps", "encoder", NULL,
+};
 
 static const char *const *const keys_of[] = {
 	[G_RIG] = rig_keys,
@@ -62,6 +66,7 @@ static const char *const *const keys_of[] = {
 	[G_OUTPUT_FILE] = file_keys,
 	[G_REDACT] = redact_keys,
 	[G_DETECT] = detect_keys,
+	[G_RECORD] = record_keys,
 };
 
 struct scan_key {
@@ -85,6 +90,7 @@ struct ctx {
 	GArray *cams;     /* struct ls_camera_config, enabled or not, in file order */
 	GArray *outputs;  /* struct ls_output_config */
 	bool have_rig, have_rate, have_tolerance;
+	int gop_line; /* [record] gop given at this line, 0: default */
 };
 
 /* ---- messages -------------------------------------------------------- */
@@ -168,6 +174,8 @@ static int add_group(struct ctx *c, const char *name, int line)
 		kind = G_RIG;
 	} else if (strcmp(name, "detect") == 0) {
 		kind = G_DETECT;
+	} else if (strcmp(name, "record") == 0) {
+		kind = G_RECORD;
 	} else if (strcmp(name, "camera") == 0) {
 		return at_line(c, line, "[camera] needs a name: [camera NAME]");
 	} else if (g_str_has_prefix(name, "camera ")) {
@@ -190,8 +198,8 @@ static int add_group(struct ctx *c, const char *name, int line)
 		kind = G_REDACT;
 	} else {
 		return at_line(c, line,
-			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact] or "
-			       "[detect])",
+			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] "
+			       "or [record])",
 			       name);
 	}
 	for (guint i = 0; i < c->groups->len; i++) {
@@ -379,6 +387,11 @@ out:
 		g_time_zone_unref(utc);
 	g_free(copy);
 	return rc;
+}
+
+int ls_config_parse_time(const char *s, int64_t *out_ns, char **err)
+{
+	return parse_epoch(s, out_ns, err);
 }
 
 static int rig_key(struct ctx *c, const struct scan_key *k, const char *v, char **reason)
@@ -766,15 +779,173 @@ static int redact_key(struct ls_redact_config *r, const struct scan_key *k, cons
 	return -EINVAL;
 }
 
+static bool in_list(const char *v, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(v, *list) == 0)
+			return true;
+	return false;
+}
+
+static int one_of(const char *v, const char *const *list, char **reason)
+{
+	if (in_list(v, list))
+		return 0;
+	char *l = join(list);
+	*reason = g_strdup_printf("expected one of %s, got \"%s\"", l, v);
+	g_free(l);
+	return -EINVAL;
+}
+
+#define MIB INT64_C(1048576)
+
+/* MiB, fractions allowed (to 6 digits), to bytes; 0..2^30 MiB. */
+static int parse_mib(const char *v, int64_t *bytes, char **reason)
+{
+	int64_t micro = 0;
+	int rc = ls_uri_parse_fixed(v, 1000000, 0, INT64_C(1000000) << 30, &micro, reason);
+	if (rc == 0)
+		*bytes = (int64_t)((__int128)micro * MIB / 1000000);
+	return rc;
+}
+
+static int record_key(struct ctx *c, struct ls_record_config *r, const struct scan_key *k, const char *v,
+		      char **reason)
+{
+	static const char *const presets[] = { "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+					       "slow", "slower", "veryslow", "placebo", NULL };
+	static const char *const tunes[] = { "zerolatency", "fastdecode", "film", "animation", "grain", "stillimage",
+					     "psnr", "ssim", "none", NULL };
+	int64_t i64 = 0;
+	int rc;
+
+	if (strcmp(k->name, "dir") == 0) {
+		if (!*v) {
+			*reason = g_strdup("must not be empty");
+			return -EINVAL;
+		}
+		r->dir = g_strdup(v);
+		return 0;
+	}
+	if (strcmp(k->name, "segment-s") == 0)
+		return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, &r->segment_ns,
+					  reason);
+	if (strcmp(k->name, "gop") == 0) {
+		rc = ls_uri_parse_int(v, 1, 100000, &i64, reason);
+		r->gop = (unsigned)i64;
+		c->gop_line = k->line;
+		return rc;
+	}
+	if (strcmp(k->name, "keep-minutes") == 0)
+		return ls_uri_parse_fixed(v, 60 * LS_NS_PER_SEC, LS_NS_PER_SEC, INT64_C(5256000) * 60 * LS_NS_PER_SEC,
+					  &r->keep_ns, reason);
+	if (strcmp(k->name, "quota-mb") == 0)
+		return parse_mib(v, &r->quota_bytes, reason);
+	if (strcmp(k->name, "camera-quota-mb") == 0)
+		return parse_mib(v, &r->camera_quota_bytes, reason);
+	if (strcmp(k->name, "min-free-mb") == 0)
+		return parse_mib(v, &r->min_free_bytes, reason);
+	if (strcmp(k->name, "preset") == 0) {
+		rc = one_of(v, presets, reason);
+		if (rc == 0) {
+			g_free(r->preset);
+			r->preset = g_strdup(v);
+		}
+		return rc;
+	}
+	if (strcmp(k->name, "tune") == 0) {
+		rc = one_of(v, tunes, reason);
+		if (rc == 0) {
+			g_free(r->tune);
+			r->tune = g_strdup(v);
+		}
+		return rc;
+	}
+	if (strcmp(k->name, "bitrate-kbps") == 0) {
+		rc = ls_uri_parse_int(v, 0, 1000000, &i64, reason);
+		r->bitrate_kbps = (unsigned)i64;
+		return rc;
+	}
+	if (strcmp(k->name, "encoder") == 0) {
+		/* auto, x264, or a GStreamer element name (checked at start) */
+		bool ok = *v && strlen(v) <= 64;
+		for (const char *p = v; ok && *p; p++)
+			ok = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
+		if (!ok) {
+			*reason = g_strdup_printf("expected auto, x264 or a GStreamer element name, got \"%s\"", v);
+			return -EINVAL;
+		}
+		g_free(r->encoder);
+		r->encoder = g_strdup(v);
+		return 0;
+	}
+	g_assert_not_reached();
+	return -EINVAL;
+}
+
+void ls_record_config_free(struct ls_record_config **pr)
+{
+	struct ls_record_config *r = pr ? *pr : NULL;
+
+	if (!r)
+		return;
+	g_free(r->dir);
+	g_free(r->preset);
+	g_free(r->tune);
+	g_free(r->encoder);
+	g_free(r);
+	*pr = NULL;
+}
+
+/* Segment length and gop in slots, once the rate is known. */
+static int record_finish(struct ctx *c, struct ls_record_config *r)
+{
+	struct ls_rate rate = c->cfg->rate;
+	__int128 slots = ((__int128)r->segment_ns * rate.num + (__int128)rate.den * LS_NS_PER_SEC / 2) /
+			 ((__int128)rate.den * LS_NS_PER_SEC);
+
+	if (slots < 1)
+		return at_line(c, r->line, "[record] segment-s is shorter than one slot");
+	if (slots > 1000000)
+		return at_line(c, r->line, "[record] segment-s holds more than 1000000 slots");
+	r->seg_slots = (unsigned)slots;
+	if (r->gop) {
+		if (r->seg_slots % r->gop)
+			return at_line(c, c->gop_line,
+				       "[record] gop: %u does not divide the segment's %u slots (segment-s x rate)", r->gop,
+				       r->seg_slots);
+		return 0;
+	}
+	/* default: one second's worth of slots, or the largest divisor of
+	 * the segment below it */
+	unsigned want = (unsigned)((rate.num + rate.den / 2) / rate.den);
+	if (want < 1)
+		want = 1;
+	for (r->gop = want < r->seg_slots ? want : r->seg_slots; r->seg_slots % r->gop; r->gop--)
+		;
+	return 0;
+}
+
 static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
 	struct ls_output_config out = { 0 };
 	struct ls_detect_config *det = NULL;
+	struct ls_record_config *rec = NULL;
 	char *val = NULL, *reason = NULL;
 	int rc = 0;
 
 	switch (g->kind) {
+	case G_RECORD:
+		rec = g_new0(struct ls_record_config, 1);
+		rec->segment_ns = 10 * LS_NS_PER_SEC;
+		rec->keep_ns = 60 * 60 * LS_NS_PER_SEC;
+		rec->min_free_bytes = 64 * MIB;
+		rec->preset = g_strdup("ultrafast");
+		rec->tune = g_strdup("zerolatency");
+		rec->encoder = g_strdup("auto");
+		rec->line = g->line;
+		break;
 	case G_RIG:
 		c->have_rig = true;
 		c->cfg->rig_line = g->line;
@@ -850,6 +1021,9 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		case G_DETECT:
 			rc = detect_key(det, k, val, &reason);
 			break;
+		case G_RECORD:
+			rc = record_key(c, rec, k, val, &reason);
+			break;
 		}
 		if (rc < 0) {
 			rc = key_error(c, g, k, val, reason);
@@ -907,9 +1081,18 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		c->cfg->detect = det;
 		det = NULL;
 		break;
+	case G_RECORD:
+		if (!rec->dir) {
+			rc = at_line(c, g->line, "[record] needs dir = DIRECTORY (segments go to DIRECTORY/CAMERA/)");
+			goto out;
+		}
+		c->cfg->record = rec;
+		rec = NULL;
+		break;
 	}
 out:
 	ls_detect_config_free(det);
+	ls_record_config_free(&rec);
 	g_free(reason);
 	g_free(val);
 	ls_source_spec_clear(&cam.src);
@@ -949,6 +1132,7 @@ void ls_config_free(struct ls_config **pcfg)
 	g_free(cfg->redact.audit);
 	g_free(cfg->redact.langs);
 	ls_detect_config_free(cfg->detect);
+	ls_record_config_free(&cfg->record);
 	g_free(cfg->path);
 	g_free(cfg);
 	*pcfg = NULL;
@@ -997,6 +1181,11 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 	}
 	if (!c.have_tolerance)
 		c.cfg->tolerance_ns = ls_rate_period_ns(c.cfg->rate) / 2;
+	if (c.cfg->record) {
+		rc = record_finish(&c, c.cfg->record);
+		if (rc < 0)
+			goto fail;
+	}
 
 	/* Keep the enabled cameras; the others were only validated. */
 	for (guint i = 0; i < c.cams->len; i++) {

@@ -63,6 +63,19 @@
  *   input-size = 512x512  the model input for models with free H/W; default
  *                         the model's own
  *   runtime = PATH        libonnxruntime.so to load; default the one setup fetched
+ *   [record]              optional: every camera to H.264 segments (docs/architecture.md)
+ *   dir = /var/rec        required; must exist at start; segments in DIR/CAMERA/, index DIR/index.sqlite3
+ *   segment-s = 10        segment length, s (0.1..3600); in slots: round(segment-s x rate)
+ *   gop = 30              slots between forced keyframes (n mod gop = 0); must divide the
+ *                         segment's slots; default one second's worth (or the largest divisor below)
+ *   keep-minutes = 60     ring length, minutes (fractions allowed, >= 1 s)
+ *   quota-mb = 0          all cameras together, MiB; 0: none
+ *   camera-quota-mb = 0   per camera, MiB; 0: none
+ *   min-free-mb = 64      emergency deletion below this much free space, MiB
+ *   preset = ultrafast    x264 speed preset
+ *   tune = zerolatency    x264 tune (or none)
+ *   bitrate-kbps = 0      0: the encoder's default
+ *   encoder = auto        auto (x264), x264, or a GStreamer H.264 encoder element
  *
  * An output needs file, display = true, or both. Comments are lines that
  * start with '#': GKeyFile has no comments after a value, so "rate = 30 # x"
@@ -163,6 +176,21 @@ struct ls_detect_config {
 	int line;                     /**< line of the [detect] header */
 };
 
+struct ls_record_config {
+	char *dir;                   /**< as written */
+	int64_t segment_ns;          /**< segment-s, ns */
+	unsigned seg_slots;          /**< slots per segment, >= 1 */
+	unsigned gop;                /**< slots between forced keyframes; divides seg_slots */
+	int64_t keep_ns;             /**< ring length, ns */
+	int64_t quota_bytes;         /**< 0: none */
+	int64_t camera_quota_bytes;  /**< 0: none */
+	int64_t min_free_bytes;      /**< emergency deletion threshold */
+	char *preset, *tune;         /**< x264 names */
+	unsigned bitrate_kbps;       /**< 0: encoder default */
+	char *encoder;               /**< "auto", "x264" or an element name */
+	int line;                    /**< line of the [record] header */
+};
+
 struct ls_config {
 	char *path;                       /**< the file name used in messages */
 	struct ls_rate rate;              /**< slots per second */
@@ -181,6 +209,7 @@ struct ls_config {
 	struct ls_redact_config redact;   /**< [redact] */
 	int rig_line;                     /**< line of the [rig] header */
 	struct ls_detect_config *detect;  /**< [detect], or NULL */
+	struct ls_record_config *record;  /**< [record], or NULL */
 };
 
 /** Reads and validates the config file at @path. On success *out is a new
@@ -197,6 +226,12 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 
 /** Frees a [detect] config (NULL-safe). */
 void ls_detect_config_free(struct ls_detect_config *d);
+/** Seconds since 1970 ("1767225600.5") or ISO-8601 ("2026-01-01T00:00:00Z",
+ *  no zone = UTC) to ns, as the epoch key reads it. 0 or -EINVAL with *err
+ *  (if err is not NULL) a g_strdup'd reason. */
+int ls_config_parse_time(const char *s, int64_t *out_ns, char **err);
+
+void ls_record_config_free(struct ls_record_config **r);
 
 /** Frees the config and sets *cfg to NULL. NULL-safe (cfg or *cfg). */
 void ls_config_free(struct ls_config **cfg);

@@ -4,6 +4,7 @@
  *   lockstep check CONFIG [--no-probe] [--probe-timeout MS]
  *   lockstep redact --input URI --output URI... [--audit FILE] [--rules FILE] [options]
  *   lockstep shm-dump NAME [--count N] [--timeout S]
+ *   lockstep clip --config C --from TIME --to TIME [--camera NAME]... [--pre S] [--post S] --out DIR
  *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]
  */
 #include <errno.h>
@@ -12,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "redact.h"
 #include "lockstep_shm.h"
 #include "ls_sched.h"
+#include "recorder.h"
 #include "rig.h"
 #include "source.h"
 
@@ -31,6 +34,7 @@ static void usage(FILE *to)
 	      "                  [--langs eng+deu] [--stats-json FILE] [--quiet]\n"
 	      "      outputs: file:///x.mp4|.mkv|.ts|.y4m, file:///dir/%05d.png, display://, shm://NAME\n"
 	      "  lockstep shm-dump NAME [--count N] [--timeout S]\n"
+	      "  lockstep clip --config C --from TIME --to TIME [--camera NAME]... [--pre S] [--post S] --out DIR\n"
 	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
 	      "  lockstep version\n",
 	      to);
@@ -155,6 +159,15 @@ static int cmd_check(int argc, char **argv)
 		if (ls_redact_stage_probe(&cfg->redact, &err) < 0) {
 			fprintf(stderr, "%s:%d: [redact] %s\n", cfg->path, cfg->redact.line, err);
 			g_free(err);
+			bad++;
+		}
+	}
+	if (cfg->record) {
+		struct stat st;
+		const char *d = cfg->record->dir;
+		int e = stat(d, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : access(d, W_OK | X_OK) < 0 ? errno : 0;
+		if (e) {
+			fprintf(stderr, "%s:%d: [record] dir=%s: %s\n", cfg->path, cfg->record->line, d, g_strerror(e));
 			bad++;
 		}
 	}
@@ -317,6 +330,116 @@ static int cmd_redact(int argc, char **argv)
 	ls_config_free(&cfg);
 out:
 	g_ptr_array_free(outputs, TRUE);
+	return rc;
+}
+
+/* TIME: a slot index (digits only), @SECONDS since 1970, or ISO-8601. */
+static bool clip_time(const char *opt, const char *v, const struct ls_config *cfg, int64_t *slot)
+{
+	if (!v || !*v) {
+		fprintf(stderr, "lockstep clip: %s needs a time\n", opt);
+		return false;
+	}
+	if (strspn(v, "0123456789") == strlen(v) && strlen(v) <= 18) {
+		*slot = g_ascii_strtoll(v, NULL, 10);
+		return true;
+	}
+	int64_t t;
+	char *err = NULL;
+	const char *txt = v[0] == '@' ? v + 1 : v;
+	bool iso = v[0] != '@' && strchr(v, '-');
+	if ((v[0] != '@' && !iso) || ls_config_parse_time(txt, &t, &err) < 0) {
+		fprintf(stderr,
+			"lockstep clip: %s: expected a slot index, @SECONDS since 1970 or ISO-8601 like "
+			"2026-11-21T12:00:00Z, got \"%s\"\n",
+			opt, v);
+		g_free(err);
+		return false;
+	}
+	*slot = ls_slot_index(t, cfg->epoch_ns, 0, cfg->rate);
+	return true;
+}
+
+static int cmd_clip(int argc, char **argv)
+{
+	const char *path = NULL, *from = NULL, *to = NULL, *out = NULL;
+	double pre_s = 0, post_s = 0;
+	GPtrArray *cams = g_ptr_array_new();
+	int rc = 2;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--pre") || !strcmp(a, "--post")) {
+			if (!num_arg(a, val, 0, 86400, a[3] == 'r' ? &pre_s : &post_s))
+				goto out;
+			i++;
+			continue;
+		}
+		const char **dst = !strcmp(a, "--config") ? &path
+				   : !strcmp(a, "--from") ? &from
+				   : !strcmp(a, "--to")	  ? &to
+				   : !strcmp(a, "--out")  ? &out
+							  : NULL;
+		if (!dst && strcmp(a, "--camera")) {
+			fprintf(stderr, "lockstep clip: unexpected argument \"%s\"\n", a);
+			goto out;
+		}
+		if (!val) {
+			fprintf(stderr, "lockstep clip: %s needs a value\n", a);
+			goto out;
+		}
+		if (dst)
+			*dst = val;
+		else
+			g_ptr_array_add(cams, (gpointer)val);
+		i++;
+	}
+	if (!path || !from || !to || !out) {
+		fprintf(stderr, "lockstep clip: needs --config, --from, --to and --out\n");
+		goto out;
+	}
+	struct ls_config *cfg;
+	rc = load(path, &cfg);
+	if (rc)
+		goto out;
+	rc = 1;
+	int64_t n1, n2;
+	if (!cfg->record) {
+		fprintf(stderr, "%s: no [record] group: this rig records nothing\n", cfg->path);
+	} else if (clip_time("--from", from, cfg, &n1) && clip_time("--to", to, cfg, &n2)) {
+		if (n1 > n2) {
+			fprintf(stderr, "lockstep clip: --from %s (slot %lld) is after --to %s (slot %lld)\n", from,
+				(long long)n1, to, (long long)n2);
+		} else {
+			g_ptr_array_add(cams, NULL);
+			double hz = (double)cfg->rate.num / cfg->rate.den;
+			struct ls_clip_request req = {
+				.dir = cfg->record->dir,
+				.rate = cfg->rate,
+				.epoch_ns = cfg->epoch_ns,
+				.gop = cfg->record->gop,
+				.cameras = cams->len > 1 ? (const char *const *)cams->pdata : NULL,
+				.n1 = n1,
+				.n2 = n2,
+				.pre_slots = (int64_t)(pre_s * hz + 0.5),
+				.post_slots = (int64_t)(post_s * hz + 0.5),
+				.outdir = out,
+			};
+			struct ls_clip_result res;
+			char *err = NULL;
+			if (ls_record_clip(&req, &res, &err) < 0) {
+				fprintf(stderr, "%s\n", err ? err : "lockstep clip: failed");
+				g_free(err);
+			} else {
+				printf("clip: %u camera%s, slots %lld..%lld, %lld frames in %s (manifest.json)\n", res.ncams,
+				       res.ncams == 1 ? "" : "s", (long long)res.first_slot, (long long)res.last_slot,
+				       (long long)res.frames, out);
+				rc = 0;
+			}
+		}
+	}
+	ls_config_free(&cfg);
+out:
+	g_ptr_array_unref(cams);
 	return rc;
 }
 
@@ -508,6 +631,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(argc - 2, argv + 2);
 	else if (!strcmp(cmd, "redact"))
 		rc = cmd_redact(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "clip"))
+		rc = cmd_clip(argc - 2, argv + 2);
 	else {
 		fprintf(stderr, "lockstep: unknown command \"%s\"\n", cmd);
 		usage(stderr);

@@ -44,5 +44,8 @@ extern const struct ls_output_ops ls_detect_out_ops;
 unsigned ls_detect_threads(const struct ls_detect_config *dc);
 /** Makes the mosaic draw the boxes on @board (not owned; outlives it). */
 void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board);
+/** Recording ([record]): every camera to H.264 segments (out_record.c). */
+void *ls_record_out_new(const struct ls_config *cfg, char **err);
+extern const struct ls_output_ops ls_record_out_ops;
 
 #endif

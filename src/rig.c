@@ -374,7 +374,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		.offsets_ns = offsets,
 		/* sets: the window, each output's queue, one in each output's hands
 		 * ([detect]: one in each worker's) */
-		.setpool_extra = cfg->noutputs * (cfg->queue + 2) + detect_extra,
+		.setpool_extra = (cfg->noutputs + (cfg->record ? 1 : 0)) * (cfg->queue + 2) + detect_extra,
 	};
 	r->al = ls_aligner_new(&ac, on_set, r);
 	g_free(offsets);
@@ -394,6 +394,10 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	/* a frame is held by: the ring, the aligner window, each output queue,
 	 * each output thread, and `hold` */
 	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + cfg->noutputs * (cfg->queue + 2) + detect_extra + 4;
+	/* the recorder also holds each camera's last frame (for repeats), its
+	 * encoder's input queue (2) and the frame being encoded */
+	if (cfg->record)
+		pool_frames += cfg->queue + 2 + 4;
 	/* every file's frame 0 lands on this slot time: 1 s out, room to preroll */
 	int64_t files_start = ls_slot_time(ls_slot_index(ls_realtime_ns() + LS_NS_PER_SEC, cfg->epoch_ns, 0, cfg->rate) + 1,
 					   cfg->epoch_ns, cfg->rate);
@@ -419,7 +423,8 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			ls_source_set_redact(r->sources[c], st);
 		}
 	}
-	r->outputs = g_new0(struct ls_output, cfg->noutputs + 1);
+	/* [detect] and [record] are outputs too */
+	r->outputs = g_new0(struct ls_output, cfg->noutputs + 2);
 	/* [detect] first: a bad model fails the run before anything starts,
 	 * and the mosaic needs its board */
 	if (cfg->detect) {
@@ -443,6 +448,27 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		r->noutputs++;
 		if (out->ops->start(out->impl, out->q, &err) < 0) {
 			g_printerr("%s:%d: [detect] %s\n", cfg->path, cfg->detect->line, err);
+			g_clear_pointer(&err, g_free);
+			r->exit_code = 1;
+			goto out_outputs;
+		}
+	}
+	if (cfg->record) {
+		struct ls_output *out = &r->outputs[r->noutputs];
+		out->ops = &ls_record_out_ops;
+		out->name = g_strdup("record");
+		out->impl = ls_record_out_new(cfg, &err);
+		if (!out->impl) {
+			g_printerr("%s:%d: [record] %s\n", cfg->path, cfg->record->line, err);
+			g_clear_pointer(&err, g_free);
+			g_free(out->name);
+			r->exit_code = 1;
+			goto out_outputs;
+		}
+		out->q = ls_setq_new(cfg->queue);
+		r->noutputs++;
+		if (out->ops->start(out->impl, out->q, &err) < 0) {
+			g_printerr("%s:%d: [record] %s\n", cfg->path, cfg->record->line, err);
 			g_clear_pointer(&err, g_free);
 			r->exit_code = 1;
 			goto out_outputs;

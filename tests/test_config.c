@@ -395,7 +395,7 @@ static void test_bad_syntax(void)
 static void test_bad_groups(void)
 {
 	load_bad("[rig]\nrate = 30\n[foo]\n",
-		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact] or [detect])");
+		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] or [record])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -820,6 +820,72 @@ static void test_example_bad(void)
 	g_free(dirpath);
 }
 
+static void test_record(void)
+{
+	struct ls_config *cfg = load_ok(MINIMAL "[record]\ndir = /tmp/r\n");
+	const struct ls_record_config *r = cfg->record;
+	g_assert_nonnull(r);
+	g_assert_cmpstr(r->dir, ==, "/tmp/r");
+	g_assert_cmpuint(r->seg_slots, ==, 300);
+	g_assert_cmpuint(r->gop, ==, 30);
+	g_assert_cmpint(r->keep_ns, ==, 3600 * LS_NS_PER_SEC);
+	g_assert_cmpint(r->quota_bytes, ==, 0);
+	g_assert_cmpint(r->min_free_bytes, ==, 64 * 1048576);
+	g_assert_cmpstr(r->preset, ==, "ultrafast");
+	g_assert_cmpstr(r->tune, ==, "zerolatency");
+	g_assert_cmpstr(r->encoder, ==, "auto");
+	ls_config_free(&cfg);
+
+	/* 29.97: 10 s is round(299.7) = 300 slots; 2.5 s at 30 is 75 slots and
+	 * the default gop becomes 25, the largest divisor below 30 */
+	cfg = load_ok("[rig]\nrate = 30000/1001\n[camera a]\nuri = test://\n[record]\ndir = d\n");
+	g_assert_cmpuint(cfg->record->seg_slots, ==, 300);
+	g_assert_cmpuint(cfg->record->gop, ==, 30);
+	ls_config_free(&cfg);
+	cfg = load_ok(MINIMAL "[record]\ndir = d\nsegment-s = 2.5\nkeep-minutes = 0.5\nquota-mb = 1.5\n"
+			      "camera-quota-mb = 1\nmin-free-mb = 0\ngop = 15\npreset = veryfast\ntune = none\n"
+			      "bitrate-kbps = 800\nencoder = x264\n");
+	r = cfg->record;
+	g_assert_cmpuint(r->seg_slots, ==, 75);
+	g_assert_cmpuint(r->gop, ==, 15);
+	g_assert_cmpint(r->keep_ns, ==, 30 * LS_NS_PER_SEC);
+	g_assert_cmpint(r->quota_bytes, ==, 1572864);
+	g_assert_cmpint(r->camera_quota_bytes, ==, 1048576);
+	g_assert_cmpint(r->min_free_bytes, ==, 0);
+	g_assert_cmpuint(r->bitrate_kbps, ==, 800);
+	ls_config_free(&cfg);
+	cfg = load_ok(MINIMAL "[record]\ndir = d\nsegment-s = 2.5\n");
+	g_assert_cmpuint(cfg->record->gop, ==, 25);
+	ls_config_free(&cfg);
+}
+
+static void test_bad_record(void)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "[record]\n", "t.ini:5: [record] needs dir = DIRECTORY" },
+		{ "[record]\ndir =\n", "t.ini:6: [record] dir: must not be empty" },
+		{ "[record]\ndir = d\nsegment-s = 0\n", "t.ini:7: [record] segment-s:" },
+		{ "[record]\ndir = d\nsegment-s = ten\n", "t.ini:7: [record] segment-s:" },
+		{ "[record]\ndir = d\ngop = 7\n", "t.ini:7: [record] gop: 7 does not divide the segment's 300 slots" },
+		{ "[record]\ndir = d\ngop = 0\n", "t.ini:7: [record] gop:" },
+		{ "[record]\ndir = d\nkeep-minutes = -1\n", "t.ini:7: [record] keep-minutes:" },
+		{ "[record]\ndir = d\nquota-mb = lots\n", "t.ini:7: [record] quota-mb:" },
+		{ "[record]\ndir = d\npreset = turbo\n", "t.ini:7: [record] preset: expected one of ultrafast" },
+		{ "[record]\ndir = d\ntune = fast\n", "t.ini:7: [record] tune: expected one of zerolatency" },
+		{ "[record]\ndir = d\nencoder = a b\n", "t.ini:7: [record] encoder: expected auto, x264" },
+		{ "[record]\ndir = d\nbitrate-kbps = -5\n", "t.ini:7: [record] bitrate-kbps:" },
+		{ "[record]\ndir = d\nfile = x.ts\n", "t.ini:7: unknown key \"file\" in [record]" },
+		{ "[record]\ndir = d\n[record]\ndir = e\n", "t.ini:7: duplicate group [record] (first at line 5)" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strconcat(MINIMAL, cases[i].body, NULL);
+		load_bad(text, cases[i].want);
+		g_free(text);
+	}
+}
+
 static void test_output_shm(void)
 {
 	const char *rig = "[rig]\nrate = 30\n[camera a]\nuri = test://\n";
@@ -904,6 +970,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/examples/demo", test_example_demo);
 	g_test_add_func("/config/examples/integration", test_example_integration);
 	g_test_add_func("/config/examples/bad", test_example_bad);
+	g_test_add_func("/config/record", test_record);
+	g_test_add_func("/config/record/bad", test_bad_record);
 
 	return g_test_run();
 }
