@@ -18,6 +18,7 @@ struct ls_motion {
 	float *mu, *var;    /* n: background mean and variance per block */
 	float *scratch;     /* n: ratios for the median gain */
 	uint8_t *fg;        /* n: 1 = moving this frame */
+	uint16_t *fg_run;   /* n: frames in a row the block has been moving */
 	int *label, *stack; /* n: component labels and the flood-fill stack */
 	uint64_t frames;    /* frames learned since the last reset */
 	int on_run, off_run;
@@ -26,7 +27,7 @@ struct ls_motion {
 };
 
 static const struct ls_motion_params defaults = {
-	.block = 16, .warmup = 10, .alpha = 0.05f, .alpha_fg = 0.005f, .k = 4.0f, .floor = 5.0f,
+	.block = 16, .warmup = 10, .alpha = 0.05f, .absorb = 150, .k = 4.0f, .floor = 5.0f,
 	.shake_px = 2.0f, .min_blocks = 2, .on_frames = 2, .off_frames = 15,
 };
 
@@ -38,11 +39,13 @@ static void free_model(struct ls_motion *m)
 	free(m->var);
 	free(m->scratch);
 	free(m->fg);
+	free(m->fg_run);
 	free(m->label);
 	free(m->stack);
 	m->colsum = NULL;
 	m->cur = m->mu = m->var = m->scratch = NULL;
 	m->fg = NULL;
+	m->fg_run = NULL;
 	m->label = m->stack = NULL;
 	m->width = m->height = m->n = 0;
 }
@@ -58,7 +61,7 @@ struct ls_motion *ls_motion_new(const struct ls_motion_params *p)
 	DEF(block);
 	DEF(warmup);
 	DEF(alpha);
-	DEF(alpha_fg);
+	DEF(absorb);
 	DEF(k);
 	DEF(floor);
 	DEF(shake_px);
@@ -69,7 +72,7 @@ struct ls_motion *ls_motion_new(const struct ls_motion_params *p)
 	if (q.shake_px < 0)
 		q.shake_px = 0;
 	if (q.block < 4 || q.block > 64 || q.warmup < 1 || !(q.alpha > 0 && q.alpha <= 1) ||
-	    !(q.alpha_fg > 0 && q.alpha_fg <= 1) || !(q.k > 0) || !(q.floor > 0) || q.min_blocks < 1 ||
+	    q.absorb < 1 || !(q.k > 0) || !(q.floor > 0) || q.min_blocks < 1 ||
 	    q.on_frames < 1 || q.off_frames < 1) {
 		errno = EINVAL;
 		return NULL;
@@ -118,9 +121,10 @@ static int alloc_model(struct ls_motion *m, int width, int height)
 	m->var = malloc(n * sizeof(float));
 	m->scratch = malloc(n * sizeof(float));
 	m->fg = malloc(n);
+	m->fg_run = malloc(n * sizeof *m->fg_run);
 	m->label = malloc(n * sizeof(int));
 	m->stack = malloc(n * sizeof(int));
-	if (!m->colsum || !m->cur || !m->mu || !m->var || !m->scratch || !m->fg || !m->label || !m->stack) {
+	if (!m->colsum || !m->cur || !m->mu || !m->var || !m->scratch || !m->fg || !m->fg_run || !m->label || !m->stack) {
 		free_model(m);
 		return -ENOMEM;
 	}
@@ -287,6 +291,7 @@ int ls_motion_feed(struct ls_motion *m, const uint8_t *y, int width, int height,
 		for (int i = 0; i < m->n; i++) {
 			m->mu[i] = m->cur[i];
 			m->var[i] = 0;
+			m->fg_run[i] = 0;
 		}
 		m->frames = 1;
 		out->learning = true;
@@ -348,14 +353,20 @@ int ls_motion_feed(struct ls_motion *m, const uint8_t *y, int width, int height,
 	out->raw = out->moving_blocks > 0;
 	out->score = (float)out->moving_blocks / (float)m->n;
 
-	/* Learn: still blocks fully; moving ones only slowly, their mean only,
-	 * so a passing object neither enters the background nor inflates its
-	 * variance, while one that stops is absorbed after ~1/alpha_fg frames. */
+	/* Learn from still blocks only, so a passing object neither leaves a
+	 * trace in the background nor inflates its variance (a trace would be
+	 * a "ghost": motion reported where the object was). A block moving
+	 * for `absorb` frames in a row takes what it shows as its background:
+	 * an object that stopped becomes scenery. */
 	for (int i = 0; i < m->n; i++) {
 		float d = m->cur[i] - m->mu[i];
 		if (m->fg[i]) {
-			m->mu[i] += p->alpha_fg * d;
+			if (++m->fg_run[i] >= p->absorb) {
+				m->mu[i] = m->cur[i];
+				m->fg_run[i] = 0;
+			}
 		} else {
+			m->fg_run[i] = 0;
 			m->mu[i] += p->alpha * d;
 			m->var[i] += p->alpha * (d * d - m->var[i]);
 		}

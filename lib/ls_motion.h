@@ -39,8 +39,9 @@ struct ls_motion_params {
 	int warmup;       /* frames learned before any motion is reported; default 10 */
 	float alpha;      /* background learning rate per frame for still blocks; default 0.05
 			   * (a time constant of 20 frames) */
-	float alpha_fg;   /* learning rate of the mean of moving blocks, so that an object
-			   * that stops becomes background; default 0.005 (200 frames) */
+	int absorb;       /* frames a block may stay moving before its background is replaced
+			   * by what it shows (an object that stopped, a light switched on);
+			   * default 150 (5 s at 30 fps) */
 	float k;          /* threshold in standard deviations of the block's history; default 4 */
 	float floor;      /* smallest threshold, in grey levels of the block mean (0..255); default 5 */
 	float shake_px;   /* camera shake tolerated, in pixels; default 2 (negative: none) */

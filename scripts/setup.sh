@@ -13,6 +13,8 @@ PKGS=(
 	# tests and benchmarks: a real X server, ffprobe, valgrind, python for the
 	# CI summary, GNU time for CPU/RSS figures
 	xvfb ffmpeg valgrind python3 python3-numpy time procps
+	# motion tests: real footage with pedestrians (examples/data/vtest.avi)
+	opencv-doc
 	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
 	libzmq3-dev
 )
