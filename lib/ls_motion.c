@@ -16,7 +16,8 @@ struct ls_motion {
 	uint16_t *colsum;   /* width: column sums over one band of block rows */
 	float *cur;         /* n: this frame's block means, then divided by the gain */
 	float *mu, *var;    /* n: background mean and variance per block */
-	float *scratch;     /* n: ratios for the median gain */
+	float *scratch;     /* n: ratios for the median gain; minima for range3x3 */
+	float *range, *tmp_row; /* n: 3 x 3 brightness range of the background; 2 gw */
 	uint8_t *fg;        /* n: 1 = moving this frame */
 	uint16_t *fg_run;   /* n: frames in a row the block has been moving */
 	int *label, *stack; /* n: component labels and the flood-fill stack */
@@ -38,12 +39,14 @@ static void free_model(struct ls_motion *m)
 	free(m->mu);
 	free(m->var);
 	free(m->scratch);
+	free(m->range);
+	free(m->tmp_row);
 	free(m->fg);
 	free(m->fg_run);
 	free(m->label);
 	free(m->stack);
 	m->colsum = NULL;
-	m->cur = m->mu = m->var = m->scratch = NULL;
+	m->cur = m->mu = m->var = m->scratch = m->range = m->tmp_row = NULL;
 	m->fg = NULL;
 	m->fg_run = NULL;
 	m->label = m->stack = NULL;
@@ -120,11 +123,13 @@ static int alloc_model(struct ls_motion *m, int width, int height)
 	m->mu = malloc(n * sizeof(float));
 	m->var = malloc(n * sizeof(float));
 	m->scratch = malloc(n * sizeof(float));
+	m->range = malloc(n * sizeof(float));
+	m->tmp_row = malloc(2 * (size_t)m->gw * sizeof(float));
 	m->fg = malloc(n);
 	m->fg_run = malloc(n * sizeof *m->fg_run);
 	m->label = malloc(n * sizeof(int));
 	m->stack = malloc(n * sizeof(int));
-	if (!m->colsum || !m->cur || !m->mu || !m->var || !m->scratch || !m->fg || !m->fg_run || !m->label || !m->stack) {
+	if (!m->colsum || !m->cur || !m->mu || !m->var || !m->scratch || !m->range || !m->tmp_row || !m->fg || !m->fg_run || !m->label || !m->stack) {
 		free_model(m);
 		return -ENOMEM;
 	}
@@ -139,34 +144,89 @@ static int alloc_model(struct ls_motion *m, int width, int height)
 	return 0;
 }
 
+/* Column sums, 16 columns a step: with the restrict parameters and a fixed
+ * inner count, the compiler turns each step into a few vector instructions
+ * even at -O2 (whose cost model refuses the plain loop). */
+static void row_copy(uint16_t *restrict cs, const uint8_t *restrict row, int w)
+{
+	int x = 0;
+	for (; x + 16 <= w; x += 16)
+		for (int k = 0; k < 16; k++)
+			cs[x + k] = row[x + k];
+	for (; x < w; x++)
+		cs[x] = row[x];
+}
+
+static void row_add2(uint16_t *restrict cs, const uint8_t *restrict r1, const uint8_t *restrict r2, int w)
+{
+	int x = 0;
+	for (; x + 16 <= w; x += 16)
+		for (int k = 0; k < 16; k++)
+			cs[x + k] = (uint16_t)(cs[x + k] + r1[x + k] + r2[x + k]);
+	for (; x < w; x++)
+		cs[x] = (uint16_t)(cs[x] + r1[x] + r2[x]);
+}
+
+static void row_add(uint16_t *restrict cs, const uint8_t *restrict row, int w)
+{
+	int x = 0;
+	for (; x + 16 <= w; x += 16)
+		for (int k = 0; k < 16; k++)
+			cs[x + k] = (uint16_t)(cs[x + k] + row[x + k]);
+	for (; x < w; x++)
+		cs[x] = (uint16_t)(cs[x] + row[x]);
+}
+
+/* Sums of @n groups of @b column sums, times @inv. Inlined with a constant
+ * @b, each group's sum is a few vector instructions. */
+static inline __attribute__((always_inline)) void fold(const uint16_t *restrict cs, float *restrict out, int n,
+						       int b, float inv)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t sum = 0;
+		for (int k = 0; k < b; k++)
+			sum += cs[i * b + k];
+		out[i] = (float)sum * inv;
+	}
+}
+
 /* Block means of the frame into m->cur. One pass over the pixels: each row is
- * added into 16-bit column sums (at most 64 rows x 255 fit), a loop the
- * compiler vectorises; the column sums are then folded into blocks. */
+ * added into 16-bit column sums (at most 64 rows x 255 fit); the column sums
+ * are then folded into blocks. */
 static void block_means(struct ls_motion *m, const uint8_t *y, int stride)
 {
 	const int b = m->p.block, w = m->width, h = m->height;
 	for (int by = 0; by < m->gh; by++) {
 		int r0 = by * b, r1 = r0 + b < h ? r0 + b : h;
-		uint16_t *restrict cs = m->colsum;
-		const uint8_t *restrict row = y + (size_t)r0 * (size_t)stride;
-		for (int x = 0; x < w; x++)
-			cs[x] = row[x];
-		for (int r = r0 + 1; r < r1; r++) {
-			row = y + (size_t)r * (size_t)stride;
-			for (int x = 0; x < w; x++)
-				cs[x] = (uint16_t)(cs[x] + row[x]);
-		}
+		row_copy(m->colsum, y + (size_t)r0 * (size_t)stride, w);
+		int r = r0 + 1;
+		for (; r + 1 < r1; r += 2) /* two rows a pass: half the sums' loads and stores */
+			row_add2(m->colsum, y + (size_t)r * (size_t)stride, y + (size_t)(r + 1) * (size_t)stride, w);
+		if (r < r1)
+			row_add(m->colsum, y + (size_t)r * (size_t)stride, w);
 		bool last_row = by == m->gh - 1 && r1 - r0 < b;
 		float *out = m->cur + (size_t)by * (size_t)m->gw;
-		for (int bx = 0; bx < m->gw; bx++) {
-			int c0 = bx * b, c1 = c0 + b < w ? c0 + b : w;
-			uint32_t s = 0;
-			for (int x = c0; x < c1; x++)
-				s += cs[x];
-			bool last_col = c1 - c0 < b;
-			float inv = last_row ? (last_col ? m->inv_count_corner : m->inv_count_last_row)
-					     : (last_col ? m->inv_count_last_col : m->inv_count_full);
-			out[bx] = (float)s * inv;
+		int full = w / b; /* blocks b wide; a last, narrower one after them */
+		float inv = last_row ? m->inv_count_last_row : m->inv_count_full;
+		switch (b) { /* the usual sizes with a fixed count: vectorised sums */
+		case 8:
+			fold(m->colsum, out, full, 8, inv);
+			break;
+		case 16:
+			fold(m->colsum, out, full, 16, inv);
+			break;
+		case 32:
+			fold(m->colsum, out, full, 32, inv);
+			break;
+		default:
+			fold(m->colsum, out, full, b, inv);
+			break;
+		}
+		if (full < m->gw) {
+			uint32_t sum = 0;
+			for (int x = full * b; x < w; x++)
+				sum += m->colsum[x];
+			out[full] = (float)sum * (last_row ? m->inv_count_corner : m->inv_count_last_col);
 		}
 	}
 }
@@ -215,6 +275,53 @@ static float frame_gain(struct ls_motion *m)
 		return 1.0f;
 	float g = select_kth(m->scratch, c, c / 2);
 	return g < 0.25f ? 0.25f : g > 4.0f ? 4.0f : g;
+}
+
+/* (fminf and fmaxf are calls, for their NaN rules; there are no NaNs here) */
+#define MINF(a, b) ((a) < (b) ? (a) : (b))
+#define MAXF(a, b) ((a) > (b) ? (a) : (b))
+
+/* range[i] = max - min of the background means in block i's 3 x 3
+ * neighbourhood (clipped at the edges): a horizontal pass, then a vertical. */
+static void range3x3(struct ls_motion *m)
+{
+	const int gw = m->gw, gh = m->gh;
+	float *lo = m->scratch, *hi = m->range; /* the horizontal pass */
+	for (int by = 0; by < gh; by++) {
+		const float *mu = m->mu + (size_t)by * (size_t)gw;
+		float *l = lo + (size_t)by * (size_t)gw, *h = hi + (size_t)by * (size_t)gw;
+		for (int bx = 0; bx < gw; bx++) {
+			float a = mu[bx], mn = a, mx = a;
+			if (bx > 0) {
+				mn = MINF(mn, mu[bx - 1]);
+				mx = MAXF(mx, mu[bx - 1]);
+			}
+			if (bx + 1 < gw) {
+				mn = MINF(mn, mu[bx + 1]);
+				mx = MAXF(mx, mu[bx + 1]);
+			}
+			l[bx] = mn;
+			h[bx] = mx;
+		}
+	}
+	/* vertical, in place on hi: each row's horizontal maxima are saved
+	 * before being overwritten, for the next row */
+	float *prev = m->tmp_row, *save = m->tmp_row + gw;
+	for (int by = 0; by < gh; by++) {
+		float *l = lo + (size_t)by * (size_t)gw, *h = hi + (size_t)by * (size_t)gw;
+		const float *ln = by + 1 < gh ? l + gw : l, *hn = by + 1 < gh ? h + gw : h;
+		const float *lp = by > 0 ? l - gw : l;
+		for (int bx = 0; bx < gw; bx++) {
+			float hp = by > 0 ? prev[bx] : h[bx];
+			save[bx] = h[bx];
+			float mx = MAXF(MAXF(hp, h[bx]), hn[bx]);
+			float mn = MINF(MINF(lp[bx], l[bx]), ln[bx]);
+			h[bx] = mx - mn;
+		}
+		float *t = prev;
+		prev = save;
+		save = t;
+	}
 }
 
 /* Connected components (8-neighbourhood) of m->fg; components of at least
@@ -323,31 +430,15 @@ int ls_motion_feed(struct ls_motion *m, const uint8_t *y, int width, int height,
 	/* Classify. The shake band: a shift of s pixels moves a block's mean
 	 * by at most about s / block of the brightness range around it, times
 	 * up to sqrt(2) for a diagonal shift (|dx| + |dy|). */
-	const int gw = m->gw, gh = m->gh;
 	const float shake = 1.5f * p->shake_px / (float)p->block;
-	for (int by = 0; by < gh; by++) {
-		for (int bx = 0; bx < gw; bx++) {
-			int i = by * gw + bx;
-			float tol = 0;
-			if (shake > 0) {
-				float lo = m->mu[i], hi = lo;
-				for (int ny = by - 1; ny <= by + 1; ny++) {
-					if (ny < 0 || ny >= gh)
-						continue;
-					for (int nx = bx - 1; nx <= bx + 1; nx++) {
-						if (nx < 0 || nx >= gw)
-							continue;
-						float v = m->mu[ny * gw + nx];
-						lo = v < lo ? v : lo;
-						hi = v > hi ? v : hi;
-					}
-				}
-				tol = shake * (hi - lo);
-			}
-			float sd = sqrtf(m->var[i]) * p->k;
-			float thr = (sd > p->floor ? sd : p->floor) + tol;
-			m->fg[i] = fabsf(m->cur[i] - m->mu[i]) > thr;
-		}
+	if (shake > 0)
+		range3x3(m);
+	for (int i = 0; i < m->n; i++) {
+		float sd = sqrtf(m->var[i]) * p->k;
+		float thr = (sd > p->floor ? sd : p->floor);
+		if (shake > 0)
+			thr += shake * m->range[i];
+		m->fg[i] = fabsf(m->cur[i] - m->mu[i]) > thr;
 	}
 	components(m, out);
 	out->raw = out->moving_blocks > 0;
