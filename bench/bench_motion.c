@@ -13,7 +13,11 @@
  *    gating it runs on every frame; with gating only where the gate is open,
  *    plus the motion detector's measured cost on every frame.
  *
- * usage: bench-motion [RIG_SECONDS (60)] [DET_MS (50)] */
+ * usage: bench-motion [RIG_SECONDS (60)] [DET_MS (50)]
+ *        bench-motion raw FILE WIDTH HEIGHT
+ * The second form runs ls_motion over the gray frames of FILE (ffmpeg
+ * -f rawvideo -pix_fmt gray), for bench/motion_peer.sh, which runs OpenCV's
+ * MOG2 over the same file: CPU per frame and frames with motion. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,8 +279,43 @@ static void bench_rig(int seconds, double det_ms)
 	}
 }
 
+static int bench_raw(const char *path, int w, int h)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "bench-motion: %s: cannot open\n", path);
+		return 1;
+	}
+	size_t fs = (size_t)w * (size_t)h;
+	uint8_t *img = malloc(fs);
+	struct ls_motion *m = ls_motion_new(NULL);
+	struct ls_motion_result r;
+	long n = 0, judged = 0, open = 0, raw = 0;
+	int64_t total = 0;
+	while (fread(img, 1, fs, f) == fs) {
+		int64_t a = cpu_ns();
+		ls_motion_feed(m, img, w, h, w, n * 33333333, &r);
+		total += cpu_ns() - a;
+		n++;
+		if (!r.learning) {
+			judged++;
+			open += r.motion;
+			raw += r.raw;
+		}
+	}
+	fclose(f);
+	printf("ls_motion %s %dx%d: %ld frames, CPU per frame %.3f ms; after warm-up: gate open in %ld of %ld, raw "
+	       "motion in %ld\n",
+	       path, w, h, n, n ? total / 1e6 / n : 0.0, open, judged, raw);
+	ls_motion_free(&m);
+	free(img);
+	return n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "raw"))
+		return bench_raw(argv[2], atoi(argv[3]), atoi(argv[4]));
 	int seconds = argc > 1 ? atoi(argv[1]) : 60;
 	double det_ms = argc > 2 ? atof(argv[2]) : 50;
 	if (seconds < 1 || !(det_ms > 0)) {

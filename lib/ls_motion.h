@@ -1,7 +1,7 @@
 /* ls_motion — a noise-tolerant motion detector for motion gating.
  *
  * One detector per camera, fed the luma (Y) plane of every frame. It works on
- * a grid of block means (block x block pixels, 16 by default: 120 x 67 blocks
+ * a grid of block means (block x block pixels, 16 by default: 120 x 68 blocks
  * at 1080p), so a frame costs one pass over the pixels plus a few operations
  * per block. Each block keeps a background model, a running mean and a running
  * variance of its brightness, and a block is "moving" when its brightness,

@@ -15,6 +15,8 @@ PKGS=(
 	xvfb ffmpeg valgrind python3 python3-numpy time procps
 	# motion tests: real footage with pedestrians (examples/data/vtest.avi)
 	opencv-doc
+	# benchmarks: OpenCV (MOG2), the motion detector ls_motion is compared with
+	python3-opencv
 	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
 	libzmq3-dev
 )
