@@ -385,9 +385,12 @@ int ls_motion_feed(struct ls_motion *m, const uint8_t *y, int width, int height,
 	if (!y || !out || width < 1 || height < 1 || stride < width || (m->frames > 0 && t_ns < m->last_t))
 		return -EINVAL;
 	if (width != m->width || height != m->height) {
+		bool was_open = m->motion;
 		int r = alloc_model(m, width, height);
 		if (r < 0)
 			return r;
+		if (was_open)
+			m->changed_ns = t_ns; /* the gate closed: learning again */
 	}
 	memset(out, 0, sizeof *out);
 	m->last_t = t_ns;

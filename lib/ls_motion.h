@@ -67,7 +67,8 @@ struct ls_motion_result {
 	int moving_blocks;/* blocks in counted components */
 	int nboxes;       /* boxes below, the largest components first */
 	struct ls_motion_box boxes[LS_MOTION_MAX_BOXES];
-	int64_t changed_ns; /* t_ns of the frame at which `motion` last changed (0: never) */
+	int64_t changed_ns; /* t_ns of the frame at which `motion` last changed (0: never);
+			     * a change of frame size, which closes the gate, counts */
 };
 
 /** A detector with @p (NULL: all defaults). NULL with errno EINVAL when a
@@ -85,7 +86,7 @@ int ls_motion_feed(struct ls_motion *m, const uint8_t *y, int width, int height,
 		   struct ls_motion_result *out);
 
 /** Forgets the background (e.g. after the camera was moved); the next frames
- *  are a new warm-up. */
+ *  are a new warm-up, with the gate closed (changed_ns is left as it was). */
 void ls_motion_reset(struct ls_motion *m);
 
 /** The parameters in use, defaults filled in. */

@@ -246,8 +246,10 @@ static void walk(int ow, int oh, int level, int speed, uint64_t seed)
 	for (int x = -ow; x < W; x += speed, f++) {
 		s->obj_x = x;
 		g_assert_cmpint(feed(m, s, f, &r), ==, 0);
-		if (r.motion && opened < 0)
+		if (r.motion && opened < 0) {
 			opened = f - start;
+			g_assert_cmpint(r.changed_ns, ==, (int64_t)f * FRAME_NS);
+		}
 		if (x < 0)
 			continue; /* partly out of the frame */
 		walking++;
@@ -272,8 +274,10 @@ static void walk(int ow, int oh, int level, int speed, uint64_t seed)
 	int closed = -1;
 	for (int i = 0; i < 40; i++, f++) {
 		g_assert_cmpint(feed(m, s, f, &r), ==, 0);
-		if (!r.motion && closed < 0)
+		if (!r.motion && closed < 0) {
 			closed = i;
+			g_assert_cmpint(r.changed_ns, ==, (int64_t)f * FRAME_NS);
+		}
 		if (closed >= 0)
 			g_assert_false(r.motion);
 	}

@@ -322,6 +322,28 @@ static void test_frame_skip(void)
 	ls_tracker_free(&t);
 }
 
+/* Two tracks, two detections, where matching the best pair first (greedy by
+ * IoU: T2-Db, 0.68) leaves T1 with Da at IoU 0.30 < 0.3, unmatched, while
+ * the optimal assignment keeps both: T1-Db 0.66 and T2-Da 0.64. */
+static void test_optimal_assignment(void)
+{
+	struct ls_tracker *t = ls_tracker_new(&(struct ls_tracker_params){ .min_hits = 1 });
+	struct ls_det born[2] = { { 100, 100, 100, 100, 0.9f, 0 }, { 119, 77, 100, 100, 0.9f, 0 } };
+	struct ls_track_out out[4];
+	g_assert_cmpint(ls_tracker_update(t, born, 2, 0, out, 4), ==, 2);
+	g_assert_cmpuint(out[0].id, ==, 1); /* T1 */
+	g_assert_cmpint(out[0].det, ==, 0);
+	struct ls_det next[2] = { { 140, 76, 100, 100, 0.9f, 0 } /* Da */, { 113, 91, 100, 100, 0.9f, 0 } /* Db */ };
+	g_assert_cmpfloat(ls_iou(100, 100, 100, 100, 140, 76, 100, 100), <, 0.3f);
+	g_assert_cmpint(ls_tracker_update(t, next, 2, 1, out, 4), ==, 2);
+	g_assert_cmpuint(out[0].id, ==, 1);
+	g_assert_cmpint(out[0].det, ==, 1); /* T1 - Db */
+	g_assert_cmpuint(out[1].id, ==, 2);
+	g_assert_cmpint(out[1].det, ==, 0); /* T2 - Da */
+	g_assert_cmpint(ls_tracker_count(t), ==, 2);
+	ls_tracker_free(&t);
+}
+
 static void test_errors(void)
 {
 	errno = 0;
@@ -369,6 +391,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/track/classes", test_classes);
 	g_test_add_func("/track/crowd", test_crowd);
 	g_test_add_func("/track/frame-skip", test_frame_skip);
+	g_test_add_func("/track/optimal-assignment", test_optimal_assignment);
 	g_test_add_func("/track/errors", test_errors);
 	return g_test_run();
 }
