@@ -280,12 +280,14 @@ static void hungarian(struct ls_tracker *t, const double *a, int n, int m, int t
 }
 
 /* Matches tracks rows[0..nr) to detections cols[0..nc) of the same class with
- * IoU >= thr, maximising the sum of (IoU - thr): the cost of a pair is
- * 1 - max(IoU, thr), so a pair below the threshold costs what leaving both
- * unmatched costs and the optimum is the same. A pair at exactly thr with
- * the coasting penalty counts as not admissible, hence thr < 1 - penalty. Rows and columns without any
- * admissible pair are left out first (most are, in a sparse scene). Applies
- * the matches (Kalman update) and marks the detections used. */
+ * IoU >= thr, optimally. Every row is assigned a column (n x m Hungarian);
+ * a pair that may not match costs `none`, the same for all, so assigning it
+ * means "unmatched" and the optimum maximises the sum over the pairs kept of
+ * (none - cost) = IoU - thr + 0.011 - penalty: the overlap above the
+ * threshold, plus a small bonus per pair that makes every admissible pair
+ * worth keeping. Rows and columns without any admissible pair are left out
+ * first (most are, in a sparse scene). Applies the matches (Kalman update)
+ * and marks the detections used. */
 static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const int *cols_in, int nc_in,
 		      const struct ls_det *dets, float thr)
 {
@@ -319,6 +321,9 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 			}
 		}
 	}
+	/* the cost of a pair that may not match: above every admissible
+	 * pair's, 1 - thr + 10 penalties */
+	const double none = 1.0 - thr + 11 * LOST_PENALTY;
 	double *cost = t->cost;
 	for (int a = 0; a < nr; a++) {
 		const struct trk *k = &t->trk[rows[a]];
@@ -331,7 +336,7 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 			 * that has been coasting: of two equal overlaps, the
 			 * track seen most recently wins (DeepSORT's cascade) */
 			cost[(size_t)a * (size_t)nc + (size_t)b] =
-				iou >= thr ? 1.0 - iou + LOST_PENALTY * (k->lost < 10 ? k->lost : 10) : 1.0 - thr;
+				iou >= thr ? 1.0 - iou + LOST_PENALTY * (k->lost < 10 ? k->lost : 10) : none;
 		}
 	}
 	int *assign = t->match_col;
@@ -339,7 +344,7 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 		hungarian(t, cost, nr, nc, 0, assign);
 		for (int a = 0; a < nr; a++) {
 			int b = assign[a];
-			if (cost[(size_t)a * (size_t)nc + (size_t)b] >= 1.0 - thr)
+			if (cost[(size_t)a * (size_t)nc + (size_t)b] >= none)
 				continue;
 			struct trk *k = &t->trk[rows[a]];
 			kf_update(k, &dets[cols[b]]);
@@ -350,7 +355,7 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 		hungarian(t, cost, nc, nr, 1, assign);
 		for (int b = 0; b < nc; b++) {
 			int a = assign[b];
-			if (cost[(size_t)a * (size_t)nc + (size_t)b] >= 1.0 - thr)
+			if (cost[(size_t)a * (size_t)nc + (size_t)b] >= none)
 				continue;
 			struct trk *k = &t->trk[rows[a]];
 			kf_update(k, &dets[cols[b]]);

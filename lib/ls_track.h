@@ -24,7 +24,9 @@
  *     velocity and is dropped after @max_age updates without a match.
  * A stage matches only detections and tracks of the same class, and only
  * pairs with IoU >= its threshold; among those it maximises the sum of
- * (IoU - threshold), which is what the Hungarian method solves exactly.
+ * (IoU - threshold + 0.011), with the Hungarian method (exact; greedy
+ * matching by IoU is not, at crossings). A coasting track's cost carries
+ * 0.001 per update lost (up to 10) to break ties in favour of recent ones.
  *
  * A track gets its id when it is confirmed: ids start at 1, go up by one
  * per confirmed track (a false positive that never confirms uses none), and
@@ -82,7 +84,8 @@ struct ls_tracker *ls_tracker_new(const struct ls_tracker_params *p);
 void ls_tracker_free(struct ls_tracker **t);
 
 /** Updates with the @n detections @dets of one frame taken at @t_ns and
- *  writes up to @max confirmed tracks to @out, in ascending id order.
+ *  writes up to @max confirmed tracks to @out, in ascending id order (when
+ *  there are more, those born first).
  *  Detections below `low`, or with w or h <= 0 or not finite, are ignored.
  *  Returns the number of tracks written, or -EINVAL (@n < 0, @n > 0 with
  *  NULL @dets, @max > 0 with NULL @out, @t_ns earlier than the previous
