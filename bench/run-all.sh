@@ -15,6 +15,12 @@ echo "== CPU: lockstep vs gst-launch-1.0, 8 x 640x360 @ 30 fps"
 bench/cpu_vs_gst.sh "$build" 30 3
 echo "== recording: CPU per recorded 720p30 camera vs gst-launch ... ! splitmuxsink; clip export 1 min x 4 cameras"
 bench/record_cpu.sh "$build" 30 3 1
+echo "== motion gating and tracking: ls_motion per frame, ls_tracker per update, idle 8 x 1080p rig"
+# DET_MS: the object detector's cost per frame in ms (default 50, a stand-in
+# until the detect stage's ONNX Runtime benchmark supplies the real figure)
+"$build/bench/bench-motion" 60 "${DET_MS:-50}"
+echo "== motion detection: ls_motion vs OpenCV MOG2 on vtest.avi and a still, flickering frame"
+bench/motion_peer.sh "$build" 150
 echo "== soak"
 bench/soak.sh "$build" "${SOAK_SECONDS:-600}"
 echo "== shared-memory hand-off: lockstep vs shmsink/shmsrc vs ZeroMQ, 4 x 1920x1080 I420"

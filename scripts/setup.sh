@@ -21,6 +21,10 @@ PKGS=(
 	xvfb ffmpeg valgrind python3 python3-numpy time procps
 	# the redaction test corpus (tests/corpus): rendering and fonts
 	python3-pil fonts-dejavu-core fonts-dejavu-extra fonts-liberation2
+	# motion tests: real footage with pedestrians (examples/data/vtest.avi)
+	opencv-doc
+	# benchmarks: OpenCV (MOG2), the motion detector ls_motion is compared with
+	python3-opencv
 	# benchmarks: ZeroMQ, the copying transport lockstep's shm is compared with
 	libzmq3-dev
 	# [detect]: the model converter (python3-onnx, python3-numpy), real
