@@ -278,7 +278,7 @@ out:
 
 /* ---- the redactor ---------------------------------------------------------- */
 
-enum entry_state { E_PENDING = 0, E_DONE, E_FAILED };
+enum entry_state { E_PENDING = 0, E_DONE, E_FAILED, E_SKIPPED };
 
 struct centry {
 	uint64_t hash;
@@ -286,7 +286,7 @@ struct centry {
 	uint8_t *pix;
 	enum entry_state state;
 	struct ls_redact_ocr ocr;
-	int refs;            /* units showing it */
+	atomic_int refs;     /* units showing it (workers read it: a job nobody shows any more is skipped) */
 	uint64_t last_used;  /* frame number */
 	int64_t queued_ns;   /* when it was queued (caller's clock) */
 	struct centry *next; /* hash chain */
@@ -364,6 +364,8 @@ struct ls_redactor {
 	bool debug; /* LS_REDACT_DEBUG set: trace units, bands and rows on stderr (with text: never in production) */
 };
 
+static void enqueue(struct ls_redactor *r, struct centry *e, struct ls_redact_stats *st);
+
 static uint64_t hash_pix(const uint8_t *p, int w, int h)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)w << 32 | (uint64_t)h);
@@ -423,9 +425,15 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 
 		int64_t t0 = ls_monotonic_ns();
-		atomic_store(&w->busy_since, t0);
 		memset(&j->res, 0, sizeof(j->res));
-		j->rc = r->p.ocr->recognize(ctx, j->e->pix, j->e->w, j->e->h, j->e->w, &j->res);
+		if (atomic_load(&j->e->refs) == 0) {
+			/* gone from the screen while it waited (video, animation):
+			 * reading it would only delay what is on screen */
+			j->rc = 1;
+		} else {
+			atomic_store(&w->busy_since, t0);
+			j->rc = r->p.ocr->recognize(ctx, j->e->pix, j->e->w, j->e->h, j->e->w, &j->res);
+		}
 		int64_t t1 = ls_monotonic_ns();
 		atomic_store(&w->busy_since, 0);
 		j->ns = t1 - t0;
@@ -557,7 +565,7 @@ static void cache_trim(struct ls_redactor *r)
 		for (int b = 0; b < NBUCKET; b++)
 			for (struct centry **pp = &r->buckets[b]; *pp; pp = &(*pp)->next) {
 				struct centry *e = *pp;
-				if (e->refs || e->state == E_PENDING)
+				if (atomic_load(&e->refs) || e->state == E_PENDING)
 					continue;
 				if (!victim || e->last_used < (*victim)->last_used)
 					victim = pp;
@@ -569,6 +577,28 @@ static void cache_trim(struct ls_redactor *r)
 		entry_free(r, e);
 		r->tot.cache_evictions++;
 	}
+}
+
+/* Queues @e for OCR (the frame thread). */
+static void enqueue(struct ls_redactor *r, struct centry *e, struct ls_redact_stats *st)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		e->state = E_FAILED; /* masked until it goes: fail closed */
+		return;
+	}
+	j->e = e;
+	pthread_mutex_lock(&r->mu);
+	if (r->jq_tail)
+		r->jq_tail->next = j;
+	else
+		r->jq_head = j;
+	r->jq_tail = j;
+	r->queued++;
+	pthread_cond_signal(&r->cv_job);
+	pthread_mutex_unlock(&r->mu);
+	st->new_jobs++;
+	r->tot.ocr_jobs++;
 }
 
 /* The entry for the pixels of box @b (refs + 1): found, or new and queued. */
@@ -588,7 +618,12 @@ static struct centry *entry_for(struct ls_redactor *r, const uint8_t *y, int str
 			free(pix);
 			e->refs++;
 			e->last_used = r->frame;
-			if (e->state != E_PENDING) {
+			if (e->state == E_SKIPPED) {
+				/* shown again after its job was dropped: read it now */
+				e->state = E_PENDING;
+				e->queued_ns = now_ns;
+				enqueue(r, e, st);
+			} else if (e->state != E_PENDING) {
 				st->cache_hits++;
 				r->tot.cache_hits++;
 			}
@@ -596,7 +631,7 @@ static struct centry *entry_for(struct ls_redactor *r, const uint8_t *y, int str
 		}
 	}
 	struct centry *e = calloc(1, sizeof(*e));
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j = calloc(1, sizeof(*j)); /* checked here so a failure leaves nothing half done */
 	if (!e || !j) {
 		free(e);
 		free(j);
@@ -615,18 +650,8 @@ static struct centry *entry_for(struct ls_redactor *r, const uint8_t *y, int str
 	*bucket = e;
 	r->cache_bytes += n + sizeof(*e);
 	r->nentries++;
-	j->e = e;
-	pthread_mutex_lock(&r->mu);
-	if (r->jq_tail)
-		r->jq_tail->next = j;
-	else
-		r->jq_head = j;
-	r->jq_tail = j;
-	r->queued++;
-	pthread_cond_signal(&r->cv_job);
-	pthread_mutex_unlock(&r->mu);
-	st->new_jobs++;
-	r->tot.ocr_jobs++;
+	free(j);
+	enqueue(r, e, st);
 	return e;
 }
 
@@ -645,6 +670,14 @@ static int drain_done(struct ls_redactor *r)
 			e->state = E_FAILED;
 			r->tot.ocr_failures++;
 			ocr_clear(&j->res);
+		} else if (j->rc == 1) {
+			r->tot.ocr_skipped++;
+			if (atomic_load(&e->refs) > 0) { /* back on screen meanwhile */
+				struct ls_redact_stats scratch = { 0 };
+				enqueue(r, e, &scratch);
+			} else {
+				e->state = E_SKIPPED;
+			}
 		} else {
 			e->ocr = j->res;
 			e->state = E_DONE;
@@ -1373,20 +1406,38 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 	return 0;
 }
 
-bool ls_redactor_masked_as_pii(const struct ls_redactor *r, int x, int y, int w, int h)
+static bool in_boxes(const struct ls_redact_box *bx, int n, int x, int y)
 {
-	/* every sample point (2 px grid and the far edges) inside some mask */
+	for (int i = 0; i < n; i++)
+		if (x >= bx[i].x && x < bx[i].x + bx[i].w && y >= bx[i].y && y < bx[i].y + bx[i].h)
+			return true;
+	return false;
+}
+
+/* Every sample point of the box (a 2 px grid and its far edges) is covered:
+ * by a personal-data mask, or with @any also as unread (tile or row). */
+static bool box_covered(const struct ls_redactor *r, int x, int y, int w, int h, bool any)
+{
 	for (int yy = y; yy < y + h; yy += (yy + 2 < y + h ? 2 : (yy + 1 < y + h ? 1 : h)))
 		for (int xx = x; xx < x + w; xx += (xx + 2 < x + w ? 2 : (xx + 1 < x + w ? 1 : w))) {
-			bool in = false;
-			for (int i = 0; i < r->nmasks && !in; i++) {
-				const struct ls_redact_box *b = &r->masks[i];
-				in = xx >= b->x && xx < b->x + b->w && yy >= b->y && yy < b->y + b->h;
-			}
+			bool in = in_boxes(r->masks, r->nmasks, xx, yy);
+			if (!in && any && xx >= 0 && yy >= 0 && xx < r->W && yy < r->H)
+				in = r->pending_tile[(yy / r->T) * r->tx + xx / r->T] ||
+				     in_boxes(r->cover, r->ncover, xx, yy);
 			if (!in)
 				return false;
 		}
 	return true;
+}
+
+bool ls_redactor_masked_as_pii(const struct ls_redactor *r, int x, int y, int w, int h)
+{
+	return box_covered(r, x, y, w, h, false);
+}
+
+bool ls_redactor_covered(const struct ls_redactor *r, int x, int y, int w, int h)
+{
+	return box_covered(r, x, y, w, h, true);
 }
 
 void ls_redactor_totals(struct ls_redactor *r, struct ls_redact_totals *t)

@@ -112,6 +112,7 @@ struct ls_redact_stats {
 /** Lifetime totals. */
 struct ls_redact_totals {
 	uint64_t frames, full_masks, ocr_jobs, ocr_failures, cache_hits, cache_evictions, matches;
+	uint64_t ocr_skipped;  /**< jobs dropped because their text left the screen before a worker took them */
 	uint64_t ocr_ns;       /**< worker time spent in the backend */
 	unsigned workers_dead; /**< workers that failed or hang now */
 	unsigned queue;        /**< OCR jobs waiting now */
@@ -135,6 +136,9 @@ void ls_redactor_totals(struct ls_redactor *r, struct ls_redact_totals *t);
 /** True when every box of [x,y,w,h] in the last output was covered by a
  *  personal-data mask (not merely pending) — the canary check. */
 bool ls_redactor_masked_as_pii(const struct ls_redactor *r, int x, int y, int w, int h);
+/** True when all of it was covered in the last output, as personal data or
+ *  as text not read yet (the whole-frame watchdog mask not counted). */
+bool ls_redactor_covered(const struct ls_redactor *r, int x, int y, int w, int h);
 
 /** Stops the workers (waits for running OCR calls), frees everything. */
 void ls_redactor_free(struct ls_redactor **r);
