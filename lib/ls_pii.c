@@ -355,10 +355,25 @@ struct tok {
 
 /** Word tokens: maximal runs of word bytes, with '-' and '\'' inside a run
  *  (Karl-Marx-Straße, 4111-1111, O'Brien). */
+/* U+2000..U+207F (quotes, dashes, bullets OCR puts next to words): not
+ * part of a word. Returns its length in bytes, or 0. */
+static int punct_len(const char *line, int len, int p)
+{
+	return (unsigned char)line[p] == 0xe2 && p + 2 < len &&
+			       ((unsigned char)line[p + 1] == 0x80 || (unsigned char)line[p + 1] == 0x81)
+		       ? 3
+		       : 0;
+}
+
 static int tokenize(const char *line, int len, struct tok *t)
 {
 	int n = 0;
 	for (int p = 0; p < len;) {
+		int pl = punct_len(line, len, p);
+		if (pl) {
+			p += pl;
+			continue;
+		}
 		if (!is_wordb((unsigned char)line[p])) {
 			p++;
 			continue;
@@ -372,7 +387,7 @@ static int tokenize(const char *line, int len, struct tok *t)
 				p++;
 				continue;
 			}
-			if (!is_wordb(c))
+			if (!is_wordb(c) || punct_len(line, len, p))
 				break;
 			if (is_digit(c))
 				fl |= TK_DIGIT;
@@ -977,6 +992,22 @@ static void scan_email(const struct rule *r, const char *line, int len, struct c
 			while (s > 0 && is_local_char((unsigned char)line[s - 1]))
 				s--;
 		}
+		/* "weiss 5_j15@", "brown, u58@": a short tail with digits after a
+		 * space is likely the end of a local part OCR split; take the word
+		 * before ("an info@" stays as it is) */
+		bool fragment = false; /* digits or a leading '_'/'.': not a whole local part */
+		for (int k = s; k < l; k++)
+			fragment |= is_digit((unsigned char)line[k]) || (k == s && (line[k] == '_' || line[k] == '.'));
+		if (fragment && l - s <= 10 && s >= 2 && line[s - 1] == ' ') {
+			int q = s - 1;
+			if (q > 0 && line[q - 1] == ',')
+				q--;
+			int b = q;
+			while (b > 0 && is_local_char((unsigned char)line[b - 1]))
+				b--;
+			if (b < q && is_lower((unsigned char)line[b]))
+				s = b;
+		}
 		while (s < l && line[s] == '.')
 			s++;
 		if (s == l)
@@ -990,6 +1021,15 @@ static void scan_email(const struct rule *r, const char *line, int len, struct c
 		while (e < len && is_dom_char((unsigned char)line[e])) {
 			while (e < len && is_dom_char((unsigned char)line[e]))
 				e++;
+			/* "examp le.net": OCR put a space inside a label; joined when
+			 * a lower-case run and then a dot follow */
+			if (e + 1 < len && line[e] == ' ' && is_lower((unsigned char)line[e + 1])) {
+				int k = e + 1;
+				while (k < len && is_dom_char((unsigned char)line[k]))
+					k++;
+				if (k < len && (line[k] == '.' || (line[k] == ' ' && k + 1 < len && line[k + 1] == '.')))
+					e = k;
+			}
 			/* a dot (or a comma OCR'd for a dot), maybe with one space on each side */
 			int q = e;
 			bool sp = false;
@@ -1381,6 +1421,25 @@ static bool name_word(const struct tok *t)
 	return (t->flags & TK_CAP) && !(t->flags & TK_DIGIT) && t->e - t->s >= 2;
 }
 
+/* A name list lookup that also tries OCR's "ii" for "ü" (Jürgen -> Jiirgen;
+ * the lists are folded, ü -> u). */
+static bool name_has(const struct nameset *ns, const char *w)
+{
+	if (nameset_has(ns, w))
+		return true;
+	const char *ii = strstr(w, "ii");
+	if (!ii)
+		return false;
+	char alt[64];
+	size_t k = (size_t)(ii - w);
+	if (strlen(w) >= sizeof alt)
+		return false;
+	memcpy(alt, w, k);
+	alt[k] = 'u';
+	strcpy(alt + k + 1, ii + 2);
+	return nameset_has(ns, alt);
+}
+
 static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, const char *line, int len,
 		       const struct tok *t, int nt, struct cands *c)
 {
@@ -1398,7 +1457,7 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 		if (fold_word(line, t[i].s, t[i].e, w, sizeof w) < 0)
 			continue;
 		bool title = in_list(w, titles);
-		bool first = !title && nameset_has(&rs->first, w);
+		bool first = !title && name_has(&rs->first, w);
 		if (!first && !title) {
 			/* Hans-Peter: the first part */
 			char *h = strchr(w, '-');
@@ -1407,7 +1466,7 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 				first = nameset_has(&rs->first, w);
 			}
 		}
-		bool last = !first && !title && nameset_has(&rs->last, w);
+		bool last = !first && !title && name_has(&rs->last, w);
 		if (!first && !title && !last) {
 			/* "KlausSchäfer": OCR lost the space; a first name, then a capital */
 			int k = t[i].s + 1;
@@ -1460,6 +1519,10 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 			for (int k = i + 1; k <= j && !sure; k++)
 				sure = fold_word(line, t[k].s, t[k].e, w, sizeof w) > 0 && nameset_has(&rs->first, w);
 			add(c, s, t[j].e, r, sure ? r->conf : r->low);
+		} else if (last && i > 0 && name_word(&t[i - 1]) && gap_spaces(line, t[i - 1].e, t[i].s, 1)) {
+			/* "Jiirgen Johnson": a capitalized word, then a listed surname
+			 * (the first name unlisted or damaged by OCR) */
+			add(c, t[i - 1].s, t[i].e, r, r->low);
 		} else
 			add(c, s, t[i].e, r, first ? r->low : r->low * 0.8f);
 		i = j;
@@ -1678,7 +1741,14 @@ static void scan_labels(const struct ls_pii_rules *rs, const char *line, int len
 				best_lb = rs->lrefs[k].lb;
 			}
 		}
-		if (best && best_lb->punct == 0 && after_article(line, p))
+		/* a label that ends in a verb ("customer number is", "Kundennummer
+		 * lautet") introduces its value even in a sentence */
+		bool verb = best_lb && best_lb->nfold > 3 &&
+			    (!strcmp(best_lb->fold + best_lb->nfold - 2, "is") ||
+			     !strcmp(best_lb->fold + best_lb->nfold - 3, "ist") ||
+			     (best_lb->nfold > 6 && !strcmp(best_lb->fold + best_lb->nfold - 6, "lautet")));
+		bool colon = best && best_e < len && line[best_e] == ':';
+		if (best && best_lb->punct == 0 && !verb && !colon && after_article(line, p))
 			best = NULL; /* "der Kunde hat ...": a noun in a sentence, not a field */
 		if (best) {
 			h[nh++] = (struct label_hit){ p, best_e, best };
@@ -1688,9 +1758,20 @@ static void scan_labels(const struct ls_pii_rules *rs, const char *line, int len
 	for (int i = 0; i < nh; i++) {
 		int limit = i + 1 < nh ? h[i + 1].s : len;
 		int p = h[i].e;
-		while (p < limit && (line[p] == ' ' || line[p] == ':' || line[p] == ';' || line[p] == '=' || line[p] == '#' ||
-				     line[p] == '\t' || (line[p] == '.' && p == h[i].e) || (line[p] == '-' && line[p + 1] == ' ')))
-			p++;
+		/* between label and value: separators, and what OCR makes of a
+		 * colon or a field's border and quotes ('!', '|', quotes) */
+		for (;;) {
+			if (p < limit && (line[p] == ' ' || line[p] == ':' || line[p] == ';' || line[p] == '=' || line[p] == '#' ||
+					  line[p] == '\t' || line[p] == '!' || line[p] == '|' || line[p] == '"' || line[p] == '\'' ||
+					  (line[p] == '.' && p == h[i].e) || (line[p] == '-' && line[p + 1] == ' '))) {
+				p++;
+				continue;
+			}
+			int pl = p < limit ? punct_len(line, limit, p) : 0;
+			if (!pl)
+				break;
+			p += pl;
+		}
 		int e = label_value(line, limit, p, h[i].r->vk);
 		if (e > p)
 			add(c, p, e, h[i].r, h[i].r->conf);

@@ -361,6 +361,7 @@ struct ls_redactor {
 	uint64_t ocr_ns, ocr_failures;
 
 	struct ls_redact_totals tot;
+	float min_conf; /* OCR word confidence (0..100) below which a word is masked */
 	bool debug; /* LS_REDACT_DEBUG set: trace units, bands and rows on stderr (with text: never in production) */
 };
 
@@ -498,6 +499,7 @@ int ls_redactor_new(const struct ls_redact_params *p, struct ls_redactor **out, 
 	}
 	r->p = *p;
 	r->debug = getenv("LS_REDACT_DEBUG") != NULL;
+	r->min_conf = p->min_conf < 0 ? 0 : (p->min_conf ? p->min_conf : 50);
 	if (!r->p.budget_ns)
 		r->p.budget_ns = 150 * 1000000LL;
 	if (!r->p.stuck_ns)
@@ -954,7 +956,11 @@ static void scan_row(struct ls_redactor *r, struct rowtext *t, int from, int y0,
 			}
 		if (x1 <= x0)
 			continue;
-		add_box(r->masks, &r->nmasks, x0 - r->pad, y0 - r->pad, x1 + r->pad, y1 + r->pad, r->W, r->H);
+		/* padded to the line's height, and sideways by half of it: OCR
+		 * drops edge characters (a trailing '_', a cursor) from boxes */
+		int padx = (y1 - y0) / 2 > r->pad ? (y1 - y0) / 2 : r->pad;
+		int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad; /* descenders: '_' 'g' 'y' */
+		add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W, r->H);
 		if (newly) {
 			r->tot.matches++;
 			audit(r,
@@ -1104,27 +1110,54 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 		t.len = 0;
 		t.nw = 0;
 		for (int i = a; i < b; i++) {
-			/* a gap under a line height is a word space (a long value read
-			 * as several units), a wider one separates cells */
+			/* a gap under 1.5 line heights is a word space (a long value
+			 * read as several units), a wider one separates cells */
 			int h = items[i].y1 - items[i].y0;
-			char sep = i == a ? 0 : items[i].x0 - items[i - 1].x1 < h ? ' ' : '\t';
+			char sep = i == a ? 0 : (items[i].x0 - items[i - 1].x1) * 2 < h * 3 ? ' ' : '\t';
 			row_append(r, &t, &items[i], sep, NULL);
 		}
 		scan_row(r, &t, 0, y0, y1, newly);
+		/* words OCR could not read with confidence are not judged: masked
+		 * (a line cut by a scroll edge, a smudged value) */
+		if (r->min_conf > 0)
+			for (int i = a; i < b; i++) {
+				const struct unit *u = &r->units[items[i].unit];
+				for (int k = 0; k < u->e->ocr.nwords; k++) {
+					const struct ls_redact_word *w = &u->e->ocr.words[k];
+					if (w->line != items[i].line || w->conf >= r->min_conf || !w->text || strlen(w->text) < 3)
+						continue;
+					int x0, wy0, x1, wy1;
+					word_box(u, w, &x0, &wy0, &x1, &wy1);
+					int padx = (y1 - y0) / 2 > r->pad ? (y1 - y0) / 2 : r->pad;
+					int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad;
+					add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W, r->H);
+					if (newly)
+						audit(r,
+						      "{\"event\":\"match\",\"frame\":%llu,\"tile\":[%d,%d],\"rule\":\"unreadable\","
+						      "\"confidence\":%.2f,\"box\":[%d,%d,%d,%d]}",
+						      (unsigned long long)r->frame, x0 / r->T, y0 / r->T, (double)w->conf / 100, x0, y0,
+						      x1 - x0, y1 - y0);
+				}
+			}
 		/* each cell under its column: the digit-free cells above it (a table
 		 * header, a label over a field) are tried as its label, nearest
 		 * first, at most three */
 		for (int i = a; i < b; i++) {
 			int chain[64];
 			int nc = column_chain(items, a, i, chain, 64), tried = 0;
-			for (int c = 0; c < nc && tried < 3; c++) {
+			for (int c0 = 0; c0 < nc && tried < 3; c0++) {
+				/* the top of the column (its header) first, then upwards
+				 * from the cell */
+				int c = c0 == 0 ? nc - 1 : c0 - 1;
+				if (c0 > 0 && c == nc - 1)
+					continue;
 				t.len = 0;
 				t.nw = 0;
 				row_append(r, &t, &items[chain[c]], 0, &items[i]);
-				bool digits = t.nw == 0;
-				for (size_t k = 0; k < t.len && !digits; k++)
-					digits = t.text[k] >= '0' && t.text[k] <= '9';
-				if (digits)
+				bool value = t.nw == 0; /* digits or an '@': a value, not a label */
+				for (size_t k = 0; k < t.len && !value; k++)
+					value = (t.text[k] >= '0' && t.text[k] <= '9') || t.text[k] == '@';
+				if (value)
 					continue;
 				tried++;
 				int from = (int)t.len + 1;

@@ -80,6 +80,7 @@ struct ls_redact_params {
 	int64_t stuck_ns;       /**< a worker busy longer than this counts as hung; 0: 5 s */
 	size_t cache_bytes;     /**< pixels kept in the OCR cache; 0: 64 MiB */
 	bool wait;              /**< offline: wait for every unit's OCR instead of masking it */
+	float min_conf;         /**< words OCR reads with less confidence (0..100) are masked; 0: 50; < 0: never */
 	const struct ls_redact_backend *ocr;
 	ls_redact_scan_fn scan;
 	void *scan_user;

@@ -828,6 +828,31 @@ static void test_self_test(void)
 	g_assert_cmpint(ls_pii_self_test(NULL, "x", &err), ==, -EINVAL);
 }
 
+/* OCR damage seen on rendered screens (tests/corpus through Tesseract):
+ * "ii" read for "ü", quotes glued to words, e-mails split by a space, a
+ * field label over a value no shape rule knows. */
+static void test_ocr_screen(void)
+{
+	expect("Jiirgen Johnson", "Jiirgen Johnson", "name", 0.85);
+	expect("Jonas Jiirgensen", "Jonas Jiirgensen", "name", 0.85);
+	expect("Xaver Johnson", "Xaver Johnson", "name", 0.5);
+	expect("\xe2\x80\x98" "Emma Schafer", "Emma Schafer", "name", 0.85);
+	expect("weiss 5_j15@example.net", "weiss 5_j15@example.net", "email", 0.95);
+	expect_covered("by e-mail at brown, u58@example.org.", "brown, u58@example.org");
+	expect("write to brown, u58@example.org.", "brown, u58@example.org", "email", 0.95);
+	expect("paul. zimmermann@examp le. net", "paul. zimmermann@examp le. net", "email", 0.95);
+	expect("E-Mail\tj.braundexample.org", "j.braundexample.org", "field-label", 0.9);
+	expect("E-Mail:\thofmann a3", "hofmann a3", "field-label", 0.9);
+	expect("ID card no.:\tLWWYH7T668", "LWWYH7T668", "ausweis", 0.9);
+	expect("Cust. no.\tK2019709722", "K2019709722", "account-label", 0.9);
+	expect("customer number is CUST-2021-571544; please", "CUST-2021-571544", "account-label", 0.9);
+	expect("Your customer number is CUST-2021-571544; please", "CUST-2021-571544", "account-label", 0.9);
+	expect("Ihre Kundennummer lautet KD-2017-528427; bitte", "KD-2017-528427", "account-label", 0.9);
+	expect("Ihre Kundennummer: 4711 0815", "4711 0815", "account-label", 0.9);
+	expect("Kundennummer! | UST-2022114568", "UST-2022114568", "account-label", 0.9);
+	expect("Steuer-ID:\t\"59 780.146 359", "59 780.146 359", "account-label", 0.9);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -855,6 +880,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pii/corpus", test_corpus);
 	g_test_add_func("/pii/self-test", test_self_test);
 	g_test_add_func("/pii/loader", test_loader);
+	g_test_add_func("/pii/ocr-screen", test_ocr_screen);
 	int rc = g_test_run();
 	ls_pii_rules_free(&rules);
 	return rc;
