@@ -502,6 +502,8 @@ int ls_redactor_new(const struct ls_redact_params *p, struct ls_redactor **out, 
 	r->min_conf = p->min_conf < 0 ? 0 : (p->min_conf ? p->min_conf : 50);
 	if (!r->p.budget_ns)
 		r->p.budget_ns = 150 * 1000000LL;
+	if (r->p.wait)
+		r->p.budget_ns = INT64_MAX / 4; /* offline: frames wait for OCR by design */
 	if (!r->p.stuck_ns)
 		r->p.stuck_ns = 5 * 1000000000LL;
 	if (!r->p.cache_bytes)
@@ -904,6 +906,7 @@ struct rowtext {
 	size_t len;
 	int nw;
 	int start[512], end[512], x0[512], x1[512];
+	int ux0[512], ux1[512]; /* the ink of the word's unit where the word is its first / last, else the word's */
 };
 
 /* Appends the words of @it (one OCR line of one unit) to @t, after @sep
@@ -915,6 +918,7 @@ static void row_append(const struct ls_redactor *r, struct rowtext *t, const str
 	const struct unit *u = &r->units[it->unit];
 	const struct centry *e = u->e;
 	bool first = true;
+	int lastw = -1; /* index in t of this item's last word so far */
 	for (int k = 0; k < e->ocr.nwords && t->nw < 512; k++) {
 		const struct ls_redact_word *w = &e->ocr.words[k];
 		if (w->line != it->line || !w->text)
@@ -926,15 +930,22 @@ static void row_append(const struct ls_redactor *r, struct rowtext *t, const str
 			break;
 		if (t->len)
 			t->text[t->len++] = first && sep ? sep : ' ';
-		first = false;
 		t->start[t->nw] = (int)t->len;
 		memcpy(t->text + t->len, w->text, tl);
 		t->len += tl;
 		t->end[t->nw] = (int)t->len;
 		int wy0, wy1;
 		word_box(u, w, &t->x0[t->nw], &wy0, &t->x1[t->nw], &wy1);
+		/* the unit's ink reaches further than OCR's first and last word
+		 * boxes when OCR dropped a character there ('_', a quote) */
+		t->ux0[t->nw] = first ? u->b.x : t->x0[t->nw];
+		t->ux1[t->nw] = t->x1[t->nw];
+		lastw = t->nw;
+		first = false;
 		t->nw++;
 	}
+	if (lastw >= 0 && !only)
+		t->ux1[lastw] = u->b.x + u->b.w;
 	t->text[t->len] = 0;
 }
 
@@ -951,14 +962,14 @@ static void scan_row(struct ls_redactor *r, struct rowtext *t, int from, int y0,
 		int x0 = r->W, x1 = 0;
 		for (int i = 0; i < t->nw; i++)
 			if (t->start[i] >= from && t->start[i] < m[k].end && t->end[i] > m[k].start) {
-				x0 = t->x0[i] < x0 ? t->x0[i] : x0;
-				x1 = t->x1[i] > x1 ? t->x1[i] : x1;
+				x0 = t->ux0[i] < x0 ? t->ux0[i] : x0;
+				x1 = t->ux1[i] > x1 ? t->ux1[i] : x1;
 			}
 		if (x1 <= x0)
 			continue;
-		/* padded to the line's height, and sideways by half of it: OCR
+		/* padded to the line's height, and sideways by 2/3 of it: OCR
 		 * drops edge characters (a trailing '_', a cursor) from boxes */
-		int padx = (y1 - y0) / 2 > r->pad ? (y1 - y0) / 2 : r->pad;
+		int padx = (y1 - y0) * 2 / 3 > r->pad ? (y1 - y0) * 2 / 3 : r->pad;
 		int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad; /* descenders: '_' 'g' 'y' */
 		add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W, r->H);
 		if (newly) {
@@ -1038,8 +1049,14 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 		if (e->state != E_DONE) {
 			/* pending or failed: the unit and the tiles it touches */
 			items[n++] = (struct item){ u->b.x, u->b.y, u->b.x + u->b.w, u->b.y + u->b.h, i, -1, 0 };
-			for (int ty = u->b.y / r->T; ty <= (u->b.y + u->b.h - 1) / r->T; ty++)
-				for (int tx = u->b.x / r->T; tx <= (u->b.x + u->b.w - 1) / r->T; tx++)
+			/* the tiles it touches, with a margin for faint anti-aliased
+			 * ink the detector does not count as an edge */
+			int m = u->b.h / 2;
+			int bx0 = u->b.x - m > 0 ? u->b.x - m : 0, bx1 = u->b.x + u->b.w + m < r->W ? u->b.x + u->b.w + m : r->W;
+			int by0 = u->b.y - m / 2 > 0 ? u->b.y - m / 2 : 0;
+			int by1 = u->b.y + u->b.h + m / 2 < r->H ? u->b.y + u->b.h + m / 2 : r->H;
+			for (int ty = by0 / r->T; ty <= (by1 - 1) / r->T; ty++)
+				for (int tx = bx0 / r->T; tx <= (bx1 - 1) / r->T; tx++)
 					r->pending_tile[ty * r->tx + tx] = 1;
 			continue;
 		}
@@ -1096,9 +1113,11 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 		}
 		if (pending) {
 			/* the row cannot be judged without all of it: cover all of it */
+			int padx = (y1 - y0) * 2 / 3 > r->pad ? (y1 - y0) * 2 / 3 : r->pad;
+			int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad;
 			for (int i = a; i < b; i++)
-				add_box(r->cover, &r->ncover, items[i].x0 - r->pad, y0 - r->pad, items[i].x1 + r->pad,
-					y1 + r->pad, r->W, r->H);
+				add_box(r->cover, &r->ncover, items[i].x0 - padx, y0 - pady, items[i].x1 + padx, y1 + pady,
+					r->W, r->H);
 			a = b;
 			continue;
 		}
@@ -1128,7 +1147,7 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 						continue;
 					int x0, wy0, x1, wy1;
 					word_box(u, w, &x0, &wy0, &x1, &wy1);
-					int padx = (y1 - y0) / 2 > r->pad ? (y1 - y0) / 2 : r->pad;
+					int padx = (y1 - y0) * 2 / 3 > r->pad ? (y1 - y0) * 2 / 3 : r->pad;
 					int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad;
 					add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W, r->H);
 					if (newly)

@@ -286,6 +286,13 @@ static int cmd_redact(int argc, char **argv)
 		g_free(err);
 		goto out;
 	}
+	/* offline (--wait) from a file: every frame, as fast as OCR allows (event
+	 * time), unless the URI says otherwise */
+	char *in_uri = g_strdup(input);
+	if (wait && spec.kind == LS_SRC_FILE && !strstr(input, "realtime=")) {
+		g_free(in_uri);
+		in_uri = g_strconcat(input, strchr(input, '?') ? "&" : "?", "realtime=false", NULL);
+	}
 	ls_source_spec_clear(&spec);
 	GString *g = g_string_new("[rig]\n");
 	kv(g, "rate", rate);
@@ -293,7 +300,8 @@ static int cmd_redact(int argc, char **argv)
 	 * the aligner's deadline comes after that, so such frames still show */
 	g_string_append_printf(g, "max-latency-ms = %g\n", (budget ? budget : 150) + 250);
 	g_string_append(g, "[camera screen]\n");
-	kv(g, "uri", input);
+	kv(g, "uri", in_uri);
+	g_free(in_uri);
 	g_string_append(g, "redact = on\n[redact]\n");
 	if (rules)
 		kv(g, "rules", rules);
