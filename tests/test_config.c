@@ -374,7 +374,8 @@ static void test_detect(void)
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ndraw = sometimes\n", "t.ini:7: [detect] draw: expected on or off");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ninput-size = 640\n",
 		 "t.ini:7: [detect] input-size: expected WIDTHxHEIGHT, each 16..8192, got \"640\"");
-	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n", "t.ini:7: unknown key \"modle\" in [detect] (expected model, format, classes, threshold, iou, "
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n",
+		 "t.ini:7: unknown key \"modle\" in [detect] (expected model, format, classes, threshold, iou, "
 		 "max-detections, every-n, provider, fallback, threads, output, draw, motion-gate, input-size, runtime, "
 		 "clip-on, clip-pre-s, clip-post-s, clip-dir)");
 	load_bad(MINIMAL "[detect]\nmodel = a.onnx\n[detect]\nmodel = b.onnx\n",
