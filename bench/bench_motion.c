@@ -179,7 +179,7 @@ static void bench_tracker(int nobj, int updates)
 		o[k] = (struct obj){ rnd() * 1800, rnd() * 900, (rnd() - 0.5) * 10, (rnd() - 0.5) * 4, h * 0.45, h };
 	}
 	struct ls_tracker *t = ls_tracker_new(NULL);
-	struct ls_det *d = calloc((size_t)nobj + 8, sizeof *d);
+	struct ls_track_det *d = calloc((size_t)nobj + 8, sizeof *d);
 	struct ls_track_out *out = calloc((size_t)nobj + 8, sizeof *out);
 	int64_t total = 0, outs = 0;
 	for (int f = 0; f < updates; f++) {
@@ -194,12 +194,12 @@ static void bench_tracker(int nobj, int updates)
 				b->vy = -b->vy;
 			if (rnd() < 0.05)
 				continue; /* missed */
-			d[n++] = (struct ls_det){ (float)(b->x + 2 * gauss()), (float)(b->y + 2 * gauss()),
+			d[n++] = (struct ls_track_det){ (float)(b->x + 2 * gauss()), (float)(b->y + 2 * gauss()),
 						  (float)(b->w + 2 * gauss()), (float)(b->h + 2 * gauss()),
 						  (float)(0.3 + 0.7 * rnd()), 0 };
 		}
 		for (int i = 0; i < 3; i++) /* false positives */
-			d[n++] = (struct ls_det){ (float)(rnd() * 1800), (float)(rnd() * 900), 40, 90, 0.6f, 0 };
+			d[n++] = (struct ls_track_det){ (float)(rnd() * 1800), (float)(rnd() * 900), 40, 90, 0.6f, 0 };
 		int64_t a = cpu_ns();
 		int r = ls_tracker_update(t, d, n, (int64_t)f * 33333333, out, nobj + 8);
 		int64_t dt = cpu_ns() - a;

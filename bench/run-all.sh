@@ -16,9 +16,11 @@ bench/cpu_vs_gst.sh "$build" 30 3
 echo "== recording: CPU per recorded 720p30 camera vs gst-launch ... ! splitmuxsink; clip export 1 min x 4 cameras"
 bench/record_cpu.sh "$build" 30 3 1
 echo "== motion gating and tracking: ls_motion per frame, ls_tracker per update, idle 8 x 1080p rig"
-# DET_MS: the object detector's cost per frame in ms (default 50, a stand-in
-# until the detect stage's ONNX Runtime benchmark supplies the real figure)
-"$build/bench/bench-motion" 60 "${DET_MS:-50}"
+# DET_MS: the object detector's cost per camera frame in ms; default 84, the
+# CenterNet best-of-3 of bench/detect.sh (docs/benchmarks.md, 1 camera)
+"$build/bench/bench-motion" 60 "${DET_MS:-84}"
+echo "== motion gating for real: lockstep run, 8 cameras (vtest.avi + 7 still), [detect] motion-gate off vs on"
+bench/gate_cpu.sh "$build" 20
 echo "== motion detection: ls_motion vs OpenCV MOG2 on vtest.avi and a still, flickering frame"
 bench/motion_peer.sh "$build" 150
 echo "== soak"

@@ -156,7 +156,7 @@ static double noise_h(const struct trk *k)
 	return k->x[3] > 1.0 ? k->x[3] : 1.0;
 }
 
-static void kf_init(struct trk *k, const struct ls_det *d)
+static void kf_init(struct trk *k, const struct ls_track_det *d)
 {
 	k->x[0] = d->x + d->w / 2.0;
 	k->x[1] = d->y + d->h / 2.0;
@@ -191,7 +191,7 @@ static void kf_predict(struct trk *k, double dt)
 		k->x[3] = 1;
 }
 
-static void kf_update(struct trk *k, const struct ls_det *d)
+static void kf_update(struct trk *k, const struct ls_track_det *d)
 {
 	double z[4] = { d->x + d->w / 2.0, d->y + d->h / 2.0, d->w, d->h };
 	double r = W_POS * noise_h(k);
@@ -289,12 +289,12 @@ static void hungarian(struct ls_tracker *t, const double *a, int n, int m, int t
  * first (most are, in a sparse scene). Applies the matches (Kalman update)
  * and marks the detections used. */
 static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const int *cols_in, int nc_in,
-		      const struct ls_det *dets, float thr)
+		      const struct ls_track_det *dets, float thr)
 {
 	int *rows = t->rows, *cols = t->cols, nr = 0, nc = 0;
 	/* keep the detections that have an admissible track, and vice versa */
 	for (int b = 0; b < nc_in; b++) {
-		const struct ls_det *d = &dets[cols_in[b]];
+		const struct ls_track_det *d = &dets[cols_in[b]];
 		if (t->det_used[cols_in[b]])
 			continue;
 		for (int a = 0; a < nr_in; a++) {
@@ -314,7 +314,7 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 		float x, y, w, h;
 		trk_box(k, &x, &y, &w, &h);
 		for (int b = 0; b < nc; b++) {
-			const struct ls_det *d = &dets[cols[b]];
+			const struct ls_track_det *d = &dets[cols[b]];
 			if (k->cls == d->cls && ls_iou(x, y, w, h, d->x, d->y, d->w, d->h) >= thr) {
 				rows[nr++] = rows_in[a];
 				break;
@@ -330,7 +330,7 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 		float x, y, w, h;
 		trk_box(k, &x, &y, &w, &h);
 		for (int b = 0; b < nc; b++) {
-			const struct ls_det *d = &dets[cols[b]];
+			const struct ls_track_det *d = &dets[cols[b]];
 			float iou = k->cls == d->cls ? ls_iou(x, y, w, h, d->x, d->y, d->w, d->h) : 0;
 			/* an admissible pair costs a little more for a track
 			 * that has been coasting: of two equal overlaps, the
@@ -365,7 +365,7 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 	}
 }
 
-int ls_tracker_update(struct ls_tracker *t, const struct ls_det *dets, int n, int64_t t_ns,
+int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int n, int64_t t_ns,
 		      struct ls_track_out *out, int max)
 {
 	const struct ls_tracker_params *p = &t->p;
@@ -391,7 +391,7 @@ int ls_tracker_update(struct ls_tracker *t, const struct ls_det *dets, int n, in
 	/* detections by confidence */
 	int nh = 0, nl = 0;
 	for (int j = 0; j < n; j++) {
-		const struct ls_det *d = &dets[j];
+		const struct ls_track_det *d = &dets[j];
 		t->det_used[j] = false;
 		if (!(isfinite(d->x) && isfinite(d->y) && d->w > 0 && d->h > 0 && isfinite(d->w) && isfinite(d->h) &&
 		      d->score >= p->low))

@@ -41,7 +41,7 @@
 struct ls_tracker;
 
 /** One detection: a box in pixels (x, y the top-left corner). */
-struct ls_det {
+struct ls_track_det {
 	float x, y, w, h;
 	float score;      /* 0..1 */
 	int cls;          /* class id; tracks never change class */
@@ -90,7 +90,7 @@ void ls_tracker_free(struct ls_tracker **t);
  *  Returns the number of tracks written, or -EINVAL (@n < 0, @n > 0 with
  *  NULL @dets, @max > 0 with NULL @out, @t_ns earlier than the previous
  *  update's), -E2BIG (@n > max_dets); the tracker is unchanged on error. */
-int ls_tracker_update(struct ls_tracker *t, const struct ls_det *dets, int n, int64_t t_ns,
+int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int n, int64_t t_ns,
 		      struct ls_track_out *out, int max);
 
 /** Live tracks (tentative, confirmed and coasting). */

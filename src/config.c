@@ -46,7 +46,8 @@ static const char *const redact_keys[] = {
 };
 static const char *const detect_keys[] = {
 	"model", "format", "classes", "threshold", "iou", "max-detections", "every-n", "provider", "fallback",
-	"threads", "output", "draw", "motion-gate", "input-size", "runtime", NULL,
+	"threads", "output", "draw", "motion-gate", "input-size", "runtime", "clip-on", "clip-pre-s", "clip-post-s",
+	"clip-dir", NULL,
 };
 /* Execution providers by their config name; detect.c maps them to ONNX
  * Runtime's names. */
@@ -669,6 +670,54 @@ static int detect_key(struct ls_detect_config *d, const struct scan_key *k, cons
 		return parse_onoff(v, &d->draw, reason);
 	if (strcmp(k->name, "motion-gate") == 0)
 		return parse_onoff(v, &d->motion_gate, reason);
+	if (strcmp(k->name, "clip-on") == 0) {
+		char **names = g_strsplit(v, ",", -1);
+		memset(d->clip_classes, 0, sizeof d->clip_classes);
+		d->clip_motion = false;
+		d->clip_line = k->line;
+		rc = 0;
+		for (char **p = names; *p; p++) {
+			char *n = g_strstrip(*p);
+			int i = strcmp(n, "motion") == 0 ? -2 : ls_coco_index(n);
+			if (i == -2) {
+				d->clip_motion = true;
+				continue;
+			}
+			if (i < 0) {
+				*reason = g_strdup_printf("unknown event \"%s\" (motion, or COCO class names such as person, "
+							  "car, bus, bicycle, dog)", n);
+				rc = -EINVAL;
+				break;
+			}
+			d->clip_classes[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+		if (rc == 0 && (!names[0] || !*names[0])) {
+			*reason = g_strdup("empty event list");
+			rc = -EINVAL;
+		}
+		g_strfreev(names);
+		d->clip_any = rc == 0;
+		return rc;
+	}
+	if (strcmp(k->name, "clip-pre-s") == 0 || strcmp(k->name, "clip-post-s") == 0) {
+		int64_t ms = 0;
+		rc = ls_uri_parse_fixed(v, 1000, 0, 3600 * 1000, &ms, NULL);
+		if (rc < 0) {
+			*reason = g_strdup_printf("expected seconds in 0..3600, got \"%s\"", v);
+			return -EINVAL;
+		}
+		*(k->name[6] == 'r' ? &d->clip_pre_s : &d->clip_post_s) = (double)ms / 1000;
+		return 0;
+	}
+	if (strcmp(k->name, "clip-dir") == 0) {
+		if (!*v) {
+			*reason = g_strdup("empty path");
+			return -EINVAL;
+		}
+		g_free(d->clip_dir);
+		d->clip_dir = g_strdup(v);
+		return 0;
+	}
 	if (strcmp(k->name, "input-size") == 0) {
 		unsigned w = 0, h = 0;
 		char tail = 0;
@@ -696,6 +745,7 @@ void ls_detect_config_free(struct ls_detect_config *d)
 	g_free(d->provider);
 	g_free(d->output);
 	g_free(d->runtime);
+	g_free(d->clip_dir);
 	g_free(d);
 }
 
@@ -926,6 +976,29 @@ static int record_finish(struct ctx *c, struct ls_record_config *r)
 	return 0;
 }
 
+/* [detect] clip-on against the rest of the config. */
+static int clip_check(struct ctx *c, const struct ls_detect_config *d)
+{
+	if (!c->cfg->record)
+		return at_line(c, d->clip_line, "[detect] clip-on needs a [record] group (clips are cut from its recording)");
+	if (d->clip_motion && !d->motion_gate)
+		return at_line(c, d->clip_line, "[detect] clip-on = motion needs motion-gate = on");
+	for (int i = 0; i < LS_COCO_CLASSES; i++) {
+		bool want = d->clip_classes[i / 8] & (1u << (i % 8));
+		if (want && !d->all_classes && !(d->classes[i / 8] & (1u << (i % 8))))
+			return at_line(c, d->clip_line,
+				       "[detect] clip-on: \"%s\" is not in classes= (it would never be detected)",
+				       ls_coco_name(i));
+	}
+	if (!d->clip_dir)
+		for (guint i = 0; i < c->cams->len; i++)
+			if (strcmp(g_array_index(c->cams, struct ls_camera_config, i).name, "clips") == 0)
+				return at_line(c, d->clip_line,
+					       "[detect] clip-on: a camera named \"clips\" has its segments where clips go "
+					       "by default ([record] dir/clips): set clip-dir");
+	return 0;
+}
+
 static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
@@ -983,6 +1056,8 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		det->max_dets = 100;
 		det->every_n = 1;
 		det->draw = true;
+		det->clip_pre_s = 5;
+		det->clip_post_s = 5;
 		det->line = g->line;
 		break;
 	}
@@ -1183,6 +1258,11 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 		c.cfg->tolerance_ns = ls_rate_period_ns(c.cfg->rate) / 2;
 	if (c.cfg->record) {
 		rc = record_finish(&c, c.cfg->record);
+		if (rc < 0)
+			goto fail;
+	}
+	if (c.cfg->detect && c.cfg->detect->clip_any) {
+		rc = clip_check(&c, c.cfg->detect);
 		if (rc < 0)
 			goto fail;
 	}

@@ -58,8 +58,17 @@
  *                         0..64; 0: one per online CPU, at most 4; default 0
  *   output = -            JSON lines: a file path, or "-" for stdout; default none
  *   draw = on             boxes on the mosaic output; default on
- *   motion-gate = off     skip cameras without motion (needs the motion
- *                         detector); default off
+ *   motion-gate = off     on: one motion detector per camera (lib/ls_motion.h) sees
+ *                         every frame; cameras whose gate is closed are neither
+ *                         preprocessed nor inferred (JSON "gated":true); default off
+ *   clip-on = person,motion  events that ask [record] for a clip: COCO class names
+ *                         (a new confirmed track of that class) and/or motion (a
+ *                         camera's motion gate opens; needs motion-gate=on);
+ *                         needs [record]; default none
+ *   clip-pre-s = 5        seconds before the first event, 0..3600; default 5
+ *   clip-post-s = 5       seconds after the last event, 0..3600; default 5
+ *   clip-dir = DIR        where clips go (DIR/SLOT-CAMERA-WHAT/); default
+ *                         [record] dir + /clips
  *   input-size = 512x512  the model input for models with free H/W; default
  *                         the model's own
  *   runtime = PATH        libonnxruntime.so to load; default the one setup fetched
@@ -171,6 +180,12 @@ struct ls_detect_config {
 	char *output;                 /**< JSONL path, "-" (stdout) or NULL */
 	bool draw;
 	bool motion_gate;
+	bool clip_any;                /**< clip-on= given */
+	bool clip_motion;             /**< clip-on has "motion" */
+	uint8_t clip_classes[LS_DETECT_CLASS_BYTES]; /**< clip-on's COCO classes */
+	double clip_pre_s, clip_post_s;
+	char *clip_dir;               /**< NULL: [record] dir/clips */
+	int clip_line;                /**< line of clip-on (0: none) */
 	int input_w, input_h;         /**< 0: the model's */
 	char *runtime;                /**< libonnxruntime path or NULL */
 	int line;                     /**< line of the [detect] header */

@@ -33,6 +33,7 @@ struct ls_detect_board {
 	int *count;
 	int64_t *slot;
 	struct ls_det *dets;
+	int64_t *ids;
 };
 
 struct ls_detect_board *ls_detect_board_new(unsigned ncams, unsigned max_dets)
@@ -46,6 +47,7 @@ struct ls_detect_board *ls_detect_board_new(unsigned ncams, unsigned max_dets)
 	for (unsigned c = 0; c < ncams; c++)
 		b->slot[c] = -1;
 	b->dets = g_new0(struct ls_det, (size_t)ncams * max_dets);
+	b->ids = g_new0(int64_t, (size_t)ncams * max_dets);
 	return b;
 }
 
@@ -58,6 +60,7 @@ void ls_detect_board_free(struct ls_detect_board **pb)
 	g_free(b->count);
 	g_free(b->slot);
 	g_free(b->dets);
+	g_free(b->ids);
 	g_free(b);
 	*pb = NULL;
 }
@@ -66,23 +69,29 @@ void ls_detect_board_put(struct ls_detect_board *b, const struct ls_detect_resul
 {
 	pthread_mutex_lock(&b->lock);
 	for (unsigned c = 0; c < r->ncams && c < b->ncams; c++) {
-		if (!r->ran[c] || r->n < b->slot[c])
+		bool gated = r->gated && r->gated[c];
+		if ((!r->ran[c] && !gated) || r->n < b->slot[c])
 			continue;
 		int n = r->count[c] < (int)b->max_dets ? r->count[c] : (int)b->max_dets;
+		if (gated)
+			n = 0;
 		memcpy(b->dets + (size_t)c * b->max_dets, r->dets + (size_t)c * r->max_dets, sizeof(struct ls_det) * (size_t)n);
+		memcpy(b->ids + (size_t)c * b->max_dets, r->track_id + (size_t)c * r->max_dets, sizeof(int64_t) * (size_t)n);
 		b->count[c] = n;
 		b->slot[c] = r->n;
 	}
 	pthread_mutex_unlock(&b->lock);
 }
 
-int ls_detect_board_get(struct ls_detect_board *b, unsigned cam, struct ls_det *out, int64_t *slot)
+int ls_detect_board_get(struct ls_detect_board *b, unsigned cam, struct ls_det *out, int64_t *ids, int64_t *slot)
 {
 	if (cam >= b->ncams)
 		return 0;
 	pthread_mutex_lock(&b->lock);
 	int n = b->count[cam];
 	memcpy(out, b->dets + (size_t)cam * b->max_dets, sizeof *out * (size_t)n);
+	if (ids)
+		memcpy(ids, b->ids + (size_t)cam * b->max_dets, sizeof *ids * (size_t)n);
 	if (slot)
 		*slot = b->slot[cam];
 	pthread_mutex_unlock(&b->lock);
@@ -167,12 +176,23 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 			       r->slot_ns);
 	bool first = true;
 	for (unsigned c = 0; c < r->ncams; c++) {
-		if (!r->ran[c])
+		bool gated = r->gated && r->gated[c];
+		if (!r->ran[c] && !gated)
 			continue;
 		g_string_append(out, first ? "{\"camera\":" : ",{\"camera\":");
 		first = false;
 		json_str(out, names && names[c] ? names[c] : "?");
-		g_string_append_printf(out, ",\"capture_ns\":%" G_GINT64_FORMAT ",\"detections\":[", r->capture_ns[c]);
+		g_string_append_printf(out, ",\"capture_ns\":%" G_GINT64_FORMAT, r->capture_ns[c]);
+		if (r->motion) {
+			const struct ls_motion_result *m = &r->motion[c];
+			g_string_append_printf(out, ",\"gated\":%s,\"motion\":{\"on\":%s,\"score\":%.4f,\"boxes\":[",
+					       gated ? "true" : "false", m->motion ? "true" : "false", (double)m->score);
+			for (int i = 0; i < m->nboxes; i++)
+				g_string_append_printf(out, "%s[%d,%d,%d,%d]", i ? "," : "", m->boxes[i].x, m->boxes[i].y,
+						       m->boxes[i].x + m->boxes[i].w, m->boxes[i].y + m->boxes[i].h);
+			g_string_append(out, "]}");
+		}
+		g_string_append(out, ",\"detections\":[");
 		const struct ls_det *dt = r->dets + (size_t)c * r->max_dets;
 		for (int i = 0; i < r->count[c]; i++) {
 			int64_t tid = r->track_id[(size_t)c * r->max_dets + i];

@@ -33,6 +33,7 @@
 #include "config.h"
 #include "ls_aligner.h"
 #include "ls_detect.h"
+#include "ls_motion.h"
 
 struct ls_detector;
 struct ls_detect_worker;
@@ -49,6 +50,10 @@ struct ls_detect_result {
 	int *count;           /**< detections of the camera */
 	int64_t *track_id;    /**< per detection, -1 = no tracker (JSON null) */
 	struct ls_det *dets;
+	/** Set by the caller (out_detect.c), not by the worker: */
+	bool *gated;          /**< had a new frame that the motion gate kept from the
+			       *  detector (JSON "gated":true; the board clears its boxes) */
+	const struct ls_motion_result *motion; /**< ncams entries, or NULL (no motion gate) */
 };
 
 /** Loads ONNX Runtime (once per process), creates the env and checks the
@@ -88,7 +93,9 @@ int ls_detect_worker_run_frames(struct ls_detect_worker *w, struct ls_frame *con
 void ls_detect_worker_times(const struct ls_detect_worker *w, int64_t *run_ns, int64_t *total_ns);
 
 /** Appends @r as one JSON line (with '\n') to @out; @names are the
- *  camera names. */
+ *  camera names. Cameras that ran or were gated are listed; with r->motion
+ *  each also gets "gated" and "motion" ({"on", "score", "boxes": [[x1, y1,
+ *  x2, y2], ...]}). */
 void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_result *r, const char *const *names,
 			   GString *out);
 
@@ -99,10 +106,12 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 struct ls_detect_board;
 struct ls_detect_board *ls_detect_board_new(unsigned ncams, unsigned max_dets);
 void ls_detect_board_free(struct ls_detect_board **b);
-/** Publishes @r's cameras that ran (a newer slot only replaces an older). */
+/** Publishes @r's cameras that ran, with their track ids, and clears those
+ *  that were gated (a newer slot only replaces an older). */
 void ls_detect_board_put(struct ls_detect_board *b, const struct ls_detect_result *r);
-/** Copies camera @cam's latest boxes into @out (max_dets entries); returns
- *  the count and the slot they were detected at (-1: none yet). */
-int ls_detect_board_get(struct ls_detect_board *b, unsigned cam, struct ls_det *out, int64_t *slot);
+/** Copies camera @cam's latest boxes into @out (max_dets entries) and, when
+ *  @ids is not NULL, their track ids (-1: none); returns the count and the
+ *  slot they were detected at (-1: none yet). */
+int ls_detect_board_get(struct ls_detect_board *b, unsigned cam, struct ls_det *out, int64_t *ids, int64_t *slot);
 
 #endif

@@ -7,9 +7,32 @@
  * per camera go on a board the mosaic output draws from.
  *
  * Order: a worker takes a ticket when it pops a set and publishes its
- * result only when every earlier ticket is published, so JSON lines (and,
- * once merged, the tracker) see framesets in increasing slot order while
- * inference itself runs in parallel. */
+ * result only when every earlier ticket is published, so JSON lines and the
+ * trackers see framesets in increasing slot order while inference itself
+ * runs in parallel.
+ *
+ * motion-gate=on: one ls_motion per camera sees the luma plane of every new
+ * frame (every-n does not thin it), in slot order: a second ticket, taken
+ * with the first under the pop lock, orders a short pre-stage (feeding the
+ * detectors, under its own lock) before the parallel part. A camera whose
+ * gate is closed is neither preprocessed nor inferred; its JSON entry says
+ * "gated":true, its boxes leave the board, and its tracker is not updated
+ * (nothing moved, so its tracks are held as they were).
+ *
+ * Tracking: one ls_tracker per camera, updated in the publishing turn with
+ * the camera's detections at the frame's capture time (frame_ns = the slot
+ * period, so every-n and gated stretches are bridged by the prediction).
+ *
+ * Clip events (clip-on=): a new confirmed track of a listed class, or a
+ * camera's motion gate opening, asks the recorder for a clip of slots
+ * [first event - pre, last event + post]. Events within post of the
+ * previous one extend its clip. A clip thread waits until the recorder's
+ * index has the post-roll slot in complete segments on every camera (or
+ * a deadline of 2 x (post + segment length) + 10 s passes: then the clip
+ * ends where the recording does), then calls ls_record_clip(), so
+ * detection never waits for it. At the end of the run, clips still waiting
+ * are cut in detect_free(), after the recorder's finish closed its
+ * segments (rig.c finishes every output before it frees any). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +41,19 @@
 #include <glib.h>
 
 #include "detect.h"
+#include "ls_motion.h"
+#include "ls_time.h"
+#include "ls_track.h"
 #include "output.h"
+#include "recorder.h"
 
+/* A clip waiting for its post-roll to be recorded. */
+struct clip_req {
+	int64_t n1, n2;        /* first and last event slot */
+	int64_t deadline_ns;   /* monotonic: cut what there is after this */
+	char *what;            /* "a-person-3": the first event, for the directory name and the log */
+	unsigned events;
+};
 struct detect_out {
 	struct ls_detect_config dc; /* borrowed from the config */
 	struct ls_detector *det;
@@ -40,6 +74,36 @@ struct detect_out {
 	uint64_t sets, skipped, empty, cam_frames, detections, failures;
 	int64_t run_ns, total_ns;
 	bool error_logged;
+
+	/* motion gate (NULL without): the ordered pre-stage */
+	struct ls_motion **motion;
+	bool *motion_on;           /* the gate's last state per camera (under mlock) */
+	bool *motion_bad_logged;   /* a frame the detector could not read was logged */
+	GMutex mlock;
+	GCond mturn;
+	uint64_t next_mticket, next_mfeed; /* next_mticket under lock */
+	uint64_t gated_frames, gated_sets, motion_events; /* gated_* under lock, motion_events under mlock */
+
+	/* trackers, used in the publishing turn only */
+	struct ls_tracker **trackers;
+	struct ls_track_det *tdets;
+	struct ls_track_out *touts;
+	uint64_t *max_id;          /* highest track id seen per camera */
+	uint64_t tracks;           /* confirmed tracks */
+
+	/* clip events */
+	const struct ls_record_config *rec; /* borrowed, NULL without clip-on */
+	struct ls_rate rate;
+	int64_t epoch_ns;
+	int64_t pre_slots, post_slots;
+	char *clip_dir;
+	GMutex clock_;
+	GCond cwake;
+	GQueue clips;              /* struct clip_req *, oldest first */
+	bool clip_busy;            /* the head is being exported: do not extend it */
+	bool clip_final;           /* the run is over: cut what is waiting now */
+	GThread *clip_thread;
+	uint64_t clip_events, clips_made, clips_failed;
 };
 
 unsigned ls_detect_threads(const struct ls_detect_config *dc)
@@ -50,25 +114,66 @@ unsigned ls_detect_threads(const struct ls_detect_config *dc)
 	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }
 
+static gpointer clip_main(gpointer data);
+
 void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *board, char **err)
 {
 	const struct ls_detect_config *dc = cfg->detect;
-	if (dc->motion_gate) {
-		/* MOTION GATE INTEGRATION POINT (1/2): accept motion-gate=on once
-		 * lib/ls_motion is merged; create one motion detector per camera
-		 * here. */
-		*err = g_strdup("motion-gate=on: the motion detector is not part of this build yet; use motion-gate=off");
-		return NULL;
-	}
 	struct detect_out *o = g_new0(struct detect_out, 1);
 	g_mutex_init(&o->lock);
 	g_cond_init(&o->turn);
+	g_mutex_init(&o->mlock);
+	g_cond_init(&o->mturn);
+	g_mutex_init(&o->clock_);
+	g_cond_init(&o->cwake);
+	g_queue_init(&o->clips);
 	o->dc = *dc;
 	o->board = board;
 	o->ncams = cfg->ncams;
-	o->names = g_new0(const char *, cfg->ncams);
+	o->names = g_new0(const char *, cfg->ncams + 1); /* NULL-terminated: the clip's camera list */
 	for (unsigned c = 0; c < cfg->ncams; c++)
 		o->names[c] = cfg->cams[c].name;
+	if (dc->motion_gate) {
+		o->motion = g_new0(struct ls_motion *, o->ncams);
+		o->motion_on = g_new0(bool, o->ncams);
+		o->motion_bad_logged = g_new0(bool, o->ncams);
+		for (unsigned c = 0; c < o->ncams; c++) {
+			o->motion[c] = ls_motion_new(NULL);
+			if (!o->motion[c]) {
+				*err = g_strdup_printf("motion-gate: cannot make a motion detector: %s", g_strerror(errno));
+				goto fail;
+			}
+		}
+	}
+	struct ls_tracker_params tp = {
+		.max_dets = (int)dc->max_dets,
+		.max_tracks = dc->max_dets > 256 ? (int)dc->max_dets : 256,
+		.frame_ns = ls_rate_period_ns(cfg->rate),
+	};
+	o->trackers = g_new0(struct ls_tracker *, o->ncams);
+	for (unsigned c = 0; c < o->ncams; c++) {
+		o->trackers[c] = ls_tracker_new(&tp);
+		if (!o->trackers[c]) {
+			*err = g_strdup_printf("cannot make a tracker: %s", g_strerror(errno));
+			goto fail;
+		}
+	}
+	o->tdets = g_new(struct ls_track_det, dc->max_dets);
+	o->touts = g_new(struct ls_track_out, dc->max_dets);
+	o->max_id = g_new0(uint64_t, o->ncams);
+	if (dc->clip_any && cfg->record) {
+		double hz = (double)cfg->rate.num / cfg->rate.den;
+		o->rec = cfg->record;
+		o->rate = cfg->rate;
+		o->epoch_ns = cfg->epoch_ns;
+		o->pre_slots = (int64_t)(dc->clip_pre_s * hz + 0.5);
+		o->post_slots = (int64_t)(dc->clip_post_s * hz + 0.5);
+		o->clip_dir = dc->clip_dir ? g_strdup(dc->clip_dir) : g_build_filename(cfg->record->dir, "clips", NULL);
+		if (g_mkdir_with_parents(o->clip_dir, 0755) < 0) {
+			*err = g_strdup_printf("clip-dir %s: cannot create: %s", o->clip_dir, g_strerror(errno));
+			goto fail;
+		}
+	}
 	o->det = ls_detector_new(dc, cfg->ncams, err);
 	if (!o->det)
 		goto fail;
@@ -94,13 +199,217 @@ void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *boa
 	int w = 0, h = 0;
 	bool batched = false;
 	ls_detector_input(o->det, &w, &h, &batched);
-	g_printerr("[detect] %s: ONNX Runtime %s (API %d), provider %s, input %dx%d%s, %u session%s\n", dc->model, ver, api,
-		   ls_detector_provider(o->det), w, h, batched ? ", cameras batched" : "", o->nworkers,
-		   o->nworkers == 1 ? "" : "s");
+	g_printerr("[detect] %s: ONNX Runtime %s (API %d), provider %s, input %dx%d%s, %u session%s%s%s%s\n", dc->model,
+		   ver, api, ls_detector_provider(o->det), w, h, batched ? ", cameras batched" : "", o->nworkers,
+		   o->nworkers == 1 ? "" : "s", o->motion ? ", motion gate" : "", o->rec ? ", clips to " : "",
+		   o->rec ? o->clip_dir : "");
 	return o;
 fail:
 	ls_detect_out_ops.free(o);
 	return NULL;
+}
+
+/* ---- clip events ------------------------------------------------------- */
+
+/* An event at slot @n (any thread that holds the order: the publishing turn
+ * or the motion pre-stage). Extends the newest waiting clip when @n is
+ * within its post-roll, else queues a new one. */
+static void clip_event(struct detect_out *o, int64_t n, unsigned cam, const char *what)
+{
+	g_mutex_lock(&o->clock_);
+	o->clip_events++;
+	struct clip_req *tail = g_queue_peek_tail(&o->clips);
+	bool tail_busy = o->clip_busy && tail == g_queue_peek_head(&o->clips);
+	int64_t wait_ns = (int64_t)((o->dc.clip_post_s + (double)o->rec->segment_ns / 1e9) * 2e9) + 10 * LS_NS_PER_SEC;
+	if (tail && !tail_busy && n <= tail->n2 + o->post_slots) {
+		if (n > tail->n2)
+			tail->n2 = n;
+		if (n < tail->n1)
+			tail->n1 = n;
+		tail->events++;
+		tail->deadline_ns = ls_monotonic_ns() + wait_ns;
+	} else {
+		struct clip_req *c = g_new0(struct clip_req, 1);
+		c->n1 = c->n2 = n;
+		c->events = 1;
+		c->deadline_ns = ls_monotonic_ns() + wait_ns;
+		c->what = g_strdup_printf("%s-%s", o->names[cam], what);
+		for (char *p = c->what; *p; p++)
+			if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
+				*p = '_';
+		g_queue_push_tail(&o->clips, c);
+		g_cond_signal(&o->cwake);
+	}
+	g_mutex_unlock(&o->clock_);
+}
+
+/* True when every camera has slot @n in a complete (or protected) segment. */
+static bool recorded(struct detect_out *o, struct ls_rec_index **idx, int64_t n)
+{
+	if (!*idx) {
+		char *err = NULL;
+		if (ls_rec_index_open(o->rec->dir, idx, &err) < 0) {
+			g_free(err);
+			return false;
+		}
+	}
+	GPtrArray *segs = ls_rec_index_list(*idx, NULL, NULL, n, n);
+	if (!segs)
+		return false;
+	unsigned have = 0;
+	for (unsigned c = 0; c < o->ncams; c++)
+		for (guint i = 0; i < segs->len; i++) {
+			const struct ls_rec_segment *s = g_ptr_array_index(segs, i);
+			if (strcmp(s->camera, o->names[c]) == 0 && s->last_slot >= n &&
+			    (strcmp(s->state, "complete") == 0 || strcmp(s->state, "protected") == 0)) {
+				have++;
+				break;
+			}
+		}
+	g_ptr_array_unref(segs);
+	return have == o->ncams;
+}
+
+static gpointer clip_main(gpointer data)
+{
+	struct detect_out *o = data;
+	struct ls_rec_index *idx = NULL;
+	g_mutex_lock(&o->clock_);
+	for (;;) {
+		struct clip_req *c = g_queue_peek_head(&o->clips);
+		if (!c) {
+			if (o->clip_final)
+				break;
+			g_cond_wait(&o->cwake, &o->clock_);
+			continue;
+		}
+		bool final = o->clip_final;
+		int64_t target = c->n2 + o->post_slots;
+		o->clip_busy = true; /* from here the head is not extended */
+		g_mutex_unlock(&o->clock_);
+		bool ready = final || recorded(o, &idx, target) || ls_monotonic_ns() > c->deadline_ns;
+		if (ready) {
+			char *name = g_strdup_printf("%lld-%s", (long long)c->n1, c->what);
+			char *outdir = g_build_filename(o->clip_dir, name, NULL);
+			struct ls_clip_request req = {
+				.dir = o->rec->dir,
+				.rate = o->rate,
+				.epoch_ns = o->epoch_ns,
+				.gop = o->rec->gop,
+				.cameras = o->names,
+				.n1 = c->n1,
+				.n2 = c->n2,
+				.pre_slots = o->pre_slots,
+				.post_slots = o->post_slots,
+				.outdir = outdir,
+			};
+			struct ls_clip_result res;
+			char *err = NULL;
+			int rc = ls_record_clip(&req, &res, &err);
+			if (rc < 0)
+				g_printerr("[detect] clip %s: %s\n", name, err ? err : "failed");
+			else
+				g_printerr("[detect] clip %s: %u event%s, slots %lld..%lld (%lld frames) in %s\n", name,
+					   c->events, c->events == 1 ? "" : "s", (long long)res.first_slot,
+					   (long long)res.last_slot, (long long)res.frames, outdir);
+			g_free(err);
+			g_free(outdir);
+			g_free(name);
+			g_mutex_lock(&o->clock_);
+			if (rc < 0)
+				o->clips_failed++;
+			else
+				o->clips_made++;
+			g_queue_pop_head(&o->clips);
+			g_free(c->what);
+			g_free(c);
+			o->clip_busy = false;
+			continue;
+		}
+		g_mutex_lock(&o->clock_);
+		o->clip_busy = false;
+		if (!o->clip_final)
+			g_cond_wait_until(&o->cwake, &o->clock_, g_get_monotonic_time() + 300 * G_TIME_SPAN_MILLISECOND);
+	}
+	g_mutex_unlock(&o->clock_);
+	ls_rec_index_close(&idx);
+	return NULL;
+}
+
+/* ---- the stage ----------------------------------------------------------- */
+
+/* The motion pre-stage for @set, in slot order (ticket @mt): feeds every
+ * camera's new frame to its detector and fills @mres; @active[c] is true
+ * where the gate is open (or the frame cannot be read: fail open). */
+static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_frameset *set,
+			 struct ls_motion_result *mres, bool *active)
+{
+	g_mutex_lock(&o->mlock);
+	while (o->next_mfeed != mt)
+		g_cond_wait(&o->mturn, &o->mlock);
+	for (unsigned c = 0; c < o->ncams; c++) {
+		const struct ls_entry *e = &set->entries[c];
+		memset(&mres[c], 0, sizeof mres[c]);
+		active[c] = false;
+		if (e->state != LS_ENTRY_PRESENT || !e->frame)
+			continue;
+		const struct ls_frame *f = e->frame;
+		int rc = -EINVAL;
+		if (f->format == LS_FMT_I420 || f->format == LS_FMT_NV12 || f->format == LS_FMT_GRAY8)
+			rc = ls_motion_feed(o->motion[c], f->planes[0], f->width, f->height, f->strides[0], f->capture_ns,
+					    &mres[c]);
+		if (rc < 0) {
+			if (!o->motion_bad_logged[c])
+				g_printerr("[detect] camera %s: the motion detector cannot read this frame (%s %dx%d: %s); "
+					   "detecting on every frame of it\n",
+					   o->names[c], ls_pixfmt_name(f->format), f->width, f->height, g_strerror(-rc));
+			o->motion_bad_logged[c] = true;
+			mres[c].motion = true;
+		}
+		active[c] = mres[c].motion;
+		if (mres[c].motion && !o->motion_on[c] && rc == 0) {
+			o->motion_events++;
+			if (o->rec && o->dc.clip_motion)
+				clip_event(o, set->n, c, "motion");
+		}
+		o->motion_on[c] = mres[c].motion;
+	}
+	o->next_mfeed++;
+	g_cond_broadcast(&o->mturn);
+	g_mutex_unlock(&o->mlock);
+}
+
+/* The publishing turn's tracking: updates camera @c's tracker with its
+ * detections, writes the ids into @r, raises clip events for new tracks. */
+static void track_camera(struct detect_out *o, struct ls_detect_result *r, unsigned c)
+{
+	const struct ls_det *d = r->dets + (size_t)c * r->max_dets;
+	int n = r->count[c];
+	for (int i = 0; i < n; i++)
+		o->tdets[i] = (struct ls_track_det){
+			.x = d[i].x1, .y = d[i].y1, .w = d[i].x2 - d[i].x1, .h = d[i].y2 - d[i].y1,
+			.score = d[i].score, .cls = d[i].cls,
+		};
+	int k = ls_tracker_update(o->trackers[c], o->tdets, n, r->capture_ns[c], o->touts, (int)o->dc.max_dets);
+	if (k < 0)
+		return; /* a capture time before the previous (a source restarted): no ids this frame */
+	for (int i = 0; i < k; i++) {
+		const struct ls_track_out *t = &o->touts[i];
+		if (t->det >= 0 && t->det < n)
+			r->track_id[(size_t)c * r->max_dets + (size_t)t->det] = (int64_t)t->id;
+		if (t->id <= o->max_id[c])
+			continue;
+		o->max_id[c] = t->id;
+		o->tracks++;
+		bool want = o->rec && t->cls >= 0 && t->cls < 256 &&
+			    (o->dc.clip_classes[t->cls / 8] & (1u << (t->cls % 8)));
+		if (want) {
+			char what[64];
+			snprintf(what, sizeof what, "%s-%llu", ls_detector_class_name(o->det, t->cls),
+				 (unsigned long long)t->id);
+			clip_event(o, r->n, c, what);
+		}
+	}
 }
 
 static gpointer worker_main(gpointer data)
@@ -111,6 +420,8 @@ static gpointer worker_main(gpointer data)
 	struct ls_detect_result *r = ls_detect_result_new(o->det);
 	GString *line = g_string_new(NULL);
 	bool *active = g_new(bool, o->ncams);
+	bool *gated = g_new0(bool, o->ncams);
+	struct ls_motion_result *mres = o->motion ? g_new0(struct ls_motion_result, o->ncams) : NULL;
 	for (;;) {
 		g_mutex_lock(&o->lock);
 		struct ls_frameset *set = ls_setq_pop(o->q, INT64_MAX);
@@ -118,27 +429,46 @@ static gpointer worker_main(gpointer data)
 			g_mutex_unlock(&o->lock);
 			break;
 		}
-		if (set->npresent == 0 || set->n % (int64_t)o->dc.every_n != 0) {
-			/* nothing new to look at (held frames were detected when
-			 * they were present), or not a slot every-n picks */
-			if (set->npresent == 0)
-				o->empty++;
-			else
-				o->skipped++;
+		if (set->npresent == 0) {
+			/* nothing new to look at (held frames were detected
+			 * when they were present) */
+			o->empty++;
 			g_mutex_unlock(&o->lock);
 			ls_frameset_unref(&set);
 			continue;
 		}
-		uint64_t ticket = o->next_ticket++;
+		/* the motion detectors see every new frame; every-n thins
+		 * only what is detected */
+		uint64_t mt = o->motion ? o->next_mticket++ : 0;
+		bool pick = set->n % (int64_t)o->dc.every_n == 0;
+		uint64_t ticket = pick ? o->next_ticket++ : 0;
+		if (!pick)
+			o->skipped++;
 		g_mutex_unlock(&o->lock);
 
-		for (unsigned c = 0; c < o->ncams; c++)
-			active[c] = true;
-		/* MOTION GATE INTEGRATION POINT (2/2): set active[c] = false for
-		 * cameras whose motion detector saw nothing in set->entries[c]
-		 * (their frames are then neither preprocessed nor inferred). */
+		if (o->motion)
+			motion_stage(o, mt, set, mres, active);
+		else
+			for (unsigned c = 0; c < o->ncams; c++)
+				active[c] = true;
+		if (!pick) {
+			ls_frameset_unref(&set);
+			continue;
+		}
+		unsigned nactive = 0, ngated = 0;
+		for (unsigned c = 0; c < o->ncams; c++) {
+			bool present = set->entries[c].state == LS_ENTRY_PRESENT && set->entries[c].frame;
+			gated[c] = present && !active[c];
+			nactive += present && active[c];
+			ngated += gated[c];
+		}
 		char *err = NULL;
 		int rc = ls_detect_worker_run(w, set, active, r, &err);
+		r->gated = o->motion ? gated : NULL;
+		r->motion = mres;
+		for (unsigned c = 0; c < o->ncams; c++)
+			if (gated[c])
+				r->capture_ns[c] = set->entries[c].frame->capture_ns;
 		ls_frameset_unref(&set);
 
 		g_mutex_lock(&o->lock);
@@ -150,15 +480,14 @@ static gpointer worker_main(gpointer data)
 				g_printerr("[detect] %s (further failures are only counted)\n", err);
 			o->error_logged = true;
 		} else {
-			/* TRACKER INTEGRATION POINT: here, in slot order, for each
-			 * camera c with r->ran[c]: update camera c's tracker with
-			 * r->dets[c * r->max_dets .. + r->count[c]) at
-			 * r->capture_ns[c] and write the ids into r->track_id[...]
-			 * (-1 stays JSON null). */
 			o->sets++;
+			o->gated_frames += ngated;
+			o->gated_sets += nactive == 0;
 			for (unsigned c = 0; c < o->ncams; c++) {
 				o->cam_frames += r->ran[c];
 				o->detections += (uint64_t)r->count[c];
+				if (r->ran[c])
+					track_camera(o, r, c);
 			}
 			if (o->board)
 				ls_detect_board_put(o->board, r);
@@ -182,6 +511,8 @@ static gpointer worker_main(gpointer data)
 	g_mutex_unlock(&o->lock);
 	g_string_free(line, TRUE);
 	g_free(active);
+	g_free(gated);
+	g_free(mres);
 	ls_detect_result_free(&r);
 	return NULL;
 }
@@ -198,6 +529,8 @@ static int detect_start(void *impl, struct ls_setq *q, char **err)
 		arg[1] = o->workers[i];
 		o->threads[i] = g_thread_new("detect", worker_main, arg);
 	}
+	if (o->rec)
+		o->clip_thread = g_thread_new("detect-clip", clip_main, o);
 	return 0;
 }
 
@@ -207,13 +540,20 @@ static void detect_finish(void *impl)
 	for (unsigned i = 0; o->threads && i < o->nworkers; i++)
 		g_thread_join(o->threads[i]);
 	g_clear_pointer(&o->threads, g_free);
-	g_printerr("[detect] %llu framesets (%llu camera frames), %llu detections, %llu skipped by every-n, "
-		   "%llu without a new frame, %llu dropped while behind, %llu failed; %.1f ms per frameset (%.1f in "
+	uint64_t inferred = o->sets - o->gated_sets;
+	g_printerr("[detect] %llu framesets (%llu camera frames), %llu detections, %llu tracks, %llu skipped by every-n, "
+		   "%llu without a new frame, %llu dropped while behind, %llu failed; %.1f ms per inferred frameset (%.1f in "
 		   "ONNX Runtime)\n",
 		   (unsigned long long)o->sets, (unsigned long long)o->cam_frames, (unsigned long long)o->detections,
-		   (unsigned long long)o->skipped, (unsigned long long)o->empty, (unsigned long long)(o->q ? ls_setq_dropped(o->q) : 0),
-		   (unsigned long long)o->failures, o->sets ? (double)o->total_ns / 1e6 / (double)o->sets : 0.0,
-		   o->sets ? (double)o->run_ns / 1e6 / (double)o->sets : 0.0);
+		   (unsigned long long)o->tracks, (unsigned long long)o->skipped, (unsigned long long)o->empty,
+		   (unsigned long long)(o->q ? ls_setq_dropped(o->q) : 0), (unsigned long long)o->failures,
+		   inferred ? (double)o->total_ns / 1e6 / (double)inferred : 0.0,
+		   inferred ? (double)o->run_ns / 1e6 / (double)inferred : 0.0);
+	if (o->motion)
+		g_printerr("[detect] motion gate: %llu camera frames gated, %llu of %llu framesets without inference, "
+			   "%llu gate openings\n",
+			   (unsigned long long)o->gated_frames, (unsigned long long)o->gated_sets,
+			   (unsigned long long)o->sets, (unsigned long long)o->motion_events);
 	if (o->out && !o->out_is_stdout)
 		fclose(o->out);
 	else if (o->out)
@@ -226,6 +566,36 @@ static void detect_free(void *impl)
 	struct detect_out *o = impl;
 	if (!o)
 		return;
+	if (o->clip_thread) {
+		/* every output has finished: the recorder's segments are
+		 * closed, so waiting clips are cut now with what there is */
+		g_mutex_lock(&o->clock_);
+		o->clip_final = true;
+		g_cond_signal(&o->cwake);
+		g_mutex_unlock(&o->clock_);
+		g_thread_join(o->clip_thread);
+		o->clip_thread = NULL;
+		g_printerr("[detect] clips: %llu events, %llu clips written, %llu failed\n",
+			   (unsigned long long)o->clip_events, (unsigned long long)o->clips_made,
+			   (unsigned long long)o->clips_failed);
+	}
+	struct clip_req *c;
+	while ((c = g_queue_pop_head(&o->clips))) {
+		g_free(c->what);
+		g_free(c);
+	}
+	g_free(o->clip_dir);
+	for (unsigned c2 = 0; o->motion && c2 < o->ncams; c2++)
+		ls_motion_free(&o->motion[c2]);
+	g_free(o->motion);
+	g_free(o->motion_on);
+	g_free(o->motion_bad_logged);
+	for (unsigned c2 = 0; o->trackers && c2 < o->ncams; c2++)
+		ls_tracker_free(&o->trackers[c2]);
+	g_free(o->trackers);
+	g_free(o->tdets);
+	g_free(o->touts);
+	g_free(o->max_id);
 	for (unsigned i = 0; o->workers && i < o->nworkers; i++)
 		ls_detect_worker_free(&o->workers[i]);
 	g_free(o->workers);
@@ -235,6 +605,10 @@ static void detect_free(void *impl)
 	g_free(o->names);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->turn);
+	g_mutex_clear(&o->mlock);
+	g_cond_clear(&o->mturn);
+	g_mutex_clear(&o->clock_);
+	g_cond_clear(&o->cwake);
 	g_free(o);
 }
 

@@ -32,6 +32,7 @@ struct mosaic_out {
 	uint64_t written;           /* output thread only */
 	struct ls_detect_board *board; /* [detect] draw=on: boxes to draw, or NULL */
 	struct ls_det *boxes;       /* scratch for the board's copy */
+	int64_t *ids;               /* and their track ids */
 	unsigned max_boxes;
 };
 
@@ -40,12 +41,14 @@ void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board)
 	struct mosaic_out *m = impl;
 	m->board = board;
 	g_free(m->boxes);
+	g_free(m->ids);
 	m->max_boxes = 10000; /* the config's upper bound of max-detections */
 	m->boxes = g_new(struct ls_det, m->max_boxes);
+	m->ids = g_new(int64_t, m->max_boxes);
 }
 
 /* The latest detections of each camera with a picture in @set, as yellow
- * boxes with the class name; they may be a few slots older than the
+ * boxes with the class name and track id ("person #12"); they may be a few slots older than the
  * picture (detection runs on its own threads). */
 static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set, uint8_t *pic)
 {
@@ -54,14 +57,19 @@ static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set,
 		int x, y, w, h, sw, sh;
 		if (!set->entries[c].frame || ls_mosaic_picture_rect(m->mosaic, c, &x, &y, &w, &h, &sw, &sh) < 0)
 			continue;
-		int n = ls_detect_board_get(m->board, c, m->boxes, NULL);
+		int n = ls_detect_board_get(m->board, c, m->boxes, m->ids, NULL);
 		for (int i = 0; i < n; i++) {
 			const struct ls_det *b = &m->boxes[i];
 			ls_det_draw_box(yp, up, vp, m->w, m->w / 2, m->w, m->h, x, y, w, h, sw, sh, b, 2, 210, 16, 146);
 			int lx = x + (int)(b->x1 * (float)w / (float)sw), ly = y + (int)(b->y1 * (float)h / (float)sh) - 11;
 			const char *name = ls_coco_name(b->cls);
+			char label[48];
+			if (name && m->ids[i] > 0)
+				snprintf(label, sizeof label, "%s #%lld", name, (long long)m->ids[i]);
+			else
+				snprintf(label, sizeof label, "%s", name ? name : "");
 			if (name && ly >= y)
-				ls_font_draw_gray(yp, m->w, x + w, m->h, lx, ly, 1, name, 235, 16);
+				ls_font_draw_gray(yp, m->w, x + w, m->h, lx, ly, 1, label, 235, 16);
 		}
 	}
 }
@@ -259,6 +267,7 @@ static void mosaic_free(void *impl)
 		gst_object_unref(m->pipeline);
 	ls_mosaic_free(&m->mosaic);
 	g_free(m->boxes);
+	g_free(m->ids);
 	g_free(m->file);
 	g_free(m);
 }

@@ -327,7 +327,8 @@ def run_rig(name, realtime, extra_detect="", mosaic=None):
     for x in lines:
         assert x["cameras"] and {c["camera"] for c in x["cameras"]} <= {"a", "b"}, x
         for c in x["cameras"]:
-            assert c["capture_ns"] > 0 and all(d["track_id"] is None for d in c["detections"]), c
+            assert c["capture_ns"] > 0, c
+            assert all(d["track_id"] is None or d["track_id"] >= 1 for d in c["detections"]), c
     return lines, summary[0]
 
 
@@ -361,6 +362,142 @@ def run_draws_boxes_on_mosaic():
         yellow[draw] = sum(1 for i in range(0, len(raw), 3) if raw[i] > 200 and raw[i + 1] > 200 and raw[i + 2] < 80)
     print("# yellow pixels in the last mosaic frame: draw=on %d, draw=off %d" % (yellow["on"], yellow["off"]))
     assert yellow["on"] > yellow["off"] + 200, yellow
+
+
+def run_gated(name, cams, seconds, extra="", tail=""):
+    """lockstep run with motion-gate=on: (JSON lines, stderr)."""
+    cfg = os.path.join(TMP, name + ".ini")
+    jsonl = os.path.join(TMP, name + ".jsonl")
+    text = "[rig]\nrate = 10\nqueue = 16\n"
+    for cam, uri in cams:
+        text += "[camera %s]\nuri = %s\n" % (cam, uri)
+    text += ("[detect]\nmodel = %s\nclasses = person\nthreshold = 0.45\nthreads = 2\nmotion-gate = on\n"
+             "output = %s\n%s%s" % (MODEL, jsonl, extra, tail))
+    open(cfg, "w").write(text)
+    r = subprocess.run([LOCKSTEP, "run", cfg, "--duration", str(seconds)], capture_output=True, text=True,
+                       timeout=60 + seconds)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(x) for x in open(jsonl)], r.stderr
+
+
+@test
+def motion_gate_static_scene_runs_no_inference():
+    """motion-gate=on on two still test patterns: every frame is gated, no
+    camera frame reaches ONNX Runtime, and the JSON lines say so."""
+    need_cache()
+    import re
+    still = "test://?fps=10&width=640&height=360&pattern="
+    lines, err = run_gated("still", [("a", still + "black"), ("b", still + "smpte")], 3)
+    m = re.search(r"\[detect\] (\d+) framesets \((\d+) camera frames\)", err)
+    g = re.search(r"motion gate: (\d+) camera frames gated, (\d+) of (\d+) framesets without inference", err)
+    assert m and g, err
+    sets, frames = int(m.group(1)), int(m.group(2))
+    print("# " + g.group(0))
+    assert sets >= 20 and frames == 0, err
+    assert int(g.group(2)) == int(g.group(3)) == sets, err
+    assert len(lines) == sets, (len(lines), sets)
+    for x in lines:
+        for c in x["cameras"]:
+            assert c["gated"] is True and c["motion"]["on"] is False and c["detections"] == [], c
+
+
+_vtest_run = None
+
+
+def vtest_gated():
+    """vtest.avi (4 s) beside a still pattern, motion-gate=on, tracking, and
+    clip-on = person with a [record] of 0.5 s segments; one run for the
+    three tests below."""
+    global _vtest_run
+    if _vtest_run is None:
+        gt = json.load(open(GT))
+        if not os.path.exists(gt["video"]):
+            raise SkipTest("%s missing: install opencv-doc (scripts/setup.sh)" % gt["video"])
+        video = os.path.join(TMP, "walk.mkv")
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-ss", "5", "-i", gt["video"], "-frames:v", "40",
+                        "-c:v", "libx264", "-preset", "ultrafast", video], check=True, timeout=60)
+        rec = os.path.join(TMP, "rec")
+        os.makedirs(rec, exist_ok=True)
+        lines, err = run_gated("walk", [("a", "file://%s?realtime=true" % video),
+                                        ("s", "test://?fps=10&width=768&height=576&pattern=smpte")], 6,
+                               "clip-on = person\nclip-pre-s = 0.5\nclip-post-s = 0.5\n",
+                               "[record]\ndir = %s\nsegment-s = 0.5\n" % rec)
+        _vtest_run = (lines, err, rec)
+    return _vtest_run
+
+
+@test
+def motion_gate_vtest_still_detects_people():
+    """On vtest.avi the gate opens once the background is learned and the
+    walking people are detected; the still camera beside it stays gated."""
+    need_cache()
+    lines, err, _ = vtest_gated()
+    a = [c for x in lines for c in x["cameras"] if c["camera"] == "a"]
+    s = [c for x in lines for c in x["cameras"] if c["camera"] == "s"]
+    ran = [c for c in a if not c["gated"]]
+    print("# camera a: %d frames, %d detected on, %d persons; camera s: %d frames, all gated" % (
+        len(a), len(ran), sum(len(c["detections"]) for c in ran), len(s)))
+    # 40 frames: 10 learn the background, 2 more open the gate
+    assert len(ran) >= 20, err
+    assert all(c["motion"]["on"] and c["motion"]["score"] > 0 and c["motion"]["boxes"] for c in ran), ran[0]
+    assert sum(len(c["detections"]) for c in ran) >= 3 * len(ran), err
+    assert s and all(c["gated"] and not c["detections"] for c in s), s[:2]
+
+
+@test
+def track_ids_stable_on_vtest():
+    """Track ids: in consecutive detected frames of vtest.avi, a box matched
+    by IoU >= 0.5 to the previous frame's keeps its id, and at least one
+    person keeps one id for 10 frames or more."""
+    need_cache()
+    lines, err, _ = vtest_gated()
+    frames = [c["detections"] for x in lines for c in x["cameras"] if c["camera"] == "a" and not c["gated"]]
+    kept = changed = 0
+    run = {}
+    longest = 0
+    for prev, cur in zip(frames, frames[1:]):
+        for d in cur:
+            best = max(prev, key=lambda p: iou(p["box"], d["box"]), default=None)
+            if best is None or iou(best["box"], d["box"]) < 0.5 or best["track_id"] is None or d["track_id"] is None:
+                continue
+            if best["track_id"] == d["track_id"]:
+                kept += 1
+            else:
+                changed += 1
+    for f in frames:  # frames in a row in which each id appears
+        ids = {d["track_id"] for d in f if d["track_id"] is not None}
+        run = {i: run.get(i, 0) + 1 for i in ids}
+        longest = max([longest] + list(run.values()))
+    print("# %d IoU-matched pairs kept their id, %d changed; longest id run %d frames" % (kept, changed, longest))
+    assert kept >= 50 and changed <= kept // 20, (kept, changed)
+    assert longest >= 10, longest
+    ids = [d["track_id"] for f in frames for d in f if d["track_id"] is not None]
+    assert ids and len(set(ids)) <= 12, sorted(set(ids))
+
+
+@test
+def clip_on_person_makes_a_clip():
+    """clip-on = person with [record]: a new person track asks the recorder
+    for a clip; it appears under DIR/clips with a manifest listing both
+    cameras from a keyframe to the post-roll."""
+    need_cache()
+    lines, err, rec = vtest_gated()
+    clips = sorted(os.listdir(os.path.join(rec, "clips")))
+    assert clips, err
+    print("# %s" % [x for x in err.splitlines() if x.startswith("[detect] clip")])
+    assert "[detect] clips: " in err and " 0 failed" in err, err
+    first = min(x["n"] for x in lines for c in x["cameras"] if c["camera"] == "a"
+                and any(d["track_id"] is not None for d in c["detections"]))
+    for name in clips:
+        man = json.load(open(os.path.join(rec, "clips", name, "manifest.json")))
+        assert set(man["cameras"]) == {"a", "s"}, man
+        for cam, m in man["cameras"].items():
+            assert m["frames"] >= 5 and os.path.getsize(os.path.join(rec, "clips", name, m["file"])) > 0, (cam, m)
+            assert m["first_slot"] % 5 == 0, m  # a keyframe: gop 5 at 10 Hz, 0.5 s segments
+    n = int(clips[0].split("-")[0])
+    assert clips[0].endswith("-a-person-1") and first <= n, (clips, first)
+    man = json.load(open(os.path.join(rec, "clips", clips[0], "manifest.json")))
+    assert man["first_slot"] <= n - 5 and man["last_slot"] >= n + 5, (man, n)
 
 
 @test

@@ -303,7 +303,39 @@ static void test_detect(void)
 	g_assert_cmpint(d->input_w, ==, 0);
 	g_assert_null(d->runtime);
 	g_assert_cmpint(d->line, ==, 5);
+	g_assert_false(d->clip_any);
+	g_assert_cmpfloat(d->clip_pre_s, ==, 5);
+	g_assert_cmpfloat(d->clip_post_s, ==, 5);
+	g_assert_null(d->clip_dir);
 	ls_config_free(&cfg);
+
+	/* clip events */
+	cfg = load_ok(MINIMAL "[detect]\nmodel = m.onnx\nmotion-gate = on\nclip-on = person, motion,car\n"
+			      "clip-pre-s = 2.5\nclip-post-s = 0\nclip-dir = /tmp/c\n[record]\ndir = /tmp\n");
+	d = cfg->detect;
+	g_assert_true(d->clip_any);
+	g_assert_true(d->clip_motion);
+	g_assert_cmphex(d->clip_classes[0], ==, (1u << 0) | (1u << 2)); /* person, car */
+	g_assert_cmpfloat(d->clip_pre_s, ==, 2.5);
+	g_assert_cmpfloat(d->clip_post_s, ==, 0);
+	g_assert_cmpstr(d->clip_dir, ==, "/tmp/c");
+	g_assert_cmpint(d->clip_line, ==, 8);
+	ls_config_free(&cfg);
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-on = person\n",
+		 "t.ini:7: [detect] clip-on needs a [record] group (clips are cut from its recording)");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-on = motion\n[record]\ndir = /tmp\n",
+		 "t.ini:7: [detect] clip-on = motion needs motion-gate = on");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclasses = car\nclip-on = person\n[record]\ndir = /tmp\n",
+		 "t.ini:8: [detect] clip-on: \"person\" is not in classes= (it would never be detected)");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-on = person,ghost\n",
+		 "t.ini:7: [detect] clip-on: unknown event \"ghost\" (motion, or COCO class names");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-on = \n", "t.ini:7: [detect] clip-on: empty event list");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-pre-s = -1\n",
+		 "t.ini:7: [detect] clip-pre-s: expected seconds in 0..3600, got \"-1\"");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-post-s = 3601\n",
+		 "t.ini:7: [detect] clip-post-s: expected seconds in 0..3600, got \"3601\"");
+	load_bad(MINIMAL "[camera clips]\nuri = test://\n[detect]\nmodel = m.onnx\nclip-on = person\n[record]\ndir = /tmp\n",
+		 "t.ini:9: [detect] clip-on: a camera named \"clips\" has its segments where clips go by default");
 
 	cfg = load_ok(MINIMAL "[detect]\nmodel = y.onnx\nformat = yolov8\nclasses = person, car,bus\nthreshold = 0.45\n"
 			      "iou = 1\nmax-detections = 7\nevery-n = 3\nprovider = cuda\nfallback = cpu\nthreads = 2\n"
@@ -342,7 +374,10 @@ static void test_detect(void)
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ndraw = sometimes\n", "t.ini:7: [detect] draw: expected on or off");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ninput-size = 640\n",
 		 "t.ini:7: [detect] input-size: expected WIDTHxHEIGHT, each 16..8192, got \"640\"");
-	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n", "t.ini:7: unknown key \"modle\" in [detect] (expected model,");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n",
+		 "t.ini:7: unknown key \"modle\" in [detect] (expected model, format, classes, threshold, iou, "
+		 "max-detections, every-n, provider, fallback, threads, output, draw, motion-gate, input-size, runtime, "
+		 "clip-on, clip-pre-s, clip-post-s, clip-dir)");
 	load_bad(MINIMAL "[detect]\nmodel = a.onnx\n[detect]\nmodel = b.onnx\n",
 		 "t.ini:7: duplicate group [detect] (first at line 5)");
 }

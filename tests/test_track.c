@@ -94,7 +94,7 @@ static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const st
 	rng_state = seed;
 	checker_init(c);
 	for (int f = 0; f < o->frames; f++) {
-		struct ls_det dets[80];
+		struct ls_track_det dets[80];
 		int gt[80], n = 0;
 		for (int k = 0; k < nobj; k++) {
 			struct obj *b = &objs[k];
@@ -106,7 +106,7 @@ static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const st
 			if (rnd() < o->miss)
 				continue;
 			double j = o->jitter;
-			dets[n] = (struct ls_det){ .x = (float)(x + j * gauss()), .y = (float)(y + j * gauss()),
+			dets[n] = (struct ls_track_det){ .x = (float)(x + j * gauss()), .y = (float)(y + j * gauss()),
 						   .w = (float)(b->w + j * gauss()), .h = (float)(b->h + j * gauss()),
 						   .score = b->score > 0 ? b->score : 0.9f, .cls = b->cls };
 			gt[n++] = k;
@@ -114,7 +114,7 @@ static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const st
 		/* false positives: anywhere, one frame each */
 		double fp = o->fp;
 		while (fp > 0 && rnd() < fp) {
-			dets[n] = (struct ls_det){ .x = (float)(rnd() * 1200), .y = (float)(rnd() * 640), .w = 30, .h = 60,
+			dets[n] = (struct ls_track_det){ .x = (float)(rnd() * 1200), .y = (float)(rnd() * 640), .w = 30, .h = 60,
 						   .score = 0.55f + 0.4f * (float)rnd(), .cls = 0 };
 			gt[n++] = -1;
 			fp -= 1;
@@ -122,7 +122,7 @@ static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const st
 		/* the tracker must not depend on the detection order */
 		for (int i = n - 1; i > 0; i--) {
 			int j = (int)(rnd() * (i + 1));
-			struct ls_det td = dets[i];
+			struct ls_track_det td = dets[i];
 			dets[i] = dets[j];
 			dets[j] = td;
 			int tg = gt[i];
@@ -210,7 +210,7 @@ static void test_coasting_output(void)
 	struct ls_tracker *t = ls_tracker_new(&(struct ls_tracker_params){ .output_lost = 1 });
 	struct ls_track_out out[4];
 	for (int f = 0; f < 30; f++) {
-		struct ls_det d = { .x = 10.0f + 5 * f, .y = 50, .w = 40, .h = 80, .score = 0.9f };
+		struct ls_track_det d = { .x = 10.0f + 5 * f, .y = 50, .w = 40, .h = 80, .score = 0.9f };
 		int n = ls_tracker_update(t, &d, f < 20 ? 1 : 0, f * FRAME_NS, out, 4);
 		if (f < 2) {
 			g_assert_cmpint(n, ==, 0); /* tentative */
@@ -235,7 +235,7 @@ static void test_weak_detections(void)
 	struct ls_tracker *t = ls_tracker_new(NULL);
 	struct ls_track_out out[4];
 	for (int f = 0; f < 40; f++) {
-		struct ls_det d = { .x = 100.0f + 3 * f, .y = 80, .w = 40, .h = 90,
+		struct ls_track_det d = { .x = 100.0f + 3 * f, .y = 80, .w = 40, .h = 90,
 				    .score = (f >= 10 && f < 25) ? 0.3f : 0.8f };
 		int n = ls_tracker_update(t, &d, 1, f * FRAME_NS, out, 4);
 		g_assert_cmpint(n, ==, f < 2 ? 0 : 1);
@@ -245,7 +245,7 @@ static void test_weak_detections(void)
 		g_assert_cmpint(out[0].det, ==, 0);
 	}
 	/* a weak detection alone never starts a track */
-	struct ls_det weak = { .x = 600, .y = 400, .w = 40, .h = 90, .score = 0.3f };
+	struct ls_track_det weak = { .x = 600, .y = 400, .w = 40, .h = 90, .score = 0.3f };
 	for (int f = 40; f < 50; f++)
 		ls_tracker_update(t, &weak, 1, f * FRAME_NS, out, 4);
 	g_assert_cmpint(ls_tracker_count(t), ==, 1);
@@ -310,7 +310,7 @@ static void test_frame_skip(void)
 	/* 10 px per frame, detected every 3rd frame: the velocity is per frame,
 	 * and the prediction over 3 frames lands on the next detection */
 	for (int f = 0; f < 90; f += 3) {
-		struct ls_det d = { .x = 10.0f + 10 * f, .y = 100, .w = 80, .h = 160, .score = 0.9f };
+		struct ls_track_det d = { .x = 10.0f + 10 * f, .y = 100, .w = 80, .h = 160, .score = 0.9f };
 		int n = ls_tracker_update(t, &d, 1, f * FRAME_NS, out, 4);
 		if (f >= 6) {
 			g_assert_cmpint(n, ==, 1);
@@ -328,12 +328,12 @@ static void test_frame_skip(void)
 static void test_optimal_assignment(void)
 {
 	struct ls_tracker *t = ls_tracker_new(&(struct ls_tracker_params){ .min_hits = 1 });
-	struct ls_det born[2] = { { 100, 100, 100, 100, 0.9f, 0 }, { 119, 77, 100, 100, 0.9f, 0 } };
+	struct ls_track_det born[2] = { { 100, 100, 100, 100, 0.9f, 0 }, { 119, 77, 100, 100, 0.9f, 0 } };
 	struct ls_track_out out[4];
 	g_assert_cmpint(ls_tracker_update(t, born, 2, 0, out, 4), ==, 2);
 	g_assert_cmpuint(out[0].id, ==, 1); /* T1 */
 	g_assert_cmpint(out[0].det, ==, 0);
-	struct ls_det next[2] = { { 140, 76, 100, 100, 0.9f, 0 } /* Da */, { 113, 91, 100, 100, 0.9f, 0 } /* Db */ };
+	struct ls_track_det next[2] = { { 140, 76, 100, 100, 0.9f, 0 } /* Da */, { 113, 91, 100, 100, 0.9f, 0 } /* Db */ };
 	g_assert_cmpfloat(ls_iou(100, 100, 100, 100, 140, 76, 100, 100), <, 0.3f);
 	g_assert_cmpint(ls_tracker_update(t, next, 2, 1, out, 4), ==, 2);
 	g_assert_cmpuint(out[0].id, ==, 1);
@@ -356,7 +356,7 @@ static void test_errors(void)
 	ls_tracker_get_params(t, &p);
 	g_assert_cmpint(p.min_hits, ==, 3);
 	g_assert_cmpint(p.max_dets, ==, 2);
-	struct ls_det d[3] = { { 0, 0, 10, 10, 0.9f, 0 }, { 100, 0, 10, 10, 0.9f, 0 }, { 200, 0, 10, 10, 0.9f, 0 } };
+	struct ls_track_det d[3] = { { 0, 0, 10, 10, 0.9f, 0 }, { 100, 0, 10, 10, 0.9f, 0 }, { 200, 0, 10, 10, 0.9f, 0 } };
 	struct ls_track_out out[4];
 	g_assert_cmpint(ls_tracker_update(t, d, 3, 0, out, 4), ==, -E2BIG);
 	g_assert_cmpint(ls_tracker_update(t, NULL, 1, 0, out, 4), ==, -EINVAL);
@@ -366,11 +366,11 @@ static void test_errors(void)
 		g_assert_cmpint(ls_tracker_update(t, d, 2, 10 + f, out, 4), ==, f < 2 ? 0 : 2);
 	g_assert_cmpint(ls_tracker_update(t, d, 2, 5, out, 4), ==, -EINVAL); /* time went back */
 	/* max_tracks: the third object is refused, the two others kept */
-	struct ls_det d2[2] = { d[0], d[2] };
+	struct ls_track_det d2[2] = { d[0], d[2] };
 	g_assert_cmpint(ls_tracker_update(t, d2, 2, 20, out, 1), ==, 1); /* max = 1 output */
 	g_assert_cmpint(ls_tracker_count(t), ==, 2);
 	/* bad boxes are ignored */
-	struct ls_det bad[2] = { { 0, 0, -5, 10, 0.9f, 0 }, { NAN, 0, 10, 10, 0.9f, 0 } };
+	struct ls_track_det bad[2] = { { 0, 0, -5, 10, 0.9f, 0 }, { NAN, 0, 10, 10, 0.9f, 0 } };
 	ls_tracker_update(t, bad, 2, 30, out, 4);
 	g_assert_cmpint(ls_tracker_count(t), ==, 2);
 	ls_tracker_free(&t);
