@@ -31,3 +31,5 @@ echo "== personal-data rules: ls_pii_scan per OCR'd line vs a plain POSIX regex 
 "$build/bench/bench-pii" rules/pii.rules 20000
 echo "== [detect]: lockstep's detect stage vs ONNX Runtime alone, CenterNet on vtest.avi"
 bench/detect.sh "$build" 3
+echo "== redaction: lockstep's redactor vs naive full-frame Tesseract, 1920x1080 screens"
+bench/redact_compare.sh "$build" 20 30 6
