@@ -24,6 +24,26 @@
 #include "rig.h"
 #include "source.h"
 
+static char **main_argv;
+
+/* Tesseract's OpenMP threads fight the redactor's own OCR workers (7x
+ * slower on 2 cores). libgomp reads OMP_THREAD_LIMIT when it is loaded,
+ * before main(), so the only way to set it is to start again with it; only
+ * commands that will run Tesseract do (the others start once). */
+static void ensure_omp_limit(void)
+{
+	if (!getenv("OMP_THREAD_LIMIT") && setenv("OMP_THREAD_LIMIT", "1", 1) == 0)
+		execv("/proc/self/exe", main_argv); /* on failure, go on as we are */
+}
+
+static bool any_redact(const struct ls_config *cfg)
+{
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		if (cfg->cams[c].redact)
+			return true;
+	return false;
+}
+
 static void usage(FILE *to)
 {
 	fputs("usage:\n"
@@ -111,6 +131,8 @@ static int cmd_run(int argc, char **argv)
 	int rc = load(path, &cfg);
 	if (rc)
 		return rc;
+	if (any_redact(cfg))
+		ensure_omp_limit();
 	rc = ls_rig_run(cfg, &o);
 	ls_config_free(&cfg);
 	return rc;
@@ -151,10 +173,7 @@ static int cmd_check(int argc, char **argv)
 			bad++;
 		}
 	}
-	bool redacts = false;
-	for (unsigned c = 0; c < cfg->ncams; c++)
-		redacts |= cfg->cams[c].redact;
-	if (redacts) {
+	if (any_redact(cfg)) {
 		char *err = NULL;
 		if (ls_redact_stage_probe(&cfg->redact, &err) < 0) {
 			fprintf(stderr, "%s:%d: [redact] %s\n", cfg->path, cfg->redact.line, err);
@@ -220,6 +239,7 @@ static bool output_group(GString *g, const char *uri)
  * so that it is validated exactly like one. */
 static int cmd_redact(int argc, char **argv)
 {
+	ensure_omp_limit();
 	const char *input = NULL, *audit = NULL, *rules = NULL, *rate = "30", *langs = NULL;
 	GPtrArray *outputs = g_ptr_array_new();
 	double canary = 0, workers = 0, budget = 0;
@@ -605,11 +625,7 @@ static int cmd_bench_schedule(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	/* Tesseract's OpenMP threads fight the redactor's own OCR workers (7x
-	 * slower on 2 cores). libgomp reads OMP_THREAD_LIMIT when it is loaded,
-	 * before main(), so the only way to set it is to start again with it. */
-	if (!getenv("OMP_THREAD_LIMIT") && setenv("OMP_THREAD_LIMIT", "1", 1) == 0)
-		execv("/proc/self/exe", argv); /* on failure, go on as we are */
+	main_argv = argv;
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
