@@ -85,7 +85,9 @@ static inline float bil(const uint8_t *p, int stride, const struct tap *tx, cons
 	return a + (b - a) * ty->f;
 }
 
-int ls_detect_preprocess(const struct ls_frame *f, const struct ls_letterbox *lb, float *dst, float mul, float pad)
+/* -O3: the per-pixel loops are the stage's main cost outside Run() */
+__attribute__((optimize("O3"))) int ls_detect_preprocess(const struct ls_frame *f, const struct ls_letterbox *lb,
+							  float *dst, float mul, float pad)
 {
 	if (!f || !lb || !dst || !f->planes[0] || f->width < 1 || f->height < 1)
 		return -EINVAL;
