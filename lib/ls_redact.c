@@ -798,7 +798,7 @@ static int measure_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 {
 	int votes[2 * MAXDY + 1];
 	memset(votes, 0, sizeof(votes));
-	int T = r->T, cast = 0, sampled = 0;
+	int T = r->T, cast = 0;
 	int total = r->tx * r->ty;
 	/* at most 512 tiles, spread over the frame */
 	int step = 1;
@@ -831,7 +831,6 @@ static int measure_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 		}
 		if (!c)
 			continue;
-		sampled++;
 		int found = 0, fdy = 0;
 		for (int dy = -MAXDY; dy <= MAXDY && found < 2; dy++) {
 			int yp = y + dy;
@@ -854,7 +853,6 @@ static int measure_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 			bestv = votes[i];
 			best = i - MAXDY;
 		}
-	(void)sampled;
 	return (bestv >= 4 && bestv * 2 >= cast) ? best : 0;
 }
 
@@ -1344,18 +1342,11 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 
 	/* 1. change, tile by tile, byte for byte */
 	int T = r->T;
-	int cx0 = r->tx, cx1 = -1, cy0 = r->ty, cy1 = -1;
 	for (int ty = 0; ty < r->ty; ty++)
 		for (int tx = 0; tx < r->tx; tx++) {
 			bool ch = !r->have_prev || tile_changed(r, in, tx, ty);
 			r->changed[ty * r->tx + tx] = ch;
-			if (ch) {
-				st->changed_tiles++;
-				cx0 = tx < cx0 ? tx : cx0;
-				cx1 = tx > cx1 ? tx : cx1;
-				cy0 = ty < cy0 ? ty : cy0;
-				cy1 = ty > cy1 ? ty : cy1;
-			}
+			st->changed_tiles += ch;
 		}
 	/* 2. scrolling of the changed region (measured before prev moves on) */
 	if (r->have_prev && st->changed_tiles >= 4)

@@ -33,15 +33,6 @@ struct file_out {
 	int64_t first_slot_ns;
 };
 
-static const char *muxer_for(const char *file)
-{
-	if (g_str_has_suffix(file, ".mkv"))
-		return "matroskamux";
-	if (g_str_has_suffix(file, ".ts"))
-		return "mpegtsmux";
-	return "mp4mux fragment-duration=1000";
-}
-
 void *ls_file_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err)
 {
 	struct file_out *m = g_new0(struct file_out, 1);
@@ -126,7 +117,7 @@ static bool build(struct file_out *m, int w, int h)
 			g_string_append_printf(d,
 					       " t. ! queue max-size-buffers=4 ! x264enc speed-preset=ultrafast tune=zerolatency "
 					       "key-int-max=%d ! h264parse ! %s ! filesink location=\"%s\"",
-					       (m->rate.num + m->rate.den - 1) / m->rate.den, muxer_for(m->file), loc);
+					       (m->rate.num + m->rate.den - 1) / m->rate.den, ls_output_muxer(m->file), loc);
 		g_free(loc);
 	}
 	if (m->display)

@@ -74,7 +74,7 @@ static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set,
 	}
 }
 
-static const char *muxer_for(const char *file)
+const char *ls_output_muxer(const char *file)
 {
 	if (g_str_has_suffix(file, ".mkv"))
 		return "matroskamux";
@@ -127,7 +127,7 @@ void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_confi
 		g_string_append_printf(d,
 				       " t. ! queue max-size-buffers=4 ! x264enc speed-preset=ultrafast tune=zerolatency "
 				       "key-int-max=%d ! h264parse ! %s ! filesink location=\"%s\"",
-				       (cfg->rate.num + cfg->rate.den - 1) / cfg->rate.den, muxer_for(m->file), loc);
+				       (cfg->rate.num + cfg->rate.den - 1) / cfg->rate.den, ls_output_muxer(m->file), loc);
 		g_free(loc);
 	}
 	if (m->display)

@@ -16,6 +16,10 @@ struct ls_output_ops {
 	void (*free)(void *impl);
 };
 
+/** The GStreamer muxer for a video file name: matroskamux (.mkv), mpegtsmux
+ *  (.ts), else fragmented MP4 (a crash loses at most the last second). */
+const char *ls_output_muxer(const char *file);
+
 struct ls_output {
 	const struct ls_output_ops *ops;
 	void *impl;

@@ -343,6 +343,35 @@ static gboolean on_duration(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Adds an output made by new_impl (NULL + *err on failure) and starts it;
+ * errors are reported as "CONFIG:LINE: [WHAT] reason". Returns false on
+ * failure (what was added is stopped and freed with the other outputs). */
+static bool add_output(struct rig *r, const struct ls_output_ops *ops, void *impl, char *err, int line,
+		       const char *what)
+{
+	const struct ls_config *cfg = r->cfg;
+	if (!impl) {
+		g_printerr("%s:%d: [%s] %s\n", cfg->path, line, what, err);
+		g_free(err);
+		return false;
+	}
+	struct ls_output *out = &r->outputs[r->noutputs];
+	out->ops = ops;
+	out->name = g_strdup(ops->kind);
+	out->impl = impl;
+	if (r->board && ops == &ls_mosaic_out_ops)
+		ls_mosaic_out_set_board(impl, r->board);
+	out->q = ls_setq_new(cfg->queue);
+	r->noutputs++;
+	err = NULL;
+	if (ops->start(impl, out->q, &err) < 0) {
+		g_printerr("%s:%d: [%s] %s\n", cfg->path, line, what, err);
+		g_free(err);
+		return false;
+	}
+	return true;
+}
+
 int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 {
 	struct rig rr = { .cfg = cfg, .opts = o, .ncams = cfg->ncams, .exit_code = 0, .event_clock = INT64_MIN };
@@ -428,76 +457,35 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	/* [detect] first: a bad model fails the run before anything starts,
 	 * and the mosaic needs its board */
 	if (cfg->detect) {
-		struct ls_output *out = &r->outputs[r->noutputs];
 		bool mosaic = false;
 		for (unsigned i = 0; i < cfg->noutputs; i++)
 			mosaic |= cfg->outputs[i].kind == LS_OUTPUT_MOSAIC;
 		if (cfg->detect->draw && mosaic)
 			r->board = ls_detect_board_new(cfg->ncams, cfg->detect->max_dets);
-		out->ops = &ls_detect_out_ops;
-		out->name = g_strdup("detect");
-		out->impl = ls_detect_out_new(cfg, r->board, &err);
-		if (!out->impl) {
-			g_printerr("%s:%d: [detect] %s\n", cfg->path, cfg->detect->line, err);
-			g_clear_pointer(&err, g_free);
-			g_free(out->name);
-			r->exit_code = 1;
-			goto out_outputs;
-		}
-		out->q = ls_setq_new(cfg->queue);
-		r->noutputs++;
-		if (out->ops->start(out->impl, out->q, &err) < 0) {
-			g_printerr("%s:%d: [detect] %s\n", cfg->path, cfg->detect->line, err);
-			g_clear_pointer(&err, g_free);
+		void *impl = ls_detect_out_new(cfg, r->board, &err);
+		if (!add_output(r, &ls_detect_out_ops, impl, g_steal_pointer(&err), cfg->detect->line, "detect")) {
 			r->exit_code = 1;
 			goto out_outputs;
 		}
 	}
 	if (cfg->record) {
-		struct ls_output *out = &r->outputs[r->noutputs];
-		out->ops = &ls_record_out_ops;
-		out->name = g_strdup("record");
-		out->impl = ls_record_out_new(cfg, &err);
-		if (!out->impl) {
-			g_printerr("%s:%d: [record] %s\n", cfg->path, cfg->record->line, err);
-			g_clear_pointer(&err, g_free);
-			g_free(out->name);
-			r->exit_code = 1;
-			goto out_outputs;
-		}
-		out->q = ls_setq_new(cfg->queue);
-		r->noutputs++;
-		if (out->ops->start(out->impl, out->q, &err) < 0) {
-			g_printerr("%s:%d: [record] %s\n", cfg->path, cfg->record->line, err);
-			g_clear_pointer(&err, g_free);
+		void *impl = ls_record_out_new(cfg, &err);
+		if (!add_output(r, &ls_record_out_ops, impl, g_steal_pointer(&err), cfg->record->line, "record")) {
 			r->exit_code = 1;
 			goto out_outputs;
 		}
 	}
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		const struct ls_output_config *oc = &cfg->outputs[i];
-		struct ls_output *out = &r->outputs[r->noutputs];
-		out->ops = oc->kind == LS_OUTPUT_SHM	 ? &ls_shm_out_ops
-			   : oc->kind == LS_OUTPUT_FILE ? &ls_file_out_ops
-							: &ls_mosaic_out_ops;
-		out->name = g_strdup(out->ops->kind);
-		out->impl = oc->kind == LS_OUTPUT_SHM	  ? ls_shm_out_new(oc, cfg, &err)
-			    : oc->kind == LS_OUTPUT_FILE ? ls_file_out_new(oc, cfg, &err)
-							 : ls_mosaic_out_new(oc, cfg, &err);
-		if (!out->impl) {
-			g_printerr("%s:%d: [output %s] %s\n", cfg->path, oc->line, out->name, err);
-			g_clear_pointer(&err, g_free);
-			g_free(out->name);
-			r->exit_code = 1;
-			goto out_outputs;
-		}
-		if (r->board && oc->kind == LS_OUTPUT_MOSAIC)
-			ls_mosaic_out_set_board(out->impl, r->board);
-		out->q = ls_setq_new(cfg->queue);
-		r->noutputs++;
-		if (out->ops->start(out->impl, out->q, &err) < 0) {
-			g_printerr("%s:%d: [output %s] %s\n", cfg->path, oc->line, out->name, err);
-			g_clear_pointer(&err, g_free);
+		const struct ls_output_ops *ops = oc->kind == LS_OUTPUT_SHM  ? &ls_shm_out_ops
+						  : oc->kind == LS_OUTPUT_FILE ? &ls_file_out_ops
+									       : &ls_mosaic_out_ops;
+		void *impl = oc->kind == LS_OUTPUT_SHM	 ? ls_shm_out_new(oc, cfg, &err)
+			     : oc->kind == LS_OUTPUT_FILE ? ls_file_out_new(oc, cfg, &err)
+							  : ls_mosaic_out_new(oc, cfg, &err);
+		char what[32];
+		snprintf(what, sizeof what, "output %s", ops->kind);
+		if (!add_output(r, ops, impl, g_steal_pointer(&err), oc->line, what)) {
 			r->exit_code = 1;
 			goto out_outputs;
 		}
