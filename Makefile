@@ -33,7 +33,7 @@ test-asan: setup
 	# stops in GLib, which has no frame pointers), and the slow one deadlocks
 	# in _Unwind_Find_FDE while GStreamer and X libraries run. Leaks of the
 	# program are covered by valgrind (make test) and the unit suites above.
-	ASAN_OPTIONS=detect_leaks=0 meson test -C build-asan --print-errorlogs --suite integration
+	ASAN_OPTIONS=detect_leaks=0 meson test -C build-asan --print-errorlogs --suite integration --suite redact --suite record --suite detect
 
 bench: build
 	bench/run-all.sh $(BUILD)

@@ -209,7 +209,8 @@ int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, 
 		prev_b = i;
 	}
 	/* boxes per root, in cell and row units; reuse the run's fields */
-	int *bx0 = malloc((size_t)(nruns ? nruns : 1) * 4 * sizeof(int));
+	size_t nbox = nruns > 0 ? (size_t)nruns : 1;
+	int *bx0 = malloc(nbox * 4 * sizeof(int));
 	if (!bx0) {
 		n = -ENOMEM;
 		goto out;
