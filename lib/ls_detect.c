@@ -129,8 +129,15 @@ __attribute__((optimize("O3"))) int ls_detect_preprocess(const struct ls_frame *
 
 	/* tables on the stack would be large for 4K inputs: use the heap once */
 	struct tap *tx = malloc(sizeof *tx * (size_t)(2 * pw + 2 * ph));
-	if (!tx)
+	int cw = (f->width + 1) / 2;
+	/* row scratch: vertical blends (source widths), horizontal results */
+	float *vy = malloc(sizeof(float) * ((size_t)f->width + 2 * (size_t)cw + 3 * (size_t)pw));
+	if (!tx || !vy) {
+		free(tx);
+		free(vy);
 		return -ENOMEM;
+	}
+	float *vu = vy + f->width, *vv = vu + cw, *hy = vv + cw, *hu = hy + pw, *hv = hu + pw;
 	struct tap *ty = tx + pw, *tcx = ty + ph, *tcy = tcx + pw;
 	taps(tx, pw, lb->scale, f->width, 0);
 	taps(ty, ph, lb->scale, f->height, 0);
@@ -155,14 +162,26 @@ __attribute__((optimize("O3"))) int ls_detect_preprocess(const struct ls_frame *
 			}
 			continue;
 		}
-		const uint8_t *u0 = NULL, *u1 = NULL, *v0 = NULL, *v1 = NULL;
+		if (f->format == LS_FMT_GRAY8) {
+			for (int x = 0; x < pw; x++) {
+				const struct tap *t = &tx[x];
+				float a = y0[t->i0] + (y0[t->i1] - y0[t->i0]) * t->f;
+				float c = y1[t->i0] + (y1[t->i1] - y1[t->i0]) * t->f;
+				r[x] = g[x] = b[x] = (a + (c - a) * fy) * mul;
+			}
+			continue;
+		}
+		/* I420 / NV12, separable: blend the two source rows of each plane
+		 * once (vectorised), then one horizontal lerp per output sample,
+		 * then the colour conversion over the whole row (vectorised) */
+		const uint8_t *u0, *u1, *v0, *v1;
 		int cstep = 1;
 		if (f->format == LS_FMT_I420) {
 			u0 = f->planes[1] + (size_t)cy->i0 * f->strides[1];
 			u1 = f->planes[1] + (size_t)cy->i1 * f->strides[1];
 			v0 = f->planes[2] + (size_t)cy->i0 * f->strides[2];
 			v1 = f->planes[2] + (size_t)cy->i1 * f->strides[2];
-		} else if (f->format == LS_FMT_NV12) {
+		} else {
 			u0 = f->planes[1] + (size_t)cy->i0 * f->strides[1];
 			u1 = f->planes[1] + (size_t)cy->i1 * f->strides[1];
 			v0 = u0 + 1;
@@ -170,27 +189,27 @@ __attribute__((optimize("O3"))) int ls_detect_preprocess(const struct ls_frame *
 			cstep = 2;
 		}
 		float fcy = cy->f;
+		for (int x = 0; x < f->width; x++)
+			vy[x] = y0[x] + (y1[x] - y0[x]) * fy;
+		for (int x = 0; x < cw; x++) {
+			vu[x] = u0[x * cstep] + (u1[x * cstep] - u0[x * cstep]) * fcy;
+			vv[x] = v0[x * cstep] + (v1[x * cstep] - v0[x * cstep]) * fcy;
+		}
 		for (int x = 0; x < pw; x++) {
-			const struct tap *t = &tx[x];
-			float a = y0[t->i0] + (y0[t->i1] - y0[t->i0]) * t->f;
-			float c = y1[t->i0] + (y1[t->i1] - y1[t->i0]) * t->f;
-			float Y = a + (c - a) * fy;
-			if (!u0) {
-				r[x] = g[x] = b[x] = Y * mul;
-				continue;
-			}
-			const struct tap *tc = &tcx[x];
-			int i0 = tc->i0 * cstep, i1 = tc->i1 * cstep;
-			float ua = u0[i0] + (u0[i1] - u0[i0]) * tc->f, ub = u1[i0] + (u1[i1] - u1[i0]) * tc->f;
-			float va = v0[i0] + (v0[i1] - v0[i0]) * tc->f, vb = v1[i0] + (v1[i1] - v1[i0]) * tc->f;
-			float d = ua + (ub - ua) * fcy - 128, e = va + (vb - va) * fcy - 128;
+			const struct tap *t = &tx[x], *tc = &tcx[x];
+			hy[x] = vy[t->i0] + (vy[t->i1] - vy[t->i0]) * t->f;
+			hu[x] = vu[tc->i0] + (vu[tc->i1] - vu[tc->i0]) * tc->f;
+			hv[x] = vv[tc->i0] + (vv[tc->i1] - vv[tc->i0]) * tc->f;
+		}
+		for (int x = 0; x < pw; x++) {
 			/* BT.601 limited range */
-			float l = 1.164f * (Y - 16);
+			float l = 1.164f * (hy[x] - 16), d = hu[x] - 128, e = hv[x] - 128;
 			r[x] = clamp255(l + 1.596f * e) * mul;
 			g[x] = clamp255(l - 0.392f * d - 0.813f * e) * mul;
 			b[x] = clamp255(l + 2.017f * d) * mul;
 		}
 	}
+	free(vy);
 	free(tx);
 	return 0;
 }
