@@ -222,6 +222,68 @@ static int by_score(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh,
+		    struct ls_det *out, int max)
+{
+	if (!prob || !lb || !out || gh < 1 || gw < 1 || max < 1)
+		return -EINVAL;
+	size_t cells = (size_t)gh * gw;
+	int *label = malloc(cells * sizeof(int));
+	int *stack = malloc(cells * sizeof(int));
+	if (!label || !stack) {
+		free(label);
+		free(stack);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cells; i++)
+		label[i] = prob[i] > 0.3f ? 0 : -1; /* 0: text, not yet labelled */
+	int n = 0, next = 1;
+	for (size_t i = 0; i < cells && n < max; i++) {
+		if (label[i] != 0)
+			continue;
+		/* flood fill (4-connected) with an explicit stack */
+		int sp = 0, x0 = gw, y0 = gh, x1 = -1, y1 = -1;
+		long area = 0;
+		double sum = 0;
+		stack[sp++] = (int)i;
+		label[i] = next;
+		while (sp) {
+			int k = stack[--sp], x = k % gw, y = k / gw;
+			area++;
+			sum += prob[k];
+			x0 = x < x0 ? x : x0;
+			x1 = x > x1 ? x : x1;
+			y0 = y < y0 ? y : y0;
+			y1 = y > y1 ? y : y1;
+			int nb[4] = { x > 0 ? k - 1 : -1, x + 1 < gw ? k + 1 : -1, y > 0 ? k - gw : -1, y + 1 < gh ? k + gw : -1 };
+			for (int q = 0; q < 4; q++)
+				if (nb[q] >= 0 && label[nb[q]] == 0) {
+					label[nb[q]] = next;
+					stack[sp++] = nb[q];
+				}
+		}
+		next++;
+		float score = (float)(sum / (double)area);
+		int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+		if (score < thresh || bw < 3 || bh < 3)
+			continue;
+		/* DB shrinks text regions when it learns them; grow them back */
+		float d = (float)bw * (float)bh * 1.5f / (2.0f * (float)(bw + bh));
+		float mx0 = (float)x0 - d, my0 = (float)y0 - d, mx1 = (float)(x1 + 1) + d, my1 = (float)(y1 + 1) + d;
+		struct ls_det t = { (mx0 - lb->pad_x) / lb->scale, (my0 - lb->pad_y) / lb->scale,
+				    (mx1 - lb->pad_x) / lb->scale, (my1 - lb->pad_y) / lb->scale, score, 0 };
+		t.x1 = t.x1 < 0 ? 0 : t.x1;
+		t.y1 = t.y1 < 0 ? 0 : t.y1;
+		t.x2 = t.x2 > (float)lb->frame_w ? (float)lb->frame_w : t.x2;
+		t.y2 = t.y2 > (float)lb->frame_h ? (float)lb->frame_h : t.y2;
+		if (t.x2 > t.x1 && t.y2 > t.y1)
+			out[n++] = t;
+	}
+	free(stack);
+	free(label);
+	return n;
+}
+
 float ls_det_iou(const struct ls_det *a, const struct ls_det *b)
 {
 	float w = fminf(a->x2, b->x2) - fmaxf(a->x1, b->x1);

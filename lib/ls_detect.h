@@ -69,6 +69,14 @@ int ls_detect_yolov8(const float *t, int ncls, int n, const struct ls_letterbox 
 		     const uint8_t *want, struct ls_det *scratch, struct ls_det *out, int max);
 
 /** Intersection over union of two boxes (0 when either is empty). */
+/** Text lines from a DB (differentiable binarisation) probability map of
+ *  gh x gw (PP-OCR's text detector): pixels above 0.3 form connected regions;
+ *  a region whose mean probability is at least @thresh becomes a box (class
+ *  0), grown by DB's unclip distance (area x 1.5 / perimeter) and mapped to
+ *  frame pixels through @lb. Returns the number written (<= max), or < 0. */
+int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh,
+		    struct ls_det *out, int max);
+
 float ls_det_iou(const struct ls_det *a, const struct ls_det *b);
 
 /** Greedy non-maximum suppression within each class: sorts @d (n boxes) by

@@ -591,8 +591,10 @@ static int detect_key(struct ls_detect_config *d, const struct scan_key *k, cons
 			d->format = LS_DETECT_CENTERNET;
 		else if (strcmp(v, "yolov8") == 0)
 			d->format = LS_DETECT_YOLOV8;
+		else if (strcmp(v, "dbnet") == 0)
+			d->format = LS_DETECT_DBNET;
 		else {
-			*reason = g_strdup_printf("expected auto, centernet or yolov8, got \"%s\"", v);
+			*reason = g_strdup_printf("expected auto, centernet, yolov8 or dbnet, got \"%s\"", v);
 			return -EINVAL;
 		}
 		return 0;

@@ -44,7 +44,7 @@
  *   wait = false          offline: wait for OCR instead of masking unread text
  *   [detect]              optional, at most one; object detection (see detect.h)
  *   model = m.onnx        ONNX model file; required
- *   format = auto         auto, centernet or yolov8 (decoder of the outputs); default auto
+ *   format = auto         auto, centernet, yolov8 or dbnet (text lines, PP-OCR det); default auto
  *   classes = person,car  COCO class names to report; default every class
  *   threshold = 0.3       minimum score, 0 < t <= 1; default 0.3
  *   iou = 0.5             NMS overlap for yolov8, 0 < iou <= 1; default 0.5
@@ -161,6 +161,7 @@ enum ls_detect_format {
 	LS_DETECT_AUTO = 0,   /**< centernet when the model has outputs heatmap and wh, else yolov8 */
 	LS_DETECT_CENTERNET,  /**< outputs heatmap [N,C,h,w] (peaks only) and wh [N,4,h,w]; input RGB 0..255 */
 	LS_DETECT_YOLOV8,     /**< one output [N, 4 + C, boxes]; input RGB 0..1 */
+	LS_DETECT_DBNET,      /**< text: one probability map [N,1,H,W] (PP-OCR det); input BGR, ImageNet-normalised */
 };
 
 #define LS_DETECT_CLASS_BYTES 32 /**< bitmap of up to 256 class indices */

@@ -145,8 +145,29 @@ void ls_detect_result_free(struct ls_detect_result **pr)
 	*pr = NULL;
 }
 
+/* PP-OCR's detector takes BGR planes normalised with ImageNet's mean and
+ * deviation (applied in its channel order); the preprocessor wrote RGB in
+ * 0..1. */
+static void dbnet_normalise(float *p, size_t plane)
+{
+	static const float mean[3] = { 0.485f, 0.456f, 0.406f }, sd[3] = { 0.229f, 0.224f, 0.225f };
+	float *r = p, *b = p + 2 * plane;
+	for (size_t i = 0; i < plane; i++) {
+		float t = r[i];
+		r[i] = b[i];
+		b[i] = t;
+	}
+	for (int c = 0; c < 3; c++) {
+		float *q = p + (size_t)c * plane, k = 1.0f / sd[c];
+		for (size_t i = 0; i < plane; i++)
+			q[i] = (q[i] - mean[c]) * k;
+	}
+}
+
 const char *ls_detector_class_name(const struct ls_detector *d, int cls)
 {
+	if (d->format == LS_DETECT_DBNET)
+		return "text";
 	static _Thread_local char buf[24];
 	if (d->ncls == LS_COCO_CLASSES && ls_coco_name(cls))
 		return ls_coco_name(cls);
@@ -623,9 +644,35 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 		g_free(n);
 	}
 	enum ls_detect_format f = d->dc.format;
-	if (f == LS_DETECT_AUTO)
+	if (f == LS_DETECT_AUTO) {
 		f = heat >= 0 && wh >= 0 ? LS_DETECT_CENTERNET : LS_DETECT_YOLOV8;
+		/* one [N,1,H,W] output: a text probability map (PP-OCR det) */
+		int64_t od[8];
+		size_t on = 0;
+		char *mm = nout == 1 ? io_info(api, s, false, 0, od, &on, &type) : NULL;
+		if (nout == 1 && !mm && on == 4 && od[1] == 1)
+			f = LS_DETECT_DBNET;
+		g_free(mm);
+	}
 	d->format = f;
+	if (f == LS_DETECT_DBNET) {
+		int64_t od[8];
+		size_t on = 0;
+		m = nout == 1 ? io_info(api, s, false, 0, od, &on, &type) : NULL;
+		if (nout != 1 || m || on != 4 || od[1] != 1) {
+			*err = g_strdup_printf("%s: format=dbnet needs one output [N,1,H,W] (a text probability map)", model);
+			g_free(m);
+			return -EINVAL;
+		}
+		if (!d->dc.all_classes) {
+			*err = g_strdup_printf("%s: a text detector has no classes: leave classes= out", model);
+			return -EINVAL;
+		}
+		d->ncls = 1;
+		d->out_names[0] = io_name(api, s, false, 0);
+		d->nout = 1;
+		return 0;
+	}
 	if (f == LS_DETECT_CENTERNET) {
 		if (heat < 0 || wh < 0) {
 			*err = g_strdup_printf("%s: format=centernet needs outputs named heatmap and wh (made by "
@@ -868,6 +915,21 @@ static int run_batch(struct ls_detect_worker *w, int nitems, struct ls_detect_re
 			/* peaks of one object can sit in neighbouring cells of
 			 * different scale: the same class-wise NMS as yolov8 */
 			n = ls_det_nms(out, n, (float)d->dc.iou);
+		} else if (d->format == LS_DETECT_DBNET) {
+			int gh = (int)od[0][2], gw = (int)od[0][3];
+			if (on[0] != 4 || od[0][0] != nitems || od[0][1] != 1) {
+				*err = g_strdup_printf("%s: output is not [N,1,H,W]", d->dc.model);
+				rc = -EIO;
+				goto out;
+			}
+			/* the map is at the input's scale: its letterbox is the input's */
+			struct ls_letterbox lb = w->lb[b];
+			float sx = (float)gw / (float)lb.in_w;
+			lb.scale *= sx;
+			lb.pad_x *= sx;
+			lb.pad_y *= (float)gh / (float)lb.in_h;
+			n = ls_detect_dbnet(op[0] + (size_t)b * gh * gw, gh, gw, &lb, (float)d->dc.threshold, out,
+					    (int)r->max_dets);
 		} else {
 			if (on[0] != 3 || od[0][0] != nitems || od[0][1] < 5) {
 				*err = g_strdup_printf("%s: output is not [N, 4 + classes, boxes]", d->dc.model);
@@ -906,7 +968,7 @@ int ls_detect_worker_run_frames(struct ls_detect_worker *w, struct ls_frame *con
 	int64_t t0 = ls_monotonic_ns();
 	size_t item = (size_t)3 * d->in_w * d->in_h;
 	float mul = d->format == LS_DETECT_CENTERNET ? 1.0f : 1.0f / 255;
-	float pad = d->format == LS_DETECT_CENTERNET ? 0 : 114;
+	float pad = d->format == LS_DETECT_CENTERNET ? 0 : d->format == LS_DETECT_DBNET ? 0 : 114;
 	int nitems = 0, rc = 0;
 	for (unsigned c = 0; c < r->ncams; c++) {
 		r->ran[c] = false;
@@ -923,6 +985,8 @@ int ls_detect_worker_run_frames(struct ls_detect_worker *w, struct ls_frame *con
 		w->lb[b] = ls_letterbox_make(f->width, f->height, d->in_w, d->in_h);
 		if (ls_detect_preprocess(f, &w->lb[b], w->input + (size_t)b * item, mul, pad) < 0)
 			continue; /* a format the preprocessor cannot read: no detections for it */
+		if (d->format == LS_DETECT_DBNET)
+			dbnet_normalise(w->input + (size_t)b * item, (size_t)d->in_w * d->in_h);
 		w->item_cam[b] = c;
 		r->capture_ns[c] = f->capture_ns;
 		if (d->batched) {

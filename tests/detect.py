@@ -264,16 +264,50 @@ def bad_models():
         assert r.returncode == 1, (model, r.stdout, r.stderr)
         err = r.stderr.strip()
         assert len(err.splitlines()) == 1 and want in err, (want, err)
-    # a real model of another kind: PP-OCRv4 text detection (a probability
-    # map, no boxes) is refused with its output shape
+    # PP-OCRv4 text detection with classes= (COCO names): refused in one line
     ocr = os.path.join(ROOT, ".cache/models/ch_PP-OCRv4_det_infer.onnx")
-    r = tool(["--input-size", "640x640", ocr, "rgba:64x64", blank(64, 64)])
+    r = tool(["--input-size", "640x640", "--classes", "person", ocr, "rgba:64x64", blank(64, 64)])
     err = r.stderr.strip()
     assert r.returncode == 1 and len(err.splitlines()) == 1, err
-    assert "ch_PP-OCRv4_det_infer.onnx: output [-1,1,-1,-1]: expected float [N, 4 + classes, boxes]" in err, err
+    assert "ch_PP-OCRv4_det_infer.onnx: a text detector has no classes" in err, err
     # and the free-size model works once input-size is given
     r = tool(["--input-size", "64x64", os.path.join(TMP, "free.onnx"), "rgba:64x64", blank(64, 64)])
     assert r.returncode == 0 and "person" in r.stdout, r.stderr
+
+
+@test
+def ppocr_text_lines():
+    """PP-OCRv4's text detector (format dbnet, detected from its [N,1,H,W]
+    output) finds the text lines of a rendered screen: every line of the
+    corpus form (ground truth from tests/corpus) has a box over its centre,
+    and every box sits on a line."""
+    need_cache()
+    ocr = os.path.join(ROOT, ".cache/models/ch_PP-OCRv4_det_infer.onnx")
+    d = os.path.join(TMP, "ocr-corpus")
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests/corpus/gen_corpus.py"), "--out", d,
+                    "--scenario", "form", "--frames", "1"], check=True, capture_output=True)
+    raw = os.path.join(TMP, "form.i420")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", os.path.join(d, "form", "00000.png"),
+                    "-pix_fmt", "yuv420p", "-f", "rawvideo", raw], check=True)
+    r = tool(["--input-size", "960x544", ocr, "i420:1920x1080", raw])
+    assert r.returncode == 0, r.stderr
+    dets = json.loads(r.stdout.splitlines()[0])["cameras"][0]["detections"]
+    with open(os.path.join(d, "form", "truth.json")) as f:
+        lines = json.load(f)["frames"][0]["lines"]
+
+    def inside(b, x, y):
+        return b[0] <= x <= b[2] and b[1] <= y <= b[3]
+
+    found = sum(1 for ln in lines
+                if any(inside(t["box"], ln["x"] + ln["w"] / 2, ln["y"] + ln["h"] / 2) for t in dets))
+    on_line = sum(1 for t in dets if any(
+        ln["x"] <= (t["box"][0] + t["box"][2]) / 2 <= ln["x"] + ln["w"] and
+        ln["y"] <= (t["box"][1] + t["box"][3]) / 2 <= ln["y"] + ln["h"] for ln in lines))
+    print("# PP-OCRv4 on the form: %d of %d lines found, %d of %d boxes on a line" %
+          (found, len(lines), on_line, len(dets)), flush=True)
+    assert all(t["class"] == "text" for t in dets)
+    assert found >= 0.95 * len(lines), (found, len(lines))
+    assert on_line >= 0.95 * len(dets), (on_line, len(dets))
 
 
 @test

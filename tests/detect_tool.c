@@ -10,7 +10,7 @@
  * model allows). Prints one JSON line per frameset (the stage's format) on
  * stdout, and with --time the ms per frameset on stderr.
  *
- * Options: --provider P, --fallback cpu|none, --format auto|centernet|yolov8,
+ * Options: --provider P, --fallback cpu|none, --format auto|centernet|yolov8|dbnet,
  * --threshold T, --classes a,b, --input-size WxH, --repeat N (run the
  * frames N times), --cams N. Exit status 1 with the detector's one-line
  * error on stderr when the model or provider is refused. */
@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 		else if (strcmp(k, "format") == 0)
 			dc.format = strcmp(v, "centernet") == 0 ? LS_DETECT_CENTERNET
 				    : strcmp(v, "yolov8") == 0  ? LS_DETECT_YOLOV8
+				    : strcmp(v, "dbnet") == 0   ? LS_DETECT_DBNET
 								: LS_DETECT_AUTO;
 		else if (strcmp(k, "threshold") == 0)
 			dc.threshold = atof(v);

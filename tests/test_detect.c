@@ -1,3 +1,4 @@
+#include <errno.h>
 /* lib/ls_detect: letterbox, preprocessing, CenterNet/YOLOv8 decoding, NMS
  * and box drawing, without ONNX Runtime (tests/detect.py runs the models). */
 #include <glib.h>
@@ -151,6 +152,42 @@ static void test_yolov8(void)
 	g_assert_cmpfloat(out[1].score, ==, 0.4f);
 }
 
+/* Two text blobs in a DB probability map, one faint region below the box
+ * threshold and noise below the pixel threshold: two boxes, grown by the
+ * unclip distance and mapped back through the letterbox. */
+static void test_dbnet(void)
+{
+	int gw = 64, gh = 32;
+	float *p = g_new0(float, (size_t)gw * gh);
+	for (int y = 4; y < 8; y++)
+		for (int x = 10; x < 30; x++)
+			p[y * gw + x] = 0.9f;
+	for (int y = 20; y < 24; y++)
+		for (int x = 40; x < 60; x++)
+			p[y * gw + x] = 0.8f;
+	for (int y = 14; y < 17; y++)
+		for (int x = 2; x < 8; x++)
+			p[y * gw + x] = 0.35f; /* a region, but unsure */
+	p[30 * gw + 5] = 0.2f;              /* noise */
+	/* the map covers a 128 x 64 frame at scale 0.5, no padding */
+	struct ls_letterbox lb = ls_letterbox_make(128, 64, 64, 32);
+	struct ls_det d[8];
+	int n = ls_detect_dbnet(p, gh, gw, &lb, 0.6f, d, 8);
+	g_assert_cmpint(n, ==, 2);
+	/* 20 x 4 cells: unclip 20*4*1.5/(2*24) = 2.5 cells = 5 px */
+	g_assert_cmpfloat_with_epsilon(d[0].x1, 20 - 5, 0.01);
+	g_assert_cmpfloat_with_epsilon(d[0].y1, 8 - 5, 0.01);
+	g_assert_cmpfloat_with_epsilon(d[0].x2, 60 + 5, 0.01);
+	g_assert_cmpfloat_with_epsilon(d[0].y2, 16 + 5, 0.01);
+	g_assert_cmpint(d[0].cls, ==, 0);
+	g_assert_cmpfloat_with_epsilon(d[1].x1, 80 - 5, 0.01);
+	g_assert_cmpfloat(d[1].score, >, 0.79f);
+	g_assert_cmpint(ls_detect_dbnet(p, gh, gw, &lb, 0.3f, d, 8), ==, 3); /* the unsure one too */
+	g_assert_cmpint(ls_detect_dbnet(p, gh, gw, &lb, 0.6f, d, 1), ==, 1);
+	g_assert_cmpint(ls_detect_dbnet(NULL, gh, gw, &lb, 0.6f, d, 8), ==, -EINVAL);
+	g_free(p);
+}
+
 static void test_draw_box(void)
 {
 	enum { W = 64, H = 32 };
@@ -185,6 +222,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/detect/coco", test_coco);
+	g_test_add_func("/detect/dbnet", test_dbnet);
 	g_test_add_func("/detect/letterbox", test_letterbox);
 	g_test_add_func("/detect/preprocess", test_preprocess);
 	g_test_add_func("/detect/centernet", test_centernet);
