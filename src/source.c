@@ -50,7 +50,7 @@ struct ls_source {
 	unsigned backoff_ms;
 	int64_t started_ns;          /* CLOCK_REALTIME at the last start */
 	int64_t started_mono_ns;     /* CLOCK_MONOTONIC at the last start */
-	int64_t virtual_start_ns;    /* realtime=false files: stamp of running time 0 */
+	_Atomic int64_t virtual_start_ns; /* realtime=false files: stamp of running time 0 (set again at each loop) */
 
 	/* fbdev:// reader: the device (or file) and its geometry */
 	int fb_fd;
@@ -301,8 +301,23 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 	case GST_MESSAGE_EOS:
 		if (s->spec.kind == LS_SRC_FILE && s->spec.file.loop) {
 			if (!gst_element_seek_simple(s->pipeline, GST_FORMAT_TIME,
-						     GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, 0))
+						     GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, 0)) {
 				schedule_retry(s, "cannot seek back to the start to loop");
+				break;
+			}
+			/* running time starts again from 0: move the stamp of running
+			 * time 0 to the next slot, or frames of the next pass would be
+			 * stamped a pass late (paced: and shown late) */
+			if (s->rig_rate.num > 0) {
+				int64_t ref = s->spec.file.realtime ? ls_realtime_ns() + 100 * LS_NS_PER_MS
+								    : (int64_t)atomic_load(&s->last_capture_ns);
+				int64_t n = ls_slot_index(ref, s->rig_epoch_ns, 0, s->rig_rate) + 1;
+				int64_t t0 = ls_slot_time(n, s->rig_epoch_ns, s->rig_rate);
+				if (s->spec.file.realtime)
+					gst_element_set_base_time(s->pipeline, (GstClockTime)t0);
+				else
+					s->virtual_start_ns = t0;
+			}
 		} else if (s->spec.kind == LS_SRC_FILE) {
 			g_printerr("camera %s: end of file\n", s->name);
 			atomic_store(&s->state, LS_SOURCE_ENDED);
