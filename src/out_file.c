@@ -85,14 +85,8 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 {
 	struct file_out *m = data;
 	(void)bus;
-	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-		GError *e = NULL;
-		gst_message_parse_error(msg, &e, NULL);
-		g_printerr("output file: %s%s%s; the output stops, the rig goes on\n", e ? e->message : "error",
-			   m->file ? " writing " : "", m->file ? m->file : "");
-		g_clear_error(&e);
-		g_atomic_int_set(&m->failed, 1);
-	}
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR)
+		ls_output_bus_error(msg, "output file", m->file, &m->failed);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -225,19 +219,9 @@ static void file_finish(void *impl)
 	}
 	if (!m->pipeline)
 		return;
-	gst_app_src_end_of_stream(GST_APP_SRC(m->appsrc));
-	GstBus *bus = gst_element_get_bus(m->pipeline);
-	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-	if (!msg)
-		g_printerr("output file: the encoder did not finish within 30 s; %s may be truncated\n",
-			   m->file ? m->file : "the output");
-	else if (m->file && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS)
+	if (ls_output_finish(m->pipeline, m->appsrc, 30, "output file", m->file) && m->file)
 		g_printerr("output file: wrote %llu frames of camera %s to %s\n", (unsigned long long)m->written,
 			   m->cam_name, m->file);
-	if (msg)
-		gst_message_unref(msg);
-	gst_object_unref(bus);
-	gst_element_set_state(m->pipeline, GST_STATE_NULL);
 }
 
 static void file_free(void *impl)

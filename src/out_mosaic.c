@@ -74,16 +74,6 @@ static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set,
 	}
 }
 
-const char *ls_output_muxer(const char *file)
-{
-	if (g_str_has_suffix(file, ".mkv"))
-		return "matroskamux";
-	if (g_str_has_suffix(file, ".ts"))
-		return "mpegtsmux";
-	/* fragmented MP4: a crash loses at most the last second */
-	return "mp4mux fragment-duration=1000";
-}
-
 void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err)
 {
 	struct mosaic_out *m = g_new0(struct mosaic_out, 1);
@@ -196,14 +186,8 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 {
 	struct mosaic_out *m = data;
 	(void)bus;
-	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-		GError *e = NULL;
-		gst_message_parse_error(msg, &e, NULL);
-		g_printerr("output mosaic: %s%s%s; the output stops, the rig goes on\n", e ? e->message : "error",
-			   m->file ? " writing " : "", m->file ? m->file : "");
-		g_clear_error(&e);
-		g_atomic_int_set(&m->failed, 1);
-	}
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR)
+		ls_output_bus_error(msg, "output mosaic", m->file, &m->failed);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -231,19 +215,8 @@ static void mosaic_finish(void *impl)
 	}
 	if (!m->pipeline)
 		return;
-	/* EOS makes the muxer write its index: the file is complete and playable */
-	gst_app_src_end_of_stream(GST_APP_SRC(m->appsrc));
-	GstBus *bus = gst_element_get_bus(m->pipeline);
-	GstMessage *msg = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-	if (!msg)
-		g_printerr("output mosaic: the encoder did not finish within 10 s; %s may be truncated\n",
-			   m->file ? m->file : "the output");
-	else if (m->file && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS)
+	if (ls_output_finish(m->pipeline, m->appsrc, 10, "output mosaic", m->file) && m->file)
 		g_printerr("output mosaic: wrote %llu frames to %s\n", (unsigned long long)m->written, m->file);
-	if (msg)
-		gst_message_unref(msg);
-	gst_object_unref(bus);
-	gst_element_set_state(m->pipeline, GST_STATE_NULL);
 }
 
 static void mosaic_free(void *impl)

@@ -4,6 +4,9 @@
 #ifndef LS_OUTPUT_H
 #define LS_OUTPUT_H
 
+#include <gst/gst.h>
+#include <stdbool.h>
+
 #include "config.h"
 #include "ls_setq.h"
 
@@ -19,6 +22,12 @@ struct ls_output_ops {
 /** The GStreamer muxer for a video file name: matroskamux (.mkv), mpegtsmux
  *  (.ts), else fragmented MP4 (a crash loses at most the last second). */
 const char *ls_output_muxer(const char *file);
+/** A bus ERROR of an output's pipeline: one line naming @what and @file,
+ *  and *failed set (the output stops, the rig goes on). */
+void ls_output_bus_error(GstMessage *msg, const char *what, const char *file, gint *failed);
+/** Ends an output's appsrc pipeline: EOS, waits up to @timeout_s for the
+ *  muxer (a line if it does not finish), then NULL. True at EOS. */
+bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, const char *what, const char *file);
 
 struct ls_output {
 	const struct ls_output_ops *ops;

@@ -1,0 +1,42 @@
+/* output.c — what the GStreamer-backed outputs (mosaic, file) share. */
+#include "output.h"
+
+#include <gst/app/gstappsrc.h>
+
+const char *ls_output_muxer(const char *file)
+{
+	if (g_str_has_suffix(file, ".mkv"))
+		return "matroskamux";
+	if (g_str_has_suffix(file, ".ts"))
+		return "mpegtsmux";
+	/* fragmented MP4: a crash loses at most the last second */
+	return "mp4mux fragment-duration=1000";
+}
+
+void ls_output_bus_error(GstMessage *msg, const char *what, const char *file, gint *failed)
+{
+	GError *e = NULL;
+	gst_message_parse_error(msg, &e, NULL);
+	g_printerr("%s: %s%s%s; the output stops, the rig goes on\n", what, e ? e->message : "error", file ? " writing " : "",
+		   file ? file : "");
+	g_clear_error(&e);
+	g_atomic_int_set(failed, 1);
+}
+
+bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, const char *what, const char *file)
+{
+	/* EOS makes the muxer write its index: the file is complete and playable */
+	gst_app_src_end_of_stream(GST_APP_SRC(appsrc));
+	GstBus *bus = gst_element_get_bus(pipeline);
+	GstMessage *msg =
+		gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_s * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+	bool eos = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
+	if (!msg)
+		g_printerr("%s: the encoder did not finish within %d s; %s may be truncated\n", what, timeout_s,
+			   file ? file : "the output");
+	if (msg)
+		gst_message_unref(msg);
+	gst_object_unref(bus);
+	gst_element_set_state(pipeline, GST_STATE_NULL);
+	return eos;
+}
