@@ -1452,8 +1452,17 @@ static void scan_names(const struct rule *r, const struct ls_pii_rules *rs, cons
 			add(c, t[i].s, t[i + 1].e, r, r->low);
 			continue; /* the word may start a name itself */
 		}
-		if (!name_word(&t[i]))
+		if (!name_word(&t[i])) {
+			/* "charlotte Meyer", "özlem Schulz": OCR lost the capital of a
+			 * listed first name before a capitalized word */
+			if (i + 1 < nt && !(t[i].flags & TK_DIGIT) && t[i].e - t[i].s >= 3 && name_word(&t[i + 1]) &&
+			    gap_spaces(line, t[i].e, t[i + 1].s, 1) && fold_word(line, t[i].s, t[i].e, w, sizeof w) > 0 &&
+			    name_has(&rs->first, w)) {
+				add(c, t[i].s, t[i + 1].e, r, r->low);
+				i++;
+			}
 			continue;
+		}
 		if (fold_word(line, t[i].s, t[i].e, w, sizeof w) < 0)
 			continue;
 		bool title = in_list(w, titles);

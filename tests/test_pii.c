@@ -836,6 +836,9 @@ static void test_ocr_screen(void)
 	expect("Jiirgen Johnson", "Jiirgen Johnson", "name", 0.85);
 	expect("Jonas Jiirgensen", "Jonas Jiirgensen", "name", 0.85);
 	expect("Xaver Johnson", "Xaver Johnson", "name", 0.5);
+	expect("CUST-2023-346474\tcharlotte Meyer\tc.meyer@example.de", "charlotte Meyer", "name", 0.5);
+	expect("K2016 \xc3\xb6" "zlem Schulz", "\xc3\xb6" "zlem Schulz", "name", 0.5);
+	expect_none("die anna bekommt"); /* a listed name in lower case, no capitalized word after it */
 	expect("\xe2\x80\x98" "Emma Schafer", "Emma Schafer", "name", 0.85);
 	expect("weiss 5_j15@example.net", "weiss 5_j15@example.net", "email", 0.95);
 	expect_covered("by e-mail at brown, u58@example.org.", "brown, u58@example.org");
