@@ -108,14 +108,11 @@ static bool build(struct file_out *m, int w, int h)
 		else if (g_str_has_suffix(m->file, ".y4m")) /* raw, lossless, cheap */
 			g_string_append_printf(d, " t. ! queue max-size-buffers=8 ! y4menc ! filesink location=\"%s\"", loc);
 		else
-			g_string_append_printf(d,
-					       " t. ! queue max-size-buffers=4 ! x264enc speed-preset=ultrafast tune=zerolatency "
-					       "key-int-max=%d ! h264parse ! %s ! filesink location=\"%s\"",
-					       (m->rate.num + m->rate.den - 1) / m->rate.den, ls_output_muxer(m->file), loc);
+			ls_output_append_h264_file(d, m->file, m->rate);
 		g_free(loc);
 	}
 	if (m->display)
-		g_string_append(d, " t. ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! autovideosink sync=false");
+		ls_output_append_display(d);
 	GError *ge = NULL;
 	m->pipeline = gst_parse_launch(d->str, &ge);
 	g_string_free(d, TRUE);

@@ -112,16 +112,10 @@ void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_confi
 			       "appsrc name=src is-live=true format=time block=true max-buffers=2 "
 			       "caps=video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d ! tee name=t",
 			       m->w, m->h, cfg->rate.num, cfg->rate.den);
-	if (m->file) {
-		char *loc = g_strescape(m->file, NULL);
-		g_string_append_printf(d,
-				       " t. ! queue max-size-buffers=4 ! x264enc speed-preset=ultrafast tune=zerolatency "
-				       "key-int-max=%d ! h264parse ! %s ! filesink location=\"%s\"",
-				       (cfg->rate.num + cfg->rate.den - 1) / cfg->rate.den, ls_output_muxer(m->file), loc);
-		g_free(loc);
-	}
+	if (m->file)
+		ls_output_append_h264_file(d, m->file, cfg->rate);
 	if (m->display)
-		g_string_append(d, " t. ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! autovideosink sync=false");
+		ls_output_append_display(d);
 	GError *ge = NULL;
 	m->pipeline = gst_parse_launch(d->str, &ge);
 	g_string_free(d, TRUE);

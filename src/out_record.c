@@ -389,22 +389,10 @@ static GstFlowReturn on_encoded(GstAppSink *sink, gpointer data)
 
 /* ---- frames in (output thread) ----------------------------------------- */
 
+/* GStreamer's name of a frame format, NULL for one lockstep cannot name */
 static const char *caps_format(enum ls_pixfmt f)
 {
-	switch (f) {
-	case LS_FMT_I420:
-		return "I420";
-	case LS_FMT_NV12:
-		return "NV12";
-	case LS_FMT_GRAY8:
-		return "GRAY8";
-	case LS_FMT_BGRX:
-		return "BGRx";
-	case LS_FMT_RGBA:
-		return "RGBA";
-	default:
-		return NULL;
-	}
+	return f == LS_FMT_UNKNOWN ? NULL : ls_pixfmt_name(f);
 }
 
 static void frame_notify(gpointer p)

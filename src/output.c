@@ -40,3 +40,18 @@ bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, c
 	gst_element_set_state(pipeline, GST_STATE_NULL);
 	return eos;
 }
+
+void ls_output_append_h264_file(GString *d, const char *file, struct ls_rate rate)
+{
+	char *loc = g_strescape(file, NULL);
+	g_string_append_printf(d,
+			       " t. ! queue max-size-buffers=4 ! x264enc speed-preset=ultrafast tune=zerolatency "
+			       "key-int-max=%d ! h264parse ! %s ! filesink location=\"%s\"",
+			       (rate.num + rate.den - 1) / rate.den, ls_output_muxer(file), loc);
+	g_free(loc);
+}
+
+void ls_output_append_display(GString *d)
+{
+	g_string_append(d, " t. ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! autovideosink sync=false");
+}

@@ -22,6 +22,11 @@ struct ls_output_ops {
 /** The GStreamer muxer for a video file name: matroskamux (.mkv), mpegtsmux
  *  (.ts), else fragmented MP4 (a crash loses at most the last second). */
 const char *ls_output_muxer(const char *file);
+/** Appends a branch from tee "t" to @file: H.264 (x264 ultrafast,
+ *  zerolatency, a keyframe every second at @rate) in the file's muxer. */
+void ls_output_append_h264_file(GString *d, const char *file, struct ls_rate rate);
+/** Appends a branch from tee "t" to a window that never holds it up. */
+void ls_output_append_display(GString *d);
 /** A bus ERROR of an output's pipeline: one line naming @what and @file,
  *  and *failed set (the output stops, the rig goes on). */
 void ls_output_bus_error(GstMessage *msg, const char *what, const char *file, gint *failed);
