@@ -9,7 +9,9 @@
  * pushes it, after a GstForceKeyUnit event when n mod gop = 0 or the slot
  * does not follow the last one pushed. A camera missing from the set gets
  * its last frame again (counted as repeated), so frame i of a segment is
- * always slot first + i.
+ * always slot first + i. Recording starts at the first complete set (at
+ * most 1 s after the first set), so every camera's first segment starts on
+ * the same slot.
  *
  * The encoder's appsink callback (its streaming thread) owns the camera's
  * open segment: when n mod seg_slots = 0, or n does not follow the last
@@ -51,6 +53,7 @@
  * then compares forced-key-unit running times against the moved ones and
  * ignores every request after the first. Starting at 1000 h moves nothing. */
 #define PTS_OFFSET ((GstClockTime)1000 * 3600 * GST_SECOND)
+#define START_WAIT_S 1              /* longest wait for a complete first set */
 #define RESUME_HEADROOM (4 * 1048576) /* free bytes above min-free before recording resumes */
 
 struct slot_meta {
@@ -472,11 +475,22 @@ static void push_frame(struct rec_out *o, struct rec_cam *c, const struct ls_ent
 	c->last_pushed = n;
 }
 
+static bool set_complete(const struct ls_frameset *set, unsigned ncams)
+{
+	if (set->ncams < ncams)
+		return false;
+	for (unsigned c = 0; c < ncams; c++)
+		if (set->entries[c].state == LS_ENTRY_MISSING || !set->entries[c].frame)
+			return false;
+	return true;
+}
+
 static gpointer rec_thread(gpointer data)
 {
 	struct rec_out *o = data;
 	struct ls_frameset *set;
 	bool have_base = false;
+	int64_t first_seen = INT64_MIN;
 	while ((set = ls_setq_pop(o->q, INT64_MAX))) {
 		if (atomic_load(&o->nospace)) {
 			o->dropped_nospace++;
@@ -484,6 +498,16 @@ static gpointer rec_thread(gpointer data)
 			continue;
 		}
 		if (!have_base) {
+			/* Start every camera on the same slot: wait for the first
+			 * complete set, at most START_WAIT_S; a camera later than
+			 * that joins on the slot of its first frame. */
+			if (first_seen == INT64_MIN)
+				first_seen = set->n;
+			if (!set_complete(set, o->ncams) &&
+			    (set->n - first_seen) * o->period < START_WAIT_S * (int64_t)GST_SECOND) {
+				ls_frameset_unref(&set);
+				continue;
+			}
 			o->base = set->n;
 			have_base = true;
 		}
