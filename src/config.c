@@ -56,7 +56,7 @@ static const char *const detect_providers[] = {
 };
 static const char *const record_keys[] = {
 	"dir", "segment-s", "gop", "keep-minutes", "quota-mb", "camera-quota-mb", "min-free-mb",
-	"preset", "tune", "bitrate-kbps", "encoder", NULL,
+	"preset", "tune", "bitrate-kbps", "encoder", "copy", NULL,
 };
 
 static const char *const *const keys_of[] = {
@@ -917,6 +917,14 @@ static int record_key(struct ctx *c, struct ls_record_config *r, const struct sc
 		rc = ls_uri_parse_int(v, 0, 1000000, &i64, reason);
 		r->bitrate_kbps = (unsigned)i64;
 		return rc;
+	}
+	if (strcmp(k->name, "copy") == 0) {
+		if (strcmp(v, "auto") && strcmp(v, "off")) {
+			*reason = g_strdup_printf("expected auto or off, got \"%s\"", v);
+			return -EINVAL;
+		}
+		r->copy = strcmp(v, "auto") == 0;
+		return 0;
 	}
 	if (strcmp(k->name, "encoder") == 0) {
 		/* auto, x264, or a GStreamer element name (checked at start) */

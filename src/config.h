@@ -85,6 +85,9 @@
  *   tune = zerolatency    x264 tune (or none)
  *   bitrate-kbps = 0      0: the encoder's default
  *   encoder = auto        auto (x264), x264, or a GStreamer H.264 encoder element
+ *   copy = off            auto: record an udp:// or rtsp:// H.264 camera's own stream
+ *                         without re-encoding (not a redact=on camera; keyframes and
+ *                         so segment starts are then the camera's); default off
  *
  * An output needs file, display = true, or both. Comments are lines that
  * start with '#': GKeyFile has no comments after a value, so "rate = 30 # x"
@@ -204,6 +207,7 @@ struct ls_record_config {
 	char *preset, *tune;         /**< x264 names */
 	unsigned bitrate_kbps;       /**< 0: encoder default */
 	char *encoder;               /**< "auto", "x264" or an element name */
+	bool copy;                   /**< copy = auto: stream copy where a camera allows it */
 	int line;                    /**< line of the [record] header */
 };
 

@@ -46,6 +46,7 @@
 
 #include "output.h"
 #include "recorder.h"
+#include "source.h"
 
 #define META_RING 128               /* slots an encoder may hold, at most */
 /* Input timestamps start here: x264enc asks GstVideoEncoder to move any
@@ -95,7 +96,16 @@ struct rec_cam {
 	/* slot -> capture time, repeated: output thread writes, encoder thread reads */
 	GMutex meta_lock;
 	struct slot_meta meta[META_RING];
-	/* encoder streaming thread (and finish, after it) */
+	/* stream copy: the camera's own H.264 from its tap (the tap's
+	 * streaming thread). While `copy` is set the output thread ignores the
+	 * camera's frames and the tap thread owns the segments. */
+	atomic_bool copy;
+	int64_t offset_ns;          /* the camera's calibrated offset */
+	int64_t copy_base;          /* slot of PTS 0 of copied units; INT64_MIN: none yet */
+	GstClockTime copy_last_pts;
+	unsigned anomalies;         /* units off the one-per-slot grid in this window */
+	int64_t anomaly_mono;       /* start of that 10 s window */
+	/* encoder streaming thread, or the tap's while copying (and finish, after it) */
 	struct segment *seg;
 	int64_t last_written;
 	GstCaps *seg_caps;
@@ -262,6 +272,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	s->row.last_slot = n - 1;
 	s->row.start_ns = s->row.end_ns = capture_ns;
 	s->row.state = g_strdup("recording");
+	s->row.copy = atomic_load(&c->copy);
 	s->dirpath = c->dirpath;
 	s->episode = atomic_load(&o->episode);
 	char *full = g_build_filename(o->rc->dir, s->row.path, NULL);
@@ -320,6 +331,46 @@ fail:
 	return false;
 }
 
+/* Writes the access unit of slot @n to the camera's open segment, stamped
+ * @pts. A new segment starts here when @boundary, when n does not follow
+ * the last slot written, or when the caps changed; a segment starts with a
+ * keyframe, so until one comes units are skipped. Encoder streaming thread
+ * (or the tap's, for stream copy). */
+static void write_unit(struct rec_cam *c, GstBuffer *b, GstCaps *caps, int64_t n, const struct slot_meta *meta,
+		       bool key, bool boundary, GstClockTime pts)
+{
+	struct rec_out *o = c->o;
+	boundary = boundary || !c->seg || n != c->last_written + 1 ||
+		   (c->seg_caps && !gst_caps_is_equal(caps, c->seg_caps));
+	if (boundary) {
+		segment_close(c);
+		if (!key || atomic_load(&o->nospace) || !segment_open(c, n, meta->capture_ns, caps)) {
+			c->skipped++;
+			return;
+		}
+	}
+	struct segment *s = c->seg;
+	if (key)
+		g_string_append_printf(s->keys, "%s%lld", s->keys->len ? "," : "", (long long)n);
+	GstBuffer *out = gst_buffer_copy(b); /* shares the memory; our timestamps */
+	GST_BUFFER_PTS(out) = GST_BUFFER_DTS(out) = pts;
+	GST_BUFFER_DURATION(out) = (GstClockTime)o->period;
+	gst_app_src_push_buffer(s->src, out); /* takes out */
+	s->frames++;
+	s->repeated += meta->repeated;
+	s->last_capture_ns = meta->capture_ns;
+	c->last_written = n;
+	c->frames++;
+	/* power-cut safety: at most a second unsynced */
+	int64_t mono = g_get_monotonic_time() * 1000;
+	if (mono - s->synced_mono >= LS_NS_PER_SEC) {
+		fdatasync(s->fd);
+		s->synced_mono = mono;
+	}
+	if (atomic_load(&s->werr))
+		segment_close(c); /* reports; the next unit opens a new one when space is back */
+}
+
 static GstFlowReturn on_encoded(GstAppSink *sink, gpointer data)
 {
 	struct rec_cam *c = data;
@@ -328,7 +379,6 @@ static GstFlowReturn on_encoded(GstAppSink *sink, gpointer data)
 	if (!smp)
 		return GST_FLOW_EOS;
 	GstBuffer *b = gst_sample_get_buffer(smp);
-	GstCaps *caps = gst_sample_get_caps(smp);
 	if (!b || !GST_BUFFER_PTS_IS_VALID(b)) {
 		gst_sample_unref(smp);
 		return GST_FLOW_OK;
@@ -349,45 +399,95 @@ static GstFlowReturn on_encoded(GstAppSink *sink, gpointer data)
 	g_mutex_unlock(&c->meta_lock);
 	if (meta.n == INT64_MIN)
 		meta.capture_ns = ls_slot_time(n, o->cfg->epoch_ns, o->cfg->rate);
-
-	bool boundary = !c->seg || n % o->rc->seg_slots == 0 || n != c->last_written + 1 ||
-			(c->seg_caps && !gst_caps_is_equal(caps, c->seg_caps));
-	if (boundary) {
-		segment_close(c);
-		if (!key) {
-			/* a segment starts with a keyframe; wait for one */
-			c->skipped++;
-			gst_sample_unref(smp);
-			return GST_FLOW_OK;
-		}
-		if (atomic_load(&o->nospace) || !segment_open(c, n, meta.capture_ns, caps)) {
-			c->skipped++;
-			gst_sample_unref(smp);
-			return GST_FLOW_OK;
-		}
-	}
-	struct segment *s = c->seg;
-	if (key)
-		g_string_append_printf(s->keys, "%s%lld", s->keys->len ? "," : "", (long long)n);
-	GstBuffer *out = gst_buffer_copy(b); /* shares the memory; our timestamps */
+	write_unit(c, b, gst_sample_get_caps(smp), n, &meta, key, n % o->rc->seg_slots == 0,
+		   (GstClockTime)((n - o->base) * o->period));
 	gst_sample_unref(smp);
-	GST_BUFFER_PTS(out) = GST_BUFFER_DTS(out) = (GstClockTime)((n - o->base) * o->period);
-	GST_BUFFER_DURATION(out) = (GstClockTime)o->period;
-	gst_app_src_push_buffer(s->src, out); /* takes out */
-	s->frames++;
-	s->repeated += meta.repeated;
-	s->last_capture_ns = meta.capture_ns;
-	c->last_written = n;
-	c->frames++;
-	/* power-cut safety: at most a second unsynced */
-	int64_t mono = g_get_monotonic_time() * 1000;
-	if (mono - s->synced_mono >= LS_NS_PER_SEC) {
-		fdatasync(s->fd);
-		s->synced_mono = mono;
-	}
-	if (atomic_load(&s->werr))
-		segment_close(c); /* reports; the next frame opens a new one when space is back */
 	return GST_FLOW_OK;
+}
+
+/* ---- stream copy (the camera's tap thread) ------------------------------ */
+
+#define COPY_ANOMALY_WINDOW_NS (10 * LS_NS_PER_SEC)
+#define COPY_ANOMALY_MAX 10 /* units off the grid per window before re-encoding instead */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+/* Stream copy is not possible for this camera: its segment ends and, from
+ * the next set on, the output thread encodes its frames. */
+static void copy_fallback(struct rec_cam *c, const char *why)
+{
+	segment_close(c);
+	c->last_written = INT64_MIN;
+	g_printerr("record: camera %s: %s; re-encoding it instead of copying its stream\n", c->name, why);
+	atomic_store(&c->copy, false);
+}
+
+/* Each unit goes to the slot of its capture time. A camera at the rig rate
+ * gives one unit per slot; a unit that lands on a slot already written
+ * (jitter) takes the next one, a skipped slot (a lost frame) ends the
+ * segment and the next starts at a keyframe (the units between could not
+ * be decoded anyway). Segments end at the first keyframe in the next
+ * segment period. */
+static void ls_record_out_es(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns)
+{
+	struct rec_cam *c = user;
+	struct rec_out *o = c->o;
+	if (!atomic_load(&c->copy) || atomic_load(&c->failed) || atomic_load(&o->nospace))
+		return;
+	if (c->copy_base == INT64_MIN) {
+		/* the camera's rate, where its SPS says it, must be the rig's */
+		const GstStructure *st = gst_caps_get_structure(caps, 0);
+		int num = 0, den = 1;
+		if (gst_structure_get_fraction(st, "framerate", &num, &den) && num > 0 &&
+		    (int64_t)num * o->cfg->rate.den != (int64_t)den * o->cfg->rate.num) {
+			char why[96];
+			snprintf(why, sizeof why, "its stream runs at %d/%d fps, the rig at %d/%d", num, den,
+				 o->cfg->rate.num, o->cfg->rate.den);
+			copy_fallback(c, why);
+			return;
+		}
+	}
+	GstClockTime pts = GST_BUFFER_PTS(au);
+	if (c->seg && GST_CLOCK_TIME_IS_VALID(c->copy_last_pts) && pts < c->copy_last_pts) {
+		copy_fallback(c, "its stream reorders frames (B-frames)");
+		return;
+	}
+	c->copy_last_pts = pts;
+	int64_t n = ls_slot_index(capture_ns, o->cfg->epoch_ns, c->offset_ns, o->cfg->rate);
+	int64_t mono = g_get_monotonic_time() * 1000;
+	if (mono - c->anomaly_mono > COPY_ANOMALY_WINDOW_NS) {
+		c->anomaly_mono = mono;
+		c->anomalies = 0;
+	}
+	if (c->seg && n != c->last_written + 1) {
+		if (++c->anomalies >= COPY_ANOMALY_MAX) {
+			copy_fallback(c, "its frames do not come one per slot (a frame rate other than the rig's?)");
+			return;
+		}
+		if (n <= c->last_written)
+			n = c->last_written + 1;
+	}
+	if (c->copy_base == INT64_MIN)
+		c->copy_base = n;
+	bool key = !GST_BUFFER_FLAG_IS_SET(au, GST_BUFFER_FLAG_DELTA_UNIT);
+	int64_t seg = o->rc->seg_slots;
+	bool boundary = c->seg && key && floor_div(n, seg) != floor_div(c->seg->row.first_slot, seg);
+	struct slot_meta meta = { .n = n, .capture_ns = capture_ns };
+	write_unit(c, au, caps, n, &meta, key, boundary, (GstClockTime)((n - c->copy_base) * o->period) + GST_SECOND);
+}
+
+bool ls_record_out_copy(void *impl, unsigned cam, struct ls_source *src)
+{
+	struct rec_out *o = impl;
+	struct rec_cam *c = &o->cams[cam];
+	if (!ls_source_set_es_tap(src, ls_record_out_es, c))
+		return false;
+	atomic_store(&c->copy, true);
+	g_printerr("record: camera %s: recording its own H.264 stream (stream copy)\n", c->name);
+	return true;
 }
 
 /* ---- frames in (output thread) ----------------------------------------- */
@@ -431,7 +531,7 @@ static GstBuffer *wrap_frame(struct ls_frame *f)
 
 static void push_frame(struct rec_out *o, struct rec_cam *c, const struct ls_entry *e, int64_t n)
 {
-	if (atomic_load(&c->failed))
+	if (atomic_load(&c->failed) || atomic_load(&c->copy))
 		return;
 	struct ls_frame *f = e->state == LS_ENTRY_MISSING ? NULL : e->frame;
 	bool repeated = !f || e->state == LS_ENTRY_HELD;
@@ -684,6 +784,9 @@ void *ls_record_out_new(const struct ls_config *cfg, char **err)
 		c->name = g_strdup(cfg->cams[i].name);
 		c->last_pushed = INT64_MIN;
 		c->last_written = INT64_MIN;
+		c->copy_base = INT64_MIN;
+		c->copy_last_pts = GST_CLOCK_TIME_NONE;
+		c->offset_ns = cfg->cams[i].offset_ns;
 		g_mutex_init(&c->meta_lock);
 		for (unsigned k = 0; k < META_RING; k++)
 			c->meta[k].n = INT64_MIN;

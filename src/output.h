@@ -65,5 +65,10 @@ void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board);
 /** Recording ([record]): every camera to H.264 segments (out_record.c). */
 void *ls_record_out_new(const struct ls_config *cfg, char **err);
 extern const struct ls_output_ops ls_record_out_ops;
+struct ls_source;
+/** [record] copy = auto: records camera @cam from its own H.264 (tapped
+ *  from @src before decoding) instead of encoding its frames. False when
+ *  the source has no H.264 to tap. Before the source starts. */
+bool ls_record_out_copy(void *impl, unsigned cam, struct ls_source *src);
 
 #endif

@@ -34,6 +34,7 @@ static const char schema[] =
 	" bytes INTEGER NOT NULL,"
 	" keyframes TEXT NOT NULL,"
 	" repeated INTEGER NOT NULL DEFAULT 0,"
+	" copy INTEGER NOT NULL DEFAULT 0,"
 	" state TEXT NOT NULL CHECK (state IN ('recording','complete','protected','quarantined','deleting')));"
 	"CREATE INDEX IF NOT EXISTS segments_slot ON segments (first_slot, camera);"
 	"CREATE TABLE IF NOT EXISTS clips ("
@@ -81,6 +82,13 @@ int ls_rec_index_open(const char *dir, struct ls_rec_index **out, char **err)
 		rc = sqlite3_exec(idx->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(idx->db, schema, NULL, NULL, &msg);
+		/* an index made before stream copy: add its column */
+		sqlite3_stmt *probe = NULL;
+		if (rc == SQLITE_OK &&
+		    sqlite3_prepare_v2(idx->db, "SELECT copy FROM segments LIMIT 0", -1, &probe, NULL) != SQLITE_OK)
+			rc = sqlite3_exec(idx->db, "ALTER TABLE segments ADD COLUMN copy INTEGER NOT NULL DEFAULT 0", NULL,
+					  NULL, &msg);
+		sqlite3_finalize(probe);
 	}
 	if (rc != SQLITE_OK) {
 		if (err)
@@ -120,7 +128,7 @@ int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char
 	g_mutex_lock(&idx->lock);
 	if (sqlite3_prepare_v2(idx->db,
 			       "INSERT INTO segments (camera, path, first_slot, last_slot, start_ns, end_ns, bytes,"
-			       " keyframes, repeated, state) VALUES (?,?,?,?,?,?,?,?,?,?)",
+			       " keyframes, repeated, state, copy) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = sql_error(idx, err, "insert");
 		goto out;
@@ -135,6 +143,7 @@ int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char
 	sqlite3_bind_text(st, 8, s->keyframes ? s->keyframes : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, s->repeated);
 	sqlite3_bind_text(st, 10, s->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 11, s->copy);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = sql_error(idx, err, "insert");
 		goto out;
@@ -224,7 +233,7 @@ GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, const
 	g_mutex_lock(&idx->lock);
 	if (sqlite3_prepare_v2(idx->db,
 			       "SELECT id, camera, path, first_slot, last_slot, start_ns, end_ns, bytes, keyframes,"
-			       " repeated, state FROM segments WHERE (?1 IS NULL OR camera=?1) AND (?2 IS NULL OR"
+			       " repeated, state, copy FROM segments WHERE (?1 IS NULL OR camera=?1) AND (?2 IS NULL OR"
 			       " state=?2) AND last_slot >= ?3 AND first_slot <= ?4 ORDER BY first_slot, camera",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
@@ -249,6 +258,7 @@ GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, const
 		s->keyframes = col_text(st, 8);
 		s->repeated = sqlite3_column_int64(st, 9);
 		s->state = col_text(st, 10);
+		s->copy = sqlite3_column_int(st, 11) != 0;
 		g_ptr_array_add(a, s);
 	}
 	if (rc != SQLITE_DONE)
@@ -638,6 +648,8 @@ struct clip_cam {
 	GPtrArray *segs; /* borrowed from the list, this camera's, oldest first */
 	int64_t first, last, frames;
 	GString *files;
+	bool copy;       /* its segments are the camera's own stream */
+	int64_t start;   /* the keyframe slot its part of the clip starts at */
 };
 
 /* Copies this camera's access units for slots [from, to] into
@@ -847,32 +859,72 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 		keys[c] = key_set(segs, cc->name);
 	}
 	g_ptr_array_unref(names);
-	/* the start: the latest slot <= n1 that is a keyframe on every camera,
-	 * else the earliest common one inside the window */
+	/* the start: the latest slot <= n1 that is a keyframe on every camera
+	 * that was encoded by lockstep (they share keyframe slots), else the
+	 * earliest such slot inside the window. A stream-copied camera has its
+	 * own keyframes: it starts at its own latest keyframe <= n1. */
 	int64_t start = INT64_MIN, later = INT64_MAX;
+	int first_enc = -1;
+	for (guint c = 0; c < cams->len; c++) {
+		struct clip_cam *cc = g_ptr_array_index(cams, c);
+		for (guint i = 0; i < cc->segs->len; i++)
+			cc->copy |= ((struct ls_rec_segment *)g_ptr_array_index(cc->segs, i))->copy;
+		cc->start = INT64_MIN;
+		if (!cc->copy && first_enc < 0)
+			first_enc = (int)c;
+	}
 	GHashTableIter it;
 	gpointer kp;
-	g_hash_table_iter_init(&it, keys[0]);
-	while (g_hash_table_iter_next(&it, &kp, NULL)) {
-		int64_t k = *(int64_t *)kp;
-		bool common = true;
-		for (guint c = 1; c < cams->len && common; c++)
-			common = g_hash_table_contains(keys[c], &k);
-		if (!common)
-			continue;
-		if (k <= n1 && k > start)
-			start = k;
-		if (k > n1 && k <= n2 && k < later)
-			later = k;
+	if (first_enc >= 0) {
+		g_hash_table_iter_init(&it, keys[first_enc]);
+		while (g_hash_table_iter_next(&it, &kp, NULL)) {
+			int64_t k = *(int64_t *)kp;
+			bool common = true;
+			for (guint c = 0; c < cams->len && common; c++)
+				common = ((struct clip_cam *)g_ptr_array_index(cams, c))->copy ||
+					 g_hash_table_contains(keys[c], &k);
+			if (!common)
+				continue;
+			if (k <= n1 && k > start)
+				start = k;
+			if (k > n1 && k <= n2 && k < later)
+				later = k;
+		}
+		if (start == INT64_MIN)
+			start = later;
+		if (start == INT64_MAX) {
+			*err = g_strdup_printf("clip: no slot in %lld..%lld is a keyframe on every chosen camera",
+					       (long long)n1, (long long)n2);
+			rc = -EINVAL;
+			goto out;
+		}
 	}
-	if (start == INT64_MIN)
-		start = later;
-	if (start == INT64_MAX) {
-		*err = g_strdup_printf("clip: no slot in %lld..%lld is a keyframe on every chosen camera", (long long)n1,
-				       (long long)n2);
-		rc = -EINVAL;
-		goto out;
+	int64_t earliest = INT64_MAX;
+	for (guint c = 0; c < cams->len; c++) {
+		struct clip_cam *cc = g_ptr_array_index(cams, c);
+		if (!cc->copy) {
+			cc->start = start;
+		} else {
+			int64_t before = INT64_MIN, after = INT64_MAX;
+			g_hash_table_iter_init(&it, keys[c]);
+			while (g_hash_table_iter_next(&it, &kp, NULL)) {
+				int64_t k = *(int64_t *)kp;
+				if (k <= n1 && k > before)
+					before = k;
+				if (k > n1 && k <= n2 && k < after)
+					after = k;
+			}
+			cc->start = before != INT64_MIN ? before : after;
+			if (cc->start == INT64_MAX) {
+				*err = g_strdup_printf("clip: camera %s has no keyframe at or before slot %lld..%lld",
+						       cc->name, (long long)n1, (long long)n2);
+				rc = -EINVAL;
+				goto out;
+			}
+		}
+		earliest = MIN(earliest, cc->start);
 	}
+	start = earliest;
 	if (mkdir(req->outdir, 0755) < 0 && errno != EEXIST) {
 		*err = g_strdup_printf("clip: --out %s: %s", req->outdir, g_strerror(errno));
 		rc = -errno;
@@ -889,8 +941,10 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 		if (s->last_slot >= start && s->first_slot <= n2 && strcmp(s->state, "complete") == 0)
 			ls_rec_index_set_state(idx, s->id, "complete", "protected");
 	}
-	for (guint c = 0; c < cams->len && rc == 0; c++)
-		rc = export_camera(g_ptr_array_index(cams, c), req, start, n2, err);
+	for (guint c = 0; c < cams->len && rc == 0; c++) {
+		struct clip_cam *cc = g_ptr_array_index(cams, c);
+		rc = export_camera(cc, req, cc->start, n2, err);
+	}
 	if (rc < 0)
 		goto out;
 	/* the manifest */
@@ -912,9 +966,10 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 		}
 		g_string_append_printf(j,
 				       "%s\n    \"%s\": {\"file\": \"%s.mp4\", \"first_slot\": %lld, \"last_slot\": %lld, "
-				       "\"frames\": %lld, \"start\": \"%s\", \"end\": \"%s\", \"segments\": [%s]}",
+				       "\"frames\": %lld, \"start\": \"%s\", \"end\": \"%s\", \"copy\": %s, \"segments\": [%s]}",
 				       c ? "," : "", cc->name, cc->name, (long long)(cc->frames ? cc->first : -1),
-				       (long long)(cc->frames ? cc->last : -1), (long long)cc->frames, a, b, cc->files->str);
+				       (long long)(cc->frames ? cc->last : -1), (long long)cc->frames, a, b,
+				       cc->copy ? "true" : "false", cc->files->str);
 		res->frames += cc->frames;
 	}
 	g_string_append_printf(j, "\n  },\n  \"first_slot\": %lld,\n  \"last_slot\": %lld\n}\n", (long long)start,

@@ -45,6 +45,7 @@ struct ls_rec_segment {
 	char *keyframes;   /**< slots of its keyframes, comma-separated */
 	int64_t repeated;  /**< frames that repeat the previous one (camera missing from the set) */
 	char *state;
+	bool copy;         /**< the camera's own H.264, copied: keyframes are the camera's (insert only) */
 };
 
 void ls_rec_segment_free(gpointer seg);

@@ -474,6 +474,11 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			r->exit_code = 1;
 			goto out_outputs;
 		}
+		/* copy = auto: a camera's own H.264 where it has one, never a
+		 * redacted camera's (its stream holds what redaction hides) */
+		for (unsigned c = 0; cfg->record->copy && c < cfg->ncams; c++)
+			if (!cfg->cams[c].redact)
+				ls_record_out_copy(impl, c, r->sources[c]);
 	}
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		const struct ls_output_config *oc = &cfg->outputs[i];

@@ -43,6 +43,9 @@ struct ls_source {
 
 	GstElement *pipeline;        /* main thread */
 	GstElement *appsink;
+	GstElement *esink;           /* the H.264 tap's appsink, or NULL */
+	ls_source_es_fn es_fn;       /* called on the tap's streaming thread */
+	void *es_user;
 	GstClock *clock;             /* REALTIME system clock */
 	guint bus_watch;
 	guint retry_timer;
@@ -251,6 +254,20 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer data)
 		int64_t t = capture_time(s, smp, buf);
 		deliver(s, gst_buffer_ref(buf), &info, t);
 	}
+	gst_sample_unref(smp);
+	return GST_FLOW_OK;
+}
+
+/* The H.264 tap: each access unit, stamped like the frame decoded from it. */
+static GstFlowReturn on_es_sample(GstAppSink *sink, gpointer data)
+{
+	struct ls_source *s = data;
+	GstSample *smp = gst_app_sink_pull_sample(sink);
+	if (!smp)
+		return GST_FLOW_EOS;
+	GstBuffer *buf = gst_sample_get_buffer(smp);
+	if (buf && GST_BUFFER_PTS_IS_VALID(buf))
+		s->es_fn(s->es_user, buf, gst_sample_get_caps(smp), capture_time(s, smp, buf));
 	gst_sample_unref(smp);
 	return GST_FLOW_OK;
 }
@@ -503,7 +520,7 @@ static bool build_pipeline(struct ls_source *s, char **err)
 				       " ! videoconvert ! video/x-raw,format=I420",
 				       s->fb_format, s->fb_w, s->fb_h, s->spec.fbdev.fps.num, s->spec.fbdev.fps.den);
 	} else {
-		desc = ls_source_spec_gst_desc(&s->spec);
+		desc = ls_source_spec_gst_desc_tap(&s->spec, s->es_fn != NULL);
 	}
 	if (!desc) {
 		*err = g_strdup_printf("camera %s: %s sources are not supported by this build", s->name,
@@ -514,8 +531,13 @@ static bool build_pipeline(struct ls_source *s, char **err)
 	/* Live sources: keep at most 2 samples and drop the oldest, so a stall
 	 * never builds latency. Test and event-time files: backpressure. */
 	bool drop = s->spec.kind != LS_SRC_TEST && !(s->spec.kind == LS_SRC_FILE && !s->spec.file.realtime);
-	char *full = g_strdup_printf("%s ! appsink name=sink max-buffers=2 drop=%s sync=%s enable-last-sample=false",
-				     desc, drop ? "true" : "false", sync ? "true" : "false");
+	/* the tap's queue drops the oldest when its reader is behind: the
+	 * reader sees the gap, and decoding never waits for it */
+	char *full = g_strdup_printf("%s ! appsink name=sink max-buffers=2 drop=%s sync=%s enable-last-sample=false%s",
+				     desc, drop ? "true" : "false", sync ? "true" : "false",
+				     s->es_fn ? " es. ! queue leaky=downstream max-size-buffers=300 max-size-bytes=0 "
+						"max-size-time=0 ! appsink name=esink sync=false enable-last-sample=false"
+					      : "");
 	GError *ge = NULL;
 	s->pipeline = gst_parse_launch(full, &ge);
 	g_free(desc);
@@ -529,6 +551,11 @@ static bool build_pipeline(struct ls_source *s, char **err)
 		return false;
 	}
 	s->appsink = gst_bin_get_by_name(GST_BIN(s->pipeline), "sink");
+	if (s->es_fn) {
+		s->esink = gst_bin_get_by_name(GST_BIN(s->pipeline), "esink");
+		GstAppSinkCallbacks ecb = { .new_sample = on_es_sample };
+		gst_app_sink_set_callbacks(GST_APP_SINK(s->esink), &ecb, s, NULL);
+	}
 	if (s->spec.kind == LS_SRC_FBDEV)
 		s->fbsrc = gst_bin_get_by_name(GST_BIN(s->pipeline), "fbsrc");
 	s->clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
@@ -627,6 +654,31 @@ void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage)
 	s->redact = stage;
 }
 
+static void drop_pipeline(struct ls_source *s);
+
+bool ls_source_set_es_tap(struct ls_source *s, ls_source_es_fn fn, void *user)
+{
+	if (!ls_source_spec_h264_tap(&s->spec))
+		return false;
+	/* the pipeline was built without the tap: build it again */
+	s->es_fn = fn;
+	s->es_user = user;
+	drop_pipeline(s);
+	char *err = NULL;
+	if (build_pipeline(s, &err))
+		return true;
+	/* as it was, without the tap */
+	g_printerr("%s\n", err);
+	g_clear_pointer(&err, g_free);
+	s->es_fn = NULL;
+	s->es_user = NULL;
+	if (!build_pipeline(s, &err)) {
+		g_printerr("%s\n", err);
+		g_free(err);
+	}
+	return false;
+}
+
 void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns)
 {
 	s->rig_rate = rate;
@@ -636,7 +688,10 @@ void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t ep
 
 int ls_source_start(struct ls_source *s, char **err)
 {
-	(void)err;
+	if (!s->pipeline) {
+		*err = g_strdup_printf("camera %s: it has no pipeline", s->name);
+		return -EIO;
+	}
 	atomic_store(&s->stopping, false);
 	if (!s->watchdog)
 		s->watchdog = g_timeout_add(500, watchdog_cb, s);
@@ -684,6 +739,22 @@ void ls_source_stop(struct ls_source *s)
 	atomic_store(&s->state, LS_SOURCE_IDLE);
 }
 
+/* Undoes build_pipeline() (stopped sources only). */
+static void drop_pipeline(struct ls_source *s)
+{
+	if (s->bus_watch)
+		g_source_remove(s->bus_watch);
+	s->bus_watch = 0;
+	g_clear_pointer(&s->appsink, gst_object_unref);
+	g_clear_pointer(&s->esink, gst_object_unref);
+	g_clear_pointer(&s->fbsrc, gst_object_unref);
+	if (s->fb_fd >= 0)
+		close(s->fb_fd);
+	s->fb_fd = -1;
+	g_clear_pointer(&s->pipeline, gst_object_unref);
+	g_clear_pointer(&s->clock, gst_object_unref);
+}
+
 void ls_source_free(struct ls_source **sp)
 {
 	if (!sp || !*sp)
@@ -691,18 +762,7 @@ void ls_source_free(struct ls_source **sp)
 	struct ls_source *s = *sp;
 	*sp = NULL;
 	ls_source_stop(s);
-	if (s->bus_watch)
-		g_source_remove(s->bus_watch);
-	if (s->appsink)
-		gst_object_unref(s->appsink);
-	if (s->fbsrc)
-		gst_object_unref(s->fbsrc);
-	if (s->fb_fd >= 0)
-		close(s->fb_fd);
-	if (s->pipeline)
-		gst_object_unref(s->pipeline);
-	if (s->clock)
-		gst_object_unref(s->clock);
+	drop_pipeline(s);
 	ls_frame_pool_unref(&s->pool); /* frames still out keep it alive */
 	ls_redact_stage_free(&s->redact);   /* its buffers outlive it too */
 	ls_source_spec_clear(&s->spec);

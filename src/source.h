@@ -24,6 +24,7 @@
 #ifndef LS_SOURCE_H
 #define LS_SOURCE_H
 
+#include <gst/gst.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,6 +65,13 @@ struct ls_redact_stage;
 /** Redacts every frame with @stage (owned by the source from now on) before
  *  it reaches the aligner. Call before ls_source_start(). */
 void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage);
+/** Receives each H.264 access unit of the camera's own stream (byte-stream,
+ *  SPS/PPS before every IDR, decode order) on the tap's streaming thread,
+ *  with its caps and the capture time its decoded frame gets. */
+typedef void (*ls_source_es_fn)(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns);
+/** Taps the camera's H.264 before decoding (udp:// and rtsp:// H.264 only;
+ *  false otherwise). Call before ls_source_start(). Frames still flow. */
+bool ls_source_set_es_tap(struct ls_source *s, ls_source_es_fn fn, void *user);
 /** Starts it. A camera that fails now is reported and retried with backoff,
  *  like one that fails later; returns < 0 only for errors that retrying
  *  cannot fix (a pipeline that cannot be built), with *err set. */

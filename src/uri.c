@@ -977,17 +977,33 @@ static void append_quoted(GString *g, const char *s)
 	g_string_append_c(g, '"');
 }
 
-static void append_depay_decode(GString *g, enum ls_codec c)
+/* With @tap, the parsed H.264 stream also goes to a tee named `es`
+ * (byte-stream, one access unit per buffer, SPS/PPS before every IDR). */
+static void append_depay_decode(GString *g, enum ls_codec c, bool tap)
 {
 	if (c == LS_CODEC_H265)
 		g_string_append(g, " ! rtph265depay ! h265parse ! avdec_h265");
+	else if (tap)
+		g_string_append(g, " ! rtph264depay ! h264parse config-interval=-1 ! "
+				   "video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264");
 	else
 		g_string_append(g, " ! rtph264depay ! h264parse ! avdec_h264");
+}
+
+bool ls_source_spec_h264_tap(const struct ls_source_spec *s)
+{
+	return (s->kind == LS_SRC_RTSP && s->rtsp.codec == LS_CODEC_H264) ||
+	       (s->kind == LS_SRC_UDP && s->udp.codec == LS_CODEC_H264);
 }
 
 #define TO_I420 " ! videoconvert ! video/x-raw,format=I420"
 
 char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
+{
+	return ls_source_spec_gst_desc_tap(s, false);
+}
+
+char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap)
 {
 	GString *g;
 
@@ -1043,7 +1059,7 @@ char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
 		if (s->rtsp.transport != LS_RTSP_AUTO)
 			g_string_append_printf(g, " protocols=%s", transport_name(s->rtsp.transport));
 		g_string_append(g, " ntp-sync=true add-reference-timestamp-meta=true");
-		append_depay_decode(g, s->rtsp.codec);
+		append_depay_decode(g, s->rtsp.codec, tap);
 		g_string_append(g, TO_I420);
 		break;
 	case LS_SRC_UDP:
@@ -1054,7 +1070,7 @@ char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
 				       "encoding-name=%s,payload=%d\" ! rtpjitterbuffer latency=%d",
 				       s->udp.port, s->udp.codec == LS_CODEC_H265 ? "H265" : "H264", s->udp.payload,
 				       s->udp.latency_ms);
-		append_depay_decode(g, s->udp.codec);
+		append_depay_decode(g, s->udp.codec, tap);
 		g_string_append(g, TO_I420);
 		break;
 	case LS_SRC_X11:

@@ -184,6 +184,14 @@ char *ls_source_spec_describe(const struct ls_source_spec *s);
  *  errno = ENOTSUP for fbdev (GStreamer 1.22 has no framebuffer source:
  *  lockstep reads /dev/fbN itself) and errno = EINVAL for LS_SRC_NONE. */
 char *ls_source_spec_gst_desc(const struct ls_source_spec *s);
+/** Whether the source carries H.264 that lockstep parses before decoding
+ *  (udp:// and rtsp:// with codec h264), so its stream can be tapped. */
+bool ls_source_spec_h264_tap(const struct ls_source_spec *s);
+/** Like ls_source_spec_gst_desc(); with @tap (only where
+ *  ls_source_spec_h264_tap()), the parsed stream also goes to a tee named
+ *  `es` (H.264 byte-stream, one access unit per buffer, SPS and PPS before
+ *  every IDR) that the caller links: "... es. ! queue ! appsink ...". */
+char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap);
 
 /* Scalar value parsers shared with config.c. Each returns 0, or -EINVAL
  * with *err (if not NULL) set to a reason that quotes the value, e.g.

@@ -141,8 +141,8 @@ def clip_across_a_boundary_same_slots_everywhere():
     m = main_recording()
     segs = rows(m["rec"])
     # the start of the second full segment: a full one precedes it
-    boundary = [s["first_slot"] for s in segs if s["first_slot"] % SEG == 0 and
-                s["last_slot"] - s["first_slot"] + 1 == SEG][1]
+    boundary = sorted({s["first_slot"] for s in segs if s["first_slot"] % SEG == 0 and
+                       s["last_slot"] - s["first_slot"] + 1 == SEG})[1]
     n1, n2 = boundary - 20, boundary + 25
     out = os.path.join(TMP, "clip1")
     t0 = time.time()
@@ -273,6 +273,114 @@ def kill_9_then_restart_loses_under_a_second():
         for s in before:
             frames, _, keys, _ = probe(os.path.join(rec, s["path"]))
             assert frames >= s["last_slot"] - s["first_slot"] + 1 and keys[0] == 0, (s, frames)
+
+
+def rtp_sender(port, fps=30, keyint=45):
+    """A network camera: x264 (no B-frames) over RTP to 127.0.0.1:port."""
+    return subprocess.Popen(["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=ball", "!",
+                             "video/x-raw,width=320,height=240,framerate=%d/1" % fps, "!", "x264enc",
+                             "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=%d" % keyint, "!",
+                             "rtph264pay", "config-interval=1", "pt=96", "!", "udpsink", "host=127.0.0.1",
+                             "port=%d" % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@test
+def stream_copy_of_an_h264_network_camera():
+    """copy = auto: an udp:// H.264 camera is recorded from its own stream
+    (the sender's keyframes, every 45 frames), a test camera
+    beside it is encoded (keyframes on n mod 30); segments play, hold one
+    frame per slot, and a clip starts each camera on its own keyframe."""
+    port = 22000 + os.getpid() % 20000
+    sender = rtp_sender(port)
+    try:
+        rec = os.path.join(TMP, "copy", "rec")
+        os.makedirs(rec)
+        cams = ("[camera net]\nuri = udp://127.0.0.1:%d?latency=50\n"
+                "[camera t]\nuri = test://?width=320&height=240\n" % port)
+        cfg = config("copy", "dir = %s\nsegment-s = 2\ncopy = auto\n" % rec, cams)
+        time.sleep(0.5)
+        r = run(["run", cfg, "--duration", "10", "--quiet"])
+        assert r.returncode == 0, r.stderr
+        assert "record: camera net: recording its own H.264 stream (stream copy)" in r.stderr, r.stderr
+        assert "camera t: recording its own" not in r.stderr and "re-encoding" not in r.stderr, r.stderr
+    finally:
+        sender.terminate()
+        sender.wait()
+    segs = rows(rec)
+    assert all(s["state"] == "complete" for s in segs), segs
+    net = [s for s in segs if s["camera"] == "net"]
+    t = [s for s in segs if s["camera"] == "t"]
+    assert len(net) >= 3 and len(t) >= 3, (net, t)
+    assert all(s["copy"] == 1 for s in net) and all(s["copy"] == 0 for s in t), segs
+    net_keys = []
+    for s in net:
+        path = os.path.join(rec, s["path"])
+        frames, packets, keys, _ = probe(path)
+        n = s["last_slot"] - s["first_slot"] + 1
+        assert frames == n and packets == n, (s, frames, packets)
+        assert keys and keys[0] == 0, (s, keys)
+        slots = [s["first_slot"] + k for k in keys]
+        assert slots == [int(x) for x in s["keyframes"].split(",")], (s, slots)
+        net_keys += slots
+    # the camera's keyframes, 45 frames apart (one per slot: 45 slots),
+    # except across a lost frame, which ends a segment
+    gaps = [b - a for a, b in zip(net_keys, net_keys[1:])]
+    assert gaps.count(45) >= len(gaps) - 1, gaps
+    # one frame per slot: the copied frames cover the run's slots
+    covered = sum(s["last_slot"] - s["first_slot"] + 1 for s in net)
+    span = net[-1]["last_slot"] - net[0]["first_slot"] + 1
+    assert covered >= 0.9 * span and span >= 6 * RATE, (covered, span)
+    for s in t:
+        _, _, keys, _ = probe(os.path.join(rec, s["path"]))
+        assert all((s["first_slot"] + k) % GOP == 0 for k in keys[1:]), (s, keys)
+    # a clip in the middle: each camera from its own latest keyframe
+    mid = net[1]["first_slot"] + 20
+    out = os.path.join(TMP, "copy", "clip")
+    r = run(["clip", "--config", cfg, "--from", str(mid), "--to", str(mid + 40), "--out", out])
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(out, "manifest.json")) as f:
+        man = json.load(f)
+    cn, ct = man["cameras"]["net"], man["cameras"]["t"]
+    assert cn["copy"] is True and ct["copy"] is False, man
+    assert cn["first_slot"] == max(k for k in net_keys if k <= mid), (cn, net_keys)
+    assert ct["first_slot"] == mid - mid % GOP, ct
+    for name, c in (("net", cn), ("t", ct)):
+        assert c["last_slot"] == mid + 40, c
+        frames, _, keys, _ = probe(os.path.join(out, name + ".mp4"))
+        assert frames == c["frames"] == c["last_slot"] - c["first_slot"] + 1 and keys[0] == 0, (name, c, frames)
+
+
+@test
+def stream_copy_never_for_redacted_or_other_rate_cameras():
+    """copy = auto leaves a redact=on camera to the encoder (its own stream
+    holds what redaction hides), and a camera at 15 fps in a 30 fps rig
+    falls back to encoding with one line."""
+    p1, p2 = 23000 + os.getpid() % 20000, 24000 + os.getpid() % 20000
+    senders = [rtp_sender(p1), rtp_sender(p2, fps=15)]
+    try:
+        rec = os.path.join(TMP, "nocopy", "rec")
+        os.makedirs(rec)
+        cams = ("[camera red]\nuri = udp://127.0.0.1:%d?latency=50\nredact = on\n"
+                "[camera slow]\nuri = udp://127.0.0.1:%d?latency=50\n" % (p1, p2))
+        cfg = config("nocopy", "dir = %s\nsegment-s = 1\ncopy = auto\n" % rec, cams)
+        time.sleep(0.5)
+        r = run(["run", cfg, "--duration", "6", "--quiet"])
+        assert r.returncode == 0, r.stderr
+    finally:
+        for p in senders:
+            p.terminate()
+            p.wait()
+    assert "camera red: recording its own" not in r.stderr, r.stderr
+    assert "record: camera slow: its stream runs at 15/1 fps, the rig at 30/1; re-encoding it" in r.stderr, r.stderr
+    segs = rows(rec)
+    for cam in ("red", "slow"):
+        mine = [s for s in segs if s["camera"] == cam]
+        assert len(mine) >= 2 and all(s["copy"] == 0 for s in mine), (cam, segs)
+        # lockstep's encoder: keyframes on n mod gop = 0, not the senders' 45
+        for s in mine:
+            _, _, keys, _ = probe(os.path.join(rec, s["path"]))
+            assert all((s["first_slot"] + k) % GOP == 0 for k in keys[1:]), (s, keys)
+            assert int(s["keyframes"].split(",")[0]) == s["first_slot"], s
 
 
 @test

@@ -174,11 +174,19 @@ def test_dead_ocr_worker_masks_whole_frames():
     """OCR workers that fail count as dead: from then on every frame is
     masked whole (before that, the unread text was masked as pending)."""
     out, audit, index = redact("form", env={"LOCKSTEP_FAULT_OCR": "fail"}, name="form-dead")
-    r = check("form", out, index)
+    per = os.path.join(out, "per-frame.jsonl")
+    r = check("form", out, index, ["--per-frame", per])
     assert r["leaks"] == 0
     recs = audit_records(audit)
     assert any(x["event"] == "full-mask" and x["why"] == "ocr-worker-dead" for x in recs), recs[-3:]
-    assert r["frames_fully_masked"] >= r["frames_checked"] - 3, r
+    # from the first frame masked whole on, every frame is (a dead worker
+    # never comes back); how soon depends on when the nice-10 worker got
+    # the CPU for its first job, so only "within the first half" is asserted
+    with open(per) as f:
+        full = [json.loads(line)["fully_masked"] for line in f]
+    assert True in full, r
+    first = full.index(True)
+    assert all(full[first:]) and first <= len(full) // 2, full
 
 
 @suite.test

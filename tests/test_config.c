@@ -869,6 +869,7 @@ static void test_record(void)
 	g_assert_cmpstr(r->preset, ==, "ultrafast");
 	g_assert_cmpstr(r->tune, ==, "zerolatency");
 	g_assert_cmpstr(r->encoder, ==, "auto");
+	g_assert_false(r->copy);
 	ls_config_free(&cfg);
 
 	/* 29.97: 10 s is round(299.7) = 300 slots; 2.5 s at 30 is 75 slots and
@@ -879,8 +880,9 @@ static void test_record(void)
 	ls_config_free(&cfg);
 	cfg = load_ok(MINIMAL "[record]\ndir = d\nsegment-s = 2.5\nkeep-minutes = 0.5\nquota-mb = 1.5\n"
 			      "camera-quota-mb = 1\nmin-free-mb = 0\ngop = 15\npreset = veryfast\ntune = none\n"
-			      "bitrate-kbps = 800\nencoder = x264\n");
+			      "bitrate-kbps = 800\nencoder = x264\ncopy = auto\n");
 	r = cfg->record;
+	g_assert_true(r->copy);
 	g_assert_cmpuint(r->seg_slots, ==, 75);
 	g_assert_cmpuint(r->gop, ==, 15);
 	g_assert_cmpint(r->keep_ns, ==, 30 * LS_NS_PER_SEC);
@@ -911,6 +913,7 @@ static void test_bad_record(void)
 		{ "[record]\ndir = d\ntune = fast\n", "t.ini:7: [record] tune: expected one of zerolatency" },
 		{ "[record]\ndir = d\nencoder = a b\n", "t.ini:7: [record] encoder: expected auto, x264" },
 		{ "[record]\ndir = d\nbitrate-kbps = -5\n", "t.ini:7: [record] bitrate-kbps:" },
+		{ "[record]\ndir = d\ncopy = yes\n", "t.ini:7: [record] copy: expected auto or off, got \"yes\"" },
 		{ "[record]\ndir = d\nfile = x.ts\n", "t.ini:7: unknown key \"file\" in [record]" },
 		{ "[record]\ndir = d\n[record]\ndir = e\n", "t.ini:7: duplicate group [record] (first at line 5)" },
 	};

@@ -527,6 +527,7 @@ static void test_rtsp(void)
 	assert_desc(&s, "rtspsrc location=\"rtsp://cam.local/stream\" latency=200 protocols=tcp ntp-sync=true "
 			"add-reference-timestamp-meta=true ! rtph264depay ! h264parse ! avdec_h264 ! videoconvert ! "
 			"video/x-raw,format=I420");
+	g_assert_true(ls_source_spec_h264_tap(&s));
 	ls_source_spec_clear(&s);
 
 	/* The query is the camera's and stays in the location; our options
@@ -595,9 +596,20 @@ static void test_udp(void)
 	assert_desc(&s, "udpsrc address=\"0.0.0.0\" port=5000 caps=\"application/x-rtp,media=video,clock-rate=90000,"
 			"encoding-name=H264,payload=96\" ! rtpjitterbuffer latency=200 ! rtph264depay ! h264parse ! "
 			"avdec_h264 ! videoconvert ! video/x-raw,format=I420");
+	/* tapped for stream copy: the parsed stream also goes to tee `es` */
+	g_assert_true(ls_source_spec_h264_tap(&s));
+	char *d = ls_source_spec_gst_desc_tap(&s, true);
+	g_assert_cmpstr(d, ==,
+			"udpsrc address=\"0.0.0.0\" port=5000 caps=\"application/x-rtp,media=video,clock-rate=90000,"
+			"encoding-name=H264,payload=96\" ! rtpjitterbuffer latency=200 ! rtph264depay ! h264parse "
+			"config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue "
+			"max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264 ! videoconvert ! "
+			"video/x-raw,format=I420");
+	g_free(d);
 	ls_source_spec_clear(&s);
 
 	parse_ok("udp://239.1.2.3:65535?latency=50&payload=127&codec=h265", &s);
+	g_assert_false(ls_source_spec_h264_tap(&s)); /* H.265 is decoded only */
 	g_assert_cmpstr(s.udp.host, ==, "239.1.2.3");
 	g_assert_cmpint(s.udp.port, ==, 65535);
 	g_assert_cmpint(s.udp.latency_ms, ==, 50);
