@@ -16,8 +16,10 @@
  * with the first under the pop lock, orders a short pre-stage (feeding the
  * detectors, under its own lock) before the parallel part. A camera whose
  * gate is closed is neither preprocessed nor inferred; its JSON entry says
- * "gated":true, its boxes leave the board, and its tracker is not updated
- * (nothing moved, so its tracks are held as they were).
+ * "gated":true, its boxes leave the board, and its tracker is told the
+ * frame was held (ls_tracker_hold: nothing moved, so its tracks stay where
+ * they are and are not counted as missed, but they age in capture time and
+ * go 60 s after their last match).
  *
  * Tracking: one ls_tracker per camera, updated in the publishing turn with
  * the camera's detections at the frame's capture time (frame_ns = the slot
@@ -488,6 +490,12 @@ static gpointer worker_main(gpointer data)
 				o->detections += (uint64_t)r->count[c];
 				if (r->ran[c])
 					track_camera(o, r, c);
+				else if (gated[c])
+					/* nothing moved: tracks stay, and age in
+					 * capture time (an error is a capture time
+					 * before the previous: ignored, as in
+					 * track_camera) */
+					(void)ls_tracker_hold(o->trackers[c], r->capture_ns[c]);
 			}
 			if (o->board)
 				ls_detect_board_put(o->board, r);
