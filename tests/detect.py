@@ -480,11 +480,14 @@ def stats_json_counts_what_the_gate_saves():
     print("# final record: %s" % json.dumps(final))
     still, ball = final["still"], final["ball"]
     # still: every picked frame gated (10 of them learn the background, and
-    # nothing ever moves), none inferred, the gate never opened
-    assert still["gated"] >= 15 and still["inferred"] == 0 and still["gate_openings"] == 0, still
+    # nothing ever moves), none inferred, the gate never opened (about 20
+    # picked slots in 4 s; the bounds leave room for a loaded machine,
+    # where the final record lags further behind)
+    assert still["gated"] >= 10 and still["inferred"] == 0 and still["gate_openings"] == 0, still
+    assert all(c["gated"] for x in lines for c in x["cameras"] if c["camera"] == "still"), lines[0]
     # ball: gated while its detector learns (5 picked slots of the first
     # 10 frames, one more to open), then inferred
-    assert ball["inferred"] >= 10 and ball["gate_openings"] >= 1 and ball["gated"] <= 8, ball
+    assert ball["inferred"] >= 5 and ball["gate_openings"] >= 1 and 5 <= ball["gated"] <= 8, ball
     for cam, k in final.items():
         # every other slot is skipped; sets popped but not yet published
         # (two workers) are in every_n_skipped only
