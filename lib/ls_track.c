@@ -26,6 +26,7 @@ struct trk {
 	double P[4][3];      /* per coordinate: var(x), cov(x, v), var(v) */
 	float score;
 	int det, hits, lost;
+	int64_t t_seen;      /* capture time of the last match (ns) */
 };
 
 struct ls_tracker {
@@ -34,7 +35,8 @@ struct ls_tracker {
 	int ntrk;
 	uint64_t next_id;
 	uint64_t updates;
-	int64_t last_t;
+	int64_t last_t;      /* the last update's or hold's time, valid when timed */
+	bool timed;
 	/* scratch for one update, sized at creation */
 	int *hi, *lo, *cand, *rows, *cols, *match_col;  /* detection / track index lists */
 	bool *det_used;
@@ -46,7 +48,7 @@ struct ls_tracker {
 
 static const struct ls_tracker_params defaults = {
 	.high = 0.5f, .low = 0.1f, .iou_high = 0.3f, .iou_low = 0.5f, .min_hits = 3, .max_age = 30,
-	.max_tracks = 256, .max_dets = 256, .frame_ns = 0, .output_lost = 0,
+	.max_tracks = 256, .max_dets = 256, .frame_ns = 0, .output_lost = 0, .max_hold_ns = LS_TRACKER_MAX_HOLD_NS,
 };
 
 float ls_iou(float ax, float ay, float aw, float ah, float bx, float by, float bw, float bh)
@@ -77,10 +79,11 @@ struct ls_tracker *ls_tracker_new(const struct ls_tracker_params *p)
 	DEF(max_age);
 	DEF(max_tracks);
 	DEF(max_dets);
+	DEF(max_hold_ns);
 #undef DEF
 	if (!(q.low > 0 && q.low <= q.high && q.high <= 1) || !(q.iou_high > 0 && q.iou_high < 1) ||
 	    !(q.iou_low > 0 && q.iou_low < 1) || q.min_hits < 1 || q.max_age < 1 || q.max_tracks < 1 ||
-	    q.max_tracks > 65536 || q.max_dets < 1 || q.max_dets > 65536 || q.frame_ns < 0) {
+	    q.max_tracks > 65536 || q.max_dets < 1 || q.max_dets > 65536 || q.frame_ns < 0 || q.max_hold_ns < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -369,15 +372,16 @@ int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int
 		      struct ls_track_out *out, int max)
 {
 	const struct ls_tracker_params *p = &t->p;
-	if (n < 0 || (n > 0 && !dets) || max < 0 || (max > 0 && !out) || (t->updates > 0 && t_ns < t->last_t))
+	if (n < 0 || (n > 0 && !dets) || max < 0 || (max > 0 && !out) || (t->timed && t_ns < t->last_t))
 		return -EINVAL;
 	if (n > p->max_dets)
 		return -E2BIG;
 
 	double dt = 1.0;
-	if (p->frame_ns > 0 && t->updates > 0)
+	if (p->frame_ns > 0 && t->timed)
 		dt = (double)(t_ns - t->last_t) / (double)p->frame_ns;
 	t->last_t = t_ns;
+	t->timed = true;
 
 	/* 1. predict */
 	for (int i = 0; i < t->ntrk; i++) {
@@ -440,6 +444,7 @@ int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int
 		if (k->det >= 0) {
 			k->hits++;
 			k->lost = 0;
+			k->t_seen = t_ns;
 			k->score = dets[k->det].score;
 			if (k->state == TENTATIVE && k->hits >= p->min_hits) {
 				k->state = CONFIRMED;
@@ -468,6 +473,7 @@ int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int
 		k->det = j;
 		k->score = dets[j].score;
 		k->state = TENTATIVE;
+		k->t_seen = t_ns;
 		if (p->min_hits <= 1) {
 			k->state = CONFIRMED;
 			k->id = t->next_id++;
@@ -500,4 +506,30 @@ int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int
 		}
 	}
 	return o;
+}
+
+int ls_tracker_hold(struct ls_tracker *t, int64_t t_ns)
+{
+	if (t->timed && t_ns < t->last_t)
+		return -EINVAL;
+	t->last_t = t_ns;
+	t->timed = true;
+	/* no prediction step: the motion detector saw nothing move, so each
+	 * box is where it was; the velocity is zero for the same reason (a
+	 * walker who stopped before the gate closed must not be predicted
+	 * on, at resume, by the velocity of his walk). P is left as it is:
+	 * no time passes for the filter. */
+	int w = 0;
+	for (int i = 0; i < t->ntrk; i++) {
+		struct trk *k = &t->trk[i];
+		if (t_ns - k->t_seen > t->p.max_hold_ns)
+			continue;
+		for (int c = 0; c < 4; c++)
+			k->v[c] = 0;
+		if (w != i)
+			t->trk[w] = *k;
+		w++;
+	}
+	t->ntrk = w;
+	return w;
 }

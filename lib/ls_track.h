@@ -28,6 +28,11 @@
  * matching by IoU is not, at crossings). A coasting track's cost carries
  * 0.001 per update lost (up to 10) to break ties in favour of recent ones.
  *
+ * A frame on which the detector did not run because nothing moved (a
+ * motion gate) is given with ls_tracker_hold(): tracks stay where they are
+ * and are not counted as missed, but they age in capture time and go once
+ * their last match is more than @max_hold_ns old.
+ *
  * A track gets its id when it is confirmed: ids start at 1, go up by one
  * per confirmed track (a false positive that never confirms uses none), and
  * are never reused by a tracker.
@@ -75,6 +80,8 @@ struct ls_tracker_params {
 			    * bridged; default 0: one step per update */
 	int output_lost;   /* 1: also return confirmed tracks that are coasting (det = -1);
 			    * default 0: only tracks matched in this update */
+	int64_t max_hold_ns; /* ls_tracker_hold() drops a track whose last match is more than
+			      * this old (capture time, ns); default 60 s */
 };
 
 /** A tracker with @p (NULL: all defaults). NULL with errno EINVAL when a
@@ -83,15 +90,31 @@ struct ls_tracker *ls_tracker_new(const struct ls_tracker_params *p);
 /** Sets *t to NULL. */
 void ls_tracker_free(struct ls_tracker **t);
 
+/** The default of max_hold_ns: 60 s. */
+#define LS_TRACKER_MAX_HOLD_NS (INT64_C(60) * 1000000000)
+
 /** Updates with the @n detections @dets of one frame taken at @t_ns and
  *  writes up to @max confirmed tracks to @out, in ascending id order (when
  *  there are more, those born first).
  *  Detections below `low`, or with w or h <= 0 or not finite, are ignored.
  *  Returns the number of tracks written, or -EINVAL (@n < 0, @n > 0 with
  *  NULL @dets, @max > 0 with NULL @out, @t_ns earlier than the previous
- *  update's), -E2BIG (@n > max_dets); the tracker is unchanged on error. */
+ *  update's or hold's), -E2BIG (@n > max_dets); the tracker is unchanged
+ *  on error. */
 int ls_tracker_update(struct ls_tracker *t, const struct ls_track_det *dets, int n, int64_t t_ns,
 		      struct ls_track_out *out, int max);
+
+/** A frame taken at @t_ns that was not detected on because the scene did
+ *  not change (the motion gate was closed). Every track stays where it is
+ *  and its velocity becomes zero (nothing moved); no track is counted as
+ *  missed (no detector ran, so absence is not evidence): a still object
+ *  keeps its id through a gated stretch. Tracks still age in capture time:
+ *  one whose last match is more than max_hold_ns old is dropped. The next update
+ *  predicts from @t_ns, not from the last update, so a long gated stretch
+ *  is not bridged with a stale velocity.
+ *  Returns the number of live tracks, or -EINVAL (@t_ns earlier than the
+ *  previous update's or hold's; the tracker is unchanged). */
+int ls_tracker_hold(struct ls_tracker *t, int64_t t_ns);
 
 /** Live tracks (tentative, confirmed and coasting). */
 int ls_tracker_count(const struct ls_tracker *t);

@@ -16,8 +16,10 @@
  * with the first under the pop lock, orders a short pre-stage (feeding the
  * detectors, under its own lock) before the parallel part. A camera whose
  * gate is closed is neither preprocessed nor inferred; its JSON entry says
- * "gated":true, its boxes leave the board, and its tracker is not updated
- * (nothing moved, so its tracks are held as they were).
+ * "gated":true, its boxes leave the board, and its tracker is told the
+ * frame was held (ls_tracker_hold: nothing moved, so its tracks stay where
+ * they are and are not counted as missed, but they age in capture time and
+ * go 60 s after their last match).
  *
  * Tracking: one ls_tracker per camera, updated in the publishing turn with
  * the camera's detections at the frame's capture time (frame_ns = the slot
@@ -34,6 +36,7 @@
  * are cut in detect_free(), after the recorder's finish closed its
  * segments (rig.c finishes every output before it frees any). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +49,17 @@
 #include "ls_track.h"
 #include "output.h"
 #include "recorder.h"
+
+/* What the stage did with one camera's new frames, for --stats-json. Each
+ * field has one writer at a time (the lock named) and one reader without
+ * a lock, the rig's aligner thread (detect_stats_json): relaxed atomics,
+ * so a record's fields may be a set apart from each other. */
+struct cam_counters {
+	atomic_uint_fast64_t inferred; /* run through the detector (publishing turn, under lock) */
+	atomic_uint_fast64_t gated;    /* on a slot every-n picks, kept from it by the closed gate (idem) */
+	atomic_uint_fast64_t every_n;  /* on a slot every-n skips (at pop, under lock) */
+	atomic_uint_fast64_t openings; /* gate openings (motion pre-stage, under mlock) */
+};
 
 /* A clip waiting for its post-roll to be recorded. */
 struct clip_req {
@@ -73,6 +87,7 @@ struct detect_out {
 	/* counters (under lock) */
 	uint64_t sets, skipped, empty, cam_frames, detections, failures;
 	int64_t run_ns, total_ns;
+	struct cam_counters *cc;   /* ncams, for --stats-json */
 	bool error_logged;
 
 	/* motion gate (NULL without): the ordered pre-stage */
@@ -133,6 +148,13 @@ void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *boa
 	o->names = g_new0(const char *, cfg->ncams + 1); /* NULL-terminated: the clip's camera list */
 	for (unsigned c = 0; c < cfg->ncams; c++)
 		o->names[c] = cfg->cams[c].name;
+	o->cc = g_new(struct cam_counters, o->ncams);
+	for (unsigned c = 0; c < o->ncams; c++) {
+		atomic_init(&o->cc[c].inferred, 0);
+		atomic_init(&o->cc[c].gated, 0);
+		atomic_init(&o->cc[c].every_n, 0);
+		atomic_init(&o->cc[c].openings, 0);
+	}
 	if (dc->motion_gate) {
 		o->motion = g_new0(struct ls_motion *, o->ncams);
 		o->motion_on = g_new0(bool, o->ncams);
@@ -369,6 +391,7 @@ static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_fram
 		active[c] = mres[c].motion;
 		if (mres[c].motion && !o->motion_on[c] && rc == 0) {
 			o->motion_events++;
+			atomic_fetch_add_explicit(&o->cc[c].openings, 1, memory_order_relaxed);
 			if (o->rec && o->dc.clip_motion)
 				clip_event(o, set->n, c, "motion");
 		}
@@ -442,8 +465,12 @@ static gpointer worker_main(gpointer data)
 		uint64_t mt = o->motion ? o->next_mticket++ : 0;
 		bool pick = set->n % (int64_t)o->dc.every_n == 0;
 		uint64_t ticket = pick ? o->next_ticket++ : 0;
-		if (!pick)
+		if (!pick) {
 			o->skipped++;
+			for (unsigned c = 0; c < o->ncams; c++)
+				if (set->entries[c].state == LS_ENTRY_PRESENT && set->entries[c].frame)
+					atomic_fetch_add_explicit(&o->cc[c].every_n, 1, memory_order_relaxed);
+		}
 		g_mutex_unlock(&o->lock);
 
 		if (o->motion)
@@ -486,8 +513,17 @@ static gpointer worker_main(gpointer data)
 			for (unsigned c = 0; c < o->ncams; c++) {
 				o->cam_frames += r->ran[c];
 				o->detections += (uint64_t)r->count[c];
-				if (r->ran[c])
+				if (r->ran[c]) {
+					atomic_fetch_add_explicit(&o->cc[c].inferred, 1, memory_order_relaxed);
 					track_camera(o, r, c);
+				} else if (gated[c]) {
+					/* nothing moved: tracks stay, and age in
+					 * capture time (an error is a capture time
+					 * before the previous: ignored, as in
+					 * track_camera) */
+					atomic_fetch_add_explicit(&o->cc[c].gated, 1, memory_order_relaxed);
+					(void)ls_tracker_hold(o->trackers[c], r->capture_ns[c]);
+				}
 			}
 			if (o->board)
 				ls_detect_board_put(o->board, r);
@@ -515,6 +551,28 @@ static gpointer worker_main(gpointer data)
 	g_free(mres);
 	ls_detect_result_free(&r);
 	return NULL;
+}
+
+/* --stats-json, on the rig's aligner thread: appends
+ * ,"motion_gate":B,"cameras":{"NAME":{"inferred":I,"gated":G,
+ * "every_n_skipped":E,"gate_openings":K},...}. Atomics only: never waits
+ * on a worker. Camera names need no escaping (config.c allows
+ * A-Z a-z 0-9 _ . - only). */
+static void detect_stats_json(void *impl, GString *j)
+{
+	struct detect_out *o = impl;
+	g_string_append_printf(j, ",\"motion_gate\":%s,\"cameras\":{", o->motion ? "true" : "false");
+	for (unsigned c = 0; c < o->ncams; c++) {
+		const struct cam_counters *k = &o->cc[c];
+		g_string_append_printf(
+			j, "%s\"%s\":{\"inferred\":%llu,\"gated\":%llu,\"every_n_skipped\":%llu,\"gate_openings\":%llu}",
+			c ? "," : "", o->names[c],
+			(unsigned long long)atomic_load_explicit(&k->inferred, memory_order_relaxed),
+			(unsigned long long)atomic_load_explicit(&k->gated, memory_order_relaxed),
+			(unsigned long long)atomic_load_explicit(&k->every_n, memory_order_relaxed),
+			(unsigned long long)atomic_load_explicit(&k->openings, memory_order_relaxed));
+	}
+	g_string_append_c(j, '}');
 }
 
 static int detect_start(void *impl, struct ls_setq *q, char **err)
@@ -603,6 +661,7 @@ static void detect_free(void *impl)
 	if (o->out && !o->out_is_stdout)
 		fclose(o->out);
 	g_free(o->names);
+	g_free(o->cc);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->turn);
 	g_mutex_clear(&o->mlock);
@@ -617,4 +676,5 @@ const struct ls_output_ops ls_detect_out_ops = {
 	.start = detect_start,
 	.finish = detect_finish,
 	.free = detect_free,
+	.stats_json = detect_stats_json,
 };

@@ -17,6 +17,13 @@ struct ls_output_ops {
 	/** Called after the queue was closed: drain, flush, close files. */
 	void (*finish)(void *impl);
 	void (*free)(void *impl);
+	/** Optional (NULL: none). Appends the output's own fields, each
+	 *  starting with ',', to its object in the --stats-json record, after
+	 *  "dropped". Called by the rig's aligner thread once a second after
+	 *  start, and for the final record when the aligner stops (before
+	 *  finish: sets still queued then are not in it). It must not wait on
+	 *  the output's threads, so it reads counters kept in atomics. */
+	void (*stats_json)(void *impl, GString *j);
 };
 
 /** The GStreamer muxer for a video file name: matroskamux (.mkv), mpegtsmux

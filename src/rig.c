@@ -139,8 +139,10 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 	g_string_append(j, "},\"outputs\":{");
 	for (unsigned i = 0; i < r->noutputs; i++) {
 		json_escape(j, r->outputs[i].name);
-		g_string_append_printf(j, ":{\"dropped\":%llu}%s", (unsigned long long)ls_setq_dropped(r->outputs[i].q),
-				       i + 1 < r->noutputs ? "," : "");
+		g_string_append_printf(j, ":{\"dropped\":%llu", (unsigned long long)ls_setq_dropped(r->outputs[i].q));
+		if (r->outputs[i].ops->stats_json)
+			r->outputs[i].ops->stats_json(r->outputs[i].impl, j);
+		g_string_append(j, i + 1 < r->noutputs ? "}," : "}");
 	}
 	g_string_append_printf(j,
 			       "},\"skew_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"

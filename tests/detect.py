@@ -349,7 +349,8 @@ def run_rig(name, realtime, extra_detect="", mosaic=None):
     text += "[detect]\nmodel = %s\nclasses = person\nthreshold = 0.45\nthreads = 2\noutput = %s\n%s" % (
         MODEL, jsonl, extra_detect)
     open(cfg, "w").write(text)
-    r = subprocess.run([LOCKSTEP, "run", cfg], capture_output=True, text=True, timeout=120)
+    stats = os.path.join(TMP, name + ".stats.json")
+    r = subprocess.run([LOCKSTEP, "run", cfg, "--stats-json", stats], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     summary = [x for x in r.stderr.splitlines() if x.startswith("[detect] ") and "framesets" in x]
     assert len(summary) == 1, r.stderr
@@ -363,6 +364,17 @@ def run_rig(name, realtime, extra_detect="", mosaic=None):
         for c in x["cameras"]:
             assert c["capture_ns"] > 0, c
             assert all(d["track_id"] is None or d["track_id"] >= 1 for d in c["detections"]), c
+    # --stats-json without the gate: nothing gated; the final record is made
+    # when the aligner stops, so it has at most what the lines have (in
+    # event time the files end before much is detected: maybe nothing)
+    det = json.loads(open(stats).readlines()[-1])["outputs"]["detect"]
+    assert det["motion_gate"] is False and set(det["cameras"]) == {"a", "b"}, det
+    every_n = "every-n = 2" in extra_detect
+    for cam, k in det["cameras"].items():
+        entries = sum(1 for x in lines for c in x["cameras"] if c["camera"] == cam)
+        assert k["gated"] == 0 and k["gate_openings"] == 0 and k["inferred"] <= entries, (cam, k, entries)
+        assert k["inferred"] > 0 or not realtime, (cam, k)
+        assert (k["every_n_skipped"] > 0) == every_n, (cam, k)
     return lines, summary[0]
 
 
@@ -398,7 +410,7 @@ def run_draws_boxes_on_mosaic():
     assert yellow["on"] > yellow["off"] + 200, yellow
 
 
-def run_gated(name, cams, seconds, extra="", tail=""):
+def run_gated(name, cams, seconds, extra="", tail="", args=()):
     """lockstep run with motion-gate=on: (JSON lines, stderr)."""
     cfg = os.path.join(TMP, name + ".ini")
     jsonl = os.path.join(TMP, name + ".jsonl")
@@ -408,8 +420,8 @@ def run_gated(name, cams, seconds, extra="", tail=""):
     text += ("[detect]\nmodel = %s\nclasses = person\nthreshold = 0.45\nthreads = 2\nmotion-gate = on\n"
              "output = %s\n%s%s" % (MODEL, jsonl, extra, tail))
     open(cfg, "w").write(text)
-    r = subprocess.run([LOCKSTEP, "run", cfg, "--duration", str(seconds)], capture_output=True, text=True,
-                       timeout=60 + seconds)
+    r = subprocess.run([LOCKSTEP, "run", cfg, "--duration", str(seconds)] + list(args), capture_output=True,
+                       text=True, timeout=60 + seconds)
     assert r.returncode == 0, r.stderr
     return [json.loads(x) for x in open(jsonl)], r.stderr
 
@@ -433,6 +445,60 @@ def motion_gate_static_scene_runs_no_inference():
     for x in lines:
         for c in x["cameras"]:
             assert c["gated"] is True and c["motion"]["on"] is False and c["detections"] == [], c
+
+
+DETECT_COUNTERS = ("inferred", "gated", "every_n_skipped", "gate_openings")
+
+
+@test
+def stats_json_counts_what_the_gate_saves():
+    """--stats-json has the stage's per-camera counters under
+    outputs.detect: a still pattern beside a moving ball, motion-gate=on,
+    every-n=2. The still camera is gated on every slot every-n picks and
+    never inferred; the ball opens its gate and is inferred on most picked
+    slots; every-n skips half the frames of each. Counters only grow, and
+    agree with the JSON lines (the final record is made when the aligner
+    stops: sets still queued for detection then are only in the lines)."""
+    need_cache()
+    import re
+    stats = os.path.join(TMP, "gate-stats.json")
+    pat = "test://?fps=10&width=640&height=360&pattern="
+    lines, err = run_gated("gate-stats", [("still", pat + "smpte"), ("ball", pat + "ball")], 4, "every-n = 2\n",
+                           args=("--stats-json", stats))
+    recs = [json.loads(x) for x in open(stats)]
+    assert len(recs) >= 3 and recs[-1]["final"] is True, recs
+    prev = {}
+    for rec in recs:
+        d = rec["outputs"]["detect"]
+        assert d["motion_gate"] is True and set(d["cameras"]) == {"still", "ball"}, d
+        for cam, k in d["cameras"].items():
+            assert set(k) == set(DETECT_COUNTERS), k
+            for f in DETECT_COUNTERS:
+                assert isinstance(k[f], int) and k[f] >= prev.get((cam, f), 0), (cam, f, k, prev)
+                prev[(cam, f)] = k[f]
+    final = recs[-1]["outputs"]["detect"]["cameras"]
+    print("# final record: %s" % json.dumps(final))
+    still, ball = final["still"], final["ball"]
+    # still: every picked frame gated (10 of them learn the background, and
+    # nothing ever moves), none inferred, the gate never opened (about 20
+    # picked slots in 4 s; the bounds leave room for a loaded machine,
+    # where the final record lags further behind)
+    assert still["gated"] >= 10 and still["inferred"] == 0 and still["gate_openings"] == 0, still
+    assert all(c["gated"] for x in lines for c in x["cameras"] if c["camera"] == "still"), lines[0]
+    # ball: gated while its detector learns (5 picked slots of the first
+    # 10 frames, one more to open), then inferred
+    assert ball["inferred"] >= 5 and ball["gate_openings"] >= 1 and 5 <= ball["gated"] <= 8, ball
+    for cam, k in final.items():
+        # every other slot is skipped; sets popped but not yet published
+        # (two workers) are in every_n_skipped only
+        assert abs(k["every_n_skipped"] - (k["inferred"] + k["gated"])) <= 4, (cam, k)
+        entries = [c for x in lines for c in x["cameras"] if c["camera"] == cam]
+        gated = sum(1 for c in entries if c["gated"])
+        ran = len(entries) - gated
+        assert gated >= k["gated"] and ran >= k["inferred"], (cam, k, gated, ran)
+        assert gated + ran - k["gated"] - k["inferred"] <= 16 + 2, (cam, k, gated, ran)  # queue + workers
+    g = re.search(r"motion gate: (\d+) camera frames gated", err)
+    assert g and int(g.group(1)) == sum(1 for x in lines for c in x["cameras"] if c["gated"]), err
 
 
 _vtest_run = None

@@ -344,6 +344,104 @@ static void test_optimal_assignment(void)
 	ls_tracker_free(&t);
 }
 
+/* A walker confirmed at 4 px per frame stops; the motion gate then closes
+ * for 10 s (ls_tracker_hold on every frame). When the gate opens again and
+ * the detector finds the person where he stopped, the track is the same
+ * one: held frames neither count as misses nor let the old velocity carry
+ * the box away. Two controls: without holds (the tracker only hears of the
+ * gap at the next update) the prediction spans 300 frames at 4 px and the
+ * person gets a new id; with empty updates instead of holds (the detector
+ * ran and saw nothing) the track is lost after max_age. A third tracker
+ * shows the velocity is gone: its person is hidden at the first update
+ * after the gate, and the coasting box stays where he stopped. */
+static void test_hold_keeps_still_object(void)
+{
+	struct ls_tracker_params p = { .frame_ns = FRAME_NS };
+	struct ls_tracker *held = ls_tracker_new(&p), *gap = ls_tracker_new(&p), *miss = ls_tracker_new(&p);
+	struct ls_tracker *coast = ls_tracker_new(&(struct ls_tracker_params){ .frame_ns = FRAME_NS, .output_lost = 1 });
+	struct ls_track_out out[4];
+	struct ls_track_det d = { .y = 100, .w = 80, .h = 160, .score = 0.9f };
+	int f = 0;
+	for (; f < 20; f++) {
+		d.x = 10.0f + 4 * f;
+		g_assert_cmpint(ls_tracker_update(held, &d, 1, f * FRAME_NS, out, 4), ==, f >= 2);
+		g_assert_cmpint(ls_tracker_update(gap, &d, 1, f * FRAME_NS, out, 4), ==, f >= 2);
+		g_assert_cmpint(ls_tracker_update(miss, &d, 1, f * FRAME_NS, out, 4), ==, f >= 2);
+		g_assert_cmpint(ls_tracker_update(coast, &d, 1, f * FRAME_NS, out, 4), ==, f >= 2);
+	}
+	g_assert_cmpfloat(fabsf(out[0].vx - 4), <, 0.5f);
+	for (; f < 320; f++) {
+		g_assert_cmpint(ls_tracker_hold(held, f * FRAME_NS), ==, 1);
+		g_assert_cmpint(ls_tracker_update(miss, NULL, 0, f * FRAME_NS, out, 4), ==, 0);
+		g_assert_cmpint(ls_tracker_hold(coast, f * FRAME_NS), ==, 1);
+	}
+	g_assert_cmpint(ls_tracker_update(coast, NULL, 0, f * FRAME_NS, out, 4), ==, 1);
+	g_assert_cmpint(out[0].lost, ==, 1);
+	g_assert_cmpfloat(fabsf(out[0].x - d.x), <, 0.5f); /* with its velocity it would be 4 px on */
+	g_assert_cmpfloat(fabsf(out[0].vx), <, 0.01f);
+	g_assert_cmpint(ls_tracker_count(held), ==, 1);
+	g_assert_cmpint(ls_tracker_count(miss), ==, 0); /* max_age (30) updates without a match */
+	/* the gate opens: the person is where he stopped (x at frame 19) */
+	for (int k = 0; k < 3; k++, f++) {
+		int n = ls_tracker_update(held, &d, 1, f * FRAME_NS, out, 4);
+		g_assert_cmpint(n, ==, 1);
+		g_assert_cmpuint(out[0].id, ==, 1);
+		g_assert_cmpint(out[0].det, ==, 0);
+		g_assert_cmpfloat(fabsf(out[0].x - d.x), <, 2);
+		n = ls_tracker_update(gap, &d, 1, f * FRAME_NS, out, 4);
+		g_assert_cmpint(n, ==, k < 2 ? 0 : 1); /* a new tentative track, confirmed at its third hit */
+		if (n)
+			g_assert_cmpuint(out[0].id, ==, 2);
+	}
+	ls_tracker_free(&held);
+	ls_tracker_free(&gap);
+	ls_tracker_free(&miss);
+	ls_tracker_free(&coast);
+}
+
+/* Held tracks age in capture time from their last match: kept at exactly
+ * max_hold_ns, dropped 1 ns later; a match in between starts the count
+ * again. The object seen again after the drop gets a new id (ids are never
+ * reused). */
+static void test_hold_bound(void)
+{
+	struct ls_tracker *t = ls_tracker_new(&(struct ls_tracker_params){ .frame_ns = FRAME_NS });
+	struct ls_tracker_params p;
+	ls_tracker_get_params(t, &p);
+	g_assert_cmpint(p.max_hold_ns, ==, LS_TRACKER_MAX_HOLD_NS);
+	const int64_t S = INT64_C(1000000000);
+	struct ls_track_det d = { .x = 300, .y = 100, .w = 80, .h = 160, .score = 0.9f };
+	struct ls_track_out out[4];
+	for (int f = 0; f < 3; f++)
+		g_assert_cmpint(ls_tracker_update(t, &d, 1, f * FRAME_NS, out, 4), ==, f == 2);
+	int64_t seen = 2 * FRAME_NS;
+	/* 50 s gated, one inferred frame that sees it, 50 s gated again:
+	 * 100 s after its first match, 50 s after its last */
+	for (int64_t ts = seen; ts <= seen + 50 * S; ts += S)
+		g_assert_cmpint(ls_tracker_hold(t, ts), ==, 1);
+	seen += 50 * S + FRAME_NS;
+	g_assert_cmpint(ls_tracker_update(t, &d, 1, seen, out, 4), ==, 1);
+	g_assert_cmpuint(out[0].id, ==, 1);
+	g_assert_cmpint(ls_tracker_hold(t, seen + 50 * S), ==, 1);
+	g_assert_cmpint(ls_tracker_hold(t, seen + LS_TRACKER_MAX_HOLD_NS), ==, 1);
+	g_assert_cmpint(ls_tracker_hold(t, seen + LS_TRACKER_MAX_HOLD_NS + 1), ==, 0);
+	g_assert_cmpint(ls_tracker_count(t), ==, 0);
+	int64_t ts = seen + LS_TRACKER_MAX_HOLD_NS + FRAME_NS;
+	for (int k = 0; k < 3; k++)
+		g_assert_cmpint(ls_tracker_update(t, &d, 1, ts + k * FRAME_NS, out, 4), ==, k == 2);
+	g_assert_cmpuint(out[0].id, ==, 2);
+	ls_tracker_free(&t);
+
+	/* a shorter bound; tentative tracks are held too (and confirm after) */
+	t = ls_tracker_new(&(struct ls_tracker_params){ .frame_ns = FRAME_NS, .max_hold_ns = S });
+	g_assert_cmpint(ls_tracker_update(t, &d, 1, 0, out, 4), ==, 0);
+	g_assert_cmpint(ls_tracker_hold(t, S / 2), ==, 1);
+	g_assert_cmpint(ls_tracker_update(t, &d, 1, S / 2 + FRAME_NS, out, 4), ==, 0);
+	g_assert_cmpint(ls_tracker_update(t, &d, 1, S / 2 + 2 * FRAME_NS, out, 4), ==, 1);
+	g_assert_cmpint(ls_tracker_hold(t, S / 2 + 2 * FRAME_NS + S + 1), ==, 0);
+	ls_tracker_free(&t);
+}
+
 static void test_errors(void)
 {
 	errno = 0;
@@ -351,6 +449,7 @@ static void test_errors(void)
 	g_assert_cmpint(errno, ==, EINVAL);
 	g_assert_null(ls_tracker_new(&(struct ls_tracker_params){ .iou_high = 1.5f }));
 	g_assert_null(ls_tracker_new(&(struct ls_tracker_params){ .min_hits = -1 }));
+	g_assert_null(ls_tracker_new(&(struct ls_tracker_params){ .max_hold_ns = -1 }));
 	struct ls_tracker *t = ls_tracker_new(&(struct ls_tracker_params){ .max_dets = 2, .max_tracks = 2 });
 	struct ls_tracker_params p;
 	ls_tracker_get_params(t, &p);
@@ -365,6 +464,10 @@ static void test_errors(void)
 	for (int f = 0; f < 3; f++) /* confirmed at the third hit */
 		g_assert_cmpint(ls_tracker_update(t, d, 2, 10 + f, out, 4), ==, f < 2 ? 0 : 2);
 	g_assert_cmpint(ls_tracker_update(t, d, 2, 5, out, 4), ==, -EINVAL); /* time went back */
+	g_assert_cmpint(ls_tracker_hold(t, 5), ==, -EINVAL);
+	g_assert_cmpint(ls_tracker_count(t), ==, 2);
+	g_assert_cmpint(ls_tracker_hold(t, 15), ==, 2);
+	g_assert_cmpint(ls_tracker_update(t, d, 2, 14, out, 4), ==, -EINVAL); /* before the hold */
 	/* max_tracks: the third object is refused, the two others kept */
 	struct ls_track_det d2[2] = { d[0], d[2] };
 	g_assert_cmpint(ls_tracker_update(t, d2, 2, 20, out, 1), ==, 1); /* max = 1 output */
@@ -392,6 +495,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/track/crowd", test_crowd);
 	g_test_add_func("/track/frame-skip", test_frame_skip);
 	g_test_add_func("/track/optimal-assignment", test_optimal_assignment);
+	g_test_add_func("/track/hold-keeps-still-object", test_hold_keeps_still_object);
+	g_test_add_func("/track/hold-bound", test_hold_bound);
 	g_test_add_func("/track/errors", test_errors);
 	return g_test_run();
 }
