@@ -15,6 +15,8 @@ echo "== CPU: lockstep vs gst-launch-1.0, 8 x 640x360 @ 30 fps"
 bench/cpu_vs_gst.sh "$build" 30 3
 echo "== recording: CPU per recorded 720p30 camera vs gst-launch ... ! splitmuxsink; clip export 1 min x 4 cameras"
 bench/record_cpu.sh "$build" 30 3 1
+echo "== recording by stream copy: one 720p30 RTP H.264 camera, copy vs re-encode vs gst-launch"
+bench/record_copy.sh "$build" 30 2
 echo "== motion gating and tracking: ls_motion per frame, ls_tracker per update, idle 8 x 1080p rig"
 # DET_MS: the object detector's cost per camera frame in ms; default 84, the
 # CenterNet best-of-3 of bench/detect.sh (docs/benchmarks.md, 1 camera)

@@ -103,6 +103,8 @@ struct rec_cam {
 	int64_t offset_ns;          /* the camera's calibrated offset */
 	int64_t copy_base;          /* slot of PTS 0 of copied units; INT64_MIN: none yet */
 	GstClockTime copy_last_pts;
+	int64_t copy_last_capture_ns;
+	int64_t copy_prev_n;        /* slot of the last unit seen; INT64_MIN: none */
 	unsigned anomalies;         /* units off the one-per-slot grid in this window */
 	int64_t anomaly_mono;       /* start of that 10 s window */
 	/* encoder streaming thread, or the tap's while copying (and finish, after it) */
@@ -450,26 +452,32 @@ static void ls_record_out_es(void *user, GstBuffer *au, GstCaps *caps, int64_t c
 			return;
 		}
 	}
+	/* decode order = capture order unless frames are reordered (B-frames);
+	 * a restarted camera goes forward in capture time, not back */
 	GstClockTime pts = GST_BUFFER_PTS(au);
-	if (c->seg && GST_CLOCK_TIME_IS_VALID(c->copy_last_pts) && pts < c->copy_last_pts) {
+	if (GST_CLOCK_TIME_IS_VALID(c->copy_last_pts) && pts < c->copy_last_pts &&
+	    capture_ns + o->period / 2 < c->copy_last_capture_ns) {
 		copy_fallback(c, "its stream reorders frames (B-frames)");
 		return;
 	}
 	c->copy_last_pts = pts;
+	c->copy_last_capture_ns = capture_ns;
 	int64_t n = ls_slot_index(capture_ns, o->cfg->epoch_ns, c->offset_ns, o->cfg->rate);
 	int64_t mono = g_get_monotonic_time() * 1000;
 	if (mono - c->anomaly_mono > COPY_ANOMALY_WINDOW_NS) {
 		c->anomaly_mono = mono;
 		c->anomalies = 0;
 	}
-	if (c->seg && n != c->last_written + 1) {
+	/* against the previous unit seen, written or skipped */
+	if (c->copy_prev_n != INT64_MIN && n != c->copy_prev_n + 1) {
 		if (++c->anomalies >= COPY_ANOMALY_MAX) {
 			copy_fallback(c, "its frames do not come one per slot (a frame rate other than the rig's?)");
 			return;
 		}
-		if (n <= c->last_written)
-			n = c->last_written + 1;
+		if (n <= c->copy_prev_n)
+			n = c->copy_prev_n + 1;
 	}
+	c->copy_prev_n = n;
 	if (c->copy_base == INT64_MIN)
 		c->copy_base = n;
 	bool key = !GST_BUFFER_FLAG_IS_SET(au, GST_BUFFER_FLAG_DELTA_UNIT);
@@ -785,6 +793,7 @@ void *ls_record_out_new(const struct ls_config *cfg, char **err)
 		c->last_pushed = INT64_MIN;
 		c->last_written = INT64_MIN;
 		c->copy_base = INT64_MIN;
+		c->copy_prev_n = INT64_MIN;
 		c->copy_last_pts = GST_CLOCK_TIME_NONE;
 		c->offset_ns = cfg->cams[i].offset_ns;
 		g_mutex_init(&c->meta_lock);
