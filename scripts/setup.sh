@@ -32,6 +32,8 @@ PKGS=(
 	python3-onnx opencv-doc python3-pil
 	# recording: the segment index (SQLite) and its command-line tool (bench, tests)
 	libsqlite3-dev sqlite3
+	# rtsp:// tests: a real RTSP server (GstRtspServer through PyGObject)
+	python3-gi gir1.2-gst-rtsp-server-1.0
 )
 
 missing=()

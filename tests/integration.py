@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+import servers
 import tap
 
 LS = os.path.abspath(sys.argv[1])
@@ -274,6 +275,26 @@ def udp_rtp_h264():
     finally:
         sender.terminate()
         sender.wait()
+
+
+@test
+def rtsp_real_server():
+    """rtsp:// from a real RTSP server (GStreamer's, H.264 over RTP/TCP):
+    frames flow and sets with a test camera complete."""
+    port = 26000 + os.getpid() % 20000
+    server = servers.rtsp_camera(port)
+    try:
+        cfg = RIG.replace("tolerance-ms = 8\n", "") + (
+            "[camera cam]\nuri = rtsp://127.0.0.1:%d/cam\n[camera t]\nuri = test://?width=160&height=90\n" % port)
+        js = os.path.join(TMP, "rtsp.json")
+        r = run(["run", write("rtsp.ini", cfg), "--duration", "5", "--stats-json", js])
+        assert r.returncode == 0, r.stderr
+        last = stats(js)[-1]
+        assert last["cameras"]["cam"]["frames"] >= 100, last
+        assert last["complete"] >= 0.8 * last["sets"] and last["complete"] >= 90, last
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def rtp_sender(port):

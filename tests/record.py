@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+import servers
 import tap
 
 LS = os.path.abspath(sys.argv[1])
@@ -350,6 +351,37 @@ def stream_copy_of_an_h264_network_camera():
         assert c["last_slot"] == mid + 40, c
         frames, _, keys, _ = probe(os.path.join(out, name + ".mp4"))
         assert frames == c["frames"] == c["last_slot"] - c["first_slot"] + 1 and keys[0] == 0, (name, c, frames)
+
+
+@test
+def stream_copy_over_rtsp():
+    """copy = auto with a real RTSP server: the camera's own keyframes
+    (every 45 frames), one frame per slot, segments that play."""
+    port = 27000 + os.getpid() % 20000
+    server = servers.rtsp_camera(port, keyint=45)
+    try:
+        rec = os.path.join(TMP, "rtspcopy", "rec")
+        os.makedirs(rec)
+        cfg = config("rtspcopy", "dir = %s\nsegment-s = 2\ncopy = auto\n" % rec,
+                     "[camera cam]\nuri = rtsp://127.0.0.1:%d/cam\n" % port)
+        r = run(["run", cfg, "--duration", "8", "--quiet"])
+        assert r.returncode == 0, r.stderr
+        assert "record: camera cam: recording its own H.264 stream (stream copy)" in r.stderr, r.stderr
+        assert "re-encoding" not in r.stderr, r.stderr
+    finally:
+        server.terminate()
+        server.wait()
+    segs = rows(rec)
+    assert len(segs) >= 3 and all(s["copy"] == 1 and s["state"] == "complete" for s in segs), segs
+    keys = []
+    for s in segs:
+        frames, packets, k, _ = probe(os.path.join(rec, s["path"]))
+        assert frames == packets == s["last_slot"] - s["first_slot"] + 1 and k[0] == 0, (s, frames, k)
+        keys += [s["first_slot"] + x for x in k]
+    gaps = [b - a for a, b in zip(keys, keys[1:])]
+    assert gaps and gaps.count(45) >= len(gaps) - 1, gaps
+    covered = sum(s["last_slot"] - s["first_slot"] + 1 for s in segs)
+    assert covered >= 0.9 * (segs[-1]["last_slot"] - segs[0]["first_slot"] + 1), segs
 
 
 @test
