@@ -433,7 +433,7 @@ static void copy_fallback(struct rec_cam *c, const char *why)
  * segment and the next starts at a keyframe (the units between could not
  * be decoded anyway). Segments end at the first keyframe in the next
  * segment period. */
-static void ls_record_out_es(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns)
+static void on_copied_unit(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns)
 {
 	struct rec_cam *c = user;
 	struct rec_out *o = c->o;
@@ -491,7 +491,7 @@ bool ls_record_out_copy(void *impl, unsigned cam, struct ls_source *src)
 {
 	struct rec_out *o = impl;
 	struct rec_cam *c = &o->cams[cam];
-	if (!ls_source_set_es_tap(src, ls_record_out_es, c))
+	if (!ls_source_set_es_tap(src, on_copied_unit, c))
 		return false;
 	atomic_store(&c->copy, true);
 	g_printerr("record: camera %s: recording its own H.264 stream (stream copy)\n", c->name);
