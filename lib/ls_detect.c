@@ -2,6 +2,7 @@
 #include "ls_detect.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -222,6 +223,122 @@ static int by_score(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+struct pt {
+	float x, y;
+};
+
+static float cross3(struct pt o, struct pt a, struct pt b)
+{
+	return (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
+}
+
+static int by_xy(const void *a, const void *b)
+{
+	const struct pt *p = a, *q = b;
+	return p->x < q->x ? -1 : p->x > q->x ? 1 : p->y < q->y ? -1 : p->y > q->y;
+}
+
+/* Convex hull of @n points (Andrew's monotone chain), counter-clockwise in
+ * @h (room for n + 1); returns its size. Sorts @p. */
+static int hull(struct pt *p, int n, struct pt *h)
+{
+	qsort(p, (size_t)n, sizeof *p, by_xy);
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		while (k >= 2 && cross3(h[k - 2], h[k - 1], p[i]) <= 0)
+			k--;
+		h[k++] = p[i];
+	}
+	for (int i = n - 2, lo = k + 1; i >= 0; i--) {
+		while (k >= lo && cross3(h[k - 2], h[k - 1], p[i]) <= 0)
+			k--;
+		h[k++] = p[i];
+	}
+	return k > 1 ? k - 1 : k;
+}
+
+/* A rectangle with unit axes u and v = u turned by +90 degrees, and the
+ * extents of a point set along them. */
+struct rect {
+	float ux, uy, umin, umax, vmin, vmax;
+};
+
+static struct rect fit_rect(const struct pt *h, int n, float ux, float uy)
+{
+	struct rect r = { ux, uy, INFINITY, -INFINITY, INFINITY, -INFINITY };
+	for (int k = 0; k < n; k++) {
+		float u = h[k].x * ux + h[k].y * uy, v = -h[k].x * uy + h[k].y * ux;
+		r.umin = fminf(r.umin, u);
+		r.umax = fmaxf(r.umax, u);
+		r.vmin = fminf(r.vmin, v);
+		r.vmax = fmaxf(r.vmax, v);
+	}
+	return r;
+}
+
+static float rect_area(const struct rect *r)
+{
+	return (r->umax - r->umin) * (r->vmax - r->vmin);
+}
+
+/* The minimum-area rectangle around hull @h (one of its sides lies on a
+ * hull edge), or the upright one when that is within 15 % of it: a level
+ * line whose ends DB rounds should not come out tilted by a degree or two
+ * (a line of aspect 10:1 tilted by 5 degrees has an upright box 88 % larger). */
+static struct rect min_area_rect(const struct pt *h, int n)
+{
+	struct rect upright = fit_rect(h, n, 1, 0), best = upright;
+	float best_area = rect_area(&upright);
+	for (int i = 0; i < n; i++) {
+		struct pt a = h[i], b = h[(i + 1) % n];
+		float ex = b.x - a.x, ey = b.y - a.y, len = sqrtf(ex * ex + ey * ey);
+		if (len <= 0)
+			continue;
+		struct rect r = fit_rect(h, n, ex / len, ey / len);
+		if (rect_area(&r) < best_area) {
+			best_area = rect_area(&r);
+			best = r;
+		}
+	}
+	return rect_area(&upright) <= 1.15f * best_area ? upright : best;
+}
+
+/* The rectangle grown by @d on every side, to frame pixels (clamped to the
+ * frame), clockwise from the corner nearest the top-left, and its bounds. */
+static int rect_to_det(struct rect r, float d, const struct ls_letterbox *lb, float score, struct ls_det *o)
+{
+	float us[4] = { r.umin - d, r.umax + d, r.umax + d, r.umin - d };
+	float vs[4] = { r.vmin - d, r.vmin - d, r.vmax + d, r.vmax + d };
+	struct pt c[4];
+	float fw = (float)lb->frame_w, fh = (float)lb->frame_h;
+	for (int k = 0; k < 4; k++) {
+		float x = us[k] * r.ux - vs[k] * r.uy, y = us[k] * r.uy + vs[k] * r.ux; /* back from (u, v) */
+		c[k].x = fminf(fmaxf((x - lb->pad_x) / lb->scale, 0), fw);
+		c[k].y = fminf(fmaxf((y - lb->pad_y) / lb->scale, 0), fh);
+	}
+	/* (u, v) is a right-handed frame in image coordinates (y down), so the
+	 * order above already runs clockwise on screen; start top-left */
+	int s = 0;
+	for (int k = 1; k < 4; k++)
+		if (c[k].x + c[k].y < c[s].x + c[s].y)
+			s = k;
+	memset(o, 0, sizeof *o);
+	o->x1 = o->y1 = INFINITY;
+	o->x2 = o->y2 = -INFINITY;
+	for (int k = 0; k < 4; k++) {
+		struct pt p = c[(s + k) % 4];
+		o->quad[2 * k] = p.x;
+		o->quad[2 * k + 1] = p.y;
+		o->x1 = fminf(o->x1, p.x);
+		o->y1 = fminf(o->y1, p.y);
+		o->x2 = fmaxf(o->x2, p.x);
+		o->y2 = fmaxf(o->y2, p.y);
+	}
+	o->has_quad = 1;
+	o->score = score;
+	return o->x2 > o->x1 && o->y2 > o->y1;
+}
+
 int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh,
 		    struct ls_det *out, int max)
 {
@@ -230,19 +347,23 @@ int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox
 	size_t cells = (size_t)gh * gw;
 	int *label = malloc(cells * sizeof(int));
 	int *stack = malloc(cells * sizeof(int));
-	if (!label || !stack) {
-		free(label);
-		free(stack);
-		return -ENOMEM;
-	}
+	int *rmin = malloc((size_t)gh * sizeof(int)), *rmax = malloc((size_t)gh * sizeof(int));
+	struct pt *pts = malloc((size_t)gh * 4 * sizeof *pts), *hl = malloc(((size_t)gh * 4 + 1) * sizeof *hl);
+	int n = -ENOMEM;
+	if (!label || !stack || !rmin || !rmax || !pts || !hl)
+		goto out;
 	for (size_t i = 0; i < cells; i++)
 		label[i] = prob[i] > 0.3f ? 0 : -1; /* 0: text, not yet labelled */
-	int n = 0, next = 1;
+	for (int y = 0; y < gh; y++)
+		rmin[y] = INT_MAX, rmax[y] = -1;
+	n = 0;
+	int next = 1;
 	for (size_t i = 0; i < cells && n < max; i++) {
 		if (label[i] != 0)
 			continue;
-		/* flood fill (4-connected) with an explicit stack */
-		int sp = 0, x0 = gw, y0 = gh, x1 = -1, y1 = -1;
+		/* flood fill (4-connected) with an explicit stack; per row, the
+		 * region's first and last cell */
+		int sp = 0, y0 = gh, y1 = -1;
 		long area = 0;
 		double sum = 0;
 		stack[sp++] = (int)i;
@@ -251,8 +372,8 @@ int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox
 			int k = stack[--sp], x = k % gw, y = k / gw;
 			area++;
 			sum += prob[k];
-			x0 = x < x0 ? x : x0;
-			x1 = x > x1 ? x : x1;
+			rmin[y] = x < rmin[y] ? x : rmin[y];
+			rmax[y] = x > rmax[y] ? x : rmax[y];
 			y0 = y < y0 ? y : y0;
 			y1 = y > y1 ? y : y1;
 			int nb[4] = { x > 0 ? k - 1 : -1, x + 1 < gw ? k + 1 : -1, y > 0 ? k - gw : -1, y + 1 < gh ? k + gw : -1 };
@@ -263,22 +384,36 @@ int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox
 				}
 		}
 		next++;
+		/* the corners of each row's outermost cells: the region's hull */
+		int np = 0;
+		for (int y = y0; y <= y1; y++) {
+			if (rmax[y] < 0)
+				continue;
+			float a = (float)rmin[y], b = (float)rmax[y] + 1;
+			pts[np++] = (struct pt){ a, (float)y };
+			pts[np++] = (struct pt){ a, (float)y + 1 };
+			pts[np++] = (struct pt){ b, (float)y };
+			pts[np++] = (struct pt){ b, (float)y + 1 };
+			rmin[y] = INT_MAX;
+			rmax[y] = -1;
+		}
 		float score = (float)(sum / (double)area);
-		int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-		if (score < thresh || bw < 3 || bh < 3)
+		if (score < thresh)
+			continue;
+		struct rect r = min_area_rect(hl, hull(pts, np, hl));
+		float a = r.umax - r.umin, b = r.vmax - r.vmin;
+		if (a < 3 || b < 3)
 			continue;
 		/* DB shrinks text regions when it learns them; grow them back */
-		float d = (float)bw * (float)bh * 1.5f / (2.0f * (float)(bw + bh));
-		float mx0 = (float)x0 - d, my0 = (float)y0 - d, mx1 = (float)(x1 + 1) + d, my1 = (float)(y1 + 1) + d;
-		struct ls_det t = { (mx0 - lb->pad_x) / lb->scale, (my0 - lb->pad_y) / lb->scale,
-				    (mx1 - lb->pad_x) / lb->scale, (my1 - lb->pad_y) / lb->scale, score, 0 };
-		t.x1 = t.x1 < 0 ? 0 : t.x1;
-		t.y1 = t.y1 < 0 ? 0 : t.y1;
-		t.x2 = t.x2 > (float)lb->frame_w ? (float)lb->frame_w : t.x2;
-		t.y2 = t.y2 > (float)lb->frame_h ? (float)lb->frame_h : t.y2;
-		if (t.x2 > t.x1 && t.y2 > t.y1)
-			out[n++] = t;
+		float d = a * b * 1.5f / (2.0f * (a + b));
+		if (rect_to_det(r, d, lb, score, &out[n]))
+			n++;
 	}
+out:
+	free(hl);
+	free(pts);
+	free(rmax);
+	free(rmin);
 	free(stack);
 	free(label);
 	return n;

@@ -30,6 +30,8 @@ struct ls_det {
 	float x1, y1, x2, y2; /**< frame pixels */
 	float score;          /**< 0..1 */
 	int cls;              /**< class index (COCO for the built-in models) */
+	int has_quad;         /**< quad holds a rotated box (text lines from dbnet) */
+	float quad[8];        /**< its corners x0,y0..x3,y3, frame pixels, clockwise from the top-left one */
 };
 
 struct ls_letterbox {
@@ -71,9 +73,12 @@ int ls_detect_yolov8(const float *t, int ncls, int n, const struct ls_letterbox 
 /** Intersection over union of two boxes (0 when either is empty). */
 /** Text lines from a DB (differentiable binarisation) probability map of
  *  gh x gw (PP-OCR's text detector): pixels above 0.3 form connected regions;
- *  a region whose mean probability is at least @thresh becomes a box (class
- *  0), grown by DB's unclip distance (area x 1.5 / perimeter) and mapped to
- *  frame pixels through @lb. Returns the number written (<= max), or < 0. */
+ *  a region whose mean probability is at least @thresh becomes a text line
+ *  (class 0): the minimum-area rotated rectangle around the region, grown
+ *  on every side by DB's unclip distance (its area x 1.5 / its perimeter)
+ *  and mapped to frame pixels through @lb, in quad; x1..y2 bound it.
+ *  Regions narrower than 3 cells are dropped. Returns the number written
+ *  (<= max), or < 0. */
 int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh,
 		    struct ls_det *out, int max);
 

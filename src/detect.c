@@ -219,9 +219,15 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 			int64_t tid = r->track_id[(size_t)c * r->max_dets + i];
 			g_string_append(out, i ? ",{\"class\":" : "{\"class\":");
 			json_str(out, ls_detector_class_name(d, dt[i].cls));
-			g_string_append_printf(out, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f],\"track_id\":",
-					       (double)dt[i].score, (double)dt[i].x1, (double)dt[i].y1, (double)dt[i].x2,
-					       (double)dt[i].y2);
+			g_string_append_printf(out, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]", (double)dt[i].score,
+					       (double)dt[i].x1, (double)dt[i].y1, (double)dt[i].x2, (double)dt[i].y2);
+			if (dt[i].has_quad) {
+				g_string_append(out, ",\"quad\":[");
+				for (int k = 0; k < 8; k++)
+					g_string_append_printf(out, "%s%.1f", k ? "," : "", (double)dt[i].quad[k]);
+				g_string_append_c(out, ']');
+			}
+			g_string_append(out, ",\"track_id\":");
 			if (tid < 0)
 				g_string_append(out, "null}");
 			else

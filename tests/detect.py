@@ -308,6 +308,50 @@ def ppocr_text_lines():
     assert all(t["class"] == "text" for t in dets)
     assert found >= 0.95 * len(lines), (found, len(lines))
     assert on_line >= 0.95 * len(dets), (on_line, len(dets))
+    # every text line also has its rotated box: level within 2 degrees here
+    # (DB's regions are not perfect rectangles), and bounded by "box"
+    import math
+    for t in dets:
+        q = t["quad"]
+        assert len(q) == 8 and abs(math.degrees(math.atan2(q[3] - q[1], q[2] - q[0]))) <= 2, t
+        assert min(q[0::2]) == t["box"][0] and max(q[1::2]) == t["box"][3], t
+        assert min(q[0::2]) == t["box"][0] and max(q[1::2]) == t["box"][3], t
+
+
+@test
+def ppocr_tilted_text():
+    """A text line rendered at 20 degrees: PP-OCRv4's region becomes a
+    rotated box along the line (its quad), not a box grown around it."""
+    need_cache()
+    from PIL import Image, ImageDraw, ImageFont
+    ocr = os.path.join(ROOT, ".cache/models/ch_PP-OCRv4_det_infer.onnx")
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 36)
+    line = Image.new("L", (620, 60), 255)
+    ImageDraw.Draw(line).text((10, 8), "Kontoinhaber Anna Schmidt 4711", font=font, fill=0)
+    tilted = line.rotate(20, expand=True, fillcolor=255, resample=Image.BICUBIC)  # counter-clockwise
+    page = Image.new("L", (960, 544), 255)
+    page.paste(tilted, ((960 - tilted.width) // 2, (544 - tilted.height) // 2))
+    png, raw = os.path.join(TMP, "tilted.png"), os.path.join(TMP, "tilted.i420")
+    page.convert("RGB").save(png)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", png, "-pix_fmt", "yuv420p", "-f", "rawvideo", raw],
+                   check=True)
+    r = tool(["--input-size", "960x544", ocr, "i420:960x544", raw])
+    assert r.returncode == 0, r.stderr
+    dets = json.loads(r.stdout.splitlines()[0])["cameras"][0]["detections"]
+    assert dets, r.stdout
+    import math
+    best = max(dets, key=lambda t: (t["box"][2] - t["box"][0]) * (t["box"][3] - t["box"][1]))
+    q = best["quad"]
+    sides = [(q[(2 * k + 2) % 8] - q[2 * k], q[(2 * k + 3) % 8] - q[2 * k + 1]) for k in range(4)]
+    ax, ay = max(sides[:2], key=lambda v: math.hypot(*v))
+    ang = math.degrees(math.atan2(ay, ax)) % 180  # image y points down: the line rises, so about 160
+    along = max(math.hypot(*v) for v in sides)
+    across = min(math.hypot(*v) for v in sides)
+    print("# tilted line: %d boxes; the largest at %.1f degrees, %.0f x %.0f px" % (len(dets), ang, along, across),
+          flush=True)
+    assert abs(ang - 160) <= 4, (ang, best)
+    # the rotated box hugs the line: far thinner than the region's bounding box
+    assert across < 0.5 * (best["box"][3] - best["box"][1]), (across, best)
 
 
 @test

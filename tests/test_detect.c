@@ -185,6 +185,62 @@ static void test_dbnet(void)
 	g_assert_cmpint(ls_detect_dbnet(p, gh, gw, &lb, 0.3f, d, 8), ==, 3); /* the unsure one too */
 	g_assert_cmpint(ls_detect_dbnet(p, gh, gw, &lb, 0.6f, d, 1), ==, 1);
 	g_assert_cmpint(ls_detect_dbnet(NULL, gh, gw, &lb, 0.6f, d, 8), ==, -EINVAL);
+	/* an axis-aligned line's quad is its box, clockwise from the top-left */
+	n = ls_detect_dbnet(p, gh, gw, &lb, 0.6f, d, 8);
+	g_assert_true(d[0].has_quad);
+	float want[8] = { 15, 3, 65, 3, 65, 21, 15, 21 };
+	for (int k = 0; k < 8; k++)
+		g_assert_cmpfloat_with_epsilon(d[0].quad[k], want[k], 0.01);
+	g_free(p);
+}
+
+/* A text line tilted by 30 degrees (60 x 6 cells): the rotated rectangle
+ * follows it, grown by the unclip distance of the line itself (about 5
+ * cells), where the unclip distance of a box around the region (about
+ * 55 x 35 cells) would have been 16. */
+static void test_dbnet_rotated(void)
+{
+	int gw = 128, gh = 96;
+	float *p = g_new0(float, (size_t)gw * gh);
+	double th = 30 * G_PI / 180, ux = cos(th), uy = sin(th), cx = 64, cy = 48;
+	for (int y = 0; y < gh; y++)
+		for (int x = 0; x < gw; x++) {
+			double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+			if (fabs(dx * ux + dy * uy) <= 30 && fabs(-dx * uy + dy * ux) <= 3)
+				p[y * gw + x] = 0.9f;
+		}
+	struct ls_letterbox lb = ls_letterbox_make(gw, gh, gw, gh); /* scale 1 */
+	struct ls_det d[4];
+	g_assert_cmpint(ls_detect_dbnet(p, gh, gw, &lb, 0.6f, d, 4), ==, 1);
+	g_assert_true(d[0].has_quad);
+	const float *q = d[0].quad;
+	double side0 = hypot(q[2] - q[0], q[3] - q[1]), side1 = hypot(q[4] - q[2], q[5] - q[3]);
+	double along = fmax(side0, side1), across = fmin(side0, side1);
+	/* the region is whole cells: the cells whose centres lie on the line
+	 * reach |cos| + |sin| = 1.37 cells further along each axis */
+	double ext = fabs(ux) + fabs(uy), la = 60 + ext, lb2 = 6 + ext;
+	double grow = la * lb2 * 1.5 / (2 * (la + lb2));
+	g_assert_cmpfloat_with_epsilon(along, la + 2 * grow, 1.0);
+	g_assert_cmpfloat_with_epsilon(across, lb2 + 2 * grow, 1.0);
+	/* its long side at 30 degrees */
+	double ax = side0 > side1 ? q[2] - q[0] : q[4] - q[2], ay = side0 > side1 ? q[3] - q[1] : q[5] - q[3];
+	double ang = atan2(ay, ax) * 180 / G_PI;
+	ang = ang < 0 ? ang + 180 : ang;
+	g_assert_cmpfloat_with_epsilon(ang, 30, 3);
+	/* centred on the line, and the box bounds the quad */
+	g_assert_cmpfloat_with_epsilon((q[0] + q[4]) / 2, cx, 1.5);
+	g_assert_cmpfloat_with_epsilon((q[1] + q[5]) / 2, cy, 1.5);
+	for (int k = 0; k < 4; k++) {
+		g_assert_cmpfloat(q[2 * k], >=, d[0].x1 - 0.01);
+		g_assert_cmpfloat(q[2 * k], <=, d[0].x2 + 0.01);
+		g_assert_cmpfloat(q[2 * k + 1], >=, d[0].y1 - 0.01);
+		g_assert_cmpfloat(q[2 * k + 1], <=, d[0].y2 + 0.01);
+	}
+	/* clockwise on screen (y down): positive shoelace sum */
+	double area2 = 0;
+	for (int k = 0; k < 4; k++)
+		area2 += q[2 * k] * q[(2 * k + 3) % 8] - q[(2 * k + 2) % 8] * q[2 * k + 1];
+	g_assert_cmpfloat(area2, >, 0);
 	g_free(p);
 }
 
@@ -223,6 +279,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/detect/coco", test_coco);
 	g_test_add_func("/detect/dbnet", test_dbnet);
+	g_test_add_func("/detect/dbnet-rotated", test_dbnet_rotated);
 	g_test_add_func("/detect/letterbox", test_letterbox);
 	g_test_add_func("/detect/preprocess", test_preprocess);
 	g_test_add_func("/detect/centernet", test_centernet);
