@@ -261,7 +261,7 @@ def mosaic_window_on_xvfb():
 def udp_rtp_h264():
     """udp:// receiving RTP H.264 from a real GStreamer sender on loopback."""
     port = 20000 + os.getpid() % 20000
-    sender = rtp_sender(port)
+    sender = servers.rtp_sender(port, height=180, keyint=15)
     try:
         # a free-running network camera has an unknown phase: without a
         # calibrated offset, the tolerance must be the default T/2
@@ -297,21 +297,13 @@ def rtsp_real_server():
         server.wait()
 
 
-def rtp_sender(port):
-    return subprocess.Popen(["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "!",
-                             "video/x-raw,width=320,height=180,framerate=30/1", "!", "x264enc", "tune=zerolatency",
-                             "key-int-max=15", "!", "rtph264pay", "config-interval=1", "pt=96", "!", "udpsink",
-                             "host=127.0.0.1", "port=%d" % port],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 @test
 def network_camera_disconnects_and_returns():
     """The RTP sender dies mid-run: the silent camera is reported and
     restarted with backoff, the test camera goes on, and frames come back
     when the sender returns."""
     port = 21000 + os.getpid() % 20000
-    sender = rtp_sender(port)
+    sender = servers.rtp_sender(port, height=180, keyint=15)
     cfg = RIG.replace("tolerance-ms = 8\n", "") + (
         "[camera net]\nuri = udp://127.0.0.1:%d?latency=50\n[camera t]\nuri = test://?width=160&height=90\n" % port)
     js = os.path.join(TMP, "disc.json")
@@ -322,7 +314,7 @@ def network_camera_disconnects_and_returns():
         sender.terminate()
         sender.wait()
         time.sleep(5)
-        sender = rtp_sender(port)
+        sender = servers.rtp_sender(port, height=180, keyint=15)
         _, err = p.communicate(timeout=40)
     finally:
         sender.terminate()

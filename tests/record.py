@@ -276,17 +276,6 @@ def kill_9_then_restart_loses_under_a_second():
             assert frames >= s["last_slot"] - s["first_slot"] + 1 and keys[0] == 0, (s, frames)
 
 
-def rtp_sender(port, fps=30, keyint=45, bframes=False):
-    """A network camera: x264 over RTP to 127.0.0.1:port (B-frames only
-    when asked: tune=zerolatency has none)."""
-    tune = ["bframes=2", "b-adapt=false"] if bframes else ["tune=zerolatency"]
-    return subprocess.Popen(["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=ball", "!",
-                             "video/x-raw,width=320,height=240,framerate=%d/1" % fps, "!", "x264enc"] + tune +
-                            ["speed-preset=ultrafast", "key-int-max=%d" % keyint, "!",
-                             "rtph264pay", "config-interval=1", "pt=96", "!", "udpsink", "host=127.0.0.1",
-                             "port=%d" % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 @test
 def stream_copy_of_an_h264_network_camera():
     """copy = auto: an udp:// H.264 camera is recorded from its own stream
@@ -294,7 +283,7 @@ def stream_copy_of_an_h264_network_camera():
     beside it is encoded (keyframes on n mod 30); segments play, hold one
     frame per slot, and a clip starts each camera on its own keyframe."""
     port = 22000 + os.getpid() % 20000
-    sender = rtp_sender(port)
+    sender = servers.rtp_sender(port)
     try:
         rec = os.path.join(TMP, "copy", "rec")
         os.makedirs(rec)
@@ -390,7 +379,7 @@ def stream_copy_never_for_redacted_or_other_rate_cameras():
     holds what redaction hides); a camera at 15 fps in a 30 fps rig and one
     with B-frames fall back to encoding with one line each."""
     p1, p2, p3 = (23000 + os.getpid() % 20000, 24000 + os.getpid() % 20000, 25000 + os.getpid() % 20000)
-    senders = [rtp_sender(p1), rtp_sender(p2, fps=15), rtp_sender(p3, bframes=True)]
+    senders = [servers.rtp_sender(p1), servers.rtp_sender(p2, fps=15), servers.rtp_sender(p3, bframes=True)]
     try:
         rec = os.path.join(TMP, "nocopy", "rec")
         os.makedirs(rec)
