@@ -28,15 +28,6 @@
 #include "ls_time.h"
 #include "ocr_tess.h"
 
-static int scan_cb(void *user, const char *line, struct ls_redact_match *out, int max)
-{
-	struct ls_pii_match m[64];
-	int n = ls_pii_scan(user, line, m, max < 64 ? max : 64);
-	for (int i = 0; i < n; i++)
-		out[i] = (struct ls_redact_match){ m[i].start, m[i].end, m[i].rule_id, m[i].confidence };
-	return n < 0 ? 0 : n;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -152,7 +143,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct ls_redact_params p = {
-		.width = w, .height = h, .workers = workers, .ocr = b, .scan = scan_cb, .scan_user = rules,
+		.width = w, .height = h, .workers = workers, .ocr = b, .scan = ls_pii_redact_scan, .scan_user = rules,
 	};
 	struct ls_redactor *r = NULL;
 	if (ls_redactor_new(&p, &r, &err) < 0) {

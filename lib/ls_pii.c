@@ -9,6 +9,7 @@
  * line, which only user `regex` rules pay. All character classes are ASCII
  * and locale independent; bytes >= 0x80 count as letters (UTF-8). */
 #include "ls_pii.h"
+#include "ls_redact.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -2368,4 +2369,13 @@ int ls_pii_rules_load(const char *path, struct ls_pii_rules **out, char **err)
 	int rc = ls_pii_rules_load_data(text, path, out, err);
 	free(text);
 	return rc;
+}
+
+int ls_pii_redact_scan(void *rules, const char *line, struct ls_redact_match *out, int max)
+{
+	struct ls_pii_match m[64];
+	int n = ls_pii_scan(rules, line, m, max < 64 ? max : 64);
+	for (int i = 0; i < n; i++)
+		out[i] = (struct ls_redact_match){ m[i].start, m[i].end, m[i].rule_id, m[i].confidence };
+	return n < 0 ? 0 : n;
 }

@@ -342,29 +342,20 @@ static void associate(struct ls_tracker *t, const int *rows_in, int nr_in, const
 				iou >= thr ? 1.0 - iou + LOST_PENALTY * (k->lost < 10 ? k->lost : 10) : none;
 		}
 	}
+	/* the Hungarian method runs on the smaller side: assign[i] is the
+	 * partner of row i (nr <= nc) or of column i (transposed) */
 	int *assign = t->match_col;
-	if (nr <= nc) {
-		hungarian(t, cost, nr, nc, 0, assign);
-		for (int a = 0; a < nr; a++) {
-			int b = assign[a];
-			if (cost[(size_t)a * (size_t)nc + (size_t)b] >= none)
-				continue;
-			struct trk *k = &t->trk[rows[a]];
-			kf_update(k, &dets[cols[b]]);
-			k->det = cols[b];
-			t->det_used[cols[b]] = true;
-		}
-	} else {
-		hungarian(t, cost, nc, nr, 1, assign);
-		for (int b = 0; b < nc; b++) {
-			int a = assign[b];
-			if (cost[(size_t)a * (size_t)nc + (size_t)b] >= none)
-				continue;
-			struct trk *k = &t->trk[rows[a]];
-			kf_update(k, &dets[cols[b]]);
-			k->det = cols[b];
-			t->det_used[cols[b]] = true;
-		}
+	bool rows_first = nr <= nc;
+	int npairs = rows_first ? nr : nc;
+	hungarian(t, cost, npairs, rows_first ? nc : nr, rows_first ? 0 : 1, assign);
+	for (int i = 0; i < npairs; i++) {
+		int a = rows_first ? i : assign[i], b = rows_first ? assign[i] : i;
+		if (cost[(size_t)a * (size_t)nc + (size_t)b] >= none)
+			continue;
+		struct trk *k = &t->trk[rows[a]];
+		kf_update(k, &dets[cols[b]]);
+		k->det = cols[b];
+		t->det_used[cols[b]] = true;
 	}
 }
 

@@ -120,15 +120,6 @@ static void audit_cb(void *user, const char *json)
 	audit_write(user, json);
 }
 
-static int scan_cb(void *user, const char *line, struct ls_redact_match *out, int max)
-{
-	struct ls_pii_match m[64];
-	int n = ls_pii_scan(user, line, m, max < 64 ? max : 64);
-	for (int i = 0; i < n; i++)
-		out[i] = (struct ls_redact_match){ m[i].start, m[i].end, m[i].rule_id, m[i].confidence };
-	return n < 0 ? 0 : n;
-}
-
 static int load_rules(const struct ls_redact_config *rc, struct ls_pii_rules **rules, char **err)
 {
 	const char *path = rc->rules ? rc->rules : LS_RULES_PATH;
@@ -291,7 +282,7 @@ static bool ensure_redactor(struct ls_redact_stage *st, int w, int h)
 		.budget_ns = st->rc.budget_ns,
 		.wait = st->rc.wait,
 		.ocr = st->ocr,
-		.scan = scan_cb,
+		.scan = ls_pii_redact_scan,
 		.scan_user = st->rules,
 		.audit = st->audit_fd >= 0 ? audit_cb : NULL,
 		.audit_user = st,
