@@ -427,12 +427,12 @@ static void copy_fallback(struct rec_cam *c, const char *why)
 	atomic_store(&c->copy, false);
 }
 
-/* Each unit goes to the slot of its capture time. A camera at the rig rate
- * gives one unit per slot; a unit that lands on a slot already written
- * (jitter) takes the next one, a skipped slot (a lost frame) ends the
- * segment and the next starts at a keyframe (the units between could not
- * be decoded anyway). Segments end at the first keyframe in the next
- * segment period. */
+/* Each unit goes to a slot: the first to the slot of its capture time,
+ * the next ones to the previous unit's slot plus the time between them in
+ * slots (at least one). A camera at the rig rate gives one unit per slot; a
+ * skipped slot (a lost frame) ends the segment and the next starts at a
+ * keyframe (the units between could not be decoded anyway). Segments end
+ * at the first keyframe in the next segment period. */
 static void on_copied_unit(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns)
 {
 	struct rec_cam *c = user;
@@ -460,24 +460,40 @@ static void on_copied_unit(void *user, GstBuffer *au, GstCaps *caps, int64_t cap
 		copy_fallback(c, "its stream reorders frames (B-frames)");
 		return;
 	}
-	c->copy_last_pts = pts;
-	c->copy_last_capture_ns = capture_ns;
-	int64_t n = ls_slot_index(capture_ns, o->cfg->epoch_ns, c->offset_ns, o->cfg->rate);
-	int64_t mono = g_get_monotonic_time() * 1000;
-	if (mono - c->anomaly_mono > COPY_ANOMALY_WINDOW_NS) {
-		c->anomaly_mono = mono;
-		c->anomalies = 0;
-	}
-	/* against the previous unit seen, written or skipped */
-	if (c->copy_prev_n != INT64_MIN && n != c->copy_prev_n + 1) {
-		if (++c->anomalies >= COPY_ANOMALY_MAX) {
+	/* The slot follows the previous unit's by the time between them: a
+	 * camera whose phase sits near a slot edge would otherwise flip
+	 * between two slots with every bit of jitter. It follows the capture
+	 * clock itself again when the two drift more than a slot apart (a
+	 * clock that stepped). */
+	int64_t raw = ls_slot_index(capture_ns, o->cfg->epoch_ns, c->offset_ns, o->cfg->rate);
+	int64_t n = raw;
+	if (c->copy_prev_n != INT64_MIN) {
+		int64_t step = (capture_ns - c->copy_last_capture_ns + o->period / 2) / o->period;
+		if (capture_ns < c->copy_last_capture_ns)
+			step = 0;
+		int64_t mono = g_get_monotonic_time() * 1000;
+		if (mono - c->anomaly_mono > COPY_ANOMALY_WINDOW_NS) {
+			c->anomaly_mono = mono;
+			c->anomalies = 0;
+		}
+		if (step != 1 && ++c->anomalies >= COPY_ANOMALY_MAX) {
 			copy_fallback(c, "its frames do not come one per slot (a frame rate other than the rig's?)");
 			return;
 		}
-		if (n <= c->copy_prev_n)
-			n = c->copy_prev_n + 1;
+		n = c->copy_prev_n + (step < 1 ? 1 : step);
+		if (n > raw + 1 || n < raw - 1)
+			n = raw;
 	}
+	c->copy_last_pts = pts;
+	c->copy_last_capture_ns = capture_ns;
 	c->copy_prev_n = n;
+	if (n <= c->last_written && c->last_written != INT64_MIN) {
+		/* the clock stepped back: those slots are written; the segment
+		 * ends and the next starts at a keyframe after them */
+		segment_close(c);
+		c->skipped++;
+		return;
+	}
 	if (c->copy_base == INT64_MIN)
 		c->copy_base = n;
 	bool key = !GST_BUFFER_FLAG_IS_SET(au, GST_BUFFER_FLAG_DELTA_UNIT);
