@@ -4,7 +4,7 @@
 BUILD ?= build
 CONFIG ?= examples/demo.ini
 
-.PHONY: all setup build run test test-asan bench clean
+.PHONY: all setup build run test test-noort test-asan bench clean
 
 all: build
 
@@ -20,8 +20,15 @@ build: setup $(BUILD)/build.ninja
 run: build
 	$(BUILD)/lockstep run $(CONFIG)
 
+# The whole suite, then the build without ONNX Runtime (what a machine
+# without npm gets): it must compile, and its unit and [detect] tests pass.
 test: build
-	meson test -C $(BUILD) --print-errorlogs
+	meson test -C $(BUILD) --print-errorlogs; rc=$$?; $(MAKE) --no-print-directory test-noort || rc=1; exit $$rc
+
+test-noort: setup
+	[ -f build-noort/build.ninja ] || meson setup build-noort -Donnxruntime=disabled
+	ninja -C build-noort
+	meson test -C build-noort --print-errorlogs --suite unit --suite detect
 
 # The suite under AddressSanitizer + UBSan (valgrind runs in `make test`).
 test-asan: setup
@@ -39,4 +46,4 @@ bench: build
 	bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-noort

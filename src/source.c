@@ -274,6 +274,32 @@ static GstFlowReturn on_es_sample(GstAppSink *sink, gpointer data)
 
 static bool start_pipeline(struct ls_source *s);
 
+/* One line for people from a pipeline's ERROR: the element, GStreamer's
+ * message and the last line of its debug text, which holds the cause
+ * ("Resource not found.: No such file "/x.mp4""). Caller frees. */
+static char *error_reason(GstMessage *msg)
+{
+	GError *e = NULL;
+	char *dbg = NULL;
+	gst_message_parse_error(msg, &e, &dbg);
+	const char *cause = NULL;
+	if (dbg) {
+		g_strstrip(dbg);
+		cause = strrchr(dbg, '\n');
+		cause = cause ? cause + 1 : strstr(dbg, "): ") ? NULL : dbg;
+	}
+	char *text = g_strdup(e ? e->message : "unknown");
+	size_t len = strlen(text);
+	if (cause && *cause && len && text[len - 1] == '.')
+		text[len - 1] = '\0'; /* "Resource not found: No such file ..." */
+	char *why = g_strdup_printf("error from %s: %s%s%s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), text,
+				    cause && *cause ? ": " : "", cause && *cause ? cause : "");
+	g_free(text);
+	g_clear_error(&e);
+	g_free(dbg);
+	return why;
+}
+
 static gboolean retry_cb(gpointer data)
 {
 	struct ls_source *s = data;
@@ -306,13 +332,9 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 	(void)bus;
 	switch (GST_MESSAGE_TYPE(msg)) {
 	case GST_MESSAGE_ERROR: {
-		GError *e = NULL;
-		gst_message_parse_error(msg, &e, NULL);
-		char *why = g_strdup_printf("error from %s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-					    e ? e->message : "unknown");
+		char *why = error_reason(msg);
 		schedule_retry(s, why);
 		g_free(why);
-		g_clear_error(&e);
 		break;
 	}
 	case GST_MESSAGE_EOS:
@@ -611,8 +633,18 @@ static bool start_pipeline(struct ls_source *s)
 			s->virtual_start_ns = t0; /* event time: stamped t0 + running time */
 	}
 	if (gst_element_set_state(s->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-		/* the reason, if any, arrives as an ERROR on the bus */
-		schedule_retry(s, "cannot start");
+		/* the element that failed posted its reason on the bus: take it
+		 * now, so the line says why (the watch would see it too late) */
+		GstBus *bus = gst_element_get_bus(s->pipeline);
+		GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+		char *reason = m ? error_reason(m) : NULL;
+		char *why = g_strdup_printf("cannot start: %s", reason ? reason : "the pipeline refused to play");
+		schedule_retry(s, why);
+		g_free(why);
+		g_free(reason);
+		if (m)
+			gst_message_unref(m);
+		gst_object_unref(bus);
 		return false;
 	}
 	return true;
@@ -838,10 +870,9 @@ int ls_source_probe(const struct ls_camera_config *cc, int timeout_ms, char **er
 		if (!m)
 			continue;
 		if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
-			GError *e = NULL;
-			gst_message_parse_error(m, &e, NULL);
-			*err = g_strdup_printf("camera %s: cannot open %s: %s", cc->name, cc->uri, e ? e->message : "error");
-			g_clear_error(&e);
+			char *why = error_reason(m);
+			*err = g_strdup_printf("camera %s: cannot open %s: %s", cc->name, cc->uri, why);
+			g_free(why);
 		} else {
 			*err = g_strdup_printf("camera %s: %s ended before its first frame", cc->name, cc->uri);
 		}

@@ -656,6 +656,7 @@ def run_bad_model_names_config_line():
     if built_without_ort():
         want = "bad.ini:6: [detect] this lockstep was built without"
     assert want in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr  # one line, nothing started
 
 
 if __name__ == "__main__":

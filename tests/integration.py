@@ -139,6 +139,26 @@ uri = rtsp://127.0.0.1:9/none#latency=50
     assert last["cameras"]["dead"]["reconnects"] <= 5, last
 
 
+@test
+def camera_that_cannot_start_says_why():
+    """A file:// camera whose file does not exist: the retry line names the cause; still retried."""
+    cfg = RIG + """
+[camera a]
+uri = test://?fps=30&width=160&height=90
+[camera gone]
+uri = file://%s/no-such-clip.mp4
+""" % TMP
+    path = write("gone.ini", cfg)
+    r = run(["run", path, "--duration", "3"])
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("camera gone: cannot start")]
+    assert lines, r.stderr
+    # one line: what failed, the cause, the file, and the retry
+    assert re.search(r"No such file .*no-such-clip\.mp4.*; retrying in [\d.]+ s$", lines[0]), lines[0]
+    assert "camera gone: reconnecting" in r.stderr, r.stderr
+    assert len(lines) >= 2, r.stderr
+
+
 def make_clip(name, frames, fps="30/1", pattern="ball"):
     path = os.path.join(TMP, name)
     subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=%d" % frames, "pattern=%s" % pattern, "!",
