@@ -35,9 +35,11 @@
 enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT, G_DETECT, G_RECORD };
 
 static const char *const rig_keys[] = {
-	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue", NULL,
+	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue",
+	"stall-s", "retry-max-s", NULL,
 };
-static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", "redact", NULL };
+static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", "redact", "stall-s", "retry-max-s",
+					    NULL };
 static const char *const output_keys[] = { "file", "display", "width", "height", NULL };
 static const char *const shm_keys[] = { "name", "slots", "group", "checksums", NULL };
 static const char *const file_keys[] = { "camera", "file", "display", NULL };
@@ -395,6 +397,18 @@ int ls_config_parse_time(const char *s, int64_t *out_ns, char **err)
 	return parse_epoch(s, out_ns, err);
 }
 
+/* stall-s: a camera silent this long is reconnected (0.1 s..1 h); retry-max-s:
+ * the longest wait between reconnection attempts (0.1 s..1 h). */
+static int parse_stall(const char *v, int64_t *out, char **reason)
+{
+	return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, out, reason);
+}
+
+static int parse_retry_max(const char *v, int64_t *out, char **reason)
+{
+	return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, out, reason);
+}
+
 static int rig_key(struct ctx *c, const struct scan_key *k, const char *v, char **reason)
 {
 	struct ls_config *cfg = c->cfg;
@@ -417,6 +431,10 @@ static int rig_key(struct ctx *c, const struct scan_key *k, const char *v, char 
 		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 3600 * LS_NS_PER_SEC, &cfg->hold_max_ns, reason);
 	if (strcmp(k->name, "startup-ms") == 0)
 		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 600 * LS_NS_PER_SEC, &cfg->startup_ns, reason);
+	if (strcmp(k->name, "stall-s") == 0)
+		return parse_stall(v, &cfg->stall_ns, reason);
+	if (strcmp(k->name, "retry-max-s") == 0)
+		return parse_retry_max(v, &cfg->retry_max_ns, reason);
 	if (strcmp(k->name, "missing") == 0) {
 		if (strcmp(v, "missing") == 0)
 			cfg->policy = LS_POLICY_MISSING;
@@ -460,6 +478,10 @@ static int camera_key(struct ls_camera_config *cam, const struct scan_group *g,
 	}
 	if (strcmp(k->name, "enabled") == 0)
 		return ls_uri_parse_bool(v, &cam->enabled, reason);
+	if (strcmp(k->name, "stall-s") == 0)
+		return parse_stall(v, &cam->stall_ns, reason);
+	if (strcmp(k->name, "retry-max-s") == 0)
+		return parse_retry_max(v, &cam->retry_max_ns, reason);
 	if (strcmp(k->name, "redact") == 0)
 		return ls_uri_parse_bool(v, &cam->redact, reason);
 	g_assert_not_reached();
@@ -1239,6 +1261,8 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 	c.cfg->policy = LS_POLICY_MISSING;
 	c.cfg->hold_max_ns = 1000 * LS_NS_PER_MS;
 	c.cfg->startup_ns = 2000 * LS_NS_PER_MS;
+	c.cfg->stall_ns = 2 * LS_NS_PER_SEC;
+	c.cfg->retry_max_ns = 5 * LS_NS_PER_SEC;
 	c.cfg->queue = 4;
 
 	rc = scan(&c, data);
@@ -1289,6 +1313,13 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 	if (c.cams->len == 0) {
 		rc = at_line(&c, 0, "every camera is disabled (enabled = false)");
 		goto fail;
+	}
+	for (guint i = 0; i < c.cams->len; i++) { /* [rig]'s stall-s and retry-max-s, unless the camera has its own */
+		struct ls_camera_config *cam = &g_array_index(c.cams, struct ls_camera_config, i);
+		if (!cam->stall_ns)
+			cam->stall_ns = c.cfg->stall_ns;
+		if (!cam->retry_max_ns)
+			cam->retry_max_ns = c.cfg->retry_max_ns;
 	}
 	c.cfg->ncams = c.cams->len;
 	c.cfg->cams = (struct ls_camera_config *)(void *)g_array_free(c.cams, FALSE);

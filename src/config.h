@@ -11,6 +11,12 @@
  *   hold-max-ms = 1000    oldest frame `hold` repeats, > 0; default 1000
  *   startup-ms = 2000     wait for every camera's first frame, > 0; default 2000
  *   queue = 4             framesets queued per output, 1..1024; default 4
+ *   stall-s = 2           a camera that sends nothing this long (its connection
+ *                         open or not) is reconnected, 0.1..3600; default 2; a
+ *                         camera's own stall-s overrides it
+ *   retry-max-s = 5       the longest wait between reconnection attempts (they
+ *                         back off from 0.5 s, doubling), 0.1..3600; default 5;
+ *                         a camera's own retry-max-s overrides it
  *
  *   [camera NAME]         NAME: [A-Za-z0-9_.-]{1,32}, unique; one group per camera
  *   uri = test://?fps=30  see uri.h; required
@@ -18,6 +24,7 @@
  *                         fractional, |o_c| <= 10 s; `offset` is a synonym; default 0
  *   enabled = true        false: validated, then left out of ls_config.cams; default true
  *   redact = off          on: personal data masked before any output (see [redact])
+ *   stall-s, retry-max-s  as in [rig], for this camera
  *
  *   [output mosaic]       optional
  *   file = out/m.mp4      .mp4, .mkv or .ts; relative paths are relative to the
@@ -124,6 +131,8 @@ struct ls_camera_config {
 	int64_t offset_ns;         /**< calibrated offset o_c, ns */
 	bool enabled;              /**< always true in ls_config.cams */
 	bool redact;               /**< mask personal data before any output sees a frame */
+	int64_t stall_ns;          /**< silent this long: reconnect, ns (> 0 once loaded) */
+	int64_t retry_max_ns;      /**< backoff cap, ns (> 0 once loaded) */
 	int line;                  /**< line of the [camera NAME] header, for messages */
 };
 
@@ -220,6 +229,8 @@ struct ls_config {
 	enum ls_policy policy;            /**< from `missing` */
 	int64_t hold_max_ns;              /**< > 0, ns */
 	int64_t startup_ns;               /**< > 0, ns */
+	int64_t stall_ns;                 /**< stall-s, ns: the cameras' default */
+	int64_t retry_max_ns;             /**< retry-max-s, ns: the cameras' default */
 	unsigned queue;                   /**< 1..1024 framesets per output */
 	unsigned ncams;                   /**< >= 1 */
 	struct ls_camera_config *cams;    /**< the enabled cameras, in file order */

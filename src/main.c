@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "x11_guard.h"
 #include "config.h"
 #include "redact.h"
 #include "lockstep_shm.h"
@@ -662,6 +663,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		rc = 2;
 	}
-	gst_deinit();
+	/* gst_deinit() joins every streaming thread: not those held for good
+	 * after their X server was lost (x11_guard.h) */
+	if (!ls_x11_lost_any())
+		gst_deinit();
 	return rc;
 }

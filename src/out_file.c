@@ -25,7 +25,8 @@ struct file_out {
 	struct ls_rate rate;
 	GstElement *pipeline, *appsrc;
 	FILE *sidecar;
-	int w, h;
+	int w, h;       /* the file's size: the first frame's */
+	int in_w, in_h; /* the size frames now come at (output thread) */
 	struct ls_setq *q;
 	GThread *thread;
 	gint failed;
@@ -90,14 +91,17 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Output thread: the first frame fixes the size. */
+/* Output thread: the first frame fixes the size. A camera that comes back
+ * at another size is scaled to it (videoscale passes frames of the first
+ * size through untouched; borders keep the picture's aspect). */
 static bool build(struct file_out *m, int w, int h)
 {
 	GString *d = g_string_new(NULL);
 	g_string_append_printf(d,
 			       "appsrc name=src is-live=true format=time block=true max-buffers=4 "
-			       "caps=video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d ! tee name=t",
-			       w, h, m->rate.num, m->rate.den);
+			       "caps=video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d,pixel-aspect-ratio=1/1 ! "
+			       "videoscale add-borders=true ! video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! tee name=t",
+			       w, h, m->rate.num, m->rate.den, w, h);
 	if (m->file) {
 		char *loc = g_strescape(m->file, NULL);
 		if (m->png)
@@ -129,8 +133,8 @@ static bool build(struct file_out *m, int w, int h)
 		g_printerr("output file: cannot start the pipeline (no display for display=true?)\n");
 		return false;
 	}
-	m->w = w;
-	m->h = h;
+	m->w = m->in_w = w;
+	m->h = m->in_h = h;
 	return true;
 }
 
@@ -157,9 +161,21 @@ static gpointer file_thread(gpointer data)
 			ls_frameset_unref(&set);
 			continue;
 		}
-		if (f->width != m->w || f->height != m->h) {
-			ls_frameset_unref(&set);
-			continue; /* the size changed: the file keeps its first size */
+		if (f->width != m->in_w || f->height != m->in_h) {
+			/* the camera changed size (it came back with another
+			 * stream): the file keeps its first size, scaled to it */
+			GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width",
+							    G_TYPE_INT, f->width, "height", G_TYPE_INT, f->height,
+							    "framerate", GST_TYPE_FRACTION, m->rate.num, m->rate.den,
+							    "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+			gst_app_src_set_caps(GST_APP_SRC(m->appsrc), caps);
+			gst_caps_unref(caps);
+			g_printerr("output file: %s: its camera is now %dx%d; %s\n", m->file ? m->file : "display",
+				   f->width, f->height,
+				   f->width == m->w && f->height == m->h ? "back to the file's size"
+									 : "scaled to the file's size");
+			m->in_w = f->width;
+			m->in_h = f->height;
 		}
 		/* wrap the frame's planes without a copy when they are contiguous */
 		size_t ysz = (size_t)f->strides[0] * (size_t)f->height;
@@ -226,6 +242,12 @@ static void file_free(void *impl)
 	struct file_out *m = impl;
 	if (!m)
 		return;
+	if (ls_output_abandoned(m->pipeline)) { /* left running: a thread of it is parked (x11_guard.h) */
+		GstBus *bus = gst_element_get_bus(m->pipeline);
+		gst_bus_remove_watch(bus); /* its messages must not reach a freed output */
+		gst_object_unref(bus);
+		m->pipeline = NULL;
+	}
 	if (m->pipeline) {
 		gst_element_set_state(m->pipeline, GST_STATE_NULL);
 		GstBus *bus = gst_element_get_bus(m->pipeline);

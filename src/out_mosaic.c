@@ -218,6 +218,12 @@ static void mosaic_free(void *impl)
 	struct mosaic_out *m = impl;
 	if (!m)
 		return;
+	if (ls_output_abandoned(m->pipeline)) { /* left running: a thread of it is parked (x11_guard.h) */
+		GstBus *bus = gst_element_get_bus(m->pipeline);
+		gst_bus_remove_watch(bus); /* its messages must not reach a freed output */
+		gst_object_unref(bus);
+		m->pipeline = NULL;
+	}
 	if (m->pipeline) {
 		gst_element_set_state(m->pipeline, GST_STATE_NULL);
 		GstBus *bus = gst_element_get_bus(m->pipeline);

@@ -3,6 +3,8 @@
 
 #include <gst/app/gstappsrc.h>
 
+#include "x11_guard.h"
+
 const char *ls_output_muxer(const char *file)
 {
 	if (g_str_has_suffix(file, ".mkv"))
@@ -31,14 +33,30 @@ bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, c
 	GstMessage *msg =
 		gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_s * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
 	bool eos = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
-	if (!msg)
+	if (!msg && !ls_x11_lost_any())
 		g_printerr("%s: the encoder did not finish within %d s; %s may be truncated\n", what, timeout_s,
 			   file ? file : "the output");
 	if (msg)
 		gst_message_unref(msg);
 	gst_object_unref(bus);
+	if (!eos && ls_x11_lost_any()) {
+		/* a window whose X server went away: its sink thread is parked
+		 * for good (x11_guard.h), so the EOS never reaches it, and NULL
+		 * would wait for it forever. The file branch had its EOS. The
+		 * pipeline stays as it is, and is never disposed. */
+		g_printerr("%s: its window's X server was lost, so the window never finished; %s%s\n", what,
+			   file ? "the file had its end: " : "the pipeline is left as it is", file ? file : "");
+		gst_object_ref(pipeline);
+		g_object_set_data(G_OBJECT(pipeline), "ls-abandoned", GINT_TO_POINTER(1));
+		return false;
+	}
 	gst_element_set_state(pipeline, GST_STATE_NULL);
 	return eos;
+}
+
+bool ls_output_abandoned(GstElement *pipeline)
+{
+	return pipeline && g_object_get_data(G_OBJECT(pipeline), "ls-abandoned");
 }
 
 void ls_output_append_h264_file(GString *d, const char *file, struct ls_rate rate)

@@ -40,6 +40,10 @@ void ls_output_bus_error(GstMessage *msg, const char *what, const char *file, gi
 /** Ends an output's appsrc pipeline: EOS, waits up to @timeout_s for the
  *  muxer (a line if it does not finish), then NULL. True at EOS. */
 bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, const char *what, const char *file);
+/** Whether ls_output_finish() left @pipeline running for good (a window
+ *  whose X server was lost): its owner drops its pointer to it, and never
+ *  sets it to NULL or unrefs it. */
+bool ls_output_abandoned(GstElement *pipeline);
 
 struct ls_output {
 	const struct ls_output_ops *ops;

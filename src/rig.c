@@ -128,10 +128,12 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 		json_escape(j, r->cfg->cams[c].name);
 		g_string_append_printf(j,
 				       ":{\"state\":\"%s\",\"frames\":%llu,\"ring_full\":%llu,\"pool_empty\":%llu,"
-				       "\"camera_drops\":%llu,\"reconnects\":%llu}%s",
+				       "\"camera_drops\":%llu,\"reconnects\":%llu,\"outages\":%llu,\"outage_s\":%.3f,"
+				       "\"down_s\":%.3f}%s",
 				       ls_source_state_name(st), (unsigned long long)sc.frames,
 				       (unsigned long long)sc.ring_full, (unsigned long long)sc.pool_empty,
 				       (unsigned long long)sc.camera_drops, (unsigned long long)sc.reconnects,
+				       (unsigned long long)sc.outages, (double)sc.outage_ns / 1e9, (double)sc.down_ns / 1e9,
 				       c + 1 < r->ncams ? "," : "");
 		if (st != LS_SOURCE_RUNNING)
 			g_string_append_printf(cam_txt, " %s:%s", r->cfg->cams[c].name, ls_source_state_name(st));

@@ -15,10 +15,12 @@
 #include "ls_frame.h"
 #include "ls_testcam.h"
 #include "redact.h"
+#include "x11_guard.h"
 
 #define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
-#define HEALTHY_NS (10 * LS_NS_PER_SEC) /* running this long resets the backoff */
+#define STALL_DEFAULT_NS (2 * LS_NS_PER_SEC)     /* [rig] stall-s */
+#define RETRY_MAX_DEFAULT_NS (5 * LS_NS_PER_SEC) /* [rig] retry-max-s */
+#define WATCHDOG_MS 100 /* how often the watchdog looks: stalls are caught within stall-s + 0.1 s */
 #define NTP_UNIX_OFFSET_S INT64_C(2208988800) /* 1900-01-01 to 1970-01-01 */
 
 /* What a frame keeps alive: the mapped video frame (which holds a reference
@@ -42,6 +44,8 @@ struct ls_source {
 	unsigned starts;             /* pipeline starts so far (main thread) */
 
 	GstElement *pipeline;        /* main thread */
+	GPtrArray *abandoned;        /* x11: pipelines whose thread was held when their X server was lost (never freed) */
+	atomic_ulong stream_thread;  /* pthread_t of the thread that delivers frames (x11: the one in Xlib) */
 	GstElement *appsink;
 	GstElement *esink;           /* the H.264 tap's appsink, or NULL */
 	ls_source_es_fn es_fn;       /* called on the tap's streaming thread */
@@ -49,8 +53,10 @@ struct ls_source {
 	GstClock *clock;             /* REALTIME system clock */
 	guint bus_watch;
 	guint retry_timer;
-	guint watchdog;              /* 500 ms: restarts a camera that went silent */
-	unsigned backoff_ms;
+	guint watchdog;              /* WATCHDOG_MS: restarts a camera that went silent */
+	unsigned backoff_ms;         /* the next retry's wait */
+	unsigned backoff_max_ms;     /* retry-max-s */
+	int64_t stall_ns;            /* stall-s */
 	int64_t started_ns;          /* CLOCK_REALTIME at the last start */
 	int64_t started_mono_ns;     /* CLOCK_MONOTONIC at the last start */
 	_Atomic int64_t virtual_start_ns; /* realtime=false files: stamp of running time 0 (set again at each loop) */
@@ -72,6 +78,14 @@ struct ls_source {
 	atomic_uint_fast64_t frames, ring_full, pool_empty, camera_drops, reconnects;
 	atomic_int_fast64_t last_capture_ns;
 	atomic_int_fast64_t last_frame_mono; /* CLOCK_MONOTONIC of the last frame */
+	/* Outages: a camera that delivered frames and then failed is "down"
+	 * from its last frame until its next one. down_since_mono (the last
+	 * frame's CLOCK_MONOTONIC, 0: not down) and down_last_capture are set
+	 * by the main thread when it declares the camera down, and taken by the
+	 * streaming thread on the first frame back. */
+	atomic_int_fast64_t down_since_mono, down_last_capture;
+	atomic_uint_fast64_t outages;      /* outages that ended */
+	atomic_int_fast64_t outage_ns;     /* their total length */
 };
 
 static void payload_release(void *opaque)
@@ -96,6 +110,36 @@ static enum ls_pixfmt pixfmt_of(GstVideoFormat f)
 	default:
 		return LS_FMT_UNKNOWN;
 	}
+}
+
+/* The first frame after an outage: one line with how long the camera was
+ * gone and how many slots it missed; the outage is counted. Streaming
+ * thread (the main thread set the outage's start). */
+static void back_from_outage(struct ls_source *s, int64_t capture_ns)
+{
+	if (!atomic_load(&s->down_since_mono))
+		return;
+	int64_t since = atomic_exchange(&s->down_since_mono, 0);
+	if (!since)
+		return;
+	int64_t gone = ls_monotonic_ns() - since;
+	int64_t last = atomic_load(&s->down_last_capture);
+	atomic_fetch_add(&s->outages, 1);
+	atomic_fetch_add(&s->outage_ns, gone);
+	long long missed = -1;
+	if (s->rig_rate.num > 0 && last > 0) {
+		int64_t a = ls_slot_index(last, s->rig_epoch_ns, 0, s->rig_rate);
+		int64_t b = ls_slot_index(capture_ns, s->rig_epoch_ns, 0, s->rig_rate);
+		missed = b > a ? (long long)(b - a - 1) : 0;
+	}
+	if (missed >= 0)
+		g_printerr("camera %s: back after %.1f s, %lld slots missed (outage %llu, %.1f s down in all)\n",
+			   s->name, (double)gone / 1e9, missed, (unsigned long long)atomic_load(&s->outages),
+			   (double)atomic_load(&s->outage_ns) / 1e9);
+	else
+		g_printerr("camera %s: back after %.1f s (outage %llu, %.1f s down in all)\n", s->name,
+			   (double)gone / 1e9, (unsigned long long)atomic_load(&s->outages),
+			   (double)atomic_load(&s->outage_ns) / 1e9);
 }
 
 /* Wraps @buf (transfer full) into a frame and delivers it. Streaming thread. */
@@ -159,6 +203,7 @@ static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *inf
 		f->strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&p->vf, i);
 	}
 stamped:
+	back_from_outage(s, capture_ns);
 	f->cam = (uint16_t)s->cam;
 	f->seq = atomic_load(&s->frames);
 	f->capture_ns = capture_ns;
@@ -245,6 +290,8 @@ static int64_t capture_time(struct ls_source *s, GstSample *smp, GstBuffer *buf)
 static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer data)
 {
 	struct ls_source *s = data;
+	_Static_assert(sizeof(pthread_t) <= sizeof(unsigned long), "pthread_t fits an atomic_ulong");
+	atomic_store_explicit(&s->stream_thread, (unsigned long)pthread_self(), memory_order_relaxed);
 	GstSample *smp = gst_app_sink_pull_sample(sink);
 	if (!smp)
 		return GST_FLOW_EOS;
@@ -300,30 +347,91 @@ static char *error_reason(GstMessage *msg)
 	return why;
 }
 
+static bool build_pipeline(struct ls_source *s, char **err);
+static void drop_pipeline(struct ls_source *s);
+static void schedule_retry(struct ls_source *s, const char *why);
+
+/* Whether a restart builds the pipeline anew. GStreamer sources do: a
+ * pipeline set back to PLAYING keeps what it learnt from the old stream.
+ * rtspsrc's pads of the new session were never linked (gst_parse_launch's
+ * delayed link is made once, for the first session's pad: every later
+ * attempt ended "streaming stopped, reason not-linked"), and the old caps,
+ * jitterbuffer, RTCP/NTP mapping and decoder state would be kept too. test://
+ * and fbdev:// are read by lockstep's own thread from a pipeline with no
+ * such state. */
+static bool rebuilds(const struct ls_source *s)
+{
+	return s->spec.kind != LS_SRC_TEST && s->spec.kind != LS_SRC_FBDEV;
+}
+
 static gboolean retry_cb(gpointer data)
 {
 	struct ls_source *s = data;
 	s->retry_timer = 0;
-	if (!atomic_load(&s->stopping)) {
-		g_printerr("camera %s: reconnecting\n", s->name);
-		atomic_fetch_add(&s->reconnects, 1);
-		start_pipeline(s);
+	if (atomic_load(&s->stopping))
+		return G_SOURCE_REMOVE;
+	g_printerr("camera %s: reconnecting\n", s->name);
+	atomic_fetch_add(&s->reconnects, 1);
+	if (rebuilds(s)) {
+		drop_pipeline(s);
+		char *err = NULL;
+		if (!build_pipeline(s, &err)) {
+			schedule_retry(s, err);
+			g_free(err);
+			return G_SOURCE_REMOVE;
+		}
 	}
+	start_pipeline(s);
 	return G_SOURCE_REMOVE;
 }
 
+/* Stops the pipeline, or leaves it running for good when its streaming
+ * thread is held because its X server was lost (x11_guard.h): setting it
+ * to NULL would wait for that thread forever. Main thread. */
+static void halt_pipeline(struct ls_source *s)
+{
+	if (!s->pipeline)
+		return;
+	unsigned long t = atomic_load(&s->stream_thread);
+	if (s->spec.kind == LS_SRC_X11 && t && ls_x11_thread_lost((pthread_t)t)) {
+		if (s->bus_watch)
+			g_source_remove(s->bus_watch);
+		s->bus_watch = 0;
+		if (!s->abandoned)
+			s->abandoned = g_ptr_array_new();
+		g_ptr_array_add(s->abandoned, s->pipeline); /* our reference, kept */
+		s->pipeline = NULL;
+		g_clear_pointer(&s->appsink, gst_object_unref);
+		atomic_store(&s->stream_thread, 0);
+		return;
+	}
+	gst_element_set_state(s->pipeline, GST_STATE_NULL);
+}
+
+static unsigned backoff_min_ms(const struct ls_source *s)
+{
+	return s->backoff_max_ms < BACKOFF_MIN_MS ? s->backoff_max_ms : BACKOFF_MIN_MS;
+}
+
+/* Stops the camera and retries after the backoff (0.5 s, doubling, at most
+ * retry-max-s). A camera that had delivered frames is down from its last
+ * one (see back_from_outage). Main thread. */
 static void schedule_retry(struct ls_source *s, const char *why)
 {
 	if (atomic_load(&s->stopping) || s->retry_timer)
 		return;
-	if (ls_realtime_ns() - s->started_ns > HEALTHY_NS)
-		s->backoff_ms = BACKOFF_MIN_MS; /* it ran well: a fresh failure */
+	int64_t last = atomic_load(&s->last_frame_mono);
+	if (last >= s->started_mono_ns)
+		s->backoff_ms = backoff_min_ms(s); /* it delivered frames since its last start: a fresh failure */
+	if (last && atomic_load(&s->state) == LS_SOURCE_RUNNING && !atomic_load(&s->down_since_mono)) {
+		atomic_store(&s->down_last_capture, atomic_load(&s->last_capture_ns));
+		atomic_store(&s->down_since_mono, last);
+	}
 	g_printerr("camera %s: %s; retrying in %.1f s\n", s->name, why, s->backoff_ms / 1000.0);
 	atomic_store(&s->state, LS_SOURCE_RECONNECTING);
-	if (s->pipeline)
-		gst_element_set_state(s->pipeline, GST_STATE_NULL);
+	halt_pipeline(s);
 	s->retry_timer = g_timeout_add(s->backoff_ms, retry_cb, s);
-	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms : s->backoff_ms * 2;
 }
 
 static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
@@ -383,13 +491,11 @@ static gboolean watchdog_cb(gpointer data)
 	int64_t now = ls_monotonic_ns();
 	int64_t last = atomic_load(&s->last_frame_mono);
 	int64_t since = now - (last && st == LS_SOURCE_RUNNING ? last : s->started_mono_ns);
-	/* 10 frame periods of the rig, at least 2 s; longer for a first frame
-	 * (an RTSP session and a decoder need time to start) */
-	int64_t limit = 10 * ls_rate_period_ns(s->rig_rate.num > 0 ? s->rig_rate : (struct ls_rate){ 30, 1 });
-	if (limit < 2 * LS_NS_PER_SEC)
-		limit = 2 * LS_NS_PER_SEC;
+	/* stall-s; three times that, at least 5 s, for a first frame (an RTSP
+	 * session, a decoder waiting for a keyframe) */
+	int64_t limit = s->stall_ns;
 	if (st == LS_SOURCE_STARTING)
-		limit *= 3;
+		limit = 3 * limit > 5 * LS_NS_PER_SEC ? 3 * limit : 5 * LS_NS_PER_SEC;
 	if (since > limit) {
 		char *why = g_strdup_printf("no frame for %.1f s", (double)since / 1e9);
 		schedule_retry(s, why);
@@ -660,7 +766,10 @@ struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc,
 	s->ring = ring;
 	s->bell = bell;
 	s->blocking = blocking;
-	s->backoff_ms = BACKOFF_MIN_MS;
+	s->stall_ns = cc->stall_ns > 0 ? cc->stall_ns : STALL_DEFAULT_NS;
+	int64_t rmax = cc->retry_max_ns > 0 ? cc->retry_max_ns : RETRY_MAX_DEFAULT_NS;
+	s->backoff_max_ms = (unsigned)(rmax / LS_NS_PER_MS);
+	s->backoff_ms = backoff_min_ms(s);
 	char *perr = NULL;
 	if (ls_source_spec_parse(cc->uri, &s->spec, &perr) < 0) {
 		*err = g_strdup_printf("camera %s: uri: %s", cc->name, perr);
@@ -685,8 +794,6 @@ void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage)
 	ls_redact_stage_free(&s->redact);
 	s->redact = stage;
 }
-
-static void drop_pipeline(struct ls_source *s);
 
 bool ls_source_set_es_tap(struct ls_source *s, ls_source_es_fn fn, void *user)
 {
@@ -726,7 +833,7 @@ int ls_source_start(struct ls_source *s, char **err)
 	}
 	atomic_store(&s->stopping, false);
 	if (!s->watchdog)
-		s->watchdog = g_timeout_add(500, watchdog_cb, s);
+		s->watchdog = g_timeout_add(WATCHDOG_MS, watchdog_cb, s);
 	if (s->spec.kind == LS_SRC_TEST) {
 		struct ls_testcam_params p = {
 			.fps = s->spec.test.fps,
@@ -762,8 +869,7 @@ void ls_source_stop(struct ls_source *s)
 		g_source_remove(s->watchdog);
 		s->watchdog = 0;
 	}
-	if (s->pipeline)
-		gst_element_set_state(s->pipeline, GST_STATE_NULL); /* unblocks pulls, joins streaming threads */
+	halt_pipeline(s); /* unblocks pulls, joins streaming threads */
 	if (s->thread) {
 		g_thread_join(s->thread);
 		s->thread = NULL;
@@ -795,6 +901,8 @@ void ls_source_free(struct ls_source **sp)
 	*sp = NULL;
 	ls_source_stop(s);
 	drop_pipeline(s);
+	if (s->abandoned) /* the pipelines stay: their threads are held (halt_pipeline) */
+		g_ptr_array_free(s->abandoned, TRUE);
 	ls_frame_pool_unref(&s->pool); /* frames still out keep it alive */
 	ls_redact_stage_free(&s->redact);   /* its buffers outlive it too */
 	ls_source_spec_clear(&s->spec);
@@ -822,6 +930,12 @@ void ls_source_counters(const struct ls_source *cs, struct ls_source_counters *o
 	o->camera_drops = atomic_load(&s->camera_drops);
 	o->reconnects = atomic_load(&s->reconnects);
 	o->last_capture_ns = atomic_load(&s->last_capture_ns);
+	o->outages = atomic_load(&s->outages);
+	o->outage_ns = atomic_load(&s->outage_ns);
+	int64_t down = atomic_load(&s->down_since_mono);
+	o->down_ns = down ? ls_monotonic_ns() - down : 0;
+	if (down) /* the outage under way counts too */
+		o->outages++, o->outage_ns += o->down_ns;
 }
 
 const char *ls_source_name(const struct ls_source *s)

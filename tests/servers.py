@@ -1,18 +1,21 @@
 """Real servers and senders the end-to-end tests start on loopback."""
 import os
+import socket
 import subprocess
 import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def rtsp_camera(port, keyint=45, fps=30):
+def rtsp_camera(port, keyint=45, fps=30, size="320x240"):
     """tests/rtsp_server.py (GStreamer's RTSP server, run by Debian's
     python3, which has PyGObject) serving rtsp://127.0.0.1:PORT/cam; returns
     the process once it listens. Stop it with .terminate()."""
     err = tempfile.TemporaryFile(mode="w+")  # a file: a chatty server never blocks on a full pipe
     p = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "rtsp_server.py"), str(port), str(keyint),
-                          str(fps)], stdout=subprocess.PIPE, stderr=err, text=True)
+                          str(fps), size], stdout=subprocess.PIPE, stderr=err, text=True)
     line = p.stdout.readline().strip()
     if line != "ready":
         p.kill()
@@ -33,3 +36,80 @@ def rtp_sender(port, width=320, height=240, fps=30, keyint=45, bframes=False):
                              "x264enc"] + tune + ["speed-preset=ultrafast", "key-int-max=%d" % keyint, "!",
                              "rtph264pay", "config-interval=1", "pt=96", "!", "udpsink", "host=127.0.0.1",
                              "port=%d" % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class StallProxy:
+    """A TCP proxy on 127.0.0.1:PORT to 127.0.0.1:TARGET that can stall:
+    while stalled, connections stay open (old and new ones) but no byte
+    moves in either direction, as with a camera whose encoder hung behind a
+    live TCP connection. resume() lets bytes flow again; connections are
+    never closed by the proxy while stalled. close() ends everything."""
+
+    def __init__(self, port, target):
+        self.target = target
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.closed = False
+        self.socks = []
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", port))
+        self.ls.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while not self.closed:
+                self.flowing.wait()
+                data = a.recv(65536)
+                if not data:
+                    break
+                while not self.flowing.is_set() and not self.closed:
+                    time.sleep(0.01)  # stalled with the bytes in hand: they wait
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def connections(self):
+        with self.lock:
+            return len([s for s in self.socks if s.fileno() >= 0])
+
+    def stall(self):
+        self.flowing.clear()
+
+    def resume(self):
+        self.flowing.set()
+
+    def close(self):
+        self.closed = True
+        self.flowing.set()
+        self.ls.close()
+        with self.lock:
+            for s in self.socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -63,6 +63,10 @@ static void test_defaults(void)
 	g_assert_cmpint(cfg->policy, ==, LS_POLICY_MISSING);
 	g_assert_cmpint(cfg->hold_max_ns, ==, 1000 * LS_NS_PER_MS);
 	g_assert_cmpint(cfg->startup_ns, ==, 2000 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->stall_ns, ==, 2 * LS_NS_PER_SEC);
+	g_assert_cmpint(cfg->retry_max_ns, ==, 5 * LS_NS_PER_SEC);
+	g_assert_cmpint(cfg->cams[0].stall_ns, ==, 2 * LS_NS_PER_SEC);
+	g_assert_cmpint(cfg->cams[0].retry_max_ns, ==, 5 * LS_NS_PER_SEC);
 	g_assert_cmpuint(cfg->queue, ==, 4);
 	g_assert_cmpint(cfg->rig_line, ==, 1);
 	g_assert_cmpuint(cfg->ncams, ==, 1);
@@ -544,6 +548,25 @@ static void bad_camera_value(const char *lines, const char *want)
 	g_free(text);
 }
 
+/* stall-s and retry-max-s: [rig] sets every camera's, a camera its own,
+ * in any group order */
+static void test_reconnect_keys(void)
+{
+	struct ls_config *cfg = load_ok("[camera a]\nuri = test://\nstall-s = 0.5\n"
+					"[rig]\nrate = 30\nstall-s = 3\nretry-max-s = 1.5\n"
+					"[camera b]\nuri = test://\nretry-max-s = 60\n");
+	g_assert_cmpint(cfg->stall_ns, ==, 3 * LS_NS_PER_SEC);
+	g_assert_cmpint(cfg->cams[0].stall_ns, ==, LS_NS_PER_SEC / 2);
+	g_assert_cmpint(cfg->cams[0].retry_max_ns, ==, 1500 * LS_NS_PER_MS);
+	g_assert_cmpint(cfg->cams[1].stall_ns, ==, 3 * LS_NS_PER_SEC);
+	g_assert_cmpint(cfg->cams[1].retry_max_ns, ==, 60 * LS_NS_PER_SEC);
+	ls_config_free(&cfg);
+	load_bad("[rig]\nrate = 30\nstall-s = 0\n[camera a]\nuri = test://\n", "t.ini:3: [rig] stall-s: must be in");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test://\nretry-max-s = 4000\n",
+		 "t.ini:5: [camera a] retry-max-s: must be in");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test://\nstall-s = soon\n", "t.ini:5: [camera a] stall-s:");
+}
+
 static void test_bad_camera_values(void)
 {
 	bad_camera_value("uri = foo://x", "t.ini:4: [camera cam1] uri: unknown scheme \"foo\" (expected test, file, "
@@ -985,6 +1008,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 
 	g_test_add_func("/config/ok/defaults", test_defaults);
+	g_test_add_func("/config/ok/reconnect-keys", test_reconnect_keys);
 	g_test_add_func("/config/ok/full", test_full);
 	g_test_add_func("/config/ok/rates", test_rates);
 	g_test_add_func("/config/ok/epochs", test_epochs);
