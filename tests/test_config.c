@@ -454,9 +454,9 @@ static void test_bad_groups(void)
 static void test_bad_keys(void)
 {
 	load_bad("[rig]\nratee = 30\n", "t.ini:2: unknown key \"ratee\" in [rig] (expected rate, epoch, tolerance-ms, "
-					"max-latency-ms, missing, hold-max-ms, startup-ms, queue)");
+					"max-latency-ms, missing, hold-max-ms, startup-ms, queue, stall-s, retry-max-s)");
 	load_bad("[rig]\nrate = 30\n[camera a]\nurl = test://\n",
-		 "t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled, redact)");
+		 "t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled, redact, stall-s, retry-max-s)");
 	load_bad(MINIMAL "[output mosaic]\nfps = 30\n",
 		 "t.ini:6: unknown key \"fps\" in [output mosaic] (expected file, display, width, height)");
 	/* GKeyFile would hide these: a locale key, a key with a space. */
