@@ -5,90 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- frameset pool -------------------------------------------------------
- * Fixed array of sets, each followed by its ncams entries. Acquired only by
- * the aligner thread; released from any thread by the last unref. The pool's
- * refcount is 1 for the aligner plus one per outstanding set, so sets stay
- * valid after the aligner is freed. */
-struct set_pool {
-	atomic_uint refs;
-	unsigned capacity;
-	unsigned hint; /* aligner thread only */
-	size_t stride; /* bytes per set including entries */
-	atomic_uchar *used;
-	unsigned char *mem;
-};
-
-static void set_pool_drop(struct set_pool *p)
-{
-	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
-		free(p->used);
-		free(p->mem);
-		free(p);
-	}
-}
-
-static struct set_pool *set_pool_new(unsigned capacity, unsigned ncams)
-{
-	struct set_pool *p = calloc(1, sizeof *p);
-	if (!p)
-		return NULL;
-	p->capacity = capacity;
-	p->stride = sizeof(struct ls_frameset) + (size_t)ncams * sizeof(struct ls_entry);
-	p->stride = (p->stride + 63) & ~(size_t)63; /* one set per cache line run */
-	p->used = calloc(capacity, sizeof *p->used);
-	p->mem = calloc(capacity, p->stride);
-	if (!p->used || !p->mem) {
-		free(p->used);
-		free(p->mem);
-		free(p);
-		return NULL;
-	}
-	atomic_init(&p->refs, 1);
-	return p;
-}
-
-static struct ls_frameset *set_pool_acquire(struct set_pool *p, unsigned ncams)
-{
-	for (unsigned k = 0; k < p->capacity; k++) {
-		unsigned i = (p->hint + k) % p->capacity;
-		if (atomic_load_explicit(&p->used[i], memory_order_acquire) == 0) {
-			atomic_store_explicit(&p->used[i], 1, memory_order_relaxed);
-			p->hint = (i + 1) % p->capacity;
-			struct ls_frameset *s = (struct ls_frameset *)(p->mem + (size_t)i * p->stride);
-			memset(s, 0, p->stride);
-			atomic_init(&s->refcount, 1);
-			s->ncams = ncams;
-			s->pool = p;
-			atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-			return s;
-		}
-	}
-	return NULL;
-}
-
-struct ls_frameset *ls_frameset_ref(struct ls_frameset *s)
-{
-	atomic_fetch_add_explicit(&s->refcount, 1, memory_order_relaxed);
-	return s;
-}
-
-void ls_frameset_unref(struct ls_frameset **sp)
-{
-	if (!sp || !*sp)
-		return;
-	struct ls_frameset *s = *sp;
-	*sp = NULL;
-	if (atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_acq_rel) != 1)
-		return;
-	for (unsigned c = 0; c < s->ncams; c++)
-		ls_frame_unref(&s->entries[c].frame);
-	struct set_pool *p = s->pool;
-	size_t idx = (size_t)((unsigned char *)s - p->mem) / p->stride;
-	atomic_store_explicit(&p->used[idx], 0, memory_order_release);
-	set_pool_drop(p);
-}
-
 /* ---- aligner ------------------------------------------------------------- */
 
 struct cam_state {
@@ -119,7 +35,7 @@ struct ls_aligner {
 	int64_t newest;            /* newest slot holding a frame */
 	unsigned scan_from;        /* cameras below are final for `base` */
 
-	struct set_pool *pool;
+	struct ls_frameset_pool *pool;
 	struct ls_aligner_counters ctr;
 	uint64_t *missing;         /* ncams */
 };
@@ -181,7 +97,7 @@ struct ls_aligner *ls_aligner_new(const struct ls_aligner_config *cfg, ls_emit_f
 	for (unsigned i = 0; i < al->window; i++)
 		al->slot_n[i] = INT64_MIN;
 	unsigned setpool = cfg->setpool ? cfg->setpool : al->window + 16 + cfg->setpool_extra;
-	al->pool = set_pool_new(setpool, cfg->ncams);
+	al->pool = ls_frameset_pool_new(setpool, cfg->ncams);
 	if (!al->pool)
 		goto fail;
 	al->ctr.last_slot = INT64_MIN;
@@ -210,8 +126,7 @@ void ls_aligner_free(struct ls_aligner **alp)
 	if (al->cams)
 		for (unsigned c = 0; c < al->cfg.ncams; c++)
 			ls_frame_unref(&al->cams[c].last);
-	if (al->pool)
-		set_pool_drop(al->pool);
+	ls_frameset_pool_unref(&al->pool);
 	free(al->slot_n);
 	free(al->frames);
 	free(al->dev);
@@ -293,7 +208,7 @@ static void emit_base(struct ls_aligner *al, int64_t now, bool by_deadline)
 {
 	int64_t n = al->base;
 	unsigned ncams = al->cfg.ncams;
-	struct ls_frameset *s = set_pool_acquire(al->pool, ncams);
+	struct ls_frameset *s = ls_frameset_pool_acquire(al->pool);
 	if (!s) { /* consumers hold every set: drop the whole slot */
 		drop_base(al);
 		return;

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "ls_frame.h"
+#include "ls_frameset.h"
 #include "ls_time.h"
 
 enum ls_policy {
@@ -56,40 +57,6 @@ struct ls_aligner_config {
 	unsigned setpool;          /**< framesets in the pool; 0: window + 16 + setpool_extra */
 	unsigned setpool_extra;    /**< sets consumers may hold beyond the window */
 };
-
-enum ls_entry_state {
-	LS_ENTRY_MISSING = 0,
-	LS_ENTRY_PRESENT = 1,
-	LS_ENTRY_HELD = 2,
-};
-
-struct ls_entry {
-	struct ls_frame *frame; /**< NULL when missing; the set holds one reference */
-	enum ls_entry_state state;
-	int64_t offset_ns;      /**< present: u - slot centre; held: slot centre - u (age) */
-};
-
-/** One slot's worth of frames. Read-only once emitted; shared between sinks
- *  by reference counting. entries[] has ncams elements. */
-struct ls_frameset {
-	atomic_int refcount;
-	int64_t n;         /**< slot index */
-	int64_t slot_ns;   /**< E + nT */
-	int64_t emit_ns;   /**< `now` when it was emitted */
-	int64_t skew_ns;   /**< max - min calibrated capture time of present frames; 0 if < 2 */
-	unsigned ncams;
-	unsigned npresent; /**< entries with LS_ENTRY_PRESENT */
-	unsigned nheld;    /**< entries with LS_ENTRY_HELD */
-	bool complete;     /**< npresent == ncams */
-	bool deadline;     /**< emitted by its deadline rather than by finality */
-	void *pool;        /* private */
-	struct ls_entry entries[];
-};
-
-struct ls_frameset *ls_frameset_ref(struct ls_frameset *s);
-/** Drops a reference and sets *s to NULL; the last one drops the frames and
- *  returns the set to the aligner's pool. Any thread. NULL-safe. */
-void ls_frameset_unref(struct ls_frameset **s);
 
 /** Called from the aligner thread for each emitted set, in increasing n.
  *  The set is transfer-full: the callee owns one reference. */

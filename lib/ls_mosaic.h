@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ls_aligner.h"
+#include "ls_frameset.h"
 #include "ls_frame.h"
 
 /** Longest camera name kept for the label, in bytes; longer ones are cut. */

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ls_aligner.h"
+#include "ls_frameset.h"
 
 struct ls_setq;
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ls_aligner.h"
+#include "ls_frameset.h"
 #include "ls_frame.h"
 #include "ls_time.h"
 

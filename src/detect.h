@@ -31,7 +31,7 @@
 #include <glib.h>
 
 #include "config.h"
-#include "ls_aligner.h"
+#include "ls_frameset.h"
 #include "ls_detect.h"
 #include "ls_motion.h"
 

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 #include "ls_frame.h"
+#include "ls_frameset.h"
 #include "ls_sched.h"
+#include "ls_aligner.h"
 #include "ls_setq.h"
 #include "ls_spsc.h"
 #include "ls_stats.h"
@@ -295,9 +297,41 @@ static void test_sched_plumbing(void)
 	g_assert_cmpint(ls_sched_bench(&o, &r), ==, -EINVAL);
 }
 
+/* ls_frameset pool: bounded, sets come back on their last unref, and sets
+ * still out keep the pool after its creator let go. */
+static void test_frameset_pool(void)
+{
+	struct ls_frameset_pool *p = ls_frameset_pool_new(2, 3);
+	g_assert_nonnull(p);
+	struct ls_frameset *a = ls_frameset_pool_acquire(p), *b = ls_frameset_pool_acquire(p);
+	g_assert_nonnull(a);
+	g_assert_nonnull(b);
+	g_assert_true(a != b);
+	g_assert_null(ls_frameset_pool_acquire(p)); /* both held: none free */
+	g_assert_cmpuint(a->ncams, ==, 3);
+	g_assert_cmpint(a->entries[2].state, ==, LS_ENTRY_MISSING);
+	g_assert_null(a->entries[2].frame);
+	struct ls_frameset *a2 = ls_frameset_ref(a);
+	g_assert_true(a2 == a);
+	ls_frameset_unref(&a);
+	g_assert_null(a);
+	g_assert_null(ls_frameset_pool_acquire(p)); /* a2 still holds it */
+	ls_frameset_unref(&a2);
+	ls_frameset_unref(&b);
+	struct ls_frameset *c = ls_frameset_pool_acquire(p);
+	g_assert_nonnull(c);
+	g_assert_cmpint(c->n, ==, 0); /* cleared for its new slot */
+	ls_frameset_pool_unref(&p);
+	g_assert_null(p);
+	c->n = 7; /* valid after the creator's unref */
+	ls_frameset_unref(&c);
+	ls_frameset_pool_unref(&p); /* NULL-safe */
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/core/frameset-pool", test_frameset_pool);
 	g_test_add_func("/core/spsc/basic", test_spsc_basic);
 	g_test_add_func("/core/spsc/threads", test_spsc_threads);
 	g_test_add_func("/core/frame/pool", test_frame_pool);

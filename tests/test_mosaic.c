@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ls_aligner.h"
+#include "ls_frameset.h"
 #include "ls_font.h"
 #include "ls_frame.h"
 #include "ls_mosaic.h"

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "lockstep_shm.h"
-#include "ls_aligner.h"
+#include "ls_frameset.h"
 #include "ls_frame.h"
 #include "ls_shm.h"
 #include "ls_time.h"
