@@ -4,7 +4,8 @@
  * aligner or another output), runs the detector on worker threads (one ONNX
  * Runtime session each, intra-op threads 1) and emits one JSON line per
  * detected frameset, in slot order, to a file or stdout. The latest boxes
- * per camera go on a board the mosaic output draws from.
+ * per camera are published on the context's detections service (the
+ * mosaic draws them).
  *
  * Order: a worker takes a ticket when it pops a set and publishes its
  * result only when every earlier ticket is published, so JSON lines and the
@@ -26,15 +27,11 @@
  * period, so every-n and gated stretches are bridged by the prediction).
  *
  * Clip events (clip-on=): a new confirmed track of a listed class, or a
- * camera's motion gate opening, asks the recorder for a clip of slots
- * [first event - pre, last event + post]. Events within post of the
- * previous one extend its clip. A clip thread waits until the recorder's
- * index has the post-roll slot in complete segments on every camera (or
- * a deadline of 2 x (post + segment length) + 10 s passes: then the clip
- * ends where the recording does), then calls ls_record_clip(), so
- * detection never waits for it. At the end of the run, clips still waiting
- * are cut in detect_free(), after the recorder's finish closed its
- * segments (rig.c finishes every output before it frees any). */
+ * camera's motion gate opening, is posted to the context's clip-request
+ * service; the recorder owns the clips (clipper.h: it extends, waits for
+ * the post-roll and exports them), so detection never waits for a clip and
+ * never touches the recording. */
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,7 +45,6 @@
 #include "ls_time.h"
 #include "ls_track.h"
 #include "output.h"
-#include "recorder.h"
 
 /* What the stage did with one camera's new frames, for --stats-json. Each
  * field has one writer at a time (the lock named) and one reader without
@@ -61,17 +57,10 @@ struct cam_counters {
 	atomic_uint_fast64_t openings; /* gate openings (motion pre-stage, under mlock) */
 };
 
-/* A clip waiting for its post-roll to be recorded. */
-struct clip_req {
-	int64_t n1, n2;        /* first and last event slot */
-	int64_t deadline_ns;   /* monotonic: cut what there is after this */
-	char *what;            /* "a-person-3": the first event, for the directory name and the log */
-	unsigned events;
-};
 struct detect_out {
 	struct ls_detect_config dc; /* borrowed from the config */
 	struct ls_detector *det;
-	struct ls_detect_board *board; /* not owned, may be NULL */
+	struct ls_output_ctx *ctx;  /* services: detections out, clip requests */
 	const char **names;
 	unsigned ncams;
 	unsigned nworkers;
@@ -106,22 +95,12 @@ struct detect_out {
 	uint64_t *max_id;          /* highest track id seen per camera */
 	uint64_t tracks;           /* confirmed tracks */
 
-	/* clip events */
-	const struct ls_record_config *rec; /* borrowed, NULL without clip-on */
-	struct ls_rate rate;
-	int64_t epoch_ns;
-	int64_t pre_slots, post_slots;
-	char *clip_dir;
-	GMutex clock_;
-	GCond cwake;
-	GQueue clips;              /* struct clip_req *, oldest first */
-	bool clip_busy;            /* the head is being exported: do not extend it */
-	bool clip_final;           /* the run is over: cut what is waiting now */
-	GThread *clip_thread;
-	uint64_t clip_events, clips_made, clips_failed;
+	/* clip events (clip-on=): asked of the recorder through the context */
+	bool clips;
+	char *clip_dir;            /* for the start line */
 };
 
-unsigned ls_detect_threads(const struct ls_detect_config *dc)
+static unsigned ls_detect_threads(const struct ls_detect_config *dc)
 {
 	if (dc->threads)
 		return dc->threads;
@@ -129,21 +108,23 @@ unsigned ls_detect_threads(const struct ls_detect_config *dc)
 	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }
 
-static gpointer clip_main(gpointer data);
-
-void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *board, char **err)
+/* Beyond its queue: one set in each worker's hands (the rig counts one). */
+static unsigned detect_held(const struct ls_config *cfg, const void *group)
 {
-	const struct ls_detect_config *dc = cfg->detect;
+	return ls_detect_threads(group) - 1;
+}
+
+static void *detect_new(struct ls_output_ctx *ctx, const void *group, char **err)
+{
+	const struct ls_config *cfg = ls_output_ctx_config(ctx);
+	const struct ls_detect_config *dc = group;
 	struct detect_out *o = g_new0(struct detect_out, 1);
 	g_mutex_init(&o->lock);
 	g_cond_init(&o->turn);
 	g_mutex_init(&o->mlock);
 	g_cond_init(&o->mturn);
-	g_mutex_init(&o->clock_);
-	g_cond_init(&o->cwake);
-	g_queue_init(&o->clips);
 	o->dc = *dc;
-	o->board = board;
+	o->ctx = ctx;
 	o->ncams = cfg->ncams;
 	o->names = g_new0(const char *, cfg->ncams + 1); /* NULL-terminated: the clip's camera list */
 	for (unsigned c = 0; c < cfg->ncams; c++)
@@ -184,12 +165,9 @@ void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *boa
 	o->touts = g_new(struct ls_track_out, dc->max_dets);
 	o->max_id = g_new0(uint64_t, o->ncams);
 	if (dc->clip_any && cfg->record) {
-		double hz = (double)cfg->rate.num / cfg->rate.den;
-		o->rec = cfg->record;
-		o->rate = cfg->rate;
-		o->epoch_ns = cfg->epoch_ns;
-		o->pre_slots = (int64_t)(dc->clip_pre_s * hz + 0.5);
-		o->post_slots = (int64_t)(dc->clip_post_s * hz + 0.5);
+		/* the recorder cuts them; the directory is checked here, where
+		 * clip-dir is configured */
+		o->clips = true;
 		o->clip_dir = dc->clip_dir ? g_strdup(dc->clip_dir) : g_build_filename(cfg->record->dir, "clips", NULL);
 		if (g_mkdir_with_parents(o->clip_dir, 0755) < 0) {
 			*err = g_strdup_printf("clip-dir %s: cannot create: %s", o->clip_dir, g_strerror(errno));
@@ -223,138 +201,11 @@ void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *boa
 	ls_detector_input(o->det, &w, &h, &batched);
 	g_printerr("[detect] %s: ONNX Runtime %s (API %d), provider %s, input %dx%d%s, %u session%s%s%s%s\n", dc->model,
 		   ver, api, ls_detector_provider(o->det), w, h, batched ? ", cameras batched" : "", o->nworkers,
-		   o->nworkers == 1 ? "" : "s", o->motion ? ", motion gate" : "", o->rec ? ", clips to " : "",
-		   o->rec ? o->clip_dir : "");
+		   o->nworkers == 1 ? "" : "s", o->motion ? ", motion gate" : "", o->clips ? ", clips to " : "",
+		   o->clips ? o->clip_dir : "");
 	return o;
 fail:
 	ls_detect_out_ops.free(o);
-	return NULL;
-}
-
-/* ---- clip events ------------------------------------------------------- */
-
-/* An event at slot @n (any thread that holds the order: the publishing turn
- * or the motion pre-stage). Extends the newest waiting clip when @n is
- * within its post-roll, else queues a new one. */
-static void clip_event(struct detect_out *o, int64_t n, unsigned cam, const char *what)
-{
-	g_mutex_lock(&o->clock_);
-	o->clip_events++;
-	struct clip_req *tail = g_queue_peek_tail(&o->clips);
-	bool tail_busy = o->clip_busy && tail == g_queue_peek_head(&o->clips);
-	int64_t wait_ns = (int64_t)((o->dc.clip_post_s + (double)o->rec->segment_ns / 1e9) * 2e9) + 10 * LS_NS_PER_SEC;
-	if (tail && !tail_busy && n <= tail->n2 + o->post_slots) {
-		if (n > tail->n2)
-			tail->n2 = n;
-		if (n < tail->n1)
-			tail->n1 = n;
-		tail->events++;
-		tail->deadline_ns = ls_monotonic_ns() + wait_ns;
-	} else {
-		struct clip_req *c = g_new0(struct clip_req, 1);
-		c->n1 = c->n2 = n;
-		c->events = 1;
-		c->deadline_ns = ls_monotonic_ns() + wait_ns;
-		c->what = g_strdup_printf("%s-%s", o->names[cam], what);
-		for (char *p = c->what; *p; p++)
-			if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
-				*p = '_';
-		g_queue_push_tail(&o->clips, c);
-		g_cond_signal(&o->cwake);
-	}
-	g_mutex_unlock(&o->clock_);
-}
-
-/* True when every camera has slot @n in a complete (or protected) segment. */
-static bool recorded(struct detect_out *o, struct ls_rec_index **idx, int64_t n)
-{
-	if (!*idx) {
-		char *err = NULL;
-		if (ls_rec_index_open(o->rec->dir, idx, &err) < 0) {
-			g_free(err);
-			return false;
-		}
-	}
-	GPtrArray *segs = ls_rec_index_list(*idx, NULL, NULL, n, n);
-	if (!segs)
-		return false;
-	unsigned have = 0;
-	for (unsigned c = 0; c < o->ncams; c++)
-		for (guint i = 0; i < segs->len; i++) {
-			const struct ls_rec_segment *s = g_ptr_array_index(segs, i);
-			if (strcmp(s->camera, o->names[c]) == 0 && s->last_slot >= n &&
-			    (strcmp(s->state, "complete") == 0 || strcmp(s->state, "protected") == 0)) {
-				have++;
-				break;
-			}
-		}
-	g_ptr_array_unref(segs);
-	return have == o->ncams;
-}
-
-static gpointer clip_main(gpointer data)
-{
-	struct detect_out *o = data;
-	struct ls_rec_index *idx = NULL;
-	g_mutex_lock(&o->clock_);
-	for (;;) {
-		struct clip_req *c = g_queue_peek_head(&o->clips);
-		if (!c) {
-			if (o->clip_final)
-				break;
-			g_cond_wait(&o->cwake, &o->clock_);
-			continue;
-		}
-		bool final = o->clip_final;
-		int64_t target = c->n2 + o->post_slots;
-		o->clip_busy = true; /* from here the head is not extended */
-		g_mutex_unlock(&o->clock_);
-		bool ready = final || recorded(o, &idx, target) || ls_monotonic_ns() > c->deadline_ns;
-		if (ready) {
-			char *name = g_strdup_printf("%lld-%s", (long long)c->n1, c->what);
-			char *outdir = g_build_filename(o->clip_dir, name, NULL);
-			struct ls_clip_request req = {
-				.dir = o->rec->dir,
-				.rate = o->rate,
-				.epoch_ns = o->epoch_ns,
-				.gop = o->rec->gop,
-				.cameras = o->names,
-				.n1 = c->n1,
-				.n2 = c->n2,
-				.pre_slots = o->pre_slots,
-				.post_slots = o->post_slots,
-				.outdir = outdir,
-			};
-			struct ls_clip_result res;
-			char *err = NULL;
-			int rc = ls_record_clip(&req, &res, &err);
-			if (rc < 0)
-				g_printerr("[detect] clip %s: %s\n", name, err ? err : "failed");
-			else
-				g_printerr("[detect] clip %s: %u event%s, slots %lld..%lld (%lld frames) in %s\n", name,
-					   c->events, c->events == 1 ? "" : "s", (long long)res.first_slot,
-					   (long long)res.last_slot, (long long)res.frames, outdir);
-			g_free(err);
-			g_free(outdir);
-			g_free(name);
-			g_mutex_lock(&o->clock_);
-			if (rc < 0)
-				o->clips_failed++;
-			else
-				o->clips_made++;
-			g_queue_pop_head(&o->clips);
-			g_free(c->what);
-			g_free(c);
-			o->clip_busy = false;
-			continue;
-		}
-		g_mutex_lock(&o->clock_);
-		o->clip_busy = false;
-		if (!o->clip_final)
-			g_cond_wait_until(&o->cwake, &o->clock_, g_get_monotonic_time() + 300 * G_TIME_SPAN_MILLISECOND);
-	}
-	g_mutex_unlock(&o->clock_);
-	ls_rec_index_close(&idx);
 	return NULL;
 }
 
@@ -392,8 +243,8 @@ static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_fram
 		if (mres[c].motion && !o->motion_on[c] && rc == 0) {
 			o->motion_events++;
 			atomic_fetch_add_explicit(&o->cc[c].openings, 1, memory_order_relaxed);
-			if (o->rec && o->dc.clip_motion)
-				clip_event(o, set->n, c, "motion");
+			if (o->clips && o->dc.clip_motion)
+				ls_output_ctx_request_clip(o->ctx, set->n, c, "motion");
 		}
 		o->motion_on[c] = mres[c].motion;
 	}
@@ -424,13 +275,13 @@ static void track_camera(struct detect_out *o, struct ls_detect_result *r, unsig
 			continue;
 		o->max_id[c] = t->id;
 		o->tracks++;
-		bool want = o->rec && t->cls >= 0 && t->cls < 256 &&
+		bool want = o->clips && t->cls >= 0 && t->cls < 256 &&
 			    (o->dc.clip_classes[t->cls / 8] & (1u << (t->cls % 8)));
 		if (want) {
 			char what[64];
 			snprintf(what, sizeof what, "%s-%llu", ls_detector_class_name(o->det, t->cls),
 				 (unsigned long long)t->id);
-			clip_event(o, r->n, c, what);
+			ls_output_ctx_request_clip(o->ctx, r->n, c, what);
 		}
 	}
 }
@@ -525,8 +376,7 @@ static gpointer worker_main(gpointer data)
 					(void)ls_tracker_hold(o->trackers[c], r->capture_ns[c]);
 				}
 			}
-			if (o->board)
-				ls_detect_board_put(o->board, r);
+			ls_output_ctx_publish_detections(o->ctx, r);
 			if (o->out) {
 				g_string_truncate(line, 0);
 				ls_detect_result_json(o->det, r, o->names, line);
@@ -587,8 +437,6 @@ static int detect_start(void *impl, struct ls_setq *q, char **err)
 		arg[1] = o->workers[i];
 		o->threads[i] = g_thread_new("detect", worker_main, arg);
 	}
-	if (o->rec)
-		o->clip_thread = g_thread_new("detect-clip", clip_main, o);
 	return 0;
 }
 
@@ -624,24 +472,6 @@ static void detect_free(void *impl)
 	struct detect_out *o = impl;
 	if (!o)
 		return;
-	if (o->clip_thread) {
-		/* every output has finished: the recorder's segments are
-		 * closed, so waiting clips are cut now with what there is */
-		g_mutex_lock(&o->clock_);
-		o->clip_final = true;
-		g_cond_signal(&o->cwake);
-		g_mutex_unlock(&o->clock_);
-		g_thread_join(o->clip_thread);
-		o->clip_thread = NULL;
-		g_printerr("[detect] clips: %llu events, %llu clips written, %llu failed\n",
-			   (unsigned long long)o->clip_events, (unsigned long long)o->clips_made,
-			   (unsigned long long)o->clips_failed);
-	}
-	struct clip_req *c;
-	while ((c = g_queue_pop_head(&o->clips))) {
-		g_free(c->what);
-		g_free(c);
-	}
 	g_free(o->clip_dir);
 	for (unsigned c2 = 0; o->motion && c2 < o->ncams; c2++)
 		ls_motion_free(&o->motion[c2]);
@@ -666,13 +496,14 @@ static void detect_free(void *impl)
 	g_cond_clear(&o->turn);
 	g_mutex_clear(&o->mlock);
 	g_cond_clear(&o->mturn);
-	g_mutex_clear(&o->clock_);
-	g_cond_clear(&o->cwake);
 	g_free(o);
 }
 
 const struct ls_output_ops ls_detect_out_ops = {
 	.kind = "detect",
+	.new = detect_new,
+	.sets_held = detect_held,
+	.frames_held = detect_held,
 	.start = detect_start,
 	.finish = detect_finish,
 	.free = detect_free,

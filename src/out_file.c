@@ -34,8 +34,10 @@ struct file_out {
 	int64_t first_slot_ns;
 };
 
-void *ls_file_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err)
+static void *file_new(struct ls_output_ctx *ctx, const void *group, char **err)
 {
+	const struct ls_output_config *oc = group;
+	const struct ls_config *cfg = ls_output_ctx_config(ctx);
 	struct file_out *m = g_new0(struct file_out, 1);
 	m->file = g_strdup(oc->file);
 	m->display = oc->display;
@@ -266,6 +268,7 @@ static void file_free(void *impl)
 
 const struct ls_output_ops ls_file_out_ops = {
 	.kind = "file",
+	.new = file_new,
 	.start = file_start,
 	.finish = file_finish,
 	.free = file_free,

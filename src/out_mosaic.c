@@ -30,21 +30,30 @@ struct mosaic_out {
 	int64_t first_slot_ns;      /* PTS 0; output thread only */
 	gint failed;                /* atomic: the pipeline reported an error */
 	uint64_t written;           /* output thread only */
-	struct ls_detect_board *board; /* [detect] draw=on: boxes to draw, or NULL */
+	struct ls_detect_board *board; /* [detect] draw=on: the latest boxes to draw (owned), or NULL */
 	struct ls_det *boxes;       /* scratch for the board's copy */
 	int64_t *ids;               /* and their track ids */
 	unsigned max_boxes;
 };
 
-void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board)
+/* The detections service: [detect]'s results of each set, in slot order,
+ * on its publishing thread; the board keeps each camera's latest. */
+static void on_detections(void *user, const struct ls_detect_result *r)
 {
-	struct mosaic_out *m = impl;
-	m->board = board;
-	g_free(m->boxes);
-	g_free(m->ids);
-	m->max_boxes = 10000; /* the config's upper bound of max-detections */
+	struct mosaic_out *m = user;
+	ls_detect_board_put(m->board, r);
+}
+
+/* [detect] draw = on: subscribe, and keep the latest boxes to draw. */
+static void want_detections(struct mosaic_out *m, struct ls_output_ctx *ctx, const struct ls_config *cfg)
+{
+	if (!cfg->detect || !cfg->detect->draw)
+		return;
+	m->board = ls_detect_board_new(cfg->ncams, cfg->detect->max_dets);
+	m->max_boxes = cfg->detect->max_dets;
 	m->boxes = g_new(struct ls_det, m->max_boxes);
 	m->ids = g_new(int64_t, m->max_boxes);
+	ls_output_ctx_subscribe_detections(ctx, on_detections, m);
 }
 
 /* The latest detections of each camera with a picture in @set, as yellow
@@ -74,8 +83,10 @@ static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set,
 	}
 }
 
-void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err)
+static void *mosaic_new(struct ls_output_ctx *ctx, const void *group, char **err)
 {
+	const struct ls_output_config *oc = group;
+	const struct ls_config *cfg = ls_output_ctx_config(ctx);
 	struct mosaic_out *m = g_new0(struct mosaic_out, 1);
 	m->file = g_strdup(oc->file);
 	m->display = oc->display;
@@ -91,6 +102,7 @@ void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_confi
 		*err = g_strdup_printf("cannot lay out %u cameras in %dx%d", cfg->ncams, m->w, m->h);
 		goto fail;
 	}
+	want_detections(m, ctx, cfg);
 	if (m->file) {
 		/* fail now, with the path, rather than from the muxer later */
 		char *dir = g_path_get_dirname(m->file);
@@ -239,6 +251,7 @@ static void mosaic_free(void *impl)
 	if (m->pipeline)
 		gst_object_unref(m->pipeline);
 	ls_mosaic_free(&m->mosaic);
+	ls_detect_board_free(&m->board);
 	g_free(m->boxes);
 	g_free(m->ids);
 	g_free(m->file);
@@ -247,6 +260,7 @@ static void mosaic_free(void *impl)
 
 const struct ls_output_ops ls_mosaic_out_ops = {
 	.kind = "mosaic",
+	.new = mosaic_new,
 	.start = mosaic_start,
 	.finish = mosaic_finish,
 	.free = mosaic_free,

@@ -46,7 +46,7 @@
 
 #include "output.h"
 #include "recorder.h"
-#include "source.h"
+#include "clipper.h"
 
 #define META_RING 128               /* slots an encoder may hold, at most */
 /* Input timestamps start here: x264enc asks GstVideoEncoder to move any
@@ -112,6 +112,7 @@ struct rec_cam {
 	int64_t last_written;
 	GstCaps *seg_caps;
 	uint64_t segments, frames, skipped;
+	atomic_int_fast64_t closed_through; /* last slot in a closed (complete) segment; INT64_MIN: none */
 };
 
 struct rec_out {
@@ -133,6 +134,7 @@ struct rec_out {
 	GPtrArray *pending;         /* struct ls_rec_segment * whose row could not be written; protected by pending_lock */
 	uint64_t dropped_nospace;   /* output thread */
 	char *encoder_desc;         /* e.g. "x264enc speed-preset=ultrafast ..." */
+	struct ls_clipper *clipper; /* [detect] clip-on: the clips others ask for (context service), or NULL */
 };
 
 /* ---- segments (encoder streaming thread) ------------------------------- */
@@ -248,6 +250,7 @@ static void segment_close(struct rec_cam *c)
 		s->row.repeated = s->repeated;
 		g_free(s->row.state);
 		s->row.state = g_strdup("complete");
+		atomic_store(&c->closed_through, s->row.last_slot); /* for clips (segments close in slot order) */
 		if (ls_rec_index_update(o->idx, &s->row, NULL) < 0) {
 			report_nospace(o, c->name, ENOSPC, s->episode);
 			add_pending(o, &s->row);
@@ -503,11 +506,12 @@ static void on_copied_unit(void *user, GstBuffer *au, GstCaps *caps, int64_t cap
 	write_unit(c, au, caps, n, &meta, key, boundary, (GstClockTime)((n - c->copy_base) * o->period) + GST_SECOND);
 }
 
-bool ls_record_out_copy(void *impl, unsigned cam, struct ls_source *src)
+/* copy = auto: camera @cam from its own H.264, tapped through the context
+ * before decoding, instead of encoding its frames; false when it has none. */
+static bool record_copy(struct rec_out *o, struct ls_output_ctx *ctx, unsigned cam)
 {
-	struct rec_out *o = impl;
 	struct rec_cam *c = &o->cams[cam];
-	if (!ls_source_set_es_tap(src, on_copied_unit, c))
+	if (!ls_output_ctx_tap(ctx, cam, on_copied_unit, c))
 		return false;
 	atomic_store(&c->copy, true);
 	g_printerr("record: camera %s: recording its own H.264 stream (stream copy)\n", c->name);
@@ -774,9 +778,27 @@ static char *encoder_desc(const struct ls_record_config *rc, unsigned gop, char 
 
 static void rec_free(void *impl);
 
-void *ls_record_out_new(const struct ls_config *cfg, char **err)
+/* The clipper's question: every camera has slot @n in a closed segment. */
+static bool recorded_through(void *user, int64_t n)
 {
-	const struct ls_record_config *rc = cfg->record;
+	struct rec_out *o = user;
+	for (unsigned i = 0; i < o->ncams; i++)
+		if (atomic_load(&o->cams[i].closed_through) < n)
+			return false;
+	return true;
+}
+
+/* Beyond its queue: each camera's last frame (for repeats), its encoder's
+ * input queue (2) and the frame being encoded. */
+static unsigned rec_frames_held(const struct ls_config *cfg, const void *group)
+{
+	return 4;
+}
+
+static void *rec_new(struct ls_output_ctx *ctx, const void *group, char **err)
+{
+	const struct ls_config *cfg = ls_output_ctx_config(ctx);
+	const struct ls_record_config *rc = group;
 	struct rec_out *o = g_new0(struct rec_out, 1);
 	o->cfg = cfg;
 	o->rc = rc;
@@ -811,6 +833,7 @@ void *ls_record_out_new(const struct ls_config *cfg, char **err)
 		c->copy_base = INT64_MIN;
 		c->copy_prev_n = INT64_MIN;
 		c->copy_last_pts = GST_CLOCK_TIME_NONE;
+		atomic_init(&c->closed_through, INT64_MIN);
 		c->offset_ns = cfg->cams[i].offset_ns;
 		g_mutex_init(&c->meta_lock);
 		for (unsigned k = 0; k < META_RING; k++)
@@ -840,6 +863,17 @@ void *ls_record_out_new(const struct ls_config *cfg, char **err)
 		gst_bus_set_sync_handler(bus, on_encoder_message, c, NULL);
 		gst_object_unref(bus);
 	}
+	/* copy = auto: a camera's own H.264 where it has one, never a
+	 * redacted camera's (its stream holds what redaction hides) */
+	for (unsigned i = 0; rc->copy && i < cfg->ncams; i++)
+		if (!cfg->cams[i].redact)
+			record_copy(o, ctx, i);
+	if (cfg->detect && cfg->detect->clip_any) {
+		o->clipper = ls_clipper_new(cfg, recorded_through, o, err);
+		if (!o->clipper)
+			goto fail;
+		ls_output_ctx_provide_clips(ctx, ls_clipper_event, o->clipper);
+	}
 	return o;
 fail:
 	rec_free(o);
@@ -857,6 +891,8 @@ static int rec_start(void *impl, struct ls_setq *q, char **err)
 		}
 	o->thread = g_thread_new("record", rec_thread, o);
 	o->retention = g_thread_new("retention", retention_thread, o);
+	if (o->clipper)
+		ls_clipper_start(o->clipper);
 	return 0;
 }
 
@@ -908,6 +944,8 @@ static void rec_finish(void *impl)
 	}
 	g_printerr("record: wrote %llu frames in %llu segments to %s%s\n", (unsigned long long)frames,
 		   (unsigned long long)segs, o->rc->dir, o->dropped_nospace ? " (some sets dropped: no space)" : "");
+	/* the segments are closed: clips still waiting are cut now */
+	ls_clipper_finish(o->clipper);
 }
 
 static void rec_free(void *impl)
@@ -934,6 +972,7 @@ static void rec_free(void *impl)
 		g_free(c->dirpath);
 		g_free(c->name);
 	}
+	ls_clipper_free(&o->clipper);
 	g_free(o->cams);
 	g_free(o->encoder_desc);
 	g_ptr_array_unref(o->pending);
@@ -946,6 +985,8 @@ static void rec_free(void *impl)
 
 const struct ls_output_ops ls_record_out_ops = {
 	.kind = "record",
+	.new = rec_new,
+	.frames_held = rec_frames_held,
 	.start = rec_start,
 	.finish = rec_finish,
 	.free = rec_free,

@@ -25,8 +25,10 @@ struct shm_out {
 	uint64_t published, regenerations;
 };
 
-void *ls_shm_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err)
+static void *shm_new(struct ls_output_ctx *ctx, const void *group, char **err)
 {
+	const struct ls_output_config *oc = group;
+	const struct ls_config *cfg = ls_output_ctx_config(ctx);
 	struct shm_out *m = g_new0(struct shm_out, 1);
 	m->cams = g_new0(struct ls_shm_cam, cfg->ncams);
 	m->names = g_new0(char *, cfg->ncams + 1);
@@ -146,6 +148,7 @@ static void shm_free(void *impl)
 
 const struct ls_output_ops ls_shm_out_ops = {
 	.kind = "shm",
+	.new = shm_new,
 	.start = shm_start,
 	.finish = shm_finish,
 	.free = shm_free,

@@ -9,12 +9,34 @@
 
 #include "config.h"
 #include "ls_setq.h"
+#include "output_ctx.h"
 
+struct ls_output_ctx;
+
+/** One kind of output. The rig knows outputs only through this table and
+ *  the registry (output_registry.c): adding a kind is a row there plus its
+ *  file. */
 struct ls_output_ops {
 	const char *kind;
+	/** Makes the output from its config group (@group: the struct the
+	 *  registry's row names, e.g. struct ls_output_config for [output ...],
+	 *  struct ls_record_config for [record]); NULL and *err (one line, no
+	 *  file:line: the rig adds it) on failure. Main thread, before any
+	 *  source starts: the place to subscribe to the context's services. */
+	void *(*new)(struct ls_output_ctx *ctx, const void *group, char **err);
+	/** Optional (NULL: 0). Framesets and frames (per camera) the output may
+	 *  hold at once beyond what the rig counts for every output (its queue,
+	 *  cfg->queue, plus 2: the set in its hands and one on the way): the rig
+	 *  sizes the aligner's set pool and the sources' frame pools from the
+	 *  sum. Too low and frames are dropped, silently. */
+	unsigned (*sets_held)(const struct ls_config *cfg, const void *group);
+	unsigned (*frames_held)(const struct ls_config *cfg, const void *group);
 	/** Starts the output's thread; it pops from @q until the queue closes. */
 	int (*start)(void *impl, struct ls_setq *q, char **err);
-	/** Called after the queue was closed: drain, flush, close files. */
+	/** Called after the queue was closed: drain, flush, close files. The
+	 *  rig finishes outputs in the order they were made (the plan's: so
+	 *  [detect] posts its last clip request before [record] finishes); an
+	 *  output may get service calls from others until its own finish. */
 	void (*finish)(void *impl);
 	void (*free)(void *impl);
 	/** Optional (NULL: none). Appends the output's own fields, each
@@ -25,6 +47,22 @@ struct ls_output_ops {
 	 *  the output's threads, so it reads counters kept in atomics. */
 	void (*stats_json)(void *impl, GString *j);
 };
+
+/** An output the config asks for: its kind, its group, and where the group
+ *  is (for messages: "CONFIG:LINE: [WHAT] reason"). */
+struct ls_output_plan {
+	const struct ls_output_ops *ops;
+	const void *group;
+	int line;
+	char what[32];
+};
+
+/** The outputs @cfg asks for, in the order they are made: [detect] first (a
+ *  bad model fails the run before anything starts), [record], then each
+ *  [output ...] in file order. At most @max; returns how many. */
+unsigned ls_output_registry_plan(const struct ls_config *cfg, struct ls_output_plan *plan, unsigned max);
+/** The most outputs a config can ask for (for the plan's array). */
+unsigned ls_output_registry_max(const struct ls_config *cfg);
 
 /** The GStreamer muxer for a video file name: matroskamux (.mkv), mpegtsmux
  *  (.ts), else fragmented MP4 (a crash loses at most the last second). */
@@ -52,34 +90,11 @@ struct ls_output {
 	char *name;
 };
 
-/** Mosaic: tiles every frameset into one picture, to a file and/or window. */
-void *ls_mosaic_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
-extern const struct ls_output_ops ls_mosaic_out_ops;
-
-/** Shared memory: every frameset for readers in other processes. */
-void *ls_shm_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
-extern const struct ls_output_ops ls_shm_out_ops;
-
-/** File: one camera's frames at their own size, no overlays (out_file.c). */
-void *ls_file_out_new(const struct ls_output_config *oc, const struct ls_config *cfg, char **err);
-extern const struct ls_output_ops ls_file_out_ops;
-/** Detect: the [detect] stage (see detect.h, out_detect.c); @board, if not
- *  NULL, gets the latest boxes for the mosaic. */
-struct ls_detect_board;
-void *ls_detect_out_new(const struct ls_config *cfg, struct ls_detect_board *board, char **err);
-extern const struct ls_output_ops ls_detect_out_ops;
-/** Worker threads (sessions) the stage runs: threads=, or one per online
- *  CPU, at most 4. */
-unsigned ls_detect_threads(const struct ls_detect_config *dc);
-/** Makes the mosaic draw the boxes on @board (not owned; outlives it). */
-void ls_mosaic_out_set_board(void *impl, struct ls_detect_board *board);
-/** Recording ([record]): every camera to H.264 segments (out_record.c). */
-void *ls_record_out_new(const struct ls_config *cfg, char **err);
-extern const struct ls_output_ops ls_record_out_ops;
-struct ls_source;
-/** [record] copy = auto: records camera @cam from its own H.264 (tapped
- *  from @src before decoding) instead of encoding its frames. False when
- *  the source has no H.264 to tap. Before the source starts. */
-bool ls_record_out_copy(void *impl, unsigned cam, struct ls_source *src);
+/** The kinds (output_registry.c lists them). */
+extern const struct ls_output_ops ls_mosaic_out_ops; /**< [output mosaic]: every set tiled, to a file and/or window */
+extern const struct ls_output_ops ls_shm_out_ops;    /**< [output shm]: every set for other processes */
+extern const struct ls_output_ops ls_file_out_ops;   /**< [output file]: one camera's frames, no overlays */
+extern const struct ls_output_ops ls_detect_out_ops; /**< [detect]: the detection stage (detect.h) */
+extern const struct ls_output_ops ls_record_out_ops; /**< [record]: every camera to H.264 segments */
 
 #endif

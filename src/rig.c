@@ -11,7 +11,6 @@
 #include "ls_doorbell.h"
 #include "ls_spsc.h"
 #include "ls_stats.h"
-#include "detect.h"
 #include "output.h"
 #include "redact.h"
 #include "source.h"
@@ -27,7 +26,8 @@ struct rig {
 	struct ls_source **sources;
 	struct ls_output *outputs;
 	unsigned noutputs;
-	struct ls_detect_board *board; /* [detect] draw=on with a mosaic */
+	struct ls_output_ctx *ctx;     /* services the outputs share (output_ctx.h) */
+	int *cam_state;                /* each camera's state at the last stats record (aligner thread) */
 	struct ls_doorbell bell;
 	struct ls_aligner *al;
 	bool event_time;
@@ -62,6 +62,8 @@ static void on_set(struct ls_frameset *set, void *user)
 		ls_setq_push(r->outputs[i].q, ls_frameset_ref(set));
 	ls_frameset_unref(&set);
 }
+
+static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, const struct ls_source_counters *sc);
 
 static void json_escape(GString *s, const char *v)
 {
@@ -125,6 +127,7 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 		struct ls_source_counters sc;
 		ls_source_counters(r->sources[c], &sc);
 		enum ls_source_state st = ls_source_state(r->sources[c]);
+		camera_event(r, c, st, &sc);
 		json_escape(j, r->cfg->cams[c].name);
 		g_string_append_printf(j,
 				       ":{\"state\":\"%s\",\"frames\":%llu,\"ring_full\":%llu,\"pool_empty\":%llu,"
@@ -168,6 +171,26 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 	(void)now;
 }
 
+/* The events service: a camera that went down or came back since the last
+ * record (aligner thread, once a second). */
+static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, const struct ls_source_counters *sc)
+{
+	bool up = st == LS_SOURCE_RUNNING, was_up = r->cam_state[c] == LS_SOURCE_RUNNING;
+	bool down = st == LS_SOURCE_RECONNECTING || st == LS_SOURCE_ENDED;
+	bool was_down = r->cam_state[c] == LS_SOURCE_RECONNECTING || r->cam_state[c] == LS_SOURCE_ENDED;
+	r->cam_state[c] = (int)st;
+	if (up == was_up && down == was_down)
+		return;
+	if (!up && !down)
+		return; /* starting, idle: neither */
+	GString *f = g_string_new("\"camera\":");
+	json_escape(f, r->cfg->cams[c].name);
+	g_string_append_printf(f, ",\"state\":\"%s\",\"outages\":%llu,\"outage_s\":%.3f", ls_source_state_name(st),
+			       (unsigned long long)sc->outages, (double)sc->outage_ns / 1e9);
+	ls_output_ctx_event(r->ctx, up ? "camera-up" : "camera-down", f->str);
+	g_string_free(f, TRUE);
+}
+
 static gpointer writer_main(gpointer data)
 {
 	struct rig *r = data;
@@ -179,9 +202,12 @@ static gpointer writer_main(gpointer data)
 		}
 		if (line[0] == 'S' && !r->opts->quiet)
 			fprintf(stderr, "%s\n", line + 1);
-		else if (line[0] == 'J' && r->json) {
-			fprintf(r->json, "%s\n", line + 1);
-			fflush(r->json);
+		else if (line[0] == 'J') {
+			if (r->json) {
+				fprintf(r->json, "%s\n", line + 1);
+				fflush(r->json);
+			}
+			ls_output_ctx_publish_stats(r->ctx, line + 1);
 		}
 		g_free(line);
 	}
@@ -347,33 +373,38 @@ static gboolean on_duration(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Adds an output made by new_impl (NULL + *err on failure) and starts it;
- * errors are reported as "CONFIG:LINE: [WHAT] reason". Returns false on
- * failure (what was added is stopped and freed with the other outputs). */
-static bool add_output(struct rig *r, const struct ls_output_ops *ops, void *impl, char *err, int line,
-		       const char *what)
+/* Makes the output @p plans and starts it; errors are reported as
+ * "CONFIG:LINE: [WHAT] reason". Returns false on failure (what was added is
+ * stopped and freed with the other outputs). */
+static bool add_output(struct rig *r, const struct ls_output_plan *p)
 {
 	const struct ls_config *cfg = r->cfg;
+	char *err = NULL;
+	void *impl = p->ops->new(r->ctx, p->group, &err);
 	if (!impl) {
-		g_printerr("%s:%d: [%s] %s\n", cfg->path, line, what, err);
+		g_printerr("%s:%d: [%s] %s\n", cfg->path, p->line, p->what, err);
 		g_free(err);
 		return false;
 	}
 	struct ls_output *out = &r->outputs[r->noutputs];
-	out->ops = ops;
-	out->name = g_strdup(ops->kind);
+	out->ops = p->ops;
+	out->name = g_strdup(p->ops->kind);
 	out->impl = impl;
-	if (r->board && ops == &ls_mosaic_out_ops)
-		ls_mosaic_out_set_board(impl, r->board);
 	out->q = ls_setq_new(cfg->queue);
 	r->noutputs++;
-	err = NULL;
-	if (ops->start(impl, out->q, &err) < 0) {
-		g_printerr("%s:%d: [%s] %s\n", cfg->path, line, what, err);
+	if (p->ops->start(impl, out->q, &err) < 0) {
+		g_printerr("%s:%d: [%s] %s\n", cfg->path, p->line, p->what, err);
 		g_free(err);
 		return false;
 	}
 	return true;
+}
+
+/* The context's source-tap service: a camera's own encoded stream. */
+static bool tap_source(void *rig, unsigned cam, ls_output_tap_fn fn, void *user)
+{
+	struct rig *r = rig;
+	return ls_source_set_es_tap(r->sources[cam], fn, user);
 }
 
 int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
@@ -392,7 +423,17 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			return 1;
 		}
 	}
-	unsigned detect_extra = cfg->detect ? cfg->queue + 1 + ls_detect_threads(cfg->detect) : 0;
+	/* what the outputs may hold: each its queue, one set in its hands and
+	 * one on the way, plus what it declares */
+	unsigned max_outputs = ls_output_registry_max(cfg);
+	struct ls_output_plan *plan = g_new0(struct ls_output_plan, max_outputs);
+	unsigned nplan = ls_output_registry_plan(cfg, plan, max_outputs);
+	unsigned sets_held = 0, frames_held = 0;
+	for (unsigned i = 0; i < nplan; i++) {
+		sets_held += cfg->queue + 2 + (plan[i].ops->sets_held ? plan[i].ops->sets_held(cfg, plan[i].group) : 0);
+		frames_held +=
+			cfg->queue + 2 + (plan[i].ops->frames_held ? plan[i].ops->frames_held(cfg, plan[i].group) : 0);
+	}
 	int64_t *offsets = g_new0(int64_t, cfg->ncams);
 	for (unsigned c = 0; c < cfg->ncams; c++)
 		offsets[c] = cfg->cams[c].offset_ns;
@@ -405,9 +446,8 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		.policy = cfg->policy,
 		.hold_max_ns = cfg->hold_max_ns,
 		.offsets_ns = offsets,
-		/* sets: the window, each output's queue, one in each output's hands
-		 * ([detect]: one in each worker's) */
-		.setpool_extra = (cfg->noutputs + (cfg->record ? 1 : 0)) * (cfg->queue + 2) + detect_extra,
+		/* sets: the window and what the outputs hold */
+		.setpool_extra = sets_held,
 	};
 	r->al = ls_aligner_new(&ac, on_set, r);
 	g_free(offsets);
@@ -415,7 +455,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		g_printerr("%s: the [rig] settings give an aligner window that is too large (max-latency-ms?)\n",
 			   cfg->path);
 		r->exit_code = 1;
-		goto out_json;
+		goto out_plan;
 	}
 	ls_pctl_init(&r->skew, PCTL_SAMPLES);
 	ls_pctl_init(&r->latency, PCTL_SAMPLES);
@@ -424,13 +464,10 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	r->sources = g_new0(struct ls_source *, cfg->ncams);
 	r->seen_first = g_new0(bool, cfg->ncams);
 	r->last_pop_mono = g_new0(int64_t, cfg->ncams);
-	/* a frame is held by: the ring, the aligner window, each output queue,
-	 * each output thread, and `hold` */
-	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + cfg->noutputs * (cfg->queue + 2) + detect_extra + 4;
-	/* the recorder also holds each camera's last frame (for repeats), its
-	 * encoder's input queue (2) and the frame being encoded */
-	if (cfg->record)
-		pool_frames += cfg->queue + 2 + 4;
+	r->cam_state = g_new0(int, cfg->ncams);
+	/* a frame is held by: the ring, the aligner window, the outputs, and
+	 * `hold` (4 to spare) */
+	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + frames_held + 4;
 	/* every file's frame 0 lands on this slot time: 1 s out, room to preroll */
 	int64_t files_start = ls_slot_time(ls_slot_index(ls_realtime_ns() + LS_NS_PER_SEC, cfg->epoch_ns, 0, cfg->rate) + 1,
 					   cfg->epoch_ns, cfg->rate);
@@ -456,45 +493,12 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			ls_source_set_redact(r->sources[c], st);
 		}
 	}
-	/* [detect] and [record] are outputs too */
-	r->outputs = g_new0(struct ls_output, cfg->noutputs + 2);
-	/* [detect] first: a bad model fails the run before anything starts,
-	 * and the mosaic needs its board */
-	if (cfg->detect) {
-		bool mosaic = false;
-		for (unsigned i = 0; i < cfg->noutputs; i++)
-			mosaic |= cfg->outputs[i].kind == LS_OUTPUT_MOSAIC;
-		if (cfg->detect->draw && mosaic)
-			r->board = ls_detect_board_new(cfg->ncams, cfg->detect->max_dets);
-		void *impl = ls_detect_out_new(cfg, r->board, &err);
-		if (!add_output(r, &ls_detect_out_ops, impl, g_steal_pointer(&err), cfg->detect->line, "detect")) {
-			r->exit_code = 1;
-			goto out_outputs;
-		}
-	}
-	if (cfg->record) {
-		void *impl = ls_record_out_new(cfg, &err);
-		if (!add_output(r, &ls_record_out_ops, impl, g_steal_pointer(&err), cfg->record->line, "record")) {
-			r->exit_code = 1;
-			goto out_outputs;
-		}
-		/* copy = auto: a camera's own H.264 where it has one, never a
-		 * redacted camera's (its stream holds what redaction hides) */
-		for (unsigned c = 0; cfg->record->copy && c < cfg->ncams; c++)
-			if (!cfg->cams[c].redact)
-				ls_record_out_copy(impl, c, r->sources[c]);
-	}
-	for (unsigned i = 0; i < cfg->noutputs; i++) {
-		const struct ls_output_config *oc = &cfg->outputs[i];
-		const struct ls_output_ops *ops = oc->kind == LS_OUTPUT_SHM  ? &ls_shm_out_ops
-						  : oc->kind == LS_OUTPUT_FILE ? &ls_file_out_ops
-									       : &ls_mosaic_out_ops;
-		void *impl = oc->kind == LS_OUTPUT_SHM	 ? ls_shm_out_new(oc, cfg, &err)
-			     : oc->kind == LS_OUTPUT_FILE ? ls_file_out_new(oc, cfg, &err)
-							  : ls_mosaic_out_new(oc, cfg, &err);
-		char what[32];
-		snprintf(what, sizeof what, "output %s", ops->kind);
-		if (!add_output(r, ops, impl, g_steal_pointer(&err), oc->line, what)) {
+	/* the outputs, through the registry; they reach the rig's services only
+	 * through the context */
+	r->ctx = ls_output_ctx_new(cfg, tap_source, r);
+	r->outputs = g_new0(struct ls_output, nplan);
+	for (unsigned i = 0; i < nplan; i++) {
+		if (!add_output(r, &plan[i])) {
 			r->exit_code = 1;
 			goto out_outputs;
 		}
@@ -543,7 +547,7 @@ out_outputs:
 		g_free(r->outputs[i].name);
 	}
 	g_free(r->outputs);
-	ls_detect_board_free(&r->board);
+	ls_output_ctx_free(&r->ctx);
 out_sources:
 	ls_aligner_free(&r->al);
 	for (unsigned c = 0; c < cfg->ncams; c++) {
@@ -559,9 +563,11 @@ out_sources:
 	g_free(r->sources);
 	g_free(r->seen_first);
 	g_free(r->last_pop_mono);
+	g_free(r->cam_state);
 	ls_pctl_clear(&r->skew);
 	ls_pctl_clear(&r->latency);
-out_json:
+out_plan:
+	g_free(plan);
 	if (r->json)
 		fclose(r->json);
 	return r->exit_code;
