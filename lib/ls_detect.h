@@ -1,6 +1,6 @@
 /* ls_detect — the model-independent parts of object detection: turning a
  * camera frame into a model input, and a model's output tensors into boxes.
- * Plain C11, no ONNX Runtime: src/detect.c runs the model in between.
+ * Plain C11, no ONNX Runtime: src/stages/detector.c runs the model in between.
  *
  * Coordinates: a box is (x1, y1, x2, y2) in pixels of the camera frame,
  * x2/y2 exclusive edges, clipped to the frame. The model input is a

@@ -1,4 +1,4 @@
-/* detect-tool — runs lockstep's detector (src/detect.c) on raw frames, for
+/* detect-tool — runs lockstep's detector (src/stages/detector.c) on raw frames, for
  * the detect tests and benchmarks.
  *
  *   detect-tool [options] MODEL FORMAT:WxH FILE...

@@ -1,4 +1,4 @@
-/* The services outputs share (src/output_ctx.c): subscribers in order,
+/* The services outputs share (src/outputs/output_ctx.c): subscribers in order,
  * clip requests to the one provider, source taps through the rig's
  * provider, and events as versioned JSON. */
 #include <glib.h>

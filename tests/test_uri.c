@@ -1,4 +1,4 @@
-/* Tests for src/uri.c: every scheme, every option, the error paths, the
+/* Tests for src/config/uri.c: every scheme, every option, the error paths, the
  * descriptions and ls_source_spec_check(). No GStreamer: descriptions are
  * compared as strings (they were checked against gst_parse_launch() by
  * hand, see the module's notes). */

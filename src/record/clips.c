@@ -1,4 +1,4 @@
-#include "clipper.h"
+#include "clips.h"
 
 #include <errno.h>
 #include <glib.h>

@@ -46,7 +46,7 @@
 
 #include "output.h"
 #include "recorder.h"
-#include "clipper.h"
+#include "clips.h"
 
 #define META_RING 128               /* slots an encoder may hold, at most */
 /* Input timestamps start here: x264enc asks GstVideoEncoder to move any

@@ -50,7 +50,7 @@ struct ls_detect_result {
 	int *count;           /**< detections of the camera */
 	int64_t *track_id;    /**< per detection, -1 = no tracker (JSON null) */
 	struct ls_det *dets;
-	/** Set by the caller (out_detect.c), not by the worker: */
+	/** Set by the caller (detect_stage.c), not by the worker: */
 	bool *gated;          /**< had a new frame that the motion gate kept from the
 			       *  detector (JSON "gated":true; the board clears its boxes) */
 	const struct ls_motion_result *motion; /**< ncams entries, or NULL (no motion gate) */

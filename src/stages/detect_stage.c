@@ -28,7 +28,7 @@
  *
  * Clip events (clip-on=): a new confirmed track of a listed class, or a
  * camera's motion gate opening, is posted to the context's clip-request
- * service; the recorder owns the clips (clipper.h: it extends, waits for
+ * service; the recorder owns the clips (clips.h: it extends, waits for
  * the post-roll and exports them), so detection never waits for a clip and
  * never touches the recording. */
 

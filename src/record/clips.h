@@ -1,4 +1,4 @@
-/* clipper — clips cut around events, owned by the recorder ([record]) and
+/* clips — clips cut around events, owned by the recorder ([record]) and
  * asked for by others through the context's clip-request service (the
  * [detect] stage's clip-on events).
  *
@@ -11,8 +11,8 @@
  * the asker nor the recorder waits for it. At finish, clips still waiting
  * are cut with what was recorded. Lines say "[detect] clip ...", as the
  * clips are the stage's events. */
-#ifndef LS_CLIPPER_H
-#define LS_CLIPPER_H
+#ifndef LS_CLIPS_H
+#define LS_CLIPS_H
 
 #include <stdbool.h>
 #include <stdint.h>
