@@ -51,7 +51,10 @@ class Rig:
         os.makedirs(self.dir)
         self.side = os.path.join(self.dir, "cam.ts")
         self.stats = os.path.join(self.dir, "stats.json")
-        cfg = "[rig]\nrate = %d\n%s\n[camera a]\nuri = test://?fps=30&width=160&height=90\n%s\n" \
+        # max-latency 300 ms: camera a's frames must not miss their sets
+        # because the reconnection held something up, not because a
+        # loaded 2-core machine was a scheduling slice late
+        cfg = "[rig]\nrate = %d\nmax-latency-ms = 300\n%s\n[camera a]\nuri = test://?fps=30&width=160&height=90\n%s\n" \
               "[output file]\ncamera = cam\nfile = %s\n%s" % (RATE, rig_extra, cams, self.side, extra)
         self.cfg = os.path.join(self.dir, "rig.ini")
         with open(self.cfg, "w") as f:

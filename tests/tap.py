@@ -37,6 +37,8 @@ class Suite:
                 print("not ok %d %s" % (i, t.__name__), flush=True)
                 for line in traceback.format_exc().splitlines():
                     print("# " + line, flush=True)
+                # stderr too: meson's error log shows a TAP test's stderr
+                print("not ok %d %s\n%s" % (i, t.__name__, traceback.format_exc()), file=sys.stderr, flush=True)
             finally:
                 if after_each:
                     after_each()

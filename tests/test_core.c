@@ -2,9 +2,14 @@
  * percentiles, the test-camera model and the schedule runner. */
 #include <glib.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "ls_canary.h"
 #include "ls_frame.h"
+#include "ls_logq.h"
 #include "ls_frameset.h"
 #include "ls_sched.h"
 #include "ls_aligner.h"
@@ -328,9 +333,112 @@ static void test_frameset_pool(void)
 	ls_frameset_pool_unref(&p); /* NULL-safe */
 }
 
+/* The canary policy: shown one period after the first frame, judged pass
+ * as soon as it is caught, unverified or fail only after the timeout; a
+ * fail holds until a later verdict; the next one comes a period after. */
+static void test_canary(void)
+{
+	const int64_t S = 1000000000;
+	struct ls_canary c;
+	ls_canary_init(&c, 0, 5 * S);
+	g_assert_false(ls_canary_show(&c, 100 * S)); /* off */
+	g_assert_cmpint(ls_canary_judge(&c, 200 * S, false, false, NULL), ==, LS_CANARY_WAITING);
+
+	ls_canary_init(&c, 10 * S, 5 * S);
+	g_assert_false(ls_canary_show(&c, 100 * S)); /* schedules the first at 110 s */
+	g_assert_false(ls_canary_show(&c, 109 * S));
+	g_assert_false(ls_canary_due(&c, 109 * S, true)); /* not shown: nothing to judge */
+	g_assert_true(ls_canary_show(&c, 110 * S));
+	g_assert_true(ls_canary_show(&c, 111 * S)); /* stays until judged */
+	g_assert_false(ls_canary_due(&c, 112 * S, false));
+	int64_t age = -1;
+	g_assert_cmpint(ls_canary_judge(&c, 112 * S, false, true, &age), ==, LS_CANARY_WAITING);
+	g_assert_true(ls_canary_due(&c, 112 * S, true));
+	g_assert_cmpint(ls_canary_judge(&c, 112 * S, true, false, &age), ==, LS_CANARY_PASS);
+	g_assert_cmpint(age, ==, 2 * S);
+	g_assert_false(ls_canary_failed(&c));
+	g_assert_false(ls_canary_show(&c, 121 * S)); /* next at 122 s */
+	g_assert_true(ls_canary_show(&c, 122 * S));
+	/* never caught, shown in the clear: fail after the timeout, not before */
+	g_assert_false(ls_canary_due(&c, 127 * S, false));
+	g_assert_true(ls_canary_due(&c, 127 * S + 1, false));
+	g_assert_cmpint(ls_canary_judge(&c, 127 * S + 1, false, false, &age), ==, LS_CANARY_FAIL);
+	g_assert_true(ls_canary_failed(&c));
+	g_assert_false(ls_canary_show(&c, 130 * S)); /* still failed between canaries */
+	g_assert_true(ls_canary_failed(&c));
+	/* covered but never read: unverified, which ends the fail */
+	g_assert_true(ls_canary_show(&c, 137 * S + 1));
+	g_assert_cmpint(ls_canary_judge(&c, 143 * S, false, true, NULL), ==, LS_CANARY_UNVERIFIED);
+	g_assert_false(ls_canary_failed(&c));
+	g_assert_cmpstr(ls_canary_verdict_name(LS_CANARY_UNVERIFIED), ==, "unverified");
+	g_assert_cmpstr(ls_canary_verdict_name(LS_CANARY_FAIL), ==, "fail");
+}
+
+struct drain {
+	int fd;
+	GString *got;
+};
+
+static gpointer drain_main(gpointer data)
+{
+	struct drain *d = data;
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(d->fd, buf, sizeof buf)) > 0)
+		g_string_append_len(d->got, buf, n);
+	return NULL;
+}
+
+/* ls_logq: lines reach the file in order from their own thread; a writer
+ * stuck on the disk never blocks a push: once the queue is full, lines are
+ * dropped and counted; free writes what is queued. */
+static void test_logq(void)
+{
+	int p[2];
+	g_assert_cmpint(pipe(p), ==, 0);
+	struct ls_logq *q = ls_logq_new(p[1], 3, "test log");
+	g_assert_nonnull(q);
+	/* a line larger than the pipe: the writer blocks in write() */
+	char *big = g_malloc(200001);
+	memset(big, 'x', 200000);
+	big[199999] = '\n';
+	big[200000] = '\0';
+	g_assert_cmpint(ls_logq_push(q, big), ==, 0);
+	for (int k = 0; k < 200 && ls_logq_push(q, g_strdup("probe\n")) == 0; k++)
+		g_usleep(1000); /* until the writer holds the big line and the queue is full */
+	g_assert_cmpuint(ls_logq_dropped(q), ==, 1);
+	unsigned queued = 0; /* the probes that were queued before the drop */
+	struct drain d = { p[0], g_string_new("") };
+	GThread *t = g_thread_new("drain", drain_main, &d);
+	ls_logq_free(&q);
+	g_assert_null(q);
+	g_thread_join(t);
+	close(p[0]);
+	g_assert_cmpuint(d.got->len, >=, 200000);
+	for (const char *c = d.got->str + 200000; (c = strstr(c, "probe\n")); c += 6)
+		queued++;
+	g_assert_cmpuint(queued, >=, 1);
+	g_assert_cmpuint(queued, <=, 3);
+	g_assert_cmpuint(d.got->len, ==, 200000 + 6 * queued);
+	g_string_free(d.got, TRUE);
+	ls_logq_free(&q); /* NULL-safe */
+	/* a write that fails is counted (a closed pipe: EPIPE, SIGPIPE ignored) */
+	g_assert_cmpint(pipe(p), ==, 0);
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	q = ls_logq_new(p[1], 4, "test log");
+	g_assert_cmpint(ls_logq_push(q, g_strdup("lost\n")), ==, 0);
+	for (int k = 0; k < 2000 && !ls_logq_failed(q); k++)
+		g_usleep(1000);
+	g_assert_cmpuint(ls_logq_failed(q), ==, 1);
+	ls_logq_free(&q);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/core/logq", test_logq);
+	g_test_add_func("/core/canary", test_canary);
 	g_test_add_func("/core/frameset-pool", test_frameset_pool);
 	g_test_add_func("/core/spsc/basic", test_spsc_basic);
 	g_test_add_func("/core/spsc/threads", test_spsc_threads);

@@ -193,7 +193,7 @@ static void add_pending(struct rec_out *o, const struct ls_rec_segment *row)
 	p->camera = g_strdup(row->camera);
 	p->path = g_strdup(row->path);
 	p->keyframes = g_strdup(row->keyframes);
-	p->state = g_strdup(row->state);
+	p->state = row->state;
 	g_mutex_lock(&o->pending_lock);
 	g_ptr_array_add(o->pending, p);
 	g_mutex_unlock(&o->pending_lock);
@@ -236,8 +236,7 @@ static void segment_close(struct rec_cam *c)
 			report_nospace(o, c->name, werr, s->episode);
 		else
 			g_printerr("record: camera %s: writing %s: %s\n", c->name, s->row.path, g_strerror(werr));
-		g_free(s->row.state);
-		s->row.state = g_strdup("recording");
+		s->row.state = LS_SEG_RECORDING;
 		if (ls_rec_repair(o->idx, o->rc->dir, &s->row, o->cfg->rate) < 0)
 			add_pending(o, &s->row);
 	} else {
@@ -248,8 +247,7 @@ static void segment_close(struct rec_cam *c)
 		s->row.keyframes = g_string_free(s->keys, FALSE);
 		s->keys = NULL;
 		s->row.repeated = s->repeated;
-		g_free(s->row.state);
-		s->row.state = g_strdup("complete");
+		s->row.state = LS_SEG_COMPLETE;
 		atomic_store(&c->closed_through, s->row.last_slot); /* for clips (segments close in slot order) */
 		if (ls_rec_index_update(o->idx, &s->row, NULL) < 0) {
 			report_nospace(o, c->name, ENOSPC, s->episode);
@@ -261,7 +259,6 @@ static void segment_close(struct rec_cam *c)
 	g_free(s->row.camera);
 	g_free(s->row.path);
 	g_free(s->row.keyframes);
-	g_free(s->row.state);
 	g_free(s);
 }
 
@@ -276,7 +273,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	s->row.first_slot = n;
 	s->row.last_slot = n - 1;
 	s->row.start_ns = s->row.end_ns = capture_ns;
-	s->row.state = g_strdup("recording");
+	s->row.state = LS_SEG_RECORDING;
 	s->row.copy = atomic_load(&c->copy);
 	s->dirpath = c->dirpath;
 	s->episode = atomic_load(&o->episode);
@@ -331,7 +328,6 @@ fail:
 		gst_object_unref(s->mux);
 	g_free(s->row.camera);
 	g_free(s->row.path);
-	g_free(s->row.state);
 	g_free(s);
 	return false;
 }
@@ -694,7 +690,7 @@ static gpointer retention_thread(gpointer data)
 		g_mutex_lock(&o->pending_lock);
 		for (guint i = 0; i < o->pending->len; i++) {
 			struct ls_rec_segment *p = g_ptr_array_index(o->pending, i);
-			int rc = strcmp(p->state, "complete") == 0 ? ls_rec_index_update(o->idx, p, NULL)
+			int rc = p->state == LS_SEG_COMPLETE ? ls_rec_index_update(o->idx, p, NULL)
 								   : ls_rec_repair(o->idx, o->rc->dir, p, o->cfg->rate);
 			if (rc >= 0)
 				g_ptr_array_remove_index(o->pending, i--);

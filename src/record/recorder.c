@@ -41,6 +41,27 @@ static const char schema[] =
 	" id INTEGER PRIMARY KEY, created_ns INTEGER NOT NULL, first_slot INTEGER NOT NULL,"
 	" last_slot INTEGER NOT NULL, out TEXT NOT NULL);";
 
+static const char *const seg_state_names[] = {
+	[LS_SEG_RECORDING] = "recording",
+	[LS_SEG_COMPLETE] = "complete",
+	[LS_SEG_PROTECTED] = "protected",
+	[LS_SEG_QUARANTINED] = "quarantined",
+	[LS_SEG_DELETING] = "deleting",
+};
+
+const char *ls_seg_state_name(enum ls_seg_state st)
+{
+	return (unsigned)st < G_N_ELEMENTS(seg_state_names) ? seg_state_names[st] : "?";
+}
+
+int ls_seg_state_parse(const char *name)
+{
+	for (unsigned i = 0; name && i < G_N_ELEMENTS(seg_state_names); i++)
+		if (strcmp(name, seg_state_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 void ls_rec_segment_free(gpointer p)
 {
 	struct ls_rec_segment *s = p;
@@ -49,7 +70,6 @@ void ls_rec_segment_free(gpointer p)
 	g_free(s->camera);
 	g_free(s->path);
 	g_free(s->keyframes);
-	g_free(s->state);
 	g_free(s);
 }
 
@@ -142,7 +162,7 @@ int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char
 	sqlite3_bind_int64(st, 7, s->bytes);
 	sqlite3_bind_text(st, 8, s->keyframes ? s->keyframes : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, s->repeated);
-	sqlite3_bind_text(st, 10, s->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, ls_seg_state_name(s->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 11, s->copy);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = sql_error(idx, err, "insert");
@@ -174,7 +194,7 @@ int ls_rec_index_update(struct ls_rec_index *idx, const struct ls_rec_segment *s
 	sqlite3_bind_int64(st, 4, s->bytes);
 	sqlite3_bind_text(st, 5, s->keyframes ? s->keyframes : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, s->repeated);
-	sqlite3_bind_text(st, 7, s->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, ls_seg_state_name(s->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, s->id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = sql_error(idx, err, "update");
@@ -187,16 +207,16 @@ out:
 	return rc;
 }
 
-int ls_rec_index_set_state(struct ls_rec_index *idx, int64_t id, const char *from, const char *to)
+int ls_rec_index_set_state(struct ls_rec_index *idx, int64_t id, enum ls_seg_state from, enum ls_seg_state to)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -EIO;
 	g_mutex_lock(&idx->lock);
 	if (sqlite3_prepare_v2(idx->db, "UPDATE segments SET state=? WHERE id=? AND state=?", -1, &st, NULL) ==
 	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, ls_seg_state_name(to), -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, id);
-		sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, ls_seg_state_name(from), -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_DONE)
 			rc = sqlite3_changes(idx->db) > 0 ? 1 : 0;
 	}
@@ -226,7 +246,7 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return g_strdup(t ? (const char *)t : "");
 }
 
-GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, const char *state, int64_t n1, int64_t n2)
+GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, int state, int64_t n1, int64_t n2)
 {
 	sqlite3_stmt *st = NULL;
 	GPtrArray *a = NULL;
@@ -239,8 +259,8 @@ GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, const
 		goto out;
 	if (camera)
 		sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
-	if (state)
-		sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	if (state >= 0)
+		sqlite3_bind_text(st, 2, ls_seg_state_name((enum ls_seg_state)state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, n1);
 	sqlite3_bind_int64(st, 4, n2);
 	a = g_ptr_array_new_with_free_func(ls_rec_segment_free);
@@ -257,7 +277,10 @@ GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, const
 		s->bytes = sqlite3_column_int64(st, 7);
 		s->keyframes = col_text(st, 8);
 		s->repeated = sqlite3_column_int64(st, 9);
-		s->state = col_text(st, 10);
+		char *name = col_text(st, 10);
+		int sv = ls_seg_state_parse(name);
+		s->state = sv < 0 ? LS_SEG_QUARANTINED : (enum ls_seg_state)sv; /* the schema's CHECK allows no other */
+		g_free(name);
 		s->copy = sqlite3_column_int(st, 11) != 0;
 		g_ptr_array_add(a, s);
 	}
@@ -435,8 +458,7 @@ int ls_rec_repair(struct ls_rec_index *idx, const char *dir, struct ls_rec_segme
 			s->path = badrel;
 			badrel = NULL;
 		}
-		g_free(s->state);
-		s->state = g_strdup("quarantined");
+		s->state = LS_SEG_QUARANTINED;
 		s->last_slot = s->first_slot - 1;
 		s->bytes = st.st_size;
 		g_printerr("record: %s is unreadable after a crash; quarantined\n", s->path);
@@ -453,8 +475,7 @@ int ls_rec_repair(struct ls_rec_index *idx, const char *dir, struct ls_rec_segme
 		s->last_slot = s->first_slot + keep - 1;
 		s->end_ns = s->start_ns + keep * period;
 		s->bytes = st.st_size;
-		g_free(s->state);
-		s->state = g_strdup("complete");
+		s->state = LS_SEG_COMPLETE;
 		g_printerr("record: recovered %s: %lld frames, slots %lld..%lld (the last frame written was dropped)\n",
 			   s->path, (long long)keep, (long long)s->first_slot, (long long)s->last_slot);
 	}
@@ -470,7 +491,7 @@ out:
 int ls_rec_recover(struct ls_rec_index *idx, const char *dir, struct ls_rate rate, char **err)
 {
 	int fixed = 0;
-	GPtrArray *rows = ls_rec_index_list(idx, NULL, NULL, INT64_MIN, INT64_MAX);
+	GPtrArray *rows = ls_rec_index_list(idx, NULL, -1, INT64_MIN, INT64_MAX);
 	if (!rows) {
 		if (err)
 			*err = g_strdup_printf("record index in %s: cannot read: %s", dir, sqlite3_errmsg(idx->db));
@@ -480,12 +501,12 @@ int ls_rec_recover(struct ls_rec_index *idx, const char *dir, struct ls_rate rat
 	for (guint i = 0; i < rows->len; i++) {
 		struct ls_rec_segment *s = g_ptr_array_index(rows, i);
 		g_hash_table_add(known, s->path);
-		if (strcmp(s->state, "deleting") == 0) {
+		if (s->state == LS_SEG_DELETING) {
 			char *full = g_build_filename(dir, s->path, NULL);
 			unlink(full);
 			g_free(full);
 			ls_rec_index_delete(idx, s->id);
-		} else if (strcmp(s->state, "recording") == 0) {
+		} else if (s->state == LS_SEG_RECORDING) {
 			if (ls_rec_repair(idx, dir, s, rate) > 0)
 				fixed++;
 		}
@@ -509,7 +530,7 @@ int ls_rec_recover(struct ls_rec_index *idx, const char *dir, struct ls_rate rat
 					.path = g_strdup(rel),
 					.first_slot = first,
 					.last_slot = first - 1,
-					.state = g_strdup("recording"),
+					.state = LS_SEG_RECORDING,
 				};
 				char *full = g_build_filename(dir, rel, NULL);
 				struct stat st;
@@ -521,7 +542,6 @@ int ls_rec_recover(struct ls_rec_index *idx, const char *dir, struct ls_rate rat
 				g_free(s.camera);
 				g_free(s.path);
 				g_free(s.keyframes);
-				g_free(s.state);
 			}
 			g_free(rel);
 		}
@@ -541,7 +561,7 @@ int ls_rec_recover(struct ls_rec_index *idx, const char *dir, struct ls_rate rat
 /* Claims, unlinks and forgets one complete segment. 1 if it went. */
 static int drop_segment(struct ls_rec_index *idx, const char *dir, const struct ls_rec_segment *s)
 {
-	if (ls_rec_index_set_state(idx, s->id, "complete", "deleting") != 1)
+	if (ls_rec_index_set_state(idx, s->id, LS_SEG_COMPLETE, LS_SEG_DELETING) != 1)
 		return 0; /* a clip protected it meanwhile */
 	char *full = g_build_filename(dir, s->path, NULL);
 	unlink(full);
@@ -561,7 +581,7 @@ int64_t ls_rec_free_bytes(const char *dir)
 int ls_rec_retention(struct ls_rec_index *idx, const struct ls_record_config *rc, int64_t now_ns, bool *emergency)
 {
 	*emergency = false;
-	GPtrArray *rows = ls_rec_index_list(idx, NULL, NULL, INT64_MIN, INT64_MAX);
+	GPtrArray *rows = ls_rec_index_list(idx, NULL, -1, INT64_MIN, INT64_MAX);
 	if (!rows)
 		return -EIO;
 	/* rows come oldest first (by first slot) */
@@ -581,7 +601,7 @@ int ls_rec_retention(struct ls_rec_index *idx, const struct ls_record_config *rc
 	}
 	for (guint i = 0; i < rows->len; i++) {
 		struct ls_rec_segment *s = g_ptr_array_index(rows, i);
-		if (strcmp(s->state, "complete") != 0)
+		if (s->state != LS_SEG_COMPLETE)
 			continue;
 		int64_t *c = g_hash_table_lookup(per_cam, s->camera);
 		bool old = s->end_ns < now_ns - rc->keep_ns;
@@ -598,7 +618,7 @@ int ls_rec_retention(struct ls_rec_index *idx, const struct ls_record_config *rc
 	 * cameras: the loop above reached them in slot order already */
 	for (guint i = 0; i < rows->len && ls_rec_free_bytes(rc->dir) < rc->min_free_bytes; i++) {
 		struct ls_rec_segment *s = g_ptr_array_index(rows, i);
-		if (gone[i] || strcmp(s->state, "complete") != 0)
+		if (gone[i] || s->state != LS_SEG_COMPLETE)
 			continue;
 		*emergency = true;
 		if (drop_segment(idx, rc->dir, s))
@@ -767,7 +787,7 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 		rc = -EINVAL;
 		goto out;
 	}
-	GPtrArray *all = ls_rec_index_list(idx, NULL, NULL, INT64_MIN, INT64_MAX);
+	GPtrArray *all = ls_rec_index_list(idx, NULL, -1, INT64_MIN, INT64_MAX);
 	if (!all) {
 		*err = g_strdup_printf("clip: cannot read the index in %s", req->dir);
 		rc = -EIO;
@@ -800,7 +820,7 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 	int64_t rec_first = INT64_MAX, rec_last = INT64_MIN;
 	for (guint i = 0; i < all->len; i++) {
 		struct ls_rec_segment *s = g_ptr_array_index(all, i);
-		if (strcmp(s->state, "complete") && strcmp(s->state, "protected"))
+		if (s->state != LS_SEG_COMPLETE && s->state != LS_SEG_PROTECTED)
 			continue;
 		rec_first = MIN(rec_first, s->first_slot);
 		rec_last = MAX(rec_last, s->last_slot);
@@ -831,7 +851,7 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 		goto out;
 	}
 	/* segments that can hold the window, with a keyframe at or before n1 */
-	segs = ls_rec_index_list(idx, NULL, NULL, n1, n2);
+	segs = ls_rec_index_list(idx, NULL, -1, n1, n2);
 	if (!segs) {
 		*err = g_strdup("clip: cannot read the index");
 		rc = -EIO;
@@ -840,7 +860,7 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 	}
 	for (guint i = 0; i < segs->len; i++) {
 		struct ls_rec_segment *s = g_ptr_array_index(segs, i);
-		if (strcmp(s->state, "complete") && strcmp(s->state, "protected")) {
+		if (s->state != LS_SEG_COMPLETE && s->state != LS_SEG_PROTECTED) {
 			g_ptr_array_remove_index(segs, i--);
 		}
 	}
@@ -938,8 +958,8 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 	/* protect first, so retention cannot take a source while we read it */
 	for (guint i = 0; i < segs->len; i++) {
 		struct ls_rec_segment *s = g_ptr_array_index(segs, i);
-		if (s->last_slot >= start && s->first_slot <= n2 && strcmp(s->state, "complete") == 0)
-			ls_rec_index_set_state(idx, s->id, "complete", "protected");
+		if (s->last_slot >= start && s->first_slot <= n2 && s->state == LS_SEG_COMPLETE)
+			ls_rec_index_set_state(idx, s->id, LS_SEG_COMPLETE, LS_SEG_PROTECTED);
 	}
 	for (guint c = 0; c < cams->len && rc == 0; c++) {
 		struct clip_cam *cc = g_ptr_array_index(cams, c);

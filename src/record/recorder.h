@@ -35,6 +35,19 @@
 
 struct ls_rec_index;
 
+/** A segment's state (see above); text only in the index (SQL). */
+enum ls_seg_state {
+	LS_SEG_RECORDING = 0,
+	LS_SEG_COMPLETE,
+	LS_SEG_PROTECTED,
+	LS_SEG_QUARANTINED,
+	LS_SEG_DELETING,
+};
+/** The state's name in the index ("complete"); "?" for none. */
+const char *ls_seg_state_name(enum ls_seg_state st);
+/** The state named @name; -1 for an unknown name. */
+int ls_seg_state_parse(const char *name);
+
 struct ls_rec_segment {
 	int64_t id;
 	char *camera;
@@ -44,7 +57,7 @@ struct ls_rec_segment {
 	int64_t bytes;
 	char *keyframes;   /**< slots of its keyframes, comma-separated */
 	int64_t repeated;  /**< frames that repeat the previous one (camera missing from the set) */
-	char *state;
+	enum ls_seg_state state;
 	bool copy;         /**< the camera's own H.264, copied: keyframes are the camera's (insert only) */
 };
 
@@ -62,12 +75,12 @@ int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char
 int ls_rec_index_update(struct ls_rec_index *idx, const struct ls_rec_segment *s, char **err);
 /** Moves row @id from state @from to @to. 1 when it moved, 0 when it was
  *  not in @from, -EIO. */
-int ls_rec_index_set_state(struct ls_rec_index *idx, int64_t id, const char *from, const char *to);
+int ls_rec_index_set_state(struct ls_rec_index *idx, int64_t id, enum ls_seg_state from, enum ls_seg_state to);
 int ls_rec_index_delete(struct ls_rec_index *idx, int64_t id);
-/** Segments of @camera (NULL: all) in @state (NULL: any) that overlap
+/** Segments of @camera (NULL: all) in @state (-1: any) that overlap
  *  slots [n1, n2], ordered by first slot then camera. A new array of
  *  struct ls_rec_segment * (free with g_ptr_array_unref), or NULL on error. */
-GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, const char *state, int64_t n1, int64_t n2);
+GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, int state, int64_t n1, int64_t n2);
 int ls_rec_index_add_clip(struct ls_rec_index *idx, int64_t n1, int64_t n2, const char *out);
 /** PRAGMA integrity_check: 0 when "ok". */
 int ls_rec_index_check(struct ls_rec_index *idx);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ls_canary.h"
+#include "ls_logq.h"
 #include "ls_pii.h"
 #include "ls_redact.h"
 #include "ls_time.h"
@@ -25,6 +27,7 @@
 #define CANARY_VALUE "DE89 3704 0044 0532 0130 00" /* the standard example IBAN, valid mod 97 */
 #define CANARY_TEXT CANARY_LABEL CANARY_VALUE
 #define CANARY_TIMEOUT_NS (5 * LS_NS_PER_SEC)
+#define AUDIT_QUEUE 4096 /* audit records waiting for the disk before new ones are dropped */
 
 /* Output buffers outlive the stage while frames are in flight. */
 struct bufpool {
@@ -79,13 +82,11 @@ struct ls_redact_stage {
 	struct ls_redact_backend *ocr;
 	struct ls_redactor *r;
 	int w, h;
-	int audit_fd;
+	struct ls_logq *audit;    /* the audit log, written by its own thread (never this one), or NULL */
 	struct bufpool *pool;
 	/* canary */
 	uint8_t *scratch;         /* input copy with the canary drawn in */
-	int64_t next_canary_ns;   /* realtime */
-	int64_t canary_since_ns;  /* injected since, 0: none */
-	bool canary_failed;
+	struct ls_canary canary_policy; /* when to show it, its verdict (lib/ls_canary.h) */
 	int cx, cy, cw, ch;       /* canary box in the frame */
 	uint8_t *canary;          /* its luma, cw x ch, rendered once with a real font */
 	int vx0, vx1, vy0, vy1;   /* the IBAN value's ink within it */
@@ -96,23 +97,17 @@ struct ls_redact_stage {
 	int last_pending_tiles, last_masks;
 };
 
+/* Queues one audit record for the log's writer thread: the streaming
+ * thread never waits on the disk; a writer far behind drops and counts
+ * (ls_logq). */
 static void audit_write(struct ls_redact_stage *st, const char *json)
 {
-	if (st->audit_fd < 0)
+	if (!st->audit)
 		return;
 	/* {"t":..,"camera":"..", + the record without its opening brace */
 	char *line = g_strdup_printf("{\"t\":%.3f,\"camera\":\"%s\",%s\n", (double)ls_realtime_ns() / 1e9, st->camera,
 				     json + 1);
-	size_t n = strlen(line);
-	if (write(st->audit_fd, line, n) != (ssize_t)n) {
-		/* an audit log that cannot be written is not silently dropped */
-		static gint warned;
-		if (!g_atomic_int_get(&warned)) {
-			g_atomic_int_set(&warned, 1);
-			g_printerr("redact: audit log: %s\n", g_strerror(errno));
-		}
-	}
-	g_free(line);
+	ls_logq_push(st->audit, line); /* g_malloc is malloc: the queue frees it */
 }
 
 static void audit_cb(void *user, const char *json)
@@ -140,13 +135,20 @@ struct ls_redact_stage *ls_redact_stage_new(const struct ls_redact_config *rc, c
 	st->rc.audit = g_strdup(rc->audit);
 	st->rc.langs = g_strdup(rc->langs);
 	st->camera = g_strdup(camera);
-	st->audit_fd = -1;
+	ls_canary_init(&st->canary_policy, rc->canary_ns, CANARY_TIMEOUT_NS);
 	st->lat_ms = g_array_new(FALSE, FALSE, sizeof(double));
 	if (load_rules(rc, &st->rules, err) < 0)
 		goto fail;
 	if (rc->audit) {
-		st->audit_fd = open(rc->audit, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (st->audit_fd < 0) {
+		int fd = open(rc->audit, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			*err = g_strdup_printf("audit = %s: %s", rc->audit, g_strerror(errno));
+			goto fail;
+		}
+		char *what = g_strdup_printf("redact: audit log %s", rc->audit);
+		st->audit = ls_logq_new(fd, AUDIT_QUEUE, what);
+		g_free(what);
+		if (!st->audit) {
 			*err = g_strdup_printf("audit = %s: %s", rc->audit, g_strerror(errno));
 			goto fail;
 		}
@@ -170,8 +172,10 @@ void ls_redact_stage_free(struct ls_redact_stage **pst)
 	ls_redactor_free(&st->r);
 	ls_tess_backend_free(&st->ocr);
 	ls_pii_rules_free(&st->rules);
-	if (st->audit_fd >= 0)
-		close(st->audit_fd);
+	if (st->audit && ls_logq_dropped(st->audit))
+		g_printerr("camera %s: redact: audit log: %llu records dropped (the disk was too slow)\n", st->camera,
+			   (unsigned long long)ls_logq_dropped(st->audit));
+	ls_logq_free(&st->audit); /* writes what is queued */
 	if (st->pool)
 		pool_unref(st->pool);
 	g_array_free(st->lat_ms, TRUE);
@@ -284,7 +288,7 @@ static bool ensure_redactor(struct ls_redact_stage *st, int w, int h)
 		.ocr = st->ocr,
 		.scan = ls_pii_redact_scan,
 		.scan_user = st->rules,
-		.audit = st->audit_fd >= 0 ? audit_cb : NULL,
+		.audit = st->audit ? audit_cb : NULL,
 		.audit_user = st,
 	};
 	char *err = NULL;
@@ -398,11 +402,7 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 
 	/* canary: draw it into a copy of the input until it is judged */
 	if (st->rc.canary_ns) {
-		if (!st->next_canary_ns)
-			st->next_canary_ns = now + st->rc.canary_ns;
-		if (!st->canary_since_ns && now >= st->next_canary_ns)
-			st->canary_since_ns = now;
-		if (st->canary_since_ns) {
+		if (ls_canary_show(&st->canary_policy, now)) {
 			copy_planes(st->scratch, width, height, in_planes, in_strides);
 			uint8_t *y = st->scratch;
 			for (int k = 0; k < st->ch; k++)
@@ -416,32 +416,30 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 	struct ls_redact_stats s;
 	ls_redactor_process(st->r, &in, &out, capture_ns, now, &s);
 
-	if (st->canary_since_ns) {
+	if (st->rc.canary_ns) {
 		/* the value must be masked as personal data (pending does not count) */
 		int bx = st->cx + st->vx0, by = st->cy + st->vy0, bw = st->vx1 - st->vx0 + 1, bh = st->vy1 - st->vy0 + 1;
-		bool caught = ls_redactor_masked_as_pii(st->r, bx, by, bw, bh);
-		int64_t age = now - st->canary_since_ns;
-		if (caught || age > CANARY_TIMEOUT_NS) {
+		bool shown = st->canary_policy.since_ns != 0;
+		bool caught = shown && ls_redactor_masked_as_pii(st->r, bx, by, bw, bh);
+		if (ls_canary_due(&st->canary_policy, now, caught)) {
 			/* not judged in time: still covered as unread (its row
 			 * keeps changing, e.g. a video beside it) proves nothing
 			 * either way; shown in the clear is a failure */
 			bool covered = !caught && ls_redactor_covered(st->r, bx, by, bw, bh);
-			const char *result = caught ? "pass" : covered ? "unverified" : "fail";
+			bool was_failed = ls_canary_failed(&st->canary_policy);
+			int64_t age = 0;
+			enum ls_canary_verdict v = ls_canary_judge(&st->canary_policy, now, caught, covered, &age);
 			char buf[160];
-			snprintf(buf, sizeof buf, "{\"event\":\"canary\",\"result\":\"%s\",\"latency_ms\":%.1f}", result,
-				 (double)age / 1e6);
+			snprintf(buf, sizeof buf, "{\"event\":\"canary\",\"result\":\"%s\",\"latency_ms\":%.1f}",
+				 ls_canary_verdict_name(v), (double)age / 1e6);
 			audit_write(st, buf);
-			bool failed = !caught && !covered;
-			if (failed && !st->canary_failed)
+			if (v == LS_CANARY_FAIL && !was_failed)
 				g_printerr("camera %s: redact: the canary IBAN was not masked within %d s; every frame "
 					   "is masked until one is\n",
 					   st->camera, (int)(CANARY_TIMEOUT_NS / LS_NS_PER_SEC));
-			st->canary_failed = failed;
-			st->canary_since_ns = 0;
-			st->next_canary_ns = now + st->rc.canary_ns;
 		}
 	}
-	if (st->canary_failed && !s.full_mask) {
+	if (ls_canary_failed(&st->canary_policy) && !s.full_mask) {
 		ls_redact_fill(&out, width, height, 0, 0, width, height);
 		audit_write(st, "{\"event\":\"full-mask\",\"why\":\"canary-failed\"}");
 	}
