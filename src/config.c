@@ -1,5 +1,11 @@
 /* config — see config.h.
  *
+ * Every key is one row of config_tab[] (in the spirit of linuxptp's
+ * config_tab[]): its group, name, type, range, default, the field it fills
+ * and a line of documentation. The parser, the "unknown key" message and
+ * ls_config_reference() (`lockstep config-reference`, README.md) all read
+ * that table, so they cannot disagree.
+ *
  * Two passes over the text. GKeyFile reports neither line numbers nor
  * duplicates (a second [camera a] is merged into the first, a second key
  * silently wins, and `key[de]` locale keys are hidden from
@@ -21,7 +27,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,50 +39,17 @@
 
 #define MAX_FILE_BYTES (1024 * 1024) /* a rig config is a few KiB: refuse to slurp a video by mistake */
 #define EPOCH_MAX_NS (INT64_C(9200000000) * LS_NS_PER_SEC) /* ~2261 AD, just inside int64 ns */
+#define MIB INT64_C(1048576)
 
+/* In the order of the reference (group_tab[]). */
 enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_REDACT, G_DETECT, G_RECORD };
 
-static const char *const rig_keys[] = {
-	"rate", "epoch", "tolerance-ms", "max-latency-ms", "missing", "hold-max-ms", "startup-ms", "queue",
-	"stall-s", "retry-max-s", NULL,
-};
-static const char *const camera_keys[] = { "uri", "offset-ms", "offset", "enabled", "redact", "stall-s", "retry-max-s",
-					    NULL };
-static const char *const output_keys[] = { "file", "display", "width", "height", NULL };
-static const char *const shm_keys[] = { "name", "slots", "group", "checksums", NULL };
-static const char *const file_keys[] = { "camera", "file", "display", NULL };
-static const char *const redact_keys[] = {
-	"rules", "audit", "workers", "budget-ms", "tile", "langs", "canary-s", "wait", NULL,
-};
-static const char *const detect_keys[] = {
-	"model", "format", "classes", "threshold", "iou", "max-detections", "every-n", "provider", "fallback",
-	"threads", "output", "draw", "motion-gate", "input-size", "runtime", "clip-on", "clip-pre-s", "clip-post-s",
-	"clip-dir", NULL,
-};
-/* Execution providers by their config name; detect.c maps them to ONNX
- * Runtime's names. */
-static const char *const detect_providers[] = {
-	"cpu", "cuda", "tensorrt", "openvino", "dnnl", "rocm", "migraphx", "coreml", "qnn", "xnnpack", "webgpu", NULL,
-};
-static const char *const record_keys[] = {
-	"dir", "segment-s", "gop", "keep-minutes", "quota-mb", "camera-quota-mb", "min-free-mb",
-	"preset", "tune", "bitrate-kbps", "encoder", "copy", NULL,
-};
-
-static const char *const *const keys_of[] = {
-	[G_RIG] = rig_keys,
-	[G_CAMERA] = camera_keys,
-	[G_OUTPUT] = output_keys,
-	[G_OUTPUT_SHM] = shm_keys,
-	[G_OUTPUT_FILE] = file_keys,
-	[G_REDACT] = redact_keys,
-	[G_DETECT] = detect_keys,
-	[G_RECORD] = record_keys,
-};
+struct key_def;
 
 struct scan_key {
 	char *name;
 	int line;
+	const struct key_def *def; /* its row in config_tab[] */
 };
 
 struct scan_group {
@@ -92,8 +67,7 @@ struct ctx {
 	struct ls_config *cfg;
 	GArray *cams;     /* struct ls_camera_config, enabled or not, in file order */
 	GArray *outputs;  /* struct ls_output_config */
-	bool have_rig, have_rate, have_tolerance;
-	int gop_line; /* [record] gop given at this line, 0: default */
+	bool have_rig;
 };
 
 /* ---- messages -------------------------------------------------------- */
@@ -143,179 +117,7 @@ static char *join(const char *const *names)
 	return g_strjoinv(", ", (char **)names);
 }
 
-/* ---- pass 1: lines --------------------------------------------------- */
-
-static void group_free(gpointer p)
-{
-	struct scan_group *g = p;
-
-	for (guint i = 0; i < g->keys->len; i++)
-		g_free(g_array_index(g->keys, struct scan_key, i).name);
-	g_array_unref(g->keys);
-	g_free(g->name);
-	g_free(g);
-}
-
-static bool camera_name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len < 1 || len > LS_CONFIG_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!g_ascii_isalnum(n[i]) && !strchr("_.-", n[i]))
-			return false;
-	return true;
-}
-
-static int add_group(struct ctx *c, const char *name, int line)
-{
-	struct scan_group *g;
-	enum group_kind kind;
-
-	if (strcmp(name, "rig") == 0) {
-		kind = G_RIG;
-	} else if (strcmp(name, "detect") == 0) {
-		kind = G_DETECT;
-	} else if (strcmp(name, "record") == 0) {
-		kind = G_RECORD;
-	} else if (strcmp(name, "camera") == 0) {
-		return at_line(c, line, "[camera] needs a name: [camera NAME]");
-	} else if (g_str_has_prefix(name, "camera ")) {
-		if (!camera_name_ok(name + 7))
-			return at_line(c, line,
-				       "bad camera name \"%s\" (expected 1 to %d of A-Z a-z 0-9 _ . -)",
-				       name + 7, LS_CONFIG_NAME_MAX);
-		kind = G_CAMERA;
-	} else if (strcmp(name, "output") == 0 || g_str_has_prefix(name, "output ")) {
-		if (strcmp(name, "output mosaic") == 0)
-			kind = G_OUTPUT;
-		else if (strcmp(name, "output shm") == 0)
-			kind = G_OUTPUT_SHM;
-		else if (strcmp(name, "output file") == 0)
-			kind = G_OUTPUT_FILE;
-		else
-			return at_line(c, line,
-				       "unknown output [%s] (expected [output mosaic], [output shm] or [output file])", name);
-	} else if (strcmp(name, "redact") == 0) {
-		kind = G_REDACT;
-	} else {
-		return at_line(c, line,
-			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] "
-			       "or [record])",
-			       name);
-	}
-	for (guint i = 0; i < c->groups->len; i++) {
-		const struct scan_group *o = g_ptr_array_index(c->groups, i);
-		if (strcmp(o->name, name) != 0)
-			continue;
-		if (kind == G_CAMERA)
-			return at_line(c, line, "duplicate camera \"%s\" (first at line %d)", name + 7, o->line);
-		return at_line(c, line, "duplicate group [%s] (first at line %d)", name, o->line);
-	}
-	g = g_new0(struct scan_group, 1);
-	g->name = g_strdup(name);
-	g->kind = kind;
-	g->line = line;
-	g->keys = g_array_new(FALSE, FALSE, sizeof(struct scan_key));
-	g_ptr_array_add(c->groups, g);
-	return 0;
-}
-
-static int add_key(struct ctx *c, const char *name, int line)
-{
-	struct scan_group *g;
-	const char *const *known;
-	struct scan_key k;
-	char *list;
-	int rc;
-
-	if (c->groups->len == 0)
-		return at_line(c, line, "key \"%s\" before any group (start with [rig])", name);
-	g = g_ptr_array_index(c->groups, c->groups->len - 1);
-	known = keys_of[g->kind];
-	for (; *known; known++)
-		if (strcmp(*known, name) == 0)
-			break;
-	if (!*known) {
-		list = join(keys_of[g->kind]);
-		rc = at_line(c, line, "unknown key \"%s\" in [%s] (expected %s)", name, g->name, list);
-		g_free(list);
-		return rc;
-	}
-	for (guint i = 0; i < g->keys->len; i++) {
-		const struct scan_key *o = &g_array_index(g->keys, struct scan_key, i);
-		if (strcmp(o->name, name) == 0)
-			return at_line(c, line, "duplicate key \"%s\" in [%s] (first at line %d)", name, g->name,
-				       o->line);
-	}
-	k.name = g_strdup(name);
-	k.line = line;
-	g_array_append_val(g->keys, k);
-	return 0;
-}
-
-/* One line, without its '\n' (and '\r'), by GKeyFile's rules: leading
- * spaces are skipped; '#' starts a comment; "[name]" may be followed by
- * spaces or tabs only; a key is what comes before the first '=', less
- * trailing spaces. */
-static int scan_line(struct ctx *c, const char *s, size_t len, int line)
-{
-	const char *end = s + len, *eq, *close;
-	char *name;
-	int rc;
-
-	if (!g_utf8_validate(s, (gssize)len, NULL))
-		return at_line(c, line, "not valid UTF-8");
-	while (s < end && g_ascii_isspace(*s))
-		s++;
-	if (s == end || *s == '#')
-		return 0;
-	if (*s == '[') {
-		close = memchr(s, ']', (size_t)(end - s));
-		if (!close)
-			return at_line(c, line, "missing ']' in group header \"%.*s\"", (int)(end - s), s);
-		for (const char *p = close + 1; p < end; p++)
-			if (*p != ' ' && *p != '\t')
-				return at_line(c, line, "unexpected \"%.*s\" after group header", (int)(end - close - 1),
-					       close + 1);
-		name = g_strndup(s + 1, (size_t)(close - s - 1));
-		rc = add_group(c, name, line);
-		g_free(name);
-		return rc;
-	}
-	eq = memchr(s, '=', (size_t)(end - s));
-	if (!eq)
-		return at_line(c, line, "expected key = value, [group] or # comment, got \"%.*s\"%s", (int)(end - s), s,
-			       *s == ';' ? " (comments start with '#')" : "");
-	if (eq == s)
-		return at_line(c, line, "missing key name before '='");
-	while (eq > s && g_ascii_isspace(eq[-1]))
-		eq--;
-	name = g_strndup(s, (size_t)(eq - s));
-	rc = add_key(c, name, line);
-	g_free(name);
-	return rc;
-}
-
-static int scan(struct ctx *c, const char *data)
-{
-	int line = 1, rc;
-
-	for (const char *p = data; *p; line++) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		size_t trimmed = len && p[len - 1] == '\r' ? len - 1 : len;
-
-		rc = scan_line(c, p, trimmed, line);
-		if (rc < 0)
-			return rc;
-		p += len + (nl ? 1 : 0);
-	}
-	return 0;
-}
-
-/* ---- pass 2: values -------------------------------------------------- */
+/* ---- values ---------------------------------------------------------- */
 
 /* Seconds since 1970, or ISO-8601. GLib keeps µs and reads a date without a
  * zone as local time; a rig spread over hosts needs the same epoch on every
@@ -397,176 +199,6 @@ int ls_config_parse_time(const char *s, int64_t *out_ns, char **err)
 	return parse_epoch(s, out_ns, err);
 }
 
-/* stall-s: a camera silent this long is reconnected (0.1 s..1 h); retry-max-s:
- * the longest wait between reconnection attempts (0.1 s..1 h). */
-static int parse_stall(const char *v, int64_t *out, char **reason)
-{
-	return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, out, reason);
-}
-
-static int parse_retry_max(const char *v, int64_t *out, char **reason)
-{
-	return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, out, reason);
-}
-
-static int rig_key(struct ctx *c, const struct scan_key *k, const char *v, char **reason)
-{
-	struct ls_config *cfg = c->cfg;
-	int64_t i64 = 0;
-	int rc;
-
-	if (strcmp(k->name, "rate") == 0) {
-		c->have_rate = true;
-		return ls_uri_parse_rate(v, &cfg->rate, reason);
-	}
-	if (strcmp(k->name, "epoch") == 0)
-		return parse_epoch(v, &cfg->epoch_ns, reason);
-	if (strcmp(k->name, "tolerance-ms") == 0) {
-		c->have_tolerance = true;
-		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 60 * LS_NS_PER_SEC, &cfg->tolerance_ns, reason);
-	}
-	if (strcmp(k->name, "max-latency-ms") == 0)
-		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 60 * LS_NS_PER_SEC, &cfg->max_latency_ns, reason);
-	if (strcmp(k->name, "hold-max-ms") == 0)
-		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 3600 * LS_NS_PER_SEC, &cfg->hold_max_ns, reason);
-	if (strcmp(k->name, "startup-ms") == 0)
-		return ls_uri_parse_fixed(v, LS_NS_PER_MS, 1, 600 * LS_NS_PER_SEC, &cfg->startup_ns, reason);
-	if (strcmp(k->name, "stall-s") == 0)
-		return parse_stall(v, &cfg->stall_ns, reason);
-	if (strcmp(k->name, "retry-max-s") == 0)
-		return parse_retry_max(v, &cfg->retry_max_ns, reason);
-	if (strcmp(k->name, "missing") == 0) {
-		if (strcmp(v, "missing") == 0)
-			cfg->policy = LS_POLICY_MISSING;
-		else if (strcmp(v, "hold") == 0)
-			cfg->policy = LS_POLICY_HOLD;
-		else {
-			*reason = g_strdup_printf("expected missing or hold, got \"%s\"", v);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (strcmp(k->name, "queue") == 0) {
-		rc = ls_uri_parse_int(v, 1, 1024, &i64, reason);
-		if (rc == 0)
-			cfg->queue = (unsigned)i64;
-		return rc;
-	}
-	g_assert_not_reached(); /* scan() let only known keys through */
-	return -EINVAL;
-}
-
-static int camera_key(struct ls_camera_config *cam, const struct scan_group *g,
-		      const struct scan_key *k, const char *v, char **reason)
-{
-	if (strcmp(k->name, "uri") == 0) {
-		cam->uri = g_strdup(v);
-		return ls_source_spec_parse(v, &cam->src, reason);
-	}
-	if (strcmp(k->name, "offset-ms") == 0 || strcmp(k->name, "offset") == 0) {
-		const char *other = k->name[6] ? "offset" : "offset-ms";
-		for (guint i = 0; i < g->keys->len; i++) {
-			const struct scan_key *o = &g_array_index(g->keys, struct scan_key, i);
-			if (o->line < k->line && strcmp(o->name, other) == 0) {
-				*reason = g_strdup_printf("%s is already given at line %d (they are the same, in ms)",
-							  other, o->line);
-				return -EINVAL;
-			}
-		}
-		return ls_uri_parse_fixed(v, LS_NS_PER_MS, -10 * LS_NS_PER_SEC, 10 * LS_NS_PER_SEC, &cam->offset_ns,
-					  reason);
-	}
-	if (strcmp(k->name, "enabled") == 0)
-		return ls_uri_parse_bool(v, &cam->enabled, reason);
-	if (strcmp(k->name, "stall-s") == 0)
-		return parse_stall(v, &cam->stall_ns, reason);
-	if (strcmp(k->name, "retry-max-s") == 0)
-		return parse_retry_max(v, &cam->retry_max_ns, reason);
-	if (strcmp(k->name, "redact") == 0)
-		return ls_uri_parse_bool(v, &cam->redact, reason);
-	g_assert_not_reached();
-	return -EINVAL;
-}
-
-static int output_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
-{
-	int64_t i64 = 0;
-	int rc;
-
-	if (strcmp(k->name, "file") == 0) {
-		/* The container follows from the extension; ".mp4" alone or
-		 * "dir/.mkv" has no name. */
-		const char *base = strrchr(v, '/');
-		char *low = g_ascii_strdown(v, -1);
-		size_t ext = g_str_has_suffix(low, ".mp4") || g_str_has_suffix(low, ".mkv") ? 4
-			     : g_str_has_suffix(low, ".ts")					? 3
-												: 0;
-		g_free(low);
-		base = base ? base + 1 : v;
-		if (!ext || strlen(base) <= ext) {
-			*reason = g_strdup_printf("must be a file name ending in .mp4, .mkv or .ts, got \"%s\"", v);
-			return -EINVAL;
-		}
-		o->file = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "display") == 0)
-		return ls_uri_parse_bool(v, &o->display, reason);
-	if (strcmp(k->name, "width") == 0 || strcmp(k->name, "height") == 0) {
-		bool w = k->name[0] == 'w';
-		rc = ls_uri_parse_int(v, 64, w ? 7680 : 4320, &i64, reason);
-		if (rc < 0)
-			return rc;
-		if (i64 % 2) {
-			*reason = g_strdup_printf("must be even, got \"%s\"", v);
-			return -EINVAL;
-		}
-		*(w ? &o->width : &o->height) = (int)i64;
-		return 0;
-	}
-	g_assert_not_reached();
-	return -EINVAL;
-}
-
-static int shm_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
-{
-	int64_t i64 = 0;
-	int rc;
-
-	if (strcmp(k->name, "name") == 0) {
-		char why[256];
-		if (lshm_name_check(v, why, sizeof why) < 0) {
-			*reason = g_strdup(why);
-			return -EINVAL;
-		}
-		o->shm_name = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "slots") == 0) {
-		rc = ls_uri_parse_int(v, 2, 1024, &i64, reason);
-		o->slots = (unsigned)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "group") == 0) {
-		/* a name, resolved now so a typo fails at load, or a number */
-		struct group *gr = getgrnam(v);
-		if (gr) {
-			o->gid = (int)gr->gr_gid;
-			return 0;
-		}
-		if (ls_uri_parse_int(v, 0, INT32_MAX, &i64, NULL) == 0) {
-			o->gid = (int)i64;
-			return 0;
-		}
-		*reason = g_strdup_printf("no such group \"%s\"", v);
-		return -EINVAL;
-	}
-	if (strcmp(k->name, "checksums") == 0)
-		return ls_uri_parse_bool(v, &o->checksums, reason);
-	g_assert_not_reached();
-	return -EINVAL;
-}
-
 /* "on"/"off" as well as the booleans ls_uri_parse_bool() knows */
 static int parse_onoff(const char *v, bool *out, char **reason)
 {
@@ -577,279 +209,6 @@ static int parse_onoff(const char *v, bool *out, char **reason)
 	if (ls_uri_parse_bool(v, out, NULL) == 0)
 		return 0;
 	*reason = g_strdup_printf("expected on or off, got \"%s\"", v);
-	return -EINVAL;
-}
-
-static int parse_unit(const char *v, double *out, char **reason)
-{
-	int64_t x = 0;
-	/* fixed point to 1e-6: "0.35" exactly, no locale */
-	int rc = ls_uri_parse_fixed(v, 1000000, 1, 1000000, &x, NULL);
-	if (rc < 0) {
-		*reason = g_strdup_printf("expected a number in (0, 1], got \"%s\"", v);
-		return -EINVAL;
-	}
-	*out = (double)x / 1e6;
-	return 0;
-}
-
-static int detect_key(struct ls_detect_config *d, const struct scan_key *k, const char *v, char **reason)
-{
-	int64_t i64 = 0;
-	int rc;
-
-	if (strcmp(k->name, "model") == 0) {
-		if (!*v) {
-			*reason = g_strdup("empty model path");
-			return -EINVAL;
-		}
-		d->model = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "format") == 0) {
-		if (strcmp(v, "auto") == 0)
-			d->format = LS_DETECT_AUTO;
-		else if (strcmp(v, "centernet") == 0)
-			d->format = LS_DETECT_CENTERNET;
-		else if (strcmp(v, "yolov8") == 0)
-			d->format = LS_DETECT_YOLOV8;
-		else if (strcmp(v, "dbnet") == 0)
-			d->format = LS_DETECT_DBNET;
-		else {
-			*reason = g_strdup_printf("expected auto, centernet, yolov8 or dbnet, got \"%s\"", v);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (strcmp(k->name, "classes") == 0) {
-		char **names = g_strsplit(v, ",", -1);
-		memset(d->classes, 0, sizeof d->classes);
-		d->all_classes = false;
-		rc = 0;
-		for (char **p = names; *p; p++) {
-			char *n = g_strstrip(*p);
-			int i = ls_coco_index(n);
-			if (i < 0) {
-				*reason = g_strdup_printf("unknown class \"%s\" (COCO names such as person, car, bus, "
-							  "bicycle, dog)", n);
-				rc = -EINVAL;
-				break;
-			}
-			d->classes[i / 8] |= (uint8_t)(1u << (i % 8));
-		}
-		if (rc == 0 && !names[0]) {
-			*reason = g_strdup("empty class list");
-			rc = -EINVAL;
-		}
-		g_strfreev(names);
-		return rc;
-	}
-	if (strcmp(k->name, "threshold") == 0)
-		return parse_unit(v, &d->threshold, reason);
-	if (strcmp(k->name, "iou") == 0)
-		return parse_unit(v, &d->iou, reason);
-	if (strcmp(k->name, "max-detections") == 0) {
-		rc = ls_uri_parse_int(v, 1, 10000, &i64, reason);
-		d->max_dets = (unsigned)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "every-n") == 0) {
-		rc = ls_uri_parse_int(v, 1, 10000, &i64, reason);
-		d->every_n = (unsigned)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "threads") == 0) {
-		rc = ls_uri_parse_int(v, 0, 64, &i64, reason);
-		d->threads = (unsigned)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "provider") == 0) {
-		for (const char *const *p = detect_providers; *p; p++)
-			if (strcmp(*p, v) == 0) {
-				d->provider = g_strdup(v);
-				return 0;
-			}
-		char *list = join(detect_providers);
-		*reason = g_strdup_printf("unknown provider \"%s\" (expected %s)", v, list);
-		g_free(list);
-		return -EINVAL;
-	}
-	if (strcmp(k->name, "fallback") == 0) {
-		if (strcmp(v, "cpu") != 0 && strcmp(v, "none") != 0) {
-			*reason = g_strdup_printf("expected cpu or none, got \"%s\"", v);
-			return -EINVAL;
-		}
-		d->fallback_cpu = v[0] == 'c';
-		return 0;
-	}
-	if (strcmp(k->name, "output") == 0) {
-		if (!*v) {
-			*reason = g_strdup("empty path (use - for stdout)");
-			return -EINVAL;
-		}
-		d->output = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "draw") == 0)
-		return parse_onoff(v, &d->draw, reason);
-	if (strcmp(k->name, "motion-gate") == 0)
-		return parse_onoff(v, &d->motion_gate, reason);
-	if (strcmp(k->name, "clip-on") == 0) {
-		char **names = g_strsplit(v, ",", -1);
-		memset(d->clip_classes, 0, sizeof d->clip_classes);
-		d->clip_motion = false;
-		d->clip_line = k->line;
-		rc = 0;
-		for (char **p = names; *p; p++) {
-			char *n = g_strstrip(*p);
-			int i = strcmp(n, "motion") == 0 ? -2 : ls_coco_index(n);
-			if (i == -2) {
-				d->clip_motion = true;
-				continue;
-			}
-			if (i < 0) {
-				*reason = g_strdup_printf("unknown event \"%s\" (motion, or COCO class names such as person, "
-							  "car, bus, bicycle, dog)", n);
-				rc = -EINVAL;
-				break;
-			}
-			d->clip_classes[i / 8] |= (uint8_t)(1u << (i % 8));
-		}
-		if (rc == 0 && (!names[0] || !*names[0])) {
-			*reason = g_strdup("empty event list");
-			rc = -EINVAL;
-		}
-		g_strfreev(names);
-		d->clip_any = rc == 0;
-		return rc;
-	}
-	if (strcmp(k->name, "clip-pre-s") == 0 || strcmp(k->name, "clip-post-s") == 0) {
-		int64_t ms = 0;
-		rc = ls_uri_parse_fixed(v, 1000, 0, 3600 * 1000, &ms, NULL);
-		if (rc < 0) {
-			*reason = g_strdup_printf("expected seconds in 0..3600, got \"%s\"", v);
-			return -EINVAL;
-		}
-		*(k->name[6] == 'r' ? &d->clip_pre_s : &d->clip_post_s) = (double)ms / 1000;
-		return 0;
-	}
-	if (strcmp(k->name, "clip-dir") == 0) {
-		if (!*v) {
-			*reason = g_strdup("empty path");
-			return -EINVAL;
-		}
-		g_free(d->clip_dir);
-		d->clip_dir = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "input-size") == 0) {
-		unsigned w = 0, h = 0;
-		char tail = 0;
-		if (sscanf(v, "%ux%u%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192) {
-			*reason = g_strdup_printf("expected WIDTHxHEIGHT, each 16..8192, got \"%s\"", v);
-			return -EINVAL;
-		}
-		d->input_w = (int)w;
-		d->input_h = (int)h;
-		return 0;
-	}
-	if (strcmp(k->name, "runtime") == 0) {
-		d->runtime = g_strdup(v);
-		return 0;
-	}
-	g_assert_not_reached();
-	return -EINVAL;
-}
-
-void ls_detect_config_free(struct ls_detect_config *d)
-{
-	if (!d)
-		return;
-	g_free(d->model);
-	g_free(d->provider);
-	g_free(d->output);
-	g_free(d->runtime);
-	g_free(d->clip_dir);
-	g_free(d);
-}
-
-static int file_key(struct ls_output_config *o, const struct scan_key *k, const char *v, char **reason)
-{
-	if (strcmp(k->name, "camera") == 0) {
-		o->camera = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "file") == 0) {
-		const char *base = strrchr(v, '/');
-		base = base ? base + 1 : v;
-		bool png = g_str_has_suffix(v, ".png");
-		bool video = g_str_has_suffix(v, ".mp4") || g_str_has_suffix(v, ".mkv") || g_str_has_suffix(v, ".ts") ||
-			     g_str_has_suffix(v, ".y4m");
-		const char *pct = strchr(base, '%');
-		if ((!png && !video) || strlen(base) <= 4 || (png && (!pct || !strchr("0123456789d", pct[1]))) ||
-		    (video && pct)) {
-			*reason = g_strdup_printf("expected a .mp4, .mkv, .ts or .y4m file, or a PNG sequence such as "
-						  "out/%%05d.png, got \"%s\"",
-						  v);
-			return -EINVAL;
-		}
-		o->file = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "display") == 0)
-		return ls_uri_parse_bool(v, &o->display, reason);
-	g_assert_not_reached();
-	return -EINVAL;
-}
-
-static int redact_key(struct ls_redact_config *r, const struct scan_key *k, const char *v, char **reason)
-{
-	int64_t i64 = 0;
-	int rc;
-
-	if (strcmp(k->name, "rules") == 0 || strcmp(k->name, "audit") == 0) {
-		if (!*v) {
-			*reason = g_strdup("needs a file name");
-			return -EINVAL;
-		}
-		*(k->name[0] == 'r' ? &r->rules : &r->audit) = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "workers") == 0) {
-		rc = ls_uri_parse_int(v, 1, 64, &i64, reason);
-		r->workers = (unsigned)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "budget-ms") == 0)
-		return ls_uri_parse_fixed(v, LS_NS_PER_MS, LS_NS_PER_MS, 60 * LS_NS_PER_SEC, &r->budget_ns, reason);
-	if (strcmp(k->name, "tile") == 0) {
-		rc = ls_uri_parse_int(v, 8, 256, &i64, reason);
-		if (rc == 0 && i64 % 8) {
-			*reason = g_strdup_printf("must be a multiple of 8, got \"%s\"", v);
-			return -EINVAL;
-		}
-		r->tile = (int)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "langs") == 0) {
-		for (const char *p = v; *p; p++)
-			if (!g_ascii_isalnum(*p) && *p != '+' && *p != '_') {
-				*reason = g_strdup_printf("expected Tesseract languages such as eng+deu, got \"%s\"", v);
-				return -EINVAL;
-			}
-		if (!*v) {
-			*reason = g_strdup("expected Tesseract languages such as eng+deu");
-			return -EINVAL;
-		}
-		r->langs = g_strdup(v);
-		return 0;
-	}
-	if (strcmp(k->name, "canary-s") == 0)
-		return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, &r->canary_ns,
-					  reason);
-	if (strcmp(k->name, "wait") == 0)
-		return ls_uri_parse_bool(v, &r->wait, reason);
-	g_assert_not_reached();
 	return -EINVAL;
 }
 
@@ -871,98 +230,887 @@ static int one_of(const char *v, const char *const *list, char **reason)
 	return -EINVAL;
 }
 
-#define MIB INT64_C(1048576)
+/* ---- the keys -------------------------------------------------------- */
 
-/* MiB, fractions allowed (to 6 digits), to bytes; 0..2^30 MiB. */
-static int parse_mib(const char *v, int64_t *bytes, char **reason)
+enum key_type {
+	K_INT,    /* int or unsigned (or an enum of that size) in [min, max]; a multiple of step when step > 1 */
+	K_FIXED,  /* int64_t ns: a decimal number of `unit` ns ("4.5" ms), exact, in [min, max] ns */
+	K_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
+	K_ONOFF,  /* bool, the same values, but "expected on or off" on error */
+	K_ENUM,   /* an int-sized enum or a bool: the value of the choice named */
+	K_NAME,   /* char * (owned): one of names[] */
+	K_STRING, /* char * (owned): anything; `empty` says why "" is refused, or NULL */
+	K_CUSTOM, /* parse() does it all */
+};
+
+/* Where a value goes: the group's struct, and for messages the key read. */
+struct key_use {
+	void *base;                 /* struct ls_config, ls_camera_config, ... (key_def.group) */
+	const struct scan_group *g; /* NULL when the default is read */
+	const struct scan_key *k;   /* likewise */
+};
+
+/* Reads @v into the field of @kd in u->base. 0, or -EINVAL with *reason a
+ * g_strdup'd message (without the "[group] key: " that key_error() adds). */
+typedef int key_parse_fn(const struct key_def *kd, const struct key_use *u, const char *v, char **reason);
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+struct key_def {
+	enum group_kind group;
+	const char *name;
+	enum key_type type;
+	size_t off, size; /* the field, in the group's struct */
+	int64_t min, max; /* K_INT: the value; K_FIXED (and custom keys with a unit): ns, or units of `unit` */
+	int64_t unit;     /* K_FIXED: ns per unit of the value (LS_NS_PER_MS for "-ms" keys) */
+	int step;         /* K_INT */
+	const struct choice *choices; /* K_ENUM: ends with a NULL name */
+	const char *const *names;     /* K_NAME, or a custom key's choices: ends with NULL */
+	const char *empty;            /* K_STRING */
+	key_parse_fn *parse;          /* K_CUSTOM */
+	/* A default value: read into the field, by the same parser, before the
+	 * group's keys. Keys without one keep 0/NULL, which the loader or the
+	 * user of the field reads as `defdoc` says. */
+	const char *def;
+	const char *defdoc;  /* for the reference: a default that is no value ("T/2"), or NULL */
+	const char *missing; /* required key: "[group] " + this when it is not given */
+	const char *eg;      /* for the reference: an example, for keys without def */
+	const char *range;   /* for the reference, where min/max, names or choices do not say it */
+	const char *doc;     /* one line, for the reference */
+};
+
+/* offsetof and size of T's member m, whose type must be one of those
+ * listed (`int64_t : 1`): a compile-time check that the key's type fits
+ * its field. */
+#define AT(T, m, ...) \
+	.off = offsetof(T, m) + 0 * sizeof(_Generic(((T *)0)->m, __VA_ARGS__)), .size = sizeof(((T *)0)->m)
+#define F_I64(T, m) AT(T, m, int64_t : 1)
+#define F_INT(T, m) AT(T, m, int : 1, unsigned : 1)
+#define F_ENUM(T, m) AT(T, m, int : 1, unsigned : 1, bool : 1)
+#define F_BOOL(T, m) AT(T, m, bool : 1)
+#define F_STR(T, m) AT(T, m, char * : 1)
+#define F_DBL(T, m) AT(T, m, double : 1)
+/* custom keys: the field the parser starts from (it may fill others) */
+#define F_ANY(T, m) .off = offsetof(T, m), .size = sizeof(((T *)0)->m)
+
+#define RIG struct ls_config
+#define CAM struct ls_camera_config
+#define OUT struct ls_output_config
+#define RED struct ls_redact_config
+#define DET struct ls_detect_config
+#define REC struct ls_record_config
+
+static size_t group_struct_size(enum group_kind kind);
+
+static void *key_field(const struct key_def *kd, const struct key_use *u)
 {
-	int64_t micro = 0;
-	int rc = ls_uri_parse_fixed(v, 1000000, 0, INT64_C(1000000) << 30, &micro, reason);
-	if (rc == 0)
-		*bytes = (int64_t)((__int128)micro * MIB / 1000000);
+	g_assert(kd->off + kd->size <= group_struct_size(kd->group)); /* the row names its group's struct */
+	return (char *)u->base + kd->off;
+}
+
+/* [rig] */
+
+static int key_rate(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	return ls_uri_parse_rate(v, key_field(kd, u), reason);
+}
+
+static int key_epoch(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	return parse_epoch(v, key_field(kd, u), reason);
+}
+
+/* [camera NAME] */
+
+static int key_uri(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_camera_config *cam = u->base;
+
+	cam->uri = g_strdup(v);
+	return ls_source_spec_parse(v, &cam->src, reason);
+}
+
+/* offset-ms and offset are one key: not both. */
+static int key_offset(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	const char *other = strcmp(kd->name, "offset") == 0 ? "offset-ms" : "offset";
+
+	for (guint i = 0; u->g && i < u->g->keys->len; i++) {
+		const struct scan_key *o = &g_array_index(u->g->keys, struct scan_key, i);
+		if (o->line < u->k->line && strcmp(o->name, other) == 0) {
+			*reason = g_strdup_printf("%s is already given at line %d (they are the same, in ms)", other,
+						  o->line);
+			return -EINVAL;
+		}
+	}
+	return ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, key_field(kd, u), reason);
+}
+
+/* [output mosaic] file: the container follows from the extension; ".mp4"
+ * alone or "dir/.mkv" has no name. */
+static int key_mosaic_file(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	const char *base = strrchr(v, '/');
+	char *low = g_ascii_strdown(v, -1);
+	size_t ext = g_str_has_suffix(low, ".mp4") || g_str_has_suffix(low, ".mkv") ? 4
+		     : g_str_has_suffix(low, ".ts")					? 3
+											: 0;
+
+	g_free(low);
+	base = base ? base + 1 : v;
+	if (!ext || strlen(base) <= ext) {
+		*reason = g_strdup_printf("must be a file name ending in .mp4, .mkv or .ts, got \"%s\"", v);
+		return -EINVAL;
+	}
+	*(char **)key_field(kd, u) = g_strdup(v);
+	return 0;
+}
+
+/* [output shm] */
+
+static int key_shm_name(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	char why[256];
+
+	if (lshm_name_check(v, why, sizeof why) < 0) {
+		*reason = g_strdup(why);
+		return -EINVAL;
+	}
+	*(char **)key_field(kd, u) = g_strdup(v);
+	return 0;
+}
+
+/* a group name, resolved now so a typo fails at load, or a number */
+static int key_shm_group(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct group *gr = getgrnam(v);
+	int64_t i64 = 0;
+
+	if (gr) {
+		*(int *)key_field(kd, u) = (int)gr->gr_gid;
+		return 0;
+	}
+	if (ls_uri_parse_int(v, 0, INT32_MAX, &i64, NULL) == 0) {
+		*(int *)key_field(kd, u) = (int)i64;
+		return 0;
+	}
+	*reason = g_strdup_printf("no such group \"%s\"", v);
+	return -EINVAL;
+}
+
+/* [output file] */
+
+static int key_file_file(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	const char *base = strrchr(v, '/');
+	base = base ? base + 1 : v;
+	bool png = g_str_has_suffix(v, ".png");
+	bool video = g_str_has_suffix(v, ".mp4") || g_str_has_suffix(v, ".mkv") || g_str_has_suffix(v, ".ts") ||
+		     g_str_has_suffix(v, ".y4m");
+	const char *pct = strchr(base, '%');
+
+	if ((!png && !video) || strlen(base) <= 4 || (png && (!pct || !strchr("0123456789d", pct[1]))) ||
+	    (video && pct)) {
+		*reason = g_strdup_printf("expected a .mp4, .mkv, .ts or .y4m file, or a PNG sequence such as "
+					  "out/%%05d.png, got \"%s\"",
+					  v);
+		return -EINVAL;
+	}
+	*(char **)key_field(kd, u) = g_strdup(v);
+	return 0;
+}
+
+/* [redact] */
+
+static int key_langs(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	for (const char *p = v; *p; p++)
+		if (!g_ascii_isalnum(*p) && *p != '+' && *p != '_') {
+			*reason = g_strdup_printf("expected Tesseract languages such as eng+deu, got \"%s\"", v);
+			return -EINVAL;
+		}
+	if (!*v) {
+		*reason = g_strdup("expected Tesseract languages such as eng+deu");
+		return -EINVAL;
+	}
+	*(char **)key_field(kd, u) = g_strdup(v);
+	return 0;
+}
+
+/* [detect] */
+
+/* Execution providers by their config name; stages/detector.c maps them to ONNX
+ * Runtime's names. */
+static const char *const detect_providers[] = {
+	"cpu", "cuda", "tensorrt", "openvino", "dnnl", "rocm", "migraphx", "coreml", "qnn", "xnnpack", "webgpu", NULL,
+};
+
+/* threshold, iou: a number in (0, 1], to 1e-6 ("0.35" exactly, no locale) */
+static int key_unit(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	int64_t x = 0;
+
+	if (ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, &x, NULL) < 0) {
+		*reason = g_strdup_printf("expected a number in (0, 1], got \"%s\"", v);
+		return -EINVAL;
+	}
+	*(double *)key_field(kd, u) = (double)x / (double)kd->unit;
+	return 0;
+}
+
+static int key_classes(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_detect_config *d = u->base;
+	char **names = g_strsplit(v, ",", -1);
+	int rc = 0;
+
+	memset(d->classes, 0, sizeof d->classes);
+	d->all_classes = false;
+	for (char **p = names; *p; p++) {
+		char *n = g_strstrip(*p);
+		int i = ls_coco_index(n);
+		if (i < 0) {
+			*reason = g_strdup_printf("unknown class \"%s\" (COCO names such as person, car, bus, "
+						  "bicycle, dog)", n);
+			rc = -EINVAL;
+			break;
+		}
+		d->classes[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	if (rc == 0 && !names[0]) {
+		*reason = g_strdup("empty class list");
+		rc = -EINVAL;
+	}
+	g_strfreev(names);
 	return rc;
 }
 
-static int record_key(struct ctx *c, struct ls_record_config *r, const struct scan_key *k, const char *v,
-		      char **reason)
+static int key_provider(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
 {
-	static const char *const presets[] = { "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
-					       "slow", "slower", "veryslow", "placebo", NULL };
-	static const char *const tunes[] = { "zerolatency", "fastdecode", "film", "animation", "grain", "stillimage",
-					     "psnr", "ssim", "none", NULL };
+	char **p = key_field(kd, u);
+
+	if (in_list(v, kd->names)) {
+		g_free(*p);
+		*p = g_strdup(v);
+		return 0;
+	}
+	char *list = join(kd->names);
+	*reason = g_strdup_printf("unknown provider \"%s\" (expected %s)", v, list);
+	g_free(list);
+	return -EINVAL;
+}
+
+static int key_clip_on(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_detect_config *d = u->base;
+	char **names = g_strsplit(v, ",", -1);
+	int rc = 0;
+
+	memset(d->clip_classes, 0, sizeof d->clip_classes);
+	d->clip_motion = false;
+	d->clip_line = u->k ? u->k->line : 0;
+	for (char **p = names; *p; p++) {
+		char *n = g_strstrip(*p);
+		int i = strcmp(n, "motion") == 0 ? -2 : ls_coco_index(n);
+		if (i == -2) {
+			d->clip_motion = true;
+			continue;
+		}
+		if (i < 0) {
+			*reason = g_strdup_printf("unknown event \"%s\" (motion, or COCO class names such as person, "
+						  "car, bus, bicycle, dog)", n);
+			rc = -EINVAL;
+			break;
+		}
+		d->clip_classes[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	if (rc == 0 && (!names[0] || !*names[0])) {
+		*reason = g_strdup("empty event list");
+		rc = -EINVAL;
+	}
+	g_strfreev(names);
+	d->clip_any = rc == 0;
+	return rc;
+}
+
+/* clip-pre-s, clip-post-s: seconds, to the ms */
+static int key_seconds(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	int64_t ms = 0;
+
+	if (ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, &ms, NULL) < 0) {
+		*reason = g_strdup_printf("expected seconds in 0..3600, got \"%s\"", v);
+		return -EINVAL;
+	}
+	*(double *)key_field(kd, u) = (double)ms / (double)kd->unit;
+	return 0;
+}
+
+static int key_input_size(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_detect_config *d = u->base;
+	unsigned w = 0, h = 0;
+	char tail = 0;
+
+	if (sscanf(v, "%ux%u%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192) {
+		*reason = g_strdup_printf("expected WIDTHxHEIGHT, each 16..8192, got \"%s\"", v);
+		return -EINVAL;
+	}
+	d->input_w = (int)w;
+	d->input_h = (int)h;
+	return 0;
+}
+
+/* [record] */
+
+static const char *const x264_presets[] = { "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+					    "slow", "slower", "veryslow", "placebo", NULL };
+static const char *const x264_tunes[] = { "zerolatency", "fastdecode", "film", "animation", "grain", "stillimage",
+					  "psnr", "ssim", "none", NULL };
+
+/* MiB, fractions allowed (to 6 digits, unit 1e-6 MiB), to bytes. */
+static int key_mib(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	int64_t micro = 0;
+	int rc = ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, &micro, reason);
+
+	if (rc == 0)
+		*(int64_t *)key_field(kd, u) = (int64_t)((__int128)micro * MIB / kd->unit);
+	return rc;
+}
+
+/* auto, x264, or a GStreamer element name (checked at start) */
+static int key_encoder(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	char **p = key_field(kd, u);
+	bool ok = *v && strlen(v) <= 64;
+
+	for (const char *c = v; ok && *c; c++)
+		ok = g_ascii_isalnum(*c) || *c == '_' || *c == '-';
+	if (!ok) {
+		*reason = g_strdup_printf("expected auto, x264 or a GStreamer element name, got \"%s\"", v);
+		return -EINVAL;
+	}
+	g_free(*p);
+	*p = g_strdup(v);
+	return 0;
+}
+
+static const struct choice missing_choices[] = { { "missing", LS_POLICY_MISSING }, { "hold", LS_POLICY_HOLD }, { 0 } };
+static const struct choice format_choices[] = {
+	{ "auto", LS_DETECT_AUTO },
+	{ "centernet", LS_DETECT_CENTERNET },
+	{ "yolov8", LS_DETECT_YOLOV8 },
+	{ "dbnet", LS_DETECT_DBNET },
+	{ 0 },
+};
+static const struct choice fallback_choices[] = { { "cpu", true }, { "none", false }, { 0 } };
+static const struct choice copy_choices[] = { { "auto", true }, { "off", false }, { 0 } };
+
+#define MS LS_NS_PER_MS
+#define SEC LS_NS_PER_SEC
+
+/* Every key, by group, in the order of the "expected ..." list of the
+ * unknown-key message and of the reference. */
+static const struct key_def config_tab[] = {
+	/* [rig] */
+	{ G_RIG, "rate", K_CUSTOM, F_ANY(RIG, rate), .parse = key_rate, .eg = "30", .range = "> 0, <= 1000",
+	  .missing = "has no rate (e.g. rate = 30)", .doc = "slots per second, such as 30, 29.97 or 30000/1001" },
+	{ G_RIG, "epoch", K_CUSTOM, F_I64(RIG, epoch_ns), .parse = key_epoch, .def = "0", .range = "1970..2261",
+	  .doc = "slot 0's centre: seconds since 1970 (to the ns) or ISO-8601, UTC if no zone" },
+	{ G_RIG, "tolerance-ms", K_FIXED, F_I64(RIG, tolerance_ns), .unit = MS, .min = 1, .max = 60 * SEC, .eg = "8",
+	  .defdoc = "T/2",
+	  .doc = "a frame belongs to slot n only this close to its centre" },
+	{ G_RIG, "max-latency-ms", K_FIXED, F_I64(RIG, max_latency_ns), .unit = MS, .min = 1, .max = 60 * SEC,
+	  .def = "100", .doc = "deadline of slot n: epoch + n·T + max-latency" },
+	{ G_RIG, "missing", K_ENUM, F_ENUM(RIG, policy), .choices = missing_choices, .def = "missing",
+	  .doc = "a camera without a frame in a set: mark it missing, or hold its last frame" },
+	{ G_RIG, "hold-max-ms", K_FIXED, F_I64(RIG, hold_max_ns), .unit = MS, .min = 1, .max = 3600 * SEC,
+	  .def = "1000", .doc = "hold: the oldest frame that may be repeated" },
+	{ G_RIG, "startup-ms", K_FIXED, F_I64(RIG, startup_ns), .unit = MS, .min = 1, .max = 600 * SEC,
+	  .def = "2000", .doc = "wait this long for every camera's first frame before the first slot" },
+	{ G_RIG, "queue", K_INT, F_INT(RIG, queue), .min = 1, .max = 1024, .def = "4",
+	  .doc = "framesets queued per output before the oldest is dropped" },
+	{ G_RIG, "stall-s", K_FIXED, F_I64(RIG, stall_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
+	  .def = "2", .doc = "a camera that sends nothing this long, connected or not, is reconnected" },
+	{ G_RIG, "retry-max-s", K_FIXED, F_I64(RIG, retry_max_ns), .unit = SEC, .min = SEC / 10,
+	  .max = 3600 * SEC, .def = "5",
+	  .doc = "the longest wait between reconnection attempts, which start at 0.5 s and double" },
+
+	/* [camera NAME] */
+	{ G_CAMERA, "uri", K_CUSTOM, F_ANY(CAM, uri), .parse = key_uri, .eg = "test://?fps=30",
+	  .missing = "has no uri (e.g. uri = test://?fps=30)",
+	  .doc = "the source; see Camera URIs in README.md, and uri.h" },
+	{ G_CAMERA, "offset-ms", K_CUSTOM, F_I64(CAM, offset_ns), .parse = key_offset, .unit = MS,
+	  .min = -10 * SEC, .max = 10 * SEC, .def = "0",
+	  .doc = "calibrated offset o: n = round((t - epoch - o) / T), may be fractional" },
+	{ G_CAMERA, "offset", K_CUSTOM, F_I64(CAM, offset_ns), .parse = key_offset, .unit = MS, .min = -10 * SEC,
+	  .max = 10 * SEC, .def = "0", .doc = "the same as offset-ms; give one of them" },
+	{ G_CAMERA, "enabled", K_BOOL, F_BOOL(CAM, enabled), .def = "true",
+	  .doc = "false: checked, then left out of the rig" },
+	{ G_CAMERA, "redact", K_BOOL, F_BOOL(CAM, redact), .def = "off",
+	  .doc = "on: personal data masked before any output sees a frame (see [redact])" },
+	{ G_CAMERA, "stall-s", K_FIXED, F_I64(CAM, stall_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
+	  .eg = "2", .defdoc = "[rig] stall-s", .doc = "this camera's own stall-s" },
+	{ G_CAMERA, "retry-max-s", K_FIXED, F_I64(CAM, retry_max_ns), .unit = SEC, .min = SEC / 10,
+	  .max = 3600 * SEC, .eg = "5", .defdoc = "[rig] retry-max-s", .doc = "this camera's own retry-max-s" },
+
+	/* [output mosaic] */
+	{ G_OUTPUT, "file", K_CUSTOM, F_STR(OUT, file), .parse = key_mosaic_file, .eg = "out/rig.mp4",
+	  .defdoc = "none", .doc = ".mp4 (fragmented), .mkv or .ts, H.264; relative to the working directory" },
+	{ G_OUTPUT, "display", K_BOOL, F_BOOL(OUT, display), .def = "false", .doc = "true: show it in a window" },
+	{ G_OUTPUT, "width", K_INT, F_INT(OUT, width), .min = 64, .max = 7680, .step = 2, .def = "1280",
+	  .doc = "pixels" },
+	{ G_OUTPUT, "height", K_INT, F_INT(OUT, height), .min = 64, .max = 4320, .step = 2, .def = "720",
+	  .doc = "pixels" },
+
+	/* [output shm] */
+	{ G_OUTPUT_SHM, "name", K_CUSTOM, F_STR(OUT, shm_name), .parse = key_shm_name, .eg = "rig",
+	  .range = "1 to 200 of A-Z a-z 0-9 _ . -, not starting with .",
+	  .missing = "needs name = NAME (the segment is /dev/shm/NAME)", .doc = "the segment is /dev/shm/NAME" },
+	{ G_OUTPUT_SHM, "slots", K_INT, F_INT(OUT, slots), .min = 2, .max = 1024, .def = "4",
+	  .doc = "framesets kept; a reader more than slots-1 behind overruns" },
+	{ G_OUTPUT_SHM, "group", K_CUSTOM, F_INT(OUT, gid), .parse = key_shm_group, .eg = "video",
+	  .defdoc = "none (mode 0600, owner only)", .doc = "a group name or id: chown to it, mode 0660" },
+	{ G_OUTPUT_SHM, "checksums", K_BOOL, F_BOOL(OUT, checksums), .def = "false",
+	  .doc = "true: store an FNV-1a 64 of every frame (for verification)" },
+
+	/* [output file] */
+	{ G_OUTPUT_FILE, "camera", K_STRING, F_STR(OUT, camera), .eg = "cam1",
+	  .defdoc = "the rig's one camera (required with more)", .doc = "the camera written" },
+	{ G_OUTPUT_FILE, "file", K_CUSTOM, F_STR(OUT, file), .parse = key_file_file, .eg = "out/cam1.mp4",
+	  .defdoc = "none",
+	  .doc = ".mp4/.mkv/.ts (H.264), .y4m (raw) or PNGs (out/%05d.png); FILE.frames.jsonl: frame to slot" },
+	{ G_OUTPUT_FILE, "display", K_BOOL, F_BOOL(OUT, display), .def = "false", .doc = "true: show it in a window" },
+
+	/* [redact] */
+	{ G_REDACT, "rules", K_STRING, F_STR(RED, rules), .empty = "needs a file name", .eg = "rules/pii.rules",
+	  .defdoc = "lockstep's rules/pii.rules", .doc = "personal-data rules" },
+	{ G_REDACT, "audit", K_STRING, F_STR(RED, audit), .empty = "needs a file name", .eg = "audit.jsonl",
+	  .defdoc = "none", .doc = "JSON-lines audit log (no personal data in it)" },
+	{ G_REDACT, "workers", K_INT, F_INT(RED, workers), .min = 1, .max = 64, .eg = "2",
+	  .defdoc = "the number of cores", .doc = "OCR threads" },
+	{ G_REDACT, "budget-ms", K_FIXED, F_I64(RED, budget_ns), .unit = MS, .min = MS, .max = 60 * SEC,
+	  .eg = "150", .defdoc = "150", .doc = "frames older than this are masked whole" },
+	{ G_REDACT, "tile", K_INT, F_INT(RED, tile), .min = 8, .max = 256, .step = 8, .eg = "32", .defdoc = "32",
+	  .doc = "change-detection tile edge, pixels" },
+	{ G_REDACT, "langs", K_CUSTOM, F_STR(RED, langs), .parse = key_langs, .eg = "eng+deu", .defdoc = "eng+deu",
+	  .doc = "Tesseract languages" },
+	{ G_REDACT, "canary-s", K_FIXED, F_I64(RED, canary_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
+	  .eg = "10", .defdoc = "off", .doc = "inject a synthetic IBAN every N s and check that it is masked" },
+	{ G_REDACT, "wait", K_BOOL, F_BOOL(RED, wait), .def = "false",
+	  .doc = "offline: wait for OCR instead of masking unread text" },
+
+	/* [detect] */
+	{ G_DETECT, "model", K_STRING, F_STR(DET, model), .empty = "empty model path", .eg = "m.onnx",
+	  .missing = "needs model = FILE.onnx", .doc = "ONNX model file" },
+	{ G_DETECT, "format", K_ENUM, F_ENUM(DET, format), .choices = format_choices, .def = "auto",
+	  .doc = "auto: centernet if the model has heatmap and wh outputs, else yolov8; dbnet: PP-OCR text" },
+	{ G_DETECT, "classes", K_CUSTOM, F_ANY(DET, classes), .parse = key_classes, .eg = "person,car",
+	  .defdoc = "every class", .doc = "COCO class names to report" },
+	{ G_DETECT, "threshold", K_CUSTOM, F_DBL(DET, threshold), .parse = key_unit, .unit = 1000000, .min = 1,
+	  .max = 1000000, .def = "0.3", .doc = "minimum score" },
+	{ G_DETECT, "iou", K_CUSTOM, F_DBL(DET, iou), .parse = key_unit, .unit = 1000000, .min = 1, .max = 1000000,
+	  .def = "0.5", .doc = "NMS overlap, for yolov8" },
+	{ G_DETECT, "max-detections", K_INT, F_INT(DET, max_dets), .min = 1, .max = 10000, .def = "100",
+	  .doc = "per camera and slot" },
+	{ G_DETECT, "every-n", K_INT, F_INT(DET, every_n), .min = 1, .max = 10000, .def = "1",
+	  .doc = "detect on slots n with n % every-n == 0" },
+	{ G_DETECT, "provider", K_CUSTOM, F_STR(DET, provider), .parse = key_provider, .names = detect_providers,
+	  .def = "cpu", .doc = "ONNX Runtime execution provider" },
+	{ G_DETECT, "fallback", K_ENUM, F_ENUM(DET, fallback_cpu), .choices = fallback_choices, .def = "none",
+	  .doc = "cpu: an unavailable provider falls back to CPU; none: it is an error" },
+	{ G_DETECT, "threads", K_INT, F_INT(DET, threads), .min = 0, .max = 64, .def = "0",
+	  .doc = "sessions, one per worker thread; 0: one per online CPU, at most 4" },
+	{ G_DETECT, "output", K_STRING, F_STR(DET, output), .empty = "empty path (use - for stdout)", .eg = "-",
+	  .defdoc = "none", .doc = "JSON lines: a file path, or - for stdout" },
+	{ G_DETECT, "draw", K_ONOFF, F_BOOL(DET, draw), .def = "on", .doc = "boxes on the mosaic output" },
+	{ G_DETECT, "motion-gate", K_ONOFF, F_BOOL(DET, motion_gate), .def = "off",
+	  .doc = "on: a motion detector per camera; cameras without motion are not inferred" },
+	{ G_DETECT, "input-size", K_CUSTOM, F_ANY(DET, input_w), .parse = key_input_size, .eg = "512x512",
+	  .range = "16..8192 each", .defdoc = "the model's own", .doc = "WIDTHxHEIGHT, for models with free H and W" },
+	{ G_DETECT, "runtime", K_STRING, F_STR(DET, runtime), .eg = "/opt/ort/libonnxruntime.so",
+	  .defdoc = "$LOCKSTEP_ORT_LIB, else the one scripts/setup.sh fetched", .doc = "libonnxruntime.so to load" },
+	{ G_DETECT, "clip-on", K_CUSTOM, F_ANY(DET, clip_classes), .parse = key_clip_on, .eg = "person,car",
+	  .defdoc = "none",
+	  .doc = "events that ask [record] for a clip: COCO classes (a new track) and/or motion (needs motion-gate)" },
+	{ G_DETECT, "clip-pre-s", K_CUSTOM, F_DBL(DET, clip_pre_s), .parse = key_seconds, .unit = 1000, .min = 0,
+	  .max = 3600 * 1000, .def = "5", .doc = "seconds before the first event" },
+	{ G_DETECT, "clip-post-s", K_CUSTOM, F_DBL(DET, clip_post_s), .parse = key_seconds, .unit = 1000, .min = 0,
+	  .max = 3600 * 1000, .def = "5", .doc = "seconds after the last event" },
+	{ G_DETECT, "clip-dir", K_STRING, F_STR(DET, clip_dir), .empty = "empty path", .eg = "/var/clips",
+	  .defdoc = "[record] dir + /clips", .doc = "where clips go (DIR/SLOT-CAMERA-WHAT/)" },
+
+	/* [record] */
+	{ G_RECORD, "dir", K_STRING, F_STR(REC, dir), .empty = "must not be empty", .eg = "/var/rec",
+	  .missing = "needs dir = DIRECTORY (segments go to DIRECTORY/CAMERA/)",
+	  .doc = "must exist at start; segments in DIR/CAMERA/, index DIR/index.sqlite3" },
+	{ G_RECORD, "segment-s", K_FIXED, F_I64(REC, segment_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
+	  .def = "10", .doc = "segment length; in slots: round(segment-s x rate)" },
+	{ G_RECORD, "gop", K_INT, F_INT(REC, gop), .min = 1, .max = 100000, .eg = "30",
+	  .defdoc = "1 s of slots, or the largest divisor below",
+	  .doc = "slots between keyframes; must divide the segment's slots" },
+	{ G_RECORD, "keep-minutes", K_FIXED, F_I64(REC, keep_ns), .unit = 60 * SEC, .min = SEC,
+	  .max = INT64_C(5256000) * 60 * SEC, .range = "1 s..5256000 minutes", .def = "60",
+	  .doc = "ring length in minutes, fractions allowed" },
+	{ G_RECORD, "quota-mb", K_CUSTOM, F_I64(REC, quota_bytes), .parse = key_mib, .unit = 1000000, .min = 0,
+	  .max = INT64_C(1000000) << 30, .def = "0", .doc = "all cameras together, MiB; 0: none" },
+	{ G_RECORD, "camera-quota-mb", K_CUSTOM, F_I64(REC, camera_quota_bytes), .parse = key_mib, .unit = 1000000,
+	  .min = 0, .max = INT64_C(1000000) << 30, .def = "0", .doc = "per camera, MiB; 0: none" },
+	{ G_RECORD, "min-free-mb", K_CUSTOM, F_I64(REC, min_free_bytes), .parse = key_mib, .unit = 1000000, .min = 0,
+	  .max = INT64_C(1000000) << 30, .def = "64", .doc = "emergency deletion below this much free space, MiB" },
+	{ G_RECORD, "preset", K_NAME, F_STR(REC, preset), .names = x264_presets, .def = "ultrafast",
+	  .doc = "x264 speed preset" },
+	{ G_RECORD, "tune", K_NAME, F_STR(REC, tune), .names = x264_tunes, .def = "zerolatency",
+	  .doc = "x264 tune; none: no tune" },
+	{ G_RECORD, "bitrate-kbps", K_INT, F_INT(REC, bitrate_kbps), .min = 0, .max = 1000000, .def = "0",
+	  .doc = "0: the encoder's default" },
+	{ G_RECORD, "encoder", K_CUSTOM, F_STR(REC, encoder), .parse = key_encoder, .def = "auto",
+	  .doc = "auto (x264), x264, or a GStreamer H.264 encoder element" },
+	{ G_RECORD, "copy", K_ENUM, F_ENUM(REC, copy), .choices = copy_choices, .def = "off",
+	  .doc = "auto: store an rtsp:// or udp:// H.264 camera's stream as sent, unless redact = on" },
+};
+
+#undef MS
+#undef SEC
+
+static const struct group_def {
+	const char *name;   /* as in the file; NULL: [camera NAME] */
+	size_t size;        /* of the struct its keys fill */
+	const char *header; /* for the reference */
+	const char *doc;
+} group_tab[] = {
+	[G_RIG] = { "rig", sizeof(RIG), "[rig]", "required" },
+	[G_CAMERA] = { NULL, sizeof(CAM), "[camera NAME]",
+		       "one per camera; NAME: 1 to 32 of A-Z a-z 0-9 _ . -, unique" },
+	[G_OUTPUT] = { "output mosaic", sizeof(OUT), "[output mosaic]",
+		       "optional: the cameras tiled into one picture; needs file, display = true or both" },
+	[G_OUTPUT_SHM] = { "output shm", sizeof(OUT), "[output shm]",
+			   "optional: every frameset in /dev/shm/NAME for other processes" },
+	[G_OUTPUT_FILE] = { "output file", sizeof(OUT), "[output file]",
+			    "optional: one camera's frames at their own size; needs file, display = true or both" },
+	[G_REDACT] = { "redact", sizeof(RED), "[redact]", "optional: how cameras with redact = on are redacted" },
+	[G_DETECT] = { "detect", sizeof(DET), "[detect]", "optional: object detection with ONNX Runtime" },
+	[G_RECORD] = { "record", sizeof(REC), "[record]", "optional: every camera to H.264 segments on disk" },
+};
+
+#undef RIG
+#undef CAM
+#undef OUT
+#undef RED
+#undef DET
+#undef REC
+#undef AT
+#undef F_I64
+#undef F_INT
+#undef F_ENUM
+#undef F_BOOL
+#undef F_STR
+#undef F_DBL
+#undef F_ANY
+
+static size_t group_struct_size(enum group_kind kind)
+{
+	return group_tab[kind].size;
+}
+
+static const struct key_def *find_key(enum group_kind kind, const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(config_tab); i++)
+		if (config_tab[i].group == kind && strcmp(config_tab[i].name, name) == 0)
+			return &config_tab[i];
+	return NULL;
+}
+
+/* "a, b, c": the keys of @kind, for the unknown-key message */
+static char *key_names(enum group_kind kind)
+{
+	GString *s = g_string_new(NULL);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(config_tab); i++)
+		if (config_tab[i].group == kind)
+			g_string_append_printf(s, "%s%s", s->len ? ", " : "", config_tab[i].name);
+	return g_string_free(s, FALSE);
+}
+
+/* "a, b or c": the choices of a K_ENUM key */
+static char *choice_names(const struct choice *ch)
+{
+	GString *s = g_string_new(NULL);
+
+	for (const struct choice *p = ch; p->name; p++)
+		g_string_append_printf(s, "%s%s", p == ch ? "" : p[1].name ? ", " : " or ", p->name);
+	return g_string_free(s, FALSE);
+}
+
+/* Writes @v to an int-sized field (int, unsigned, an enum) or a bool. */
+static void store_int(void *field, size_t size, int64_t v)
+{
+	if (size == sizeof(bool)) {
+		bool b = v != 0;
+		memcpy(field, &b, sizeof b);
+	} else {
+		int i = (int)v;
+		g_assert(size == sizeof i);
+		memcpy(field, &i, sizeof i);
+	}
+}
+
+static void store_string(void *field, const char *v)
+{
+	char **p = field;
+
+	g_free(*p);
+	*p = g_strdup(v);
+}
+
+/* Reads the value @v of the key @kd into u->base. 0, or -EINVAL with
+ * *reason a g_strdup'd message. */
+static int set_key(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	void *field = key_field(kd, u);
 	int64_t i64 = 0;
 	int rc;
 
-	if (strcmp(k->name, "dir") == 0) {
-		if (!*v) {
-			*reason = g_strdup("must not be empty");
+	switch (kd->type) {
+	case K_INT:
+		rc = ls_uri_parse_int(v, kd->min, kd->max, &i64, reason);
+		if (rc < 0)
+			return rc;
+		if (kd->step > 1 && i64 % kd->step) {
+			*reason = kd->step == 2 ? g_strdup_printf("must be even, got \"%s\"", v)
+						: g_strdup_printf("must be a multiple of %d, got \"%s\"", kd->step, v);
 			return -EINVAL;
 		}
-		r->dir = g_strdup(v);
+		store_int(field, kd->size, i64);
 		return 0;
+	case K_FIXED:
+		return ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, field, reason);
+	case K_BOOL:
+		return ls_uri_parse_bool(v, field, reason);
+	case K_ONOFF:
+		return parse_onoff(v, field, reason);
+	case K_ENUM: {
+		char *list;
+
+		for (const struct choice *ch = kd->choices; ch->name; ch++)
+			if (strcmp(ch->name, v) == 0) {
+				store_int(field, kd->size, ch->value);
+				return 0;
+			}
+		list = choice_names(kd->choices);
+		*reason = g_strdup_printf("expected %s, got \"%s\"", list, v);
+		g_free(list);
+		return -EINVAL;
 	}
-	if (strcmp(k->name, "segment-s") == 0)
-		return ls_uri_parse_fixed(v, LS_NS_PER_SEC, LS_NS_PER_SEC / 10, 3600 * LS_NS_PER_SEC, &r->segment_ns,
-					  reason);
-	if (strcmp(k->name, "gop") == 0) {
-		rc = ls_uri_parse_int(v, 1, 100000, &i64, reason);
-		r->gop = (unsigned)i64;
-		c->gop_line = k->line;
+	case K_NAME:
+		rc = one_of(v, kd->names, reason);
+		if (rc == 0)
+			store_string(field, v);
 		return rc;
-	}
-	if (strcmp(k->name, "keep-minutes") == 0)
-		return ls_uri_parse_fixed(v, 60 * LS_NS_PER_SEC, LS_NS_PER_SEC, INT64_C(5256000) * 60 * LS_NS_PER_SEC,
-					  &r->keep_ns, reason);
-	if (strcmp(k->name, "quota-mb") == 0)
-		return parse_mib(v, &r->quota_bytes, reason);
-	if (strcmp(k->name, "camera-quota-mb") == 0)
-		return parse_mib(v, &r->camera_quota_bytes, reason);
-	if (strcmp(k->name, "min-free-mb") == 0)
-		return parse_mib(v, &r->min_free_bytes, reason);
-	if (strcmp(k->name, "preset") == 0) {
-		rc = one_of(v, presets, reason);
-		if (rc == 0) {
-			g_free(r->preset);
-			r->preset = g_strdup(v);
-		}
-		return rc;
-	}
-	if (strcmp(k->name, "tune") == 0) {
-		rc = one_of(v, tunes, reason);
-		if (rc == 0) {
-			g_free(r->tune);
-			r->tune = g_strdup(v);
-		}
-		return rc;
-	}
-	if (strcmp(k->name, "bitrate-kbps") == 0) {
-		rc = ls_uri_parse_int(v, 0, 1000000, &i64, reason);
-		r->bitrate_kbps = (unsigned)i64;
-		return rc;
-	}
-	if (strcmp(k->name, "copy") == 0) {
-		if (strcmp(v, "auto") && strcmp(v, "off")) {
-			*reason = g_strdup_printf("expected auto or off, got \"%s\"", v);
+	case K_STRING:
+		if (!*v && kd->empty) {
+			*reason = g_strdup(kd->empty);
 			return -EINVAL;
 		}
-		r->copy = strcmp(v, "auto") == 0;
+		store_string(field, v);
 		return 0;
-	}
-	if (strcmp(k->name, "encoder") == 0) {
-		/* auto, x264, or a GStreamer element name (checked at start) */
-		bool ok = *v && strlen(v) <= 64;
-		for (const char *p = v; ok && *p; p++)
-			ok = g_ascii_isalnum(*p) || *p == '_' || *p == '-';
-		if (!ok) {
-			*reason = g_strdup_printf("expected auto, x264 or a GStreamer element name, got \"%s\"", v);
-			return -EINVAL;
-		}
-		g_free(r->encoder);
-		r->encoder = g_strdup(v);
-		return 0;
+	case K_CUSTOM:
+		return kd->parse(kd, u, v, reason);
 	}
 	g_assert_not_reached();
 	return -EINVAL;
+}
+
+/* Reads the defaults of the keys of @kind into u->base. */
+static void set_defaults(enum group_kind kind, const struct key_use *u)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(config_tab); i++) {
+		const struct key_def *kd = &config_tab[i];
+		char *reason = NULL;
+
+		if (kd->group != kind || !kd->def)
+			continue;
+		if (set_key(kd, u, kd->def, &reason) < 0)
+			g_error("config_tab: default \"%s\" of %s: %s", kd->def, kd->name, reason);
+	}
+}
+
+/* ---- pass 1: lines --------------------------------------------------- */
+
+static void group_free(gpointer p)
+{
+	struct scan_group *g = p;
+
+	for (guint i = 0; i < g->keys->len; i++)
+		g_free(g_array_index(g->keys, struct scan_key, i).name);
+	g_array_unref(g->keys);
+	g_free(g->name);
+	g_free(g);
+}
+
+static bool camera_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len < 1 || len > LS_CONFIG_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!g_ascii_isalnum(n[i]) && !strchr("_.-", n[i]))
+			return false;
+	return true;
+}
+
+/* The kind of the group named @name (not a camera), or -1. */
+static int group_kind_of(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(group_tab); i++)
+		if (group_tab[i].name && strcmp(group_tab[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int add_group(struct ctx *c, const char *name, int line)
+{
+	struct scan_group *g;
+	int kind = g_str_has_prefix(name, "camera ") ? G_CAMERA : group_kind_of(name);
+
+	if (kind == G_CAMERA && !camera_name_ok(name + 7))
+		return at_line(c, line, "bad camera name \"%s\" (expected 1 to %d of A-Z a-z 0-9 _ . -)", name + 7,
+			       LS_CONFIG_NAME_MAX);
+	if (kind < 0 && strcmp(name, "camera") == 0)
+		return at_line(c, line, "[camera] needs a name: [camera NAME]");
+	if (kind < 0 && (strcmp(name, "output") == 0 || g_str_has_prefix(name, "output ")))
+		return at_line(c, line,
+			       "unknown output [%s] (expected [output mosaic], [output shm] or [output file])", name);
+	if (kind < 0)
+		return at_line(c, line,
+			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] "
+			       "or [record])",
+			       name);
+	for (guint i = 0; i < c->groups->len; i++) {
+		const struct scan_group *o = g_ptr_array_index(c->groups, i);
+		if (strcmp(o->name, name) != 0)
+			continue;
+		if (kind == G_CAMERA)
+			return at_line(c, line, "duplicate camera \"%s\" (first at line %d)", name + 7, o->line);
+		return at_line(c, line, "duplicate group [%s] (first at line %d)", name, o->line);
+	}
+	g = g_new0(struct scan_group, 1);
+	g->name = g_strdup(name);
+	g->kind = (enum group_kind)kind;
+	g->line = line;
+	g->keys = g_array_new(FALSE, FALSE, sizeof(struct scan_key));
+	g_ptr_array_add(c->groups, g);
+	return 0;
+}
+
+static int add_key(struct ctx *c, const char *name, int line)
+{
+	struct scan_group *g;
+	const struct key_def *kd;
+	struct scan_key k;
+	char *list;
+	int rc;
+
+	if (c->groups->len == 0)
+		return at_line(c, line, "key \"%s\" before any group (start with [rig])", name);
+	g = g_ptr_array_index(c->groups, c->groups->len - 1);
+	kd = find_key(g->kind, name);
+	if (!kd) {
+		list = key_names(g->kind);
+		rc = at_line(c, line, "unknown key \"%s\" in [%s] (expected %s)", name, g->name, list);
+		g_free(list);
+		return rc;
+	}
+	for (guint i = 0; i < g->keys->len; i++) {
+		const struct scan_key *o = &g_array_index(g->keys, struct scan_key, i);
+		if (strcmp(o->name, name) == 0)
+			return at_line(c, line, "duplicate key \"%s\" in [%s] (first at line %d)", name, g->name,
+				       o->line);
+	}
+	k.name = g_strdup(name);
+	k.line = line;
+	k.def = kd;
+	g_array_append_val(g->keys, k);
+	return 0;
+}
+
+/* One line, without its '\n' (and '\r'), by GKeyFile's rules: leading
+ * spaces are skipped; '#' starts a comment; "[name]" may be followed by
+ * spaces or tabs only; a key is what comes before the first '=', less
+ * trailing spaces. */
+static int scan_line(struct ctx *c, const char *s, size_t len, int line)
+{
+	const char *end = s + len, *eq, *close;
+	char *name;
+	int rc;
+
+	if (!g_utf8_validate(s, (gssize)len, NULL))
+		return at_line(c, line, "not valid UTF-8");
+	while (s < end && g_ascii_isspace(*s))
+		s++;
+	if (s == end || *s == '#')
+		return 0;
+	if (*s == '[') {
+		close = memchr(s, ']', (size_t)(end - s));
+		if (!close)
+			return at_line(c, line, "missing ']' in group header \"%.*s\"", (int)(end - s), s);
+		for (const char *p = close + 1; p < end; p++)
+			if (*p != ' ' && *p != '\t')
+				return at_line(c, line, "unexpected \"%.*s\" after group header", (int)(end - close - 1),
+					       close + 1);
+		name = g_strndup(s + 1, (size_t)(close - s - 1));
+		rc = add_group(c, name, line);
+		g_free(name);
+		return rc;
+	}
+	eq = memchr(s, '=', (size_t)(end - s));
+	if (!eq)
+		return at_line(c, line, "expected key = value, [group] or # comment, got \"%.*s\"%s", (int)(end - s), s,
+			       *s == ';' ? " (comments start with '#')" : "");
+	if (eq == s)
+		return at_line(c, line, "missing key name before '='");
+	while (eq > s && g_ascii_isspace(eq[-1]))
+		eq--;
+	name = g_strndup(s, (size_t)(eq - s));
+	rc = add_key(c, name, line);
+	g_free(name);
+	return rc;
+}
+
+static int scan(struct ctx *c, const char *data)
+{
+	int line = 1, rc;
+
+	for (const char *p = data; *p; line++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		size_t trimmed = len && p[len - 1] == '\r' ? len - 1 : len;
+
+		rc = scan_line(c, p, trimmed, line);
+		if (rc < 0)
+			return rc;
+		p += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
+/* ---- pass 2: values -------------------------------------------------- */
+
+void ls_detect_config_free(struct ls_detect_config *d)
+{
+	if (!d)
+		return;
+	g_free(d->model);
+	g_free(d->provider);
+	g_free(d->output);
+	g_free(d->runtime);
+	g_free(d->clip_dir);
+	g_free(d);
 }
 
 void ls_record_config_free(struct ls_record_config **pr)
@@ -979,6 +1127,31 @@ void ls_record_config_free(struct ls_record_config **pr)
 	*pr = NULL;
 }
 
+static bool group_has(const struct scan_group *g, const char *name)
+{
+	for (guint i = 0; i < g->keys->len; i++)
+		if (strcmp(g_array_index(g->keys, struct scan_key, i).name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The line of key @name in the first group of @kind, or 0. */
+static int key_line(const struct ctx *c, enum group_kind kind, const char *name)
+{
+	for (guint i = 0; i < c->groups->len; i++) {
+		const struct scan_group *g = g_ptr_array_index(c->groups, i);
+		if (g->kind != kind)
+			continue;
+		for (guint j = 0; j < g->keys->len; j++) {
+			const struct scan_key *k = &g_array_index(g->keys, struct scan_key, j);
+			if (strcmp(k->name, name) == 0)
+				return k->line;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* Segment length and gop in slots, once the rate is known. */
 static int record_finish(struct ctx *c, struct ls_record_config *r)
 {
@@ -993,7 +1166,7 @@ static int record_finish(struct ctx *c, struct ls_record_config *r)
 	r->seg_slots = (unsigned)slots;
 	if (r->gop) {
 		if (r->seg_slots % r->gop)
-			return at_line(c, c->gop_line,
+			return at_line(c, key_line(c, G_RECORD, "gop"),
 				       "[record] gop: %u does not divide the segment's %u slots (segment-s x rate)", r->gop,
 				       r->seg_slots);
 		return 0;
@@ -1031,68 +1204,65 @@ static int clip_check(struct ctx *c, const struct ls_detect_config *d)
 	return 0;
 }
 
+
 static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
 	struct ls_output_config out = { 0 };
 	struct ls_detect_config *det = NULL;
 	struct ls_record_config *rec = NULL;
+	struct key_use u = { 0 };
 	char *val = NULL, *reason = NULL;
 	int rc = 0;
 
+	/* the group's struct, with what no key sets, then the keys' defaults */
 	switch (g->kind) {
-	case G_RECORD:
-		rec = g_new0(struct ls_record_config, 1);
-		rec->segment_ns = 10 * LS_NS_PER_SEC;
-		rec->keep_ns = 60 * 60 * LS_NS_PER_SEC;
-		rec->min_free_bytes = 64 * MIB;
-		rec->preset = g_strdup("ultrafast");
-		rec->tune = g_strdup("zerolatency");
-		rec->encoder = g_strdup("auto");
-		rec->line = g->line;
-		break;
 	case G_RIG:
 		c->have_rig = true;
 		c->cfg->rig_line = g->line;
+		u.base = c->cfg;
 		break;
 	case G_CAMERA:
 		cam.name = g_strdup(g->name + 7);
-		cam.enabled = true;
 		cam.line = g->line;
+		u.base = &cam;
 		break;
 	case G_OUTPUT:
 		out.kind = LS_OUTPUT_MOSAIC;
-		out.width = 1280;
-		out.height = 720;
 		out.line = g->line;
+		u.base = &out;
 		break;
 	case G_OUTPUT_SHM:
 		out.kind = LS_OUTPUT_SHM;
-		out.slots = 4;
 		out.gid = -1;
 		out.line = g->line;
+		u.base = &out;
 		break;
 	case G_OUTPUT_FILE:
 		out.kind = LS_OUTPUT_FILE;
 		out.line = g->line;
+		u.base = &out;
 		break;
 	case G_REDACT:
 		c->cfg->redact.present = true;
 		c->cfg->redact.line = g->line;
+		u.base = &c->cfg->redact;
 		break;
 	case G_DETECT:
 		det = g_new0(struct ls_detect_config, 1);
 		det->all_classes = true;
-		det->threshold = 0.3;
-		det->iou = 0.5;
-		det->max_dets = 100;
-		det->every_n = 1;
-		det->draw = true;
-		det->clip_pre_s = 5;
-		det->clip_post_s = 5;
 		det->line = g->line;
+		u.base = det;
+		break;
+	case G_RECORD:
+		rec = g_new0(struct ls_record_config, 1);
+		rec->line = g->line;
+		u.base = rec;
 		break;
 	}
+	set_defaults(g->kind, &u);
+
+	u.g = g;
 	for (guint i = 0; i < g->keys->len; i++) {
 		const struct scan_key *k = &g_array_index(g->keys, struct scan_key, i);
 		GError *gerr = NULL;
@@ -1106,32 +1276,8 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 				       g_strdup("bad escape sequence (GKeyFile knows \\s \\n \\t \\r and \\\\)"));
 			goto out;
 		}
-		switch (g->kind) {
-		case G_RIG:
-			rc = rig_key(c, k, val, &reason);
-			break;
-		case G_CAMERA:
-			rc = camera_key(&cam, g, k, val, &reason);
-			break;
-		case G_OUTPUT:
-			rc = output_key(&out, k, val, &reason);
-			break;
-		case G_OUTPUT_SHM:
-			rc = shm_key(&out, k, val, &reason);
-			break;
-		case G_OUTPUT_FILE:
-			rc = file_key(&out, k, val, &reason);
-			break;
-		case G_REDACT:
-			rc = redact_key(&c->cfg->redact, k, val, &reason);
-			break;
-		case G_DETECT:
-			rc = detect_key(det, k, val, &reason);
-			break;
-		case G_RECORD:
-			rc = record_key(c, rec, k, val, &reason);
-			break;
-		}
+		u.k = k;
+		rc = set_key(k->def, &u, val, &reason);
 		if (rc < 0) {
 			rc = key_error(c, g, k, val, reason);
 			reason = NULL;
@@ -1139,60 +1285,38 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		}
 		g_clear_pointer(&val, g_free);
 	}
-	switch (g->kind) {
-	case G_RIG:
-		if (!c->have_rate)
-			rc = at_line(c, g->line, "[rig] has no rate (e.g. rate = 30)");
-		break;
-	case G_CAMERA:
-		if (!cam.uri) {
-			rc = at_line(c, g->line, "[%s] has no uri (e.g. uri = test://?fps=30)", g->name);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(config_tab); i++) {
+		const struct key_def *kd = &config_tab[i];
+		if (kd->group == g->kind && kd->missing && !group_has(g, kd->name)) {
+			rc = at_line(c, g->line, "[%s] %s", g->name, kd->missing);
 			goto out;
 		}
+	}
+	switch (g->kind) {
+	case G_RIG:
+	case G_REDACT:
+		break;
+	case G_CAMERA:
 		g_array_append_val(c->cams, cam);
 		memset(&cam, 0, sizeof cam);
 		break;
 	case G_OUTPUT:
-		if (!out.file && !out.display) {
-			rc = at_line(c, g->line, "[%s] needs file = PATH, display = true, or both", g->name);
-			goto out;
-		}
-		g_array_append_val(c->outputs, out);
-		memset(&out, 0, sizeof out);
-		break;
-	case G_OUTPUT_SHM:
-		if (!out.shm_name) {
-			rc = at_line(c, g->line, "[%s] needs name = NAME (the segment is /dev/shm/NAME)", g->name);
-			goto out;
-		}
-		g_array_append_val(c->outputs, out);
-		memset(&out, 0, sizeof out);
-		break;
 	case G_OUTPUT_FILE:
 		if (!out.file && !out.display) {
 			rc = at_line(c, g->line, "[%s] needs file = PATH, display = true, or both", g->name);
 			goto out;
 		}
+		/* fall through */
+	case G_OUTPUT_SHM:
 		g_array_append_val(c->outputs, out);
 		memset(&out, 0, sizeof out);
 		break;
-	case G_REDACT:
-		break;
 	case G_DETECT:
-		if (!det->model) {
-			rc = at_line(c, g->line, "[detect] needs model = FILE.onnx");
-			goto out;
-		}
-		if (!det->provider)
-			det->provider = g_strdup("cpu");
 		c->cfg->detect = det;
 		det = NULL;
 		break;
 	case G_RECORD:
-		if (!rec->dir) {
-			rc = at_line(c, g->line, "[record] needs dir = DIRECTORY (segments go to DIRECTORY/CAMERA/)");
-			goto out;
-		}
 		c->cfg->record = rec;
 		rec = NULL;
 		break;
@@ -1209,6 +1333,101 @@ out:
 	g_free(out.shm_name);
 	g_free(out.camera);
 	return rc;
+}
+
+/* ---- the reference --------------------------------------------------- */
+
+/* @ns in units of @unit_ns, as short as exact: 0.1, 3600, -10000 */
+static void append_fixed(GString *s, int64_t ns, int64_t unit_ns)
+{
+	uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+	uint64_t frac = mag % (uint64_t)unit_ns;
+	int ndig = 0;
+
+	g_string_append_printf(s, "%s%" PRIu64, ns < 0 ? "-" : "", mag / (uint64_t)unit_ns);
+	if (!frac)
+		return;
+	for (int64_t u = unit_ns; u > 1; u /= 10)
+		ndig++;
+	while (frac % 10 == 0) {
+		frac /= 10;
+		ndig--;
+	}
+	g_string_append_printf(s, ".%0*" PRIu64, ndig, frac);
+}
+
+/* What a key takes, as the reference says it: "1..1024", "> 0, <= 60000",
+ * "missing or hold"; "" for booleans, strings and custom keys without one. */
+static void append_range(GString *s, const struct key_def *kd)
+{
+	if (kd->range) {
+		g_string_append(s, kd->range);
+	} else if (kd->type == K_INT) {
+		g_string_append_printf(s, "%" PRId64 "..%" PRId64, kd->min, kd->max);
+		if (kd->step == 2)
+			g_string_append(s, ", even");
+		else if (kd->step > 1)
+			g_string_append_printf(s, ", a multiple of %d", kd->step);
+	} else if (kd->unit && kd->min == 1) {
+		g_string_append(s, "> 0, <= ");
+		append_fixed(s, kd->max, kd->unit);
+	} else if (kd->unit) {
+		append_fixed(s, kd->min, kd->unit);
+		g_string_append(s, "..");
+		append_fixed(s, kd->max, kd->unit);
+	} else if (kd->choices) {
+		char *l = choice_names(kd->choices);
+		g_string_append(s, l);
+		g_free(l);
+	} else if (kd->names) {
+		for (const char *const *p = kd->names; *p; p++)
+			g_string_append_printf(s, "%s%s", p == kd->names ? "" : p[1] ? ", " : " or ", *p);
+	} else if (kd->type == K_ONOFF) {
+		g_string_append(s, "on or off");
+	}
+}
+
+/* "left   # doc": the comments line up after column 24 */
+static void append_line(GString *s, const char *left, const char *doc)
+{
+	g_string_append_printf(s, "%-23s # %s\n", left, doc);
+}
+
+char *ls_config_reference(void)
+{
+	GString *s = g_string_new(NULL);
+	GString *doc = g_string_new(NULL);
+
+	for (size_t gk = 0; gk < G_N_ELEMENTS(group_tab); gk++) {
+		if (gk)
+			g_string_append_c(s, '\n');
+		append_line(s, group_tab[gk].header, group_tab[gk].doc);
+		for (size_t i = 0; i < G_N_ELEMENTS(config_tab); i++) {
+			const struct key_def *kd = &config_tab[i];
+			char *left;
+			size_t len;
+
+			if (kd->group != gk)
+				continue;
+			g_string_assign(doc, kd->doc);
+			len = doc->len;
+			g_string_append(doc, " (");
+			append_range(doc, kd);
+			if (doc->len == len + 2)
+				g_string_truncate(doc, len);
+			else
+				g_string_append_c(doc, ')');
+			if (kd->missing)
+				g_string_append(doc, "; required");
+			else if (kd->defdoc)
+				g_string_append_printf(doc, "; default %s", kd->defdoc);
+			left = g_strdup_printf("%s = %s", kd->name, kd->def ? kd->def : kd->eg);
+			append_line(s, left, doc->str);
+			g_free(left);
+		}
+	}
+	g_string_free(doc, TRUE);
+	return g_string_free(s, FALSE);
 }
 
 /* ---- load ------------------------------------------------------------ */
@@ -1256,14 +1475,7 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 	c.cams = g_array_new(FALSE, TRUE, sizeof(struct ls_camera_config));
 	c.outputs = g_array_new(FALSE, TRUE, sizeof(struct ls_output_config));
 	c.cfg = g_new0(struct ls_config, 1);
-	c.cfg->path = g_strdup(name);
-	c.cfg->max_latency_ns = 100 * LS_NS_PER_MS;
-	c.cfg->policy = LS_POLICY_MISSING;
-	c.cfg->hold_max_ns = 1000 * LS_NS_PER_MS;
-	c.cfg->startup_ns = 2000 * LS_NS_PER_MS;
-	c.cfg->stall_ns = 2 * LS_NS_PER_SEC;
-	c.cfg->retry_max_ns = 5 * LS_NS_PER_SEC;
-	c.cfg->queue = 4;
+	c.cfg->path = g_strdup(name); /* [rig]'s defaults come with [rig], from config_tab[] */
 
 	rc = scan(&c, data);
 	if (rc < 0)
@@ -1288,7 +1500,7 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 		rc = at_line(&c, 0, "no camera: add a [camera NAME] group with a uri");
 		goto fail;
 	}
-	if (!c.have_tolerance)
+	if (!c.cfg->tolerance_ns) /* not given: a given one is > 0 */
 		c.cfg->tolerance_ns = ls_rate_period_ns(c.cfg->rate) / 2;
 	if (c.cfg->record) {
 		rc = record_finish(&c, c.cfg->record);

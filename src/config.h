@@ -1,15 +1,21 @@
 /* config — the rig description lockstep runs: an INI file read with GKeyFile.
  *
+ * The keys below are one table in config.c (config_tab[]): the parser reads
+ * it, and so does ls_config_reference(), which `lockstep config-reference`
+ * prints and README.md carries (one line per key: default, range). Change a
+ * key there and here.
+ *
  *   [rig]
  *   rate = 30             slots per second: "30", "29.97", "30000/1001"; required
  *   epoch = 0             slot 0's centre: seconds since the Unix epoch ("1767225600.5",
  *                         exact to the ns) or ISO-8601 ("2026-01-01T00:00:00Z"; no zone
  *                         means UTC; µs precision); default 0
- *   tolerance-ms = 8      max |calibrated capture time - slot centre|, > 0; default T/2
- *   max-latency-ms = 100  deadline after the slot centre, > 0; default 100
+ *   tolerance-ms = 8      max |calibrated capture time - slot centre|, > 0, <= 60000;
+ *                         default T/2
+ *   max-latency-ms = 100  deadline after the slot centre, > 0, <= 60000; default 100
  *   missing = missing     "missing" or "hold"; default missing
- *   hold-max-ms = 1000    oldest frame `hold` repeats, > 0; default 1000
- *   startup-ms = 2000     wait for every camera's first frame, > 0; default 2000
+ *   hold-max-ms = 1000    oldest frame `hold` repeats, > 0, <= 3600000; default 1000
+ *   startup-ms = 2000     wait for every camera's first frame, > 0, <= 600000; default 2000
  *   queue = 4             framesets queued per output, 1..1024; default 4
  *   stall-s = 2           a camera that sends nothing this long (its connection
  *                         open or not) is reconnected, 0.1..3600; default 2; a
@@ -21,10 +27,13 @@
  *   [camera NAME]         NAME: [A-Za-z0-9_.-]{1,32}, unique; one group per camera
  *   uri = test://?fps=30  see uri.h; required
  *   offset-ms = 3         calibrated offset o_c, ms, may be negative or
- *                         fractional, |o_c| <= 10 s; `offset` is a synonym; default 0
+ *                         fractional, |o_c| <= 10 s; default 0
+ *   offset = 3            a synonym of offset-ms (give one of them)
  *   enabled = true        false: validated, then left out of ls_config.cams; default true
- *   redact = off          on: personal data masked before any output (see [redact])
- *   stall-s, retry-max-s  as in [rig], for this camera
+ *   redact = off          on: personal data masked before any output (see [redact]);
+ *                         default off
+ *   stall-s = 2           as in [rig], for this camera; default [rig]'s
+ *   retry-max-s = 5       as in [rig], for this camera; default [rig]'s
  *
  *   [output mosaic]       optional
  *   file = out/m.mp4      .mp4, .mkv or .ts; relative paths are relative to the
@@ -32,6 +41,14 @@
  *   display = false       show it in a window
  *   width = 1280          even, 64..7680; default 1280
  *   height = 720          even, 64..4320; default 720
+ *
+ *   [output shm]          optional: every frameset in POSIX shared memory
+ *   name = rig            the segment is /dev/shm/NAME: 1 to 200 of A-Z a-z 0-9 _ . -,
+ *                         not starting with '.'; required
+ *   slots = 4             framesets the segment holds, 2..1024; default 4
+ *   group = video         a group name or number: the segment is chown'd to it, mode
+ *                         0660; default none (mode 0600, the owner only)
+ *   checksums = false     store an FNV-1a 64 checksum of every frame; default false
  *
  *   [output file]         optional: one camera's frames at their own size, nothing drawn
  *   camera = NAME         required unless the rig has one camera
@@ -42,13 +59,15 @@
  *
  *   [redact]              optional; for cameras with redact = on
  *   rules = FILE          personal-data rules; default rules/pii.rules of lockstep
- *   audit = FILE          JSON-lines audit log (no personal data in it)
+ *   audit = FILE          JSON-lines audit log (no personal data in it); default none
  *   workers = 2           OCR threads, 1..64; default: the number of cores
- *   budget-ms = 150       frames older than this are masked whole; default 150
- *   tile = 32             change-detection tile edge, multiple of 8, 8..256
- *   langs = eng+deu       Tesseract languages
- *   canary-s = 10         inject a synthetic IBAN every N s and check it is masked; default off
+ *   budget-ms = 150       frames older than this are masked whole, 1..60000; default 150
+ *   tile = 32             change-detection tile edge, multiple of 8, 8..256; default 32
+ *   langs = eng+deu       Tesseract languages; default eng+deu
+ *   canary-s = 10         inject a synthetic IBAN every N s (0.1..3600) and check it is
+ *                         masked; default off
  *   wait = false          offline: wait for OCR instead of masking unread text
+ *
  *   [detect]              optional, at most one; object detection (see detect.h)
  *   model = m.onnx        ONNX model file; required
  *   format = auto         auto, centernet, yolov8 or dbnet (text lines, PP-OCR det); default auto
@@ -68,6 +87,10 @@
  *   motion-gate = off     on: one motion detector per camera (lib/ls_motion.h) sees
  *                         every frame; cameras whose gate is closed are neither
  *                         preprocessed nor inferred (JSON "gated":true); default off
+ *   input-size = 512x512  the model input for models with free H/W, each 16..8192;
+ *                         default the model's own
+ *   runtime = PATH        libonnxruntime.so to load; default $LOCKSTEP_ORT_LIB, else
+ *                         the one setup fetched
  *   clip-on = person,motion  events that ask [record] for a clip: COCO class names
  *                         (a new confirmed track of that class) and/or motion (a
  *                         camera's motion gate opens; needs motion-gate=on);
@@ -76,29 +99,29 @@
  *   clip-post-s = 5       seconds after the last event, 0..3600; default 5
  *   clip-dir = DIR        where clips go (DIR/SLOT-CAMERA-WHAT/); default
  *                         [record] dir + /clips
- *   input-size = 512x512  the model input for models with free H/W; default
- *                         the model's own
- *   runtime = PATH        libonnxruntime.so to load; default the one setup fetched
+ *
  *   [record]              optional: every camera to H.264 segments (docs/architecture.md)
  *   dir = /var/rec        required; must exist at start; segments in DIR/CAMERA/, index DIR/index.sqlite3
  *   segment-s = 10        segment length, s (0.1..3600); in slots: round(segment-s x rate)
- *   gop = 30              slots between forced keyframes (n mod gop = 0); must divide the
- *                         segment's slots; default one second's worth (or the largest divisor below)
- *   keep-minutes = 60     ring length, minutes (fractions allowed, >= 1 s)
- *   quota-mb = 0          all cameras together, MiB; 0: none
+ *   gop = 30              slots between forced keyframes (n mod gop = 0), 1..100000; must
+ *                         divide the segment's slots; default one second's worth (or the
+ *                         largest divisor below)
+ *   keep-minutes = 60     ring length, minutes (fractions allowed, >= 1 s); default 60
+ *   quota-mb = 0          all cameras together, MiB (fractions allowed, <= 2^30); 0: none
  *   camera-quota-mb = 0   per camera, MiB; 0: none
- *   min-free-mb = 64      emergency deletion below this much free space, MiB
- *   preset = ultrafast    x264 speed preset
- *   tune = zerolatency    x264 tune (or none)
- *   bitrate-kbps = 0      0: the encoder's default
- *   encoder = auto        auto (x264), x264, or a GStreamer H.264 encoder element
+ *   min-free-mb = 64      emergency deletion below this much free space, MiB; default 64
+ *   preset = ultrafast    x264 speed preset (ultrafast ... placebo); default ultrafast
+ *   tune = zerolatency    x264 tune (or none); default zerolatency
+ *   bitrate-kbps = 0      0..1000000; 0: the encoder's default
+ *   encoder = auto        auto (x264), x264, or a GStreamer H.264 encoder element; default auto
  *   copy = off            auto: record an udp:// or rtsp:// H.264 camera's own stream
  *                         without re-encoding (not a redact=on camera; keyframes and
  *                         so segment starts are then the camera's); default off
  *
- * An output needs file, display = true, or both. Comments are lines that
- * start with '#': GKeyFile has no comments after a value, so "rate = 30 # x"
- * is an error, and a '#' inside a value (an rtsp URI's options) is data.
+ * [output mosaic] and [output file] need file, display = true, or both.
+ * Comments are lines that start with '#': GKeyFile has no comments after a
+ * value, so "rate = 30 # x" is an error, and a '#' inside a value (an rtsp
+ * URI's options) is data.
  * Unknown groups and keys, a group or key given twice, bad values, no
  * enabled camera and a camera without uri are errors.
  *
@@ -263,6 +286,14 @@ void ls_detect_config_free(struct ls_detect_config *d);
 int ls_config_parse_time(const char *s, int64_t *out_ns, char **err);
 
 void ls_record_config_free(struct ls_record_config **r);
+
+/** The config reference: every group and key with its default (or an
+ *  example), what it does, its range, "required" or the default that is no
+ *  value ("T/2"), made from the table the loader reads. One line per key,
+ *  "key = value  # doc (range); default ...", under its "[group]  # doc" line;
+ *  groups apart by an empty line. `lockstep config-reference` prints it and
+ *  README.md carries it. Returns a new string to free with g_free(). */
+char *ls_config_reference(void);
 
 /** Frees the config and sets *cfg to NULL. NULL-safe (cfg or *cfg). */
 void ls_config_free(struct ls_config **cfg);

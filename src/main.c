@@ -6,6 +6,7 @@
  *   lockstep shm-dump NAME [--count N] [--timeout S]
  *   lockstep clip --config C --from TIME --to TIME [--camera NAME]... [--pre S] [--post S] --out DIR
  *   lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]
+ *   lockstep config-reference
  */
 #include <errno.h>
 #include <gst/gst.h>
@@ -57,6 +58,7 @@ static void usage(FILE *to)
 	      "  lockstep shm-dump NAME [--count N] [--timeout S]\n"
 	      "  lockstep clip --config C --from TIME --to TIME [--camera NAME]... [--pre S] [--post S] --out DIR\n"
 	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
+	      "  lockstep config-reference   every config key, its default and range\n"
 	      "  lockstep version\n",
 	      to);
 }
@@ -624,6 +626,24 @@ static int cmd_bench_schedule(int argc, char **argv)
 	return 0;
 }
 
+/* Prints the config reference (config.h): what README.md's "Config
+ * reference" block is made from. */
+static int cmd_config_reference(int argc, char **argv)
+{
+	if (argc > 0) {
+		fprintf(stderr, "lockstep config-reference: unexpected argument \"%s\"\n", argv[0]);
+		return 2;
+	}
+	char *ref = ls_config_reference();
+	fputs(ref, stdout);
+	g_free(ref);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "lockstep config-reference: cannot write the reference: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	main_argv = argv;
@@ -642,6 +662,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "shm-dump"))
 		return cmd_shm_dump(argc - 2, argv + 2);
+	if (!strcmp(cmd, "config-reference"))
+		return cmd_config_reference(argc - 2, argv + 2);
 	if (!strcmp(cmd, "bench")) {
 		if (argc >= 3 && !strcmp(argv[2], "schedule"))
 			return cmd_bench_schedule(argc - 3, argv + 3);

@@ -3,7 +3,9 @@
  * ls_config_load_data() under the name "t.ini"; the file paths (missing,
  * directory, NUL, too large) use a temporary directory. The examples/
  * configs are loaded from $G_TEST_SRCDIR/../examples (meson) or
- * ./examples (run from the source root). */
+ * ./examples (run from the source root); README.md, whose config
+ * reference must be ls_config_reference()'s, and src/config.h, whose top
+ * comment must document the same keys, likewise. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -1003,6 +1005,215 @@ static void test_bad_output_shm(void)
 	}
 }
 
+/* ---- the reference (ls_config_reference) ---------------------------- */
+
+/* FILE in the source root (G_TEST_SRCDIR is tests/), or under the working
+ * directory. NULL if not found. */
+static char *find_in_root(const char *name)
+{
+	char *p = g_test_build_filename(G_TEST_DIST, "..", name, NULL);
+
+	if (g_file_test(p, G_FILE_TEST_EXISTS))
+		return p;
+	g_free(p);
+	if (g_file_test(name, G_FILE_TEST_EXISTS))
+		return g_strdup(name);
+	return NULL;
+}
+
+/* README.md's "Config reference" block is the program's output: a key
+ * added to config_tab[] fails here until README.md has it too. */
+static void test_reference_readme(void)
+{
+	static const char begin[] = "<!-- config-reference begin -->\n```ini\n";
+	static const char end[] = "```\n<!-- config-reference end -->";
+	char *path = find_in_root("README.md"), *text = NULL, *ref = ls_config_reference(), *block;
+	const char *b, *e;
+
+	if (!path) {
+		g_test_skip("README.md not found (set G_TEST_SRCDIR to the tests directory)");
+		g_free(ref);
+		return;
+	}
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	b = strstr(text, begin);
+	g_assert_nonnull(b);
+	b += strlen(begin);
+	e = strstr(b, end);
+	g_assert_nonnull(e);
+	block = g_strndup(b, (size_t)(e - b));
+	if (strcmp(block, ref) != 0) {
+		char **have = g_strsplit(block, "\n", -1), **want = g_strsplit(ref, "\n", -1);
+		guint i = 0;
+
+		g_test_message("%s: the block between the config-reference markers is not the output of "
+			       "`lockstep config-reference`: put that output there",
+			       path);
+		while (have[i] && want[i] && strcmp(have[i], want[i]) == 0)
+			i++;
+		g_test_message("first difference at line %u of the block", i + 1);
+		g_assert_cmpstr(have[i], ==, want[i]);
+		g_strfreev(have);
+		g_strfreev(want);
+	}
+	g_free(block);
+	g_free(text);
+	g_free(path);
+	g_free(ref);
+}
+
+/* "[group] key key ...\n" per group, from the reference's lines or from
+ * config.h's top comment (" *   [group]", " *   key = value"). */
+static char *groups_and_keys(const char *text, const char *prefix)
+{
+	GString *s = g_string_new(NULL);
+	char **lines = g_strsplit(text, "\n", -1);
+	size_t np = strlen(prefix);
+
+	for (char **l = lines; *l && !strstr(*l, "*/"); l++) {
+		const char *p = *l, *eq;
+
+		if (strncmp(p, prefix, np) != 0)
+			continue;
+		p += np;
+		if (*p == '[') {
+			const char *close = strchr(p, ']');
+			g_assert_nonnull(close);
+			g_string_append_printf(s, "%s%.*s", s->len ? "\n" : "", (int)(close - p + 1), p);
+		} else if (g_ascii_islower(*p) && (eq = strstr(p, " = ")) && strspn(p, "abcdefghijklmnopqrstuvwxyz-") ==
+											  (size_t)(eq - p)) {
+			g_string_append_printf(s, " %.*s", (int)(eq - p), p);
+		}
+	}
+	g_strfreev(lines);
+	g_string_append_c(s, '\n');
+	return g_string_free(s, FALSE);
+}
+
+/* config.h's top comment documents every key of the table, in its order. */
+static void test_reference_header(void)
+{
+	char *path = find_in_root("src/config.h"), *text = NULL, *ref = ls_config_reference();
+	char *want, *have;
+
+	if (!path) {
+		g_test_skip("src/config.h not found (set G_TEST_SRCDIR to the tests directory)");
+		g_free(ref);
+		return;
+	}
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	want = groups_and_keys(ref, "");
+	have = groups_and_keys(text, " *   ");
+	g_assert_cmpstr(have, ==, want);
+	g_free(have);
+	g_free(want);
+	g_free(text);
+	g_free(path);
+	g_free(ref);
+}
+
+/* The reference's form, and that it says what the loader does: every
+ * value it shows loads, and each group lists the keys the unknown-key
+ * message expects, in that order. */
+static void test_reference_values(void)
+{
+	static const char *const groups[] = { "[rig]", "[camera NAME]", "[output mosaic]", "[output shm]",
+					      "[output file]", "[redact]", "[detect]", "[record]" };
+	char *ref = ls_config_reference();
+	char **lines = g_strsplit(ref, "\n", -1);
+	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);
+	const char *group = NULL;
+	size_t ngroups = 0, nkeys = 0;
+
+	g_assert_true(g_str_has_suffix(ref, "\n"));
+	for (char **l = lines;; l++) {
+		/* a group's end: its keys are the unknown key message's list */
+		if (group && (!*l || !**l)) {
+			char *name = g_strcmp0(group, "[camera NAME]") == 0 ? g_strdup("camera x")
+									      : g_strndup(group + 1, strlen(group) - 2);
+			char *text = g_strdup_printf("[%s]\nno-such-key = 1\n", name);
+			char *want = g_strdup_printf("t.ini:2: unknown key \"no-such-key\" in [%s] (expected %s)", name,
+						     keys->str);
+			char *err = NULL;
+			struct ls_config *cfg = NULL;
+
+			g_assert_cmpint(ls_config_load_data(text, "t.ini", &cfg, &err), ==, -EINVAL);
+			g_assert_cmpstr(err, ==, want);
+			g_free(err);
+			g_free(want);
+			g_free(text);
+			g_free(name);
+			g_string_truncate(keys, 0);
+			g_string_truncate(need, 0);
+			group = NULL;
+		}
+		if (!*l)
+			break;
+		if (!**l)
+			continue;
+		/* "left" padded to 23 columns, then " # doc" */
+		g_assert_cmpuint(strlen(*l), >, 26);
+		g_assert_nonnull(strstr(*l, " # "));
+		if (**l == '[') {
+			g_assert_null(group);
+			g_assert_cmpuint(ngroups, <, G_N_ELEMENTS(groups));
+			g_assert_true(g_str_has_prefix(*l, groups[ngroups]));
+			group = groups[ngroups++];
+			continue;
+		}
+		g_assert_nonnull(group);
+
+		const char *eq = strstr(*l, " = "), *hash = strstr(*l, " # ");
+		g_assert_nonnull(eq);
+		g_assert_true(eq < hash);
+		char *key = g_strndup(*l, (size_t)(eq - *l));
+		char *val = g_strndup(eq + 3, (size_t)(hash - eq - 3));
+		g_strchomp(val);
+		g_string_append_printf(keys, "%s%s", keys->len ? ", " : "", key);
+
+		/* The shown value in its group, with the group's required keys
+		 * (listed first), after a rig with a [record] (clip-on needs
+		 * one): no error at its line. An error of the group as a whole
+		 * ([output file] needs file or display) is at its header. */
+		bool rig = strcmp(group, "[rig]") == 0, rec = strcmp(group, "[record]") == 0;
+		bool required = g_str_has_suffix(*l, "; required");
+		char *header = strcmp(group, "[camera NAME]") == 0 ? g_strdup("[camera cam2]") : g_strdup(group);
+		char *text = g_strdup_printf("%s[camera cam1]\nuri = test://\n%s%s\n%s%s = %s\n",
+					     rig ? "" : "[rig]\nrate = 30\n", rec ? "" : "[record]\ndir = /tmp\n",
+					     header, need->str, key, val);
+		int line = (rig ? 0 : 2) + 2 + (rec ? 0 : 2) + 2;
+
+		for (const char *p = need->str; *p; p++)
+			line += *p == '\n';
+		if (required)
+			g_string_append_printf(need, "%s = %s\n", key, val);
+		char *at = g_strdup_printf("t.ini:%d:", line), *err = NULL;
+		struct ls_config *cfg = NULL;
+
+		if (ls_config_load_data(text, "t.ini", &cfg, &err) < 0) {
+			/* shm's group is looked up on this system */
+			bool system = strcmp(key, "group") == 0 && strstr(err, "no such group");
+			if (g_str_has_prefix(err, at) && !system)
+				g_test_message("%s = %s: %s", key, val, err);
+			g_assert_true(!g_str_has_prefix(err, at) || system);
+		}
+		ls_config_free(&cfg);
+		g_free(err);
+		g_free(at);
+		g_free(text);
+		g_free(header);
+		g_free(val);
+		g_free(key);
+		nkeys++;
+	}
+	g_assert_cmpuint(ngroups, ==, G_N_ELEMENTS(groups));
+	g_assert_cmpuint(nkeys, >=, 60);
+	g_string_free(keys, TRUE);
+	g_string_free(need, TRUE);
+	g_strfreev(lines);
+	g_free(ref);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1034,6 +1245,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/examples/bad", test_example_bad);
 	g_test_add_func("/config/record", test_record);
 	g_test_add_func("/config/record/bad", test_bad_record);
+	g_test_add_func("/config/reference/readme", test_reference_readme);
+	g_test_add_func("/config/reference/values", test_reference_values);
+	g_test_add_func("/config/reference/header", test_reference_header);
 
 	return g_test_run();
 }
