@@ -1,10 +1,10 @@
-/* Tests for src/config.c: the happy paths with their defaults, and every
+/* Tests for src/config/config.c: the happy paths with their defaults, and every
  * error path with its "FILE:LINE: ..." message. Texts are loaded with
  * ls_config_load_data() under the name "t.ini"; the file paths (missing,
  * directory, NUL, too large) use a temporary directory. The examples/
  * configs are loaded from $G_TEST_SRCDIR/../examples (meson) or
  * ./examples (run from the source root); README.md, whose config
- * reference must be ls_config_reference()'s, and src/config.h, whose top
+ * reference must be ls_config_reference()'s, and src/config/config.h, whose top
  * comment must document the same keys, likewise. */
 #include <errno.h>
 #include <string.h>
@@ -1093,11 +1093,11 @@ static char *groups_and_keys(const char *text, const char *prefix)
 /* config.h's top comment documents every key of the table, in its order. */
 static void test_reference_header(void)
 {
-	char *path = find_in_root("src/config.h"), *text = NULL, *ref = ls_config_reference();
+	char *path = find_in_root("src/config/config.h"), *text = NULL, *ref = ls_config_reference();
 	char *want, *have;
 
 	if (!path) {
-		g_test_skip("src/config.h not found (set G_TEST_SRCDIR to the tests directory)");
+		g_test_skip("src/config/config.h not found (set G_TEST_SRCDIR to the tests directory)");
 		g_free(ref);
 		return;
 	}
