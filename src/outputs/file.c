@@ -244,19 +244,7 @@ static void file_free(void *impl)
 	struct file_out *m = impl;
 	if (!m)
 		return;
-	if (ls_output_abandoned(m->pipeline)) { /* left running: a thread of it is parked (x11_guard.h) */
-		GstBus *bus = gst_element_get_bus(m->pipeline);
-		gst_bus_remove_watch(bus); /* its messages must not reach a freed output */
-		gst_object_unref(bus);
-		m->pipeline = NULL;
-	}
-	if (m->pipeline) {
-		gst_element_set_state(m->pipeline, GST_STATE_NULL);
-		GstBus *bus = gst_element_get_bus(m->pipeline);
-		gst_bus_remove_watch(bus);
-		gst_object_unref(bus);
-		gst_object_unref(m->pipeline);
-	}
+	ls_output_release(&m->pipeline);
 	if (m->appsrc)
 		gst_object_unref(m->appsrc);
 	if (m->sidecar)

@@ -59,6 +59,21 @@ bool ls_output_abandoned(GstElement *pipeline)
 	return pipeline && g_object_get_data(G_OBJECT(pipeline), "ls-abandoned");
 }
 
+void ls_output_release(GstElement **pipeline)
+{
+	GstElement *p = *pipeline;
+	if (!p)
+		return;
+	*pipeline = NULL;
+	GstBus *bus = gst_element_get_bus(p);
+	gst_bus_remove_watch(bus); /* its messages must not reach a freed output */
+	gst_object_unref(bus);
+	if (ls_output_abandoned(p))
+		return; /* left running: a thread of it is parked (x11_guard.h) */
+	gst_element_set_state(p, GST_STATE_NULL);
+	gst_object_unref(p);
+}
+
 void ls_output_append_h264_file(GString *d, const char *file, struct ls_rate rate)
 {
 	char *loc = g_strescape(file, NULL);

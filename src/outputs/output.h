@@ -82,6 +82,10 @@ bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, c
  *  whose X server was lost): its owner drops its pointer to it, and never
  *  sets it to NULL or unrefs it. */
 bool ls_output_abandoned(GstElement *pipeline);
+/** Frees an output's pipeline: removes its bus watch, then NULL and unref,
+ *  except one ls_output_finish() abandoned (left as it is); sets *pipeline
+ *  to NULL. NULL-safe. */
+void ls_output_release(GstElement **pipeline);
 
 struct ls_output {
 	const struct ls_output_ops *ops;

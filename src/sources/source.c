@@ -1,12 +1,9 @@
 #include "source.h"
+#include "source_private.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
-#include <linux/fb.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -22,71 +19,6 @@
 #define RETRY_MAX_DEFAULT_NS (5 * LS_NS_PER_SEC) /* [rig] retry-max-s */
 #define WATCHDOG_MS 100 /* how often the watchdog looks: stalls are caught within stall-s + 0.1 s */
 #define NTP_UNIX_OFFSET_S INT64_C(2208988800) /* 1900-01-01 to 1970-01-01 */
-
-/* What a frame keeps alive: the mapped video frame (which holds a reference
- * on its buffer). Lives in the frame's preallocated priv area. */
-struct payload {
-	GstVideoFrame vf;
-};
-
-struct ls_source {
-	unsigned cam;
-	char *name;
-	struct ls_source_spec spec;  /* owned copy */
-	struct ls_spsc *ring;        /* not owned; producer side is ours */
-	struct ls_doorbell *bell;    /* not owned */
-	struct ls_frame_pool *pool;  /* owned reference */
-	struct ls_redact_stage *redact; /* owned; NULL: frames pass as they are */
-	bool blocking;
-	struct ls_rate rig_rate;     /* to start paced files on the slot grid */
-	int64_t rig_epoch_ns;
-	int64_t first_start_ns;      /* slot time every file's frame 0 maps to, the first time; 0: none */
-	unsigned starts;             /* pipeline starts so far (main thread) */
-
-	GstElement *pipeline;        /* main thread */
-	GPtrArray *abandoned;        /* x11: pipelines whose thread was held when their X server was lost (never freed) */
-	atomic_ulong stream_thread;  /* pthread_t of the thread that delivers frames (x11: the one in Xlib) */
-	GstElement *appsink;
-	GstElement *esink;           /* the H.264 tap's appsink, or NULL */
-	ls_source_es_fn es_fn;       /* called on the tap's streaming thread */
-	void *es_user;
-	GstClock *clock;             /* REALTIME system clock */
-	guint bus_watch;
-	guint retry_timer;
-	guint watchdog;              /* WATCHDOG_MS: restarts a camera that went silent */
-	unsigned backoff_ms;         /* the next retry's wait */
-	unsigned backoff_max_ms;     /* retry-max-s */
-	int64_t stall_ns;            /* stall-s */
-	int64_t started_ns;          /* CLOCK_REALTIME at the last start */
-	int64_t started_mono_ns;     /* CLOCK_MONOTONIC at the last start */
-	_Atomic int64_t virtual_start_ns; /* realtime=false files: stamp of running time 0 (set again at each loop) */
-
-	/* fbdev:// reader: the device (or file) and its geometry */
-	int fb_fd;
-	int fb_w, fb_h, fb_bytespp, fb_stride;
-	off_t fb_offset;
-	char fb_format[16];
-	GstElement *fbsrc;
-
-	/* test:// pacing and fbdev:// reading thread */
-	GThread *thread;
-	struct ls_testcam model;
-
-	atomic_int state;            /* enum ls_source_state */
-	atomic_bool stopping;
-	/* counters: written by the streaming thread, read by anyone */
-	atomic_uint_fast64_t frames, ring_full, pool_empty, camera_drops, reconnects;
-	atomic_int_fast64_t last_capture_ns;
-	atomic_int_fast64_t last_frame_mono; /* CLOCK_MONOTONIC of the last frame */
-	/* Outages: a camera that delivered frames and then failed is "down"
-	 * from its last frame until its next one. down_since_mono (the last
-	 * frame's CLOCK_MONOTONIC, 0: not down) and down_last_capture are set
-	 * by the main thread when it declares the camera down, and taken by the
-	 * streaming thread on the first frame back. */
-	atomic_int_fast64_t down_since_mono, down_last_capture;
-	atomic_uint_fast64_t outages;      /* outages that ended */
-	atomic_int_fast64_t outage_ns;     /* their total length */
-};
 
 static void payload_release(void *opaque)
 {
@@ -143,7 +75,7 @@ static void back_from_outage(struct ls_source *s, int64_t capture_ns)
 }
 
 /* Wraps @buf (transfer full) into a frame and delivers it. Streaming thread. */
-static void deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *info, int64_t capture_ns)
+void ls_source_deliver(struct ls_source *s, GstBuffer *buf, const GstVideoInfo *info, int64_t capture_ns)
 {
 	struct ls_frame *f = ls_frame_pool_acquire(s->pool);
 	if (!f) {
@@ -226,43 +158,6 @@ stamped:
 	ls_doorbell_ring(s->bell);
 }
 
-/* ---- test:// ------------------------------------------------------------ */
-
-static gpointer test_thread(gpointer data)
-{
-	struct ls_source *s = data;
-	GstAppSink *sink = GST_APP_SINK(s->appsink);
-	GstVideoInfo info;
-	bool have_info = false;
-	while (!atomic_load(&s->stopping)) {
-		int64_t fire, stamp;
-		bool keep = ls_testcam_next(&s->model, &fire, &stamp);
-		int64_t due = stamp > fire ? stamp : fire;
-		/* sleep in short steps so stop() is never kept waiting long */
-		for (int64_t now = ls_realtime_ns(); now < due && !atomic_load(&s->stopping); now = ls_realtime_ns())
-			ls_sleep_until(due - now > 100 * LS_NS_PER_MS ? now + 100 * LS_NS_PER_MS : due);
-		if (atomic_load(&s->stopping))
-			break;
-		GstSample *smp = gst_app_sink_try_pull_sample(sink, GST_SECOND);
-		if (!smp)
-			continue; /* reported on the bus if it is an error */
-		if (!keep) {
-			atomic_fetch_add(&s->camera_drops, 1);
-			gst_sample_unref(smp);
-			continue;
-		}
-		if (!have_info)
-			have_info = gst_video_info_from_caps(&info, gst_sample_get_caps(smp));
-		GstBuffer *buf = gst_buffer_ref(gst_sample_get_buffer(smp));
-		gst_sample_unref(smp);
-		if (have_info)
-			deliver(s, buf, &info, stamp);
-		else
-			gst_buffer_unref(buf);
-	}
-	return NULL;
-}
-
 /* ---- GStreamer sources ---------------------------------------------------- */
 
 static int64_t capture_time(struct ls_source *s, GstSample *smp, GstBuffer *buf)
@@ -299,7 +194,7 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer data)
 	GstBuffer *buf = gst_sample_get_buffer(smp);
 	if (buf && gst_video_info_from_caps(&info, gst_sample_get_caps(smp))) {
 		int64_t t = capture_time(s, smp, buf);
-		deliver(s, gst_buffer_ref(buf), &info, t);
+		ls_source_deliver(s, gst_buffer_ref(buf), &info, t);
 	}
 	gst_sample_unref(smp);
 	return GST_FLOW_OK;
@@ -504,144 +399,11 @@ static gboolean watchdog_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* ---- fbdev:// -------------------------------------------------------------- */
-
-/* The GStreamer name of a framebuffer pixel layout (little-endian bytes). */
-static const char *fb_format_of(const struct fb_var_screeninfo *v)
-{
-	switch (v->bits_per_pixel) {
-	case 32:
-		return v->red.offset == 16 ? "BGRx" : v->red.offset == 0 ? "RGBx" : v->red.offset == 8 ? "xBGR" : "xRGB";
-	case 24:
-		return v->red.offset == 16 ? "BGR" : "RGB";
-	case 16:
-		return v->red.offset == 11 ? "RGB16" : "BGR16";
-	case 8:
-		return "GRAY8";
-	default:
-		return NULL;
-	}
-}
-
-static int fb_bytes_per_pixel(const char *fmt)
-{
-	if (!g_ascii_strcasecmp(fmt, "GRAY8"))
-		return 1;
-	if (!g_ascii_strcasecmp(fmt, "RGB16") || !g_ascii_strcasecmp(fmt, "BGR16"))
-		return 2;
-	if (!g_ascii_strcasecmp(fmt, "RGB") || !g_ascii_strcasecmp(fmt, "BGR"))
-		return 3;
-	if (!g_ascii_strcasecmp(fmt, "BGRx") || !g_ascii_strcasecmp(fmt, "RGBx") || !g_ascii_strcasecmp(fmt, "xRGB") ||
-	    !g_ascii_strcasecmp(fmt, "xBGR") || !g_ascii_strcasecmp(fmt, "BGRA") || !g_ascii_strcasecmp(fmt, "RGBA"))
-		return 4;
-	return 0;
-}
-
-/* Opens the framebuffer (or a raw file standing for one) and learns its
- * visible area's geometry. */
-static bool fb_open(struct ls_source *s, char **err)
-{
-	const struct ls_src_fbdev *f = &s->spec.fbdev;
-	s->fb_fd = open(f->device, O_RDONLY | O_CLOEXEC);
-	if (s->fb_fd < 0) {
-		*err = g_strdup_printf("camera %s: %s: %s", s->name, f->device, g_strerror(errno));
-		return false;
-	}
-	struct stat st;
-	if (fstat(s->fb_fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		int bpp = f->format ? fb_bytes_per_pixel(f->format) : 0;
-		if (!f->width || !f->height || !bpp) {
-			*err = g_strdup_printf("camera %s: %s: a regular file needs width, height and a format of BGRx, "
-					       "RGBx, xRGB, xBGR, BGR, RGB, RGB16, BGR16 or GRAY8",
-					       s->name, f->device);
-			return false;
-		}
-		s->fb_w = f->width;
-		s->fb_h = f->height;
-		s->fb_bytespp = bpp;
-		s->fb_stride = f->stride ? f->stride : f->width * bpp;
-		s->fb_offset = 0;
-		g_strlcpy(s->fb_format, f->format, sizeof s->fb_format);
-		if (s->fb_stride < s->fb_w * bpp) {
-			*err = g_strdup_printf("camera %s: %s: stride %d is less than width x %d bytes", s->name, f->device,
-					       s->fb_stride, bpp);
-			return false;
-		}
-		return true;
-	}
-	struct fb_var_screeninfo v;
-	struct fb_fix_screeninfo x;
-	if (ioctl(s->fb_fd, FBIOGET_VSCREENINFO, &v) < 0 || ioctl(s->fb_fd, FBIOGET_FSCREENINFO, &x) < 0) {
-		*err = g_strdup_printf("camera %s: %s: not a framebuffer: %s", s->name, f->device, g_strerror(errno));
-		return false;
-	}
-	const char *fmt = fb_format_of(&v);
-	if (!fmt || x.type != FB_TYPE_PACKED_PIXELS) {
-		*err = g_strdup_printf("camera %s: %s: unsupported framebuffer layout (%u bits per pixel, type %u)",
-				       s->name, f->device, v.bits_per_pixel, x.type);
-		return false;
-	}
-	s->fb_w = (int)v.xres & ~1;
-	s->fb_h = (int)v.yres & ~1;
-	s->fb_bytespp = (int)v.bits_per_pixel / 8;
-	s->fb_stride = (int)x.line_length;
-	s->fb_offset = (off_t)v.yoffset * x.line_length + (off_t)v.xoffset * s->fb_bytespp;
-	g_strlcpy(s->fb_format, fmt, sizeof s->fb_format);
-	return true;
-}
-
-/* Reads the framebuffer at fps and pushes each picture into the appsrc; the
- * appsrc stamps it with the running time of the push (do-timestamp), so its
- * capture time is when it was read. */
-static gpointer fb_thread(gpointer data)
-{
-	struct ls_source *s = data;
-	int64_t period = ls_rate_period_ns(s->spec.fbdev.fps), next = ls_realtime_ns();
-	size_t row = (size_t)s->fb_w * (size_t)s->fb_bytespp;
-	uint8_t *scratch = g_malloc((size_t)s->fb_stride);
-	bool warned = false;
-	while (!atomic_load(&s->stopping)) {
-		for (int64_t now = ls_realtime_ns(); now < next && !atomic_load(&s->stopping); now = ls_realtime_ns())
-			ls_sleep_until(next - now > 100 * LS_NS_PER_MS ? now + 100 * LS_NS_PER_MS : next);
-		if (atomic_load(&s->stopping))
-			break;
-		int64_t now = ls_realtime_ns();
-		next += period;
-		if (next < now) /* late: skip whole ticks, never queue them */
-			next = now + period - (now - next) % period;
-		GstBuffer *b = gst_buffer_new_allocate(NULL, row * (size_t)s->fb_h, NULL);
-		GstMapInfo map;
-		bool ok = gst_buffer_map(b, &map, GST_MAP_WRITE);
-		for (int y = 0; ok && y < s->fb_h; y++) {
-			ssize_t n = pread(s->fb_fd, scratch, row, s->fb_offset + (off_t)y * s->fb_stride);
-			if (n != (ssize_t)row)
-				ok = false;
-			else
-				memcpy(map.data + (size_t)y * row, scratch, row);
-		}
-		if (map.data)
-			gst_buffer_unmap(b, &map);
-		if (!ok) {
-			gst_buffer_unref(b);
-			if (!warned)
-				g_printerr("camera %s: %s: short read (the framebuffer changed size?)\n", s->name,
-					   s->spec.fbdev.device);
-			warned = true;
-			continue;
-		}
-		warned = false;
-		if (gst_app_src_push_buffer(GST_APP_SRC(s->fbsrc), b) != GST_FLOW_OK && atomic_load(&s->stopping))
-			break;
-	}
-	g_free(scratch);
-	return NULL;
-}
-
 static bool build_pipeline(struct ls_source *s, char **err)
 {
 	char *desc = NULL;
 	if (s->spec.kind == LS_SRC_FBDEV) {
-		if (!fb_open(s, err))
+		if (!ls_source_fb_open(s, err))
 			return false;
 		desc = g_strdup_printf("appsrc name=fbsrc is-live=true do-timestamp=true format=time max-buffers=2 "
 				       "leaky-type=downstream caps=video/x-raw,format=%s,width=%d,height=%d,framerate=%d/%d"
@@ -847,12 +609,12 @@ int ls_source_start(struct ls_source *s, char **err)
 		ls_testcam_init(&s->model, &p, ls_realtime_ns());
 		if (!start_pipeline(s))
 			return 0;
-		s->thread = g_thread_new(s->name, test_thread, s);
+		s->thread = g_thread_new(s->name, ls_source_test_thread, s);
 		return 0;
 	}
 	start_pipeline(s);
 	if (s->spec.kind == LS_SRC_FBDEV && !s->thread)
-		s->thread = g_thread_new(s->name, fb_thread, s);
+		s->thread = g_thread_new(s->name, ls_source_fb_thread, s);
 	return 0;
 }
 
@@ -971,7 +733,7 @@ int ls_source_probe(const struct ls_camera_config *cc, int timeout_ms, char **er
 	s->bus_watch = 0;
 	gst_element_set_state(s->pipeline, GST_STATE_PLAYING);
 	if (s->spec.kind == LS_SRC_FBDEV)
-		s->thread = g_thread_new(s->name, fb_thread, s);
+		s->thread = g_thread_new(s->name, ls_source_fb_thread, s);
 	GstBus *bus = gst_element_get_bus(s->pipeline);
 	int64_t until = ls_monotonic_ns() + (int64_t)timeout_ms * LS_NS_PER_MS;
 	rc = -ETIMEDOUT;
