@@ -1,4 +1,4 @@
-/* Tests for src/config/uri.c: every scheme, every option, the error paths, the
+/* Tests for src/config/source_spec.c, source_desc.c and values.c: every scheme, every option, the error paths, the
  * descriptions and ls_source_spec_check(). No GStreamer: descriptions are
  * compared as strings (they were checked against gst_parse_launch() by
  * hand, see the module's notes). */
@@ -12,7 +12,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "uri.h"
+#include "source_spec.h"
+#include "values.h"
 
 /* Parses @uri, which must succeed. */
 static void parse_ok(const char *uri, struct ls_source_spec *s)
@@ -70,53 +71,53 @@ static void test_value_fixed(void)
 	int64_t v = 0;
 	char *err = NULL;
 
-	g_assert_cmpint(ls_uri_parse_fixed("4.5", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("4.5", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 4500000);
-	g_assert_cmpint(ls_uri_parse_fixed("-7", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("-7", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, -7000000);
-	g_assert_cmpint(ls_uri_parse_fixed("+3", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("+3", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 3000000);
-	g_assert_cmpint(ls_uri_parse_fixed(".25", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed(".25", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 250000);
-	g_assert_cmpint(ls_uri_parse_fixed("1.", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("1.", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 1000000);
-	g_assert_cmpint(ls_uri_parse_fixed("0.000001", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("0.000001", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 1);
 	/* Beyond a ns: rounded to nearest, halves away from zero. */
-	g_assert_cmpint(ls_uri_parse_fixed("0.0000005", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("0.0000005", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 1);
-	g_assert_cmpint(ls_uri_parse_fixed("-0.0000005", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("-0.0000005", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, -1);
-	g_assert_cmpint(ls_uri_parse_fixed("0.00000049999", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("0.00000049999", LS_NS_PER_MS, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 0);
 	/* Exact where a double is not: 1767225600.123456789 s. */
-	g_assert_cmpint(ls_uri_parse_fixed("1767225600.123456789", LS_NS_PER_SEC, small, big, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("1767225600.123456789", LS_NS_PER_SEC, small, big, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, INT64_C(1767225600123456789));
 
-	g_assert_cmpint(ls_uri_parse_fixed("", LS_NS_PER_MS, small, big, &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_fixed("", LS_NS_PER_MS, small, big, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "expected a number of ms (like 4.5 or -7), got \"\"");
 	/* A message already in *err is replaced, not leaked (see sanitizers). */
-	g_assert_cmpint(ls_uri_parse_fixed(".", LS_NS_PER_MS, small, big, &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_fixed(".", LS_NS_PER_MS, small, big, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "expected a number of ms (like 4.5 or -7), got \".\"");
 	g_clear_pointer(&err, g_free);
 	for (const char *const *s = (const char *const[]){ "-", "1e3", " 1", "1 ", "1.2.3", "abc", "0x10", "--1",
 							   "99999999999999999999999999", NULL };
 	     *s; s++) {
-		g_assert_cmpint(ls_uri_parse_fixed(*s, LS_NS_PER_MS, small, big, &v, NULL), ==, -EINVAL);
+		g_assert_cmpint(ls_value_parse_fixed(*s, LS_NS_PER_MS, small, big, &v, NULL), ==, -EINVAL);
 	}
 	/* Overflow of int64 ns is a range error, not a wrap. */
-	g_assert_cmpint(ls_uri_parse_fixed("9300000000", LS_NS_PER_SEC, small, big, &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_fixed("9300000000", LS_NS_PER_SEC, small, big, &v, &err), ==, -EINVAL);
 	g_assert_nonnull(strstr(err, "must be in"));
 	g_clear_pointer(&err, g_free);
 
-	g_assert_cmpint(ls_uri_parse_fixed("10.5", LS_NS_PER_MS, -10 * LS_NS_PER_MS, 10 * LS_NS_PER_MS, &v, &err),
+	g_assert_cmpint(ls_value_parse_fixed("10.5", LS_NS_PER_MS, -10 * LS_NS_PER_MS, 10 * LS_NS_PER_MS, &v, &err),
 			==, -EINVAL);
 	g_assert_cmpstr(err, ==, "must be in [-10, 10] ms, got \"10.5\"");
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(ls_uri_parse_fixed("0", LS_NS_PER_MS, 1, 1500 * LS_NS_PER_US, &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_fixed("0", LS_NS_PER_MS, 1, 1500 * LS_NS_PER_US, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "must be > 0 and <= 1.5 ms, got \"0\"");
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(ls_uri_parse_fixed("1.5", LS_NS_PER_MS, 1, 1500 * LS_NS_PER_US, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_fixed("1.5", LS_NS_PER_MS, 1, 1500 * LS_NS_PER_US, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 1500000);
 }
 
@@ -125,17 +126,17 @@ static void test_value_int(void)
 	int64_t v = 0;
 	char *err = NULL;
 
-	g_assert_cmpint(ls_uri_parse_int("12", 0, 100, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_int("12", 0, 100, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, 12);
-	g_assert_cmpint(ls_uri_parse_int("-3", -5, 5, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_int("-3", -5, 5, &v, NULL), ==, 0);
 	g_assert_cmpint(v, ==, -3);
-	g_assert_cmpint(ls_uri_parse_int("101", 0, 100, &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_int("101", 0, 100, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "must be in [0, 100], got \"101\"");
 	g_clear_pointer(&err, g_free);
 	for (const char *const *s = (const char *const[]){ "", "0x10", " 1", "1 ", "1.5", "abc", "99999999999999999999",
 							   NULL };
 	     *s; s++) {
-		g_assert_cmpint(ls_uri_parse_int(*s, G_MININT64, G_MAXINT64, &v, &err), ==, -EINVAL);
+		g_assert_cmpint(ls_value_parse_int(*s, G_MININT64, G_MAXINT64, &v, &err), ==, -EINVAL);
 		g_assert_nonnull(strstr(err, "expected an integer"));
 		g_clear_pointer(&err, g_free);
 	}
@@ -146,17 +147,17 @@ static void test_value_double(void)
 	double v = 0;
 	char *err = NULL;
 
-	g_assert_cmpint(ls_uri_parse_double("1e-3", 0, 1, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_double("1e-3", 0, 1, &v, NULL), ==, 0);
 	g_assert_cmpfloat(v, ==, 0.001);
-	g_assert_cmpint(ls_uri_parse_double("-2.5", -3, 3, &v, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_double("-2.5", -3, 3, &v, NULL), ==, 0);
 	g_assert_cmpfloat(v, ==, -2.5);
-	g_assert_cmpint(ls_uri_parse_double("2", 0, 1, &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_double("2", 0, 1, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "must be in [0, 1], got \"2\"");
 	g_clear_pointer(&err, g_free);
 	for (const char *const *s = (const char *const[]){ "", "nan", "inf", "-inf", "0x1p3", "1,5", " 1", "1e999",
 							   "x", NULL };
 	     *s; s++) {
-		g_assert_cmpint(ls_uri_parse_double(*s, -G_MAXDOUBLE, G_MAXDOUBLE, &v, &err), ==, -EINVAL);
+		g_assert_cmpint(ls_value_parse_double(*s, -G_MAXDOUBLE, G_MAXDOUBLE, &v, &err), ==, -EINVAL);
 		g_assert_nonnull(strstr(err, "expected a number"));
 		g_clear_pointer(&err, g_free);
 	}
@@ -169,19 +170,19 @@ static void test_value_bool(void)
 
 	for (const char *const *s = (const char *const[]){ "true", "TRUE", "yes", "Yes", "on", "ON", "1", NULL }; *s; s++) {
 		v = false;
-		g_assert_cmpint(ls_uri_parse_bool(*s, &v, NULL), ==, 0);
+		g_assert_cmpint(ls_value_parse_bool(*s, &v, NULL), ==, 0);
 		g_assert_true(v);
 	}
 	for (const char *const *s = (const char *const[]){ "false", "False", "no", "NO", "off", "Off", "0", NULL }; *s; s++) {
 		v = true;
-		g_assert_cmpint(ls_uri_parse_bool(*s, &v, NULL), ==, 0);
+		g_assert_cmpint(ls_value_parse_bool(*s, &v, NULL), ==, 0);
 		g_assert_false(v);
 	}
-	g_assert_cmpint(ls_uri_parse_bool("maybe", &v, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_bool("maybe", &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "expected true or false, got \"maybe\" (on/off, yes/no and 1/0 work too)");
 	g_free(err);
-	g_assert_cmpint(ls_uri_parse_bool("", &v, NULL), ==, -EINVAL);
-	g_assert_cmpint(ls_uri_parse_bool("onn", &v, NULL), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_bool("", &v, NULL), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_bool("onn", &v, NULL), ==, -EINVAL);
 }
 
 static void test_value_rate(void)
@@ -189,41 +190,41 @@ static void test_value_rate(void)
 	struct ls_rate r = { 0, 0 };
 	char *err = NULL;
 
-	g_assert_cmpint(ls_uri_parse_rate("30", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("30", &r, NULL), ==, 0);
 	g_assert_cmpint(r.num, ==, 30);
 	g_assert_cmpint(r.den, ==, 1);
-	g_assert_cmpint(ls_uri_parse_rate("29.97", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("29.97", &r, NULL), ==, 0);
 	g_assert_cmpint(r.num, ==, 30000);
 	g_assert_cmpint(r.den, ==, 1001);
-	g_assert_cmpint(ls_uri_parse_rate("30000/1001", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("30000/1001", &r, NULL), ==, 0);
 	g_assert_cmpint(r.num, ==, 30000);
 	g_assert_cmpint(r.den, ==, 1001);
-	g_assert_cmpint(ls_uri_parse_rate("12.5", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("12.5", &r, NULL), ==, 0);
 	g_assert_cmpint(r.num, ==, 25);
 	g_assert_cmpint(r.den, ==, 2);
-	g_assert_cmpint(ls_uri_parse_rate("1000", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("1000", &r, NULL), ==, 0);
 	/* Lowest terms. */
-	g_assert_cmpint(ls_uri_parse_rate("60/2", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("60/2", &r, NULL), ==, 0);
 	g_assert_cmpint(r.num, ==, 30);
 	g_assert_cmpint(r.den, ==, 1);
-	g_assert_cmpint(ls_uri_parse_rate("0.5", &r, NULL), ==, 0);
+	g_assert_cmpint(ls_value_parse_rate("0.5", &r, NULL), ==, 0);
 	g_assert_cmpint(r.num, ==, 1);
 	g_assert_cmpint(r.den, ==, 2);
 
-	g_assert_cmpint(ls_uri_parse_rate("abc", &r, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_rate("abc", &r, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "bad rate \"abc\" (expected e.g. 30, 29.97 or 30000/1001)");
 	g_clear_pointer(&err, g_free);
 	/* ls_rate_parse() turns this into 0/1: caught here. */
-	g_assert_cmpint(ls_uri_parse_rate("0.0001", &r, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_rate("0.0001", &r, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "bad rate \"0.0001\" (expected e.g. 30, 29.97 or 30000/1001)");
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(ls_uri_parse_rate("1001", &r, &err), ==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_rate("1001", &r, &err), ==, -EINVAL);
 	g_assert_nonnull(strstr(err, "<= 1000 fps"));
 	g_clear_pointer(&err, g_free);
 	for (const char *const *s = (const char *const[]){ "", "0", "-30", "30/0", "0/1", " 30", "30/", "/1", "x/1",
 							   NULL };
 	     *s; s++)
-		g_assert_cmpint(ls_uri_parse_rate(*s, &r, NULL), ==, -EINVAL);
+		g_assert_cmpint(ls_value_parse_rate(*s, &r, NULL), ==, -EINVAL);
 }
 
 /* ---- schemes --------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC under -std=c11 */
 #endif
 #include "config.h"
+#include "values.h"
 
 #include <grp.h>
 
@@ -132,7 +133,7 @@ static int parse_epoch(const char *s, int64_t *out, char **err)
 	__int128 ns;
 	int rc = 0;
 
-	/* [+-]digits[.digits]: seconds; ls_uri_parse_fixed() then fails only
+	/* [+-]digits[.digits]: seconds; ls_value_parse_fixed() then fails only
 	 * on the range. Anything else is ISO-8601 or an error. */
 	{
 		const char *p = s + (*s == '+' || *s == '-');
@@ -141,7 +142,7 @@ static int parse_epoch(const char *s, int64_t *out, char **err)
 		if (p[nint] == '.')
 			nfrac = strspn(p + nint + 1, "0123456789") + 1;
 		if (nint + nfrac > 0 && !p[nint + nfrac] && strcmp(p, ".") != 0)
-			return ls_uri_parse_fixed(s, LS_NS_PER_SEC, 0, EPOCH_MAX_NS, out, err);
+			return ls_value_parse_fixed(s, LS_NS_PER_SEC, 0, EPOCH_MAX_NS, out, err);
 	}
 
 	copy = g_strdup(s);
@@ -157,7 +158,7 @@ static int parse_epoch(const char *s, int64_t *out, char **err)
 			size_t nd = strspn(f + 1, "0123456789");
 			char *digits = g_strdup_printf("0.%.*s", (int)nd, f + 1);
 
-			rc = ls_uri_parse_fixed(digits, LS_NS_PER_SEC, 0, LS_NS_PER_SEC, &frac_ns, NULL);
+			rc = ls_value_parse_fixed(digits, LS_NS_PER_SEC, 0, LS_NS_PER_SEC, &frac_ns, NULL);
 			g_free(digits);
 			g_assert(rc == 0); /* "0." and digits always parse */
 			memmove(f, f + 1 + nd, strlen(f + 1 + nd) + 1);
@@ -199,14 +200,14 @@ int ls_config_parse_time(const char *s, int64_t *out_ns, char **err)
 	return parse_epoch(s, out_ns, err);
 }
 
-/* "on"/"off" as well as the booleans ls_uri_parse_bool() knows */
+/* "on"/"off" as well as the booleans ls_value_parse_bool() knows */
 static int parse_onoff(const char *v, bool *out, char **reason)
 {
 	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
 		*out = v[1] == 'n';
 		return 0;
 	}
-	if (ls_uri_parse_bool(v, out, NULL) == 0)
+	if (ls_value_parse_bool(v, out, NULL) == 0)
 		return 0;
 	*reason = g_strdup_printf("expected on or off, got \"%s\"", v);
 	return -EINVAL;
@@ -315,7 +316,7 @@ static void *key_field(const struct key_def *kd, const struct key_use *u)
 
 static int key_rate(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
 {
-	return ls_uri_parse_rate(v, key_field(kd, u), reason);
+	return ls_value_parse_rate(v, key_field(kd, u), reason);
 }
 
 static int key_epoch(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
@@ -346,7 +347,7 @@ static int key_offset(const struct key_def *kd, const struct key_use *u, const c
 			return -EINVAL;
 		}
 	}
-	return ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, key_field(kd, u), reason);
+	return ls_value_parse_fixed(v, kd->unit, kd->min, kd->max, key_field(kd, u), reason);
 }
 
 /* [output mosaic] file: the container follows from the extension; ".mp4"
@@ -393,7 +394,7 @@ static int key_shm_group(const struct key_def *kd, const struct key_use *u, cons
 		*(int *)key_field(kd, u) = (int)gr->gr_gid;
 		return 0;
 	}
-	if (ls_uri_parse_int(v, 0, INT32_MAX, &i64, NULL) == 0) {
+	if (ls_value_parse_int(v, 0, INT32_MAX, &i64, NULL) == 0) {
 		*(int *)key_field(kd, u) = (int)i64;
 		return 0;
 	}
@@ -453,7 +454,7 @@ static int key_unit(const struct key_def *kd, const struct key_use *u, const cha
 {
 	int64_t x = 0;
 
-	if (ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, &x, NULL) < 0) {
+	if (ls_value_parse_fixed(v, kd->unit, kd->min, kd->max, &x, NULL) < 0) {
 		*reason = g_strdup_printf("expected a number in (0, 1], got \"%s\"", v);
 		return -EINVAL;
 	}
@@ -541,7 +542,7 @@ static int key_seconds(const struct key_def *kd, const struct key_use *u, const 
 {
 	int64_t ms = 0;
 
-	if (ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, &ms, NULL) < 0) {
+	if (ls_value_parse_fixed(v, kd->unit, kd->min, kd->max, &ms, NULL) < 0) {
 		*reason = g_strdup_printf("expected seconds in 0..3600, got \"%s\"", v);
 		return -EINVAL;
 	}
@@ -575,7 +576,7 @@ static const char *const x264_tunes[] = { "zerolatency", "fastdecode", "film", "
 static int key_mib(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
 {
 	int64_t micro = 0;
-	int rc = ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, &micro, reason);
+	int rc = ls_value_parse_fixed(v, kd->unit, kd->min, kd->max, &micro, reason);
 
 	if (rc == 0)
 		*(int64_t *)key_field(kd, u) = (int64_t)((__int128)micro * MIB / kd->unit);
@@ -643,7 +644,7 @@ static const struct key_def config_tab[] = {
 	/* [camera NAME] */
 	{ G_CAMERA, "uri", K_CUSTOM, F_ANY(CAM, uri), .parse = key_uri, .eg = "test://?fps=30",
 	  .missing = "has no uri (e.g. uri = test://?fps=30)",
-	  .doc = "the source; see Camera URIs in README.md, and uri.h" },
+	  .doc = "the source; see Camera URIs in README.md, and source_spec.h" },
 	{ G_CAMERA, "offset-ms", K_CUSTOM, F_I64(CAM, offset_ns), .parse = key_offset, .unit = MS,
 	  .min = -10 * SEC, .max = 10 * SEC, .def = "0",
 	  .doc = "calibrated offset o: n = round((t - epoch - o) / T), may be fractional" },
@@ -877,7 +878,7 @@ static int set_key(const struct key_def *kd, const struct key_use *u, const char
 
 	switch (kd->type) {
 	case K_INT:
-		rc = ls_uri_parse_int(v, kd->min, kd->max, &i64, reason);
+		rc = ls_value_parse_int(v, kd->min, kd->max, &i64, reason);
 		if (rc < 0)
 			return rc;
 		if (kd->step > 1 && i64 % kd->step) {
@@ -888,9 +889,9 @@ static int set_key(const struct key_def *kd, const struct key_use *u, const char
 		store_int(field, kd->size, i64);
 		return 0;
 	case K_FIXED:
-		return ls_uri_parse_fixed(v, kd->unit, kd->min, kd->max, field, reason);
+		return ls_value_parse_fixed(v, kd->unit, kd->min, kd->max, field, reason);
 	case K_BOOL:
-		return ls_uri_parse_bool(v, field, reason);
+		return ls_value_parse_bool(v, field, reason);
 	case K_ONOFF:
 		return parse_onoff(v, field, reason);
 	case K_ENUM: {

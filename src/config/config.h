@@ -25,7 +25,7 @@
  *                         a camera's own retry-max-s overrides it
  *
  *   [camera NAME]         NAME: [A-Za-z0-9_.-]{1,32}, unique; one group per camera
- *   uri = test://?fps=30  see uri.h; required
+ *   uri = test://?fps=30  see source_spec.h; required
  *   offset-ms = 3         calibrated offset o_c, ms, may be negative or
  *                         fractional, |o_c| <= 10 s; default 0
  *   offset = 3            a synonym of offset-ms (give one of them)
@@ -143,7 +143,7 @@
 
 #include "ls_aligner.h"
 #include "ls_time.h"
-#include "uri.h"
+#include "source_spec.h"
 
 #define LS_CONFIG_NAME_MAX 32 /**< longest camera name, bytes */
 

@@ -12,7 +12,7 @@
 #include "ls_frame.h"
 #include "ls_testcam.h"
 #include "source.h"
-#include "uri.h"
+#include "source_spec.h"
 
 /* What a frame keeps alive: the mapped video frame (which holds a reference
  * on its buffer). Lives in the frame's preallocated priv area. */

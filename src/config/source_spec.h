@@ -1,4 +1,4 @@
-/* uri — camera source URIs: parsing, checking and GStreamer descriptions.
+/* source_spec — camera source URIs: parsing, checking and GStreamer descriptions.
  *
  * A camera is named by a URI whose scheme picks the source kind and whose
  * query (`?k=v&k=v`) carries lockstep's options for it:
@@ -21,15 +21,12 @@
  * can be validated on a machine without the cameras. ls_source_spec_check()
  * does the checks that need the local machine.
  *
- * The scalar value parsers (ls_uri_parse_*) are shared with config.c so that
- * a value means the same in a URI option and in a config key.
- *
  * Error strings (char **err) are one line without a trailing newline,
  * g_strdup'd: the caller frees them with g_free(). Initialise *err to NULL;
  * a message already there is freed and replaced. They name the option and
  * the value at fault but not the URI: the caller prefixes its context. */
-#ifndef LS_URI_H
-#define LS_URI_H
+#ifndef LS_SOURCE_SPEC_H
+#define LS_SOURCE_SPEC_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -192,28 +189,5 @@ bool ls_source_spec_h264_tap(const struct ls_source_spec *s);
  *  `es` (H.264 byte-stream, one access unit per buffer, SPS and PPS before
  *  every IDR) that the caller links: "... es. ! queue ! appsink ...". */
 char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap);
-
-/* Scalar value parsers shared with config.c. Each returns 0, or -EINVAL
- * with *err (if not NULL) set to a reason that quotes the value, e.g.
- * `must be in [0, 1], got "2"`. They accept no surrounding spaces; a
- * leading '+' is accepted. */
-
-/** "true"/"false", "yes"/"no", "1"/"0" (ASCII case-insensitive). */
-int ls_uri_parse_bool(const char *s, bool *out, char **err);
-/** A decimal integer in [min, max]. */
-int ls_uri_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char **err);
-/** A finite decimal number in [min, max] ("1.5", "-3", "1e-3"), whatever the
- *  locale; no hex, inf or nan. */
-int ls_uri_parse_double(const char *s, double min, double max, double *out, char **err);
-/** A decimal number of @unit_ns nanoseconds (LS_NS_PER_MS for milliseconds,
- *  LS_NS_PER_SEC for seconds) converted exactly, without floating point,
- *  to ns rounded to the nearest (halves away from zero): "-7", "4.5",
- *  "0.0005". No exponent. The result must lie in [min_ns, max_ns]; the error
- *  text gives the range in the unit. */
-int ls_uri_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t max_ns, int64_t *out,
-		       char **err);
-/** A rate for ls_rate_parse() ("30", "29.97", "30000/1001"), more than 0 and
- *  at most 1000 fps, in lowest terms ("12.5" is 25/2, "60/2" is 30/1). */
-int ls_uri_parse_rate(const char *s, struct ls_rate *out, char **err);
 
 #endif

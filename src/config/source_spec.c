@@ -1,14 +1,15 @@
-/* uri — see uri.h. Pure string work on GLib; no GStreamer here, so that the
- * parser and its tests build and run on machines without it. */
+/* source_spec — see source_spec.h: parsing and checking camera source URIs.
+ * Pure string work on GLib; no GStreamer here, so that the parser and its
+ * tests build and run on machines without it. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC under -std=c11 */
 #endif
-#include "uri.h"
+#include "source_spec.h"
+#include "values.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -33,164 +34,6 @@ static int G_GNUC_PRINTF(3, 4) fail_errno(char **err, int errnum, const char *fm
 }
 
 #define fail(err, ...) fail_errno((err), EINVAL, __VA_ARGS__)
-
-/* ---- scalar values --------------------------------------------------- */
-
-int ls_uri_parse_bool(const char *s, bool *out, char **err)
-{
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-
-	for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
-		if (g_ascii_strcasecmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (g_ascii_strcasecmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return fail(err, "expected true or false, got \"%s\" (on/off, yes/no and 1/0 work too)", s);
-}
-
-int ls_uri_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, char **err)
-{
-	gint64 v;
-
-	/* g_ascii_string_to_signed() rejects spaces and "0x". */
-	if (!g_ascii_string_to_signed(s, 10, G_MININT64, G_MAXINT64, &v, NULL))
-		return fail(err, "expected an integer, got \"%s\"", s);
-	if (v < min || v > max)
-		return fail(err, "must be in [%" PRId64 ", %" PRId64 "], got \"%s\"", min, max, s);
-	*out = v;
-	return 0;
-}
-
-int ls_uri_parse_double(const char *s, double min, double max, double *out, char **err)
-{
-	char *end;
-	double v;
-
-	/* Plain decimals only: g_ascii_strtod() also reads "0x1p3", "inf",
-	 * "nan" and leading spaces. (It is used rather than strtod() because
-	 * strtod() would read "1,5" in a German locale.) */
-	if (!*s || s[strspn(s, "0123456789.eE+-")])
-		return fail(err, "expected a number, got \"%s\"", s);
-	errno = 0;
-	v = g_ascii_strtod(s, &end);
-	if (*end || errno == ERANGE || !isfinite(v))
-		return fail(err, "expected a number, got \"%s\"", s);
-	if (v < min || v > max)
-		return fail(err, "must be in [%g, %g], got \"%s\"", min, max, s);
-	*out = v;
-	return 0;
-}
-
-static const char *unit_name(int64_t unit_ns)
-{
-	switch (unit_ns) {
-	case 1:
-		return "ns";
-	case 1000:
-		return "us";
-	case 1000000:
-		return "ms";
-	case 1000000000:
-		return "s";
-	default:
-		return "units";
-	}
-}
-
-/* Writes ns / unit_ns as a decimal without trailing zeros: 4500000 ns in ms
- * is "4.5". */
-static void fmt_fixed(char *buf, size_t size, int64_t ns, int64_t unit_ns)
-{
-	uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-	uint64_t ip = mag / (uint64_t)unit_ns, fp = mag % (uint64_t)unit_ns;
-	int ndig = 0;
-
-	for (int64_t u = unit_ns; u > 1; u /= 10)
-		ndig++;
-	if (fp == 0) {
-		g_snprintf(buf, size, "%s%" PRIu64, ns < 0 ? "-" : "", ip);
-		return;
-	}
-	while (fp % 10 == 0) {
-		fp /= 10;
-		ndig--;
-	}
-	g_snprintf(buf, size, "%s%" PRIu64 ".%0*" PRIu64, ns < 0 ? "-" : "", ip, ndig, fp);
-}
-
-int ls_uri_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t max_ns, int64_t *out,
-		       char **err)
-{
-	const char *p = s;
-	bool neg = false;
-	int ndig = 0, nint = 0, nfrac = 0;
-	__int128 v = 0;
-	int64_t scale;
-
-	/* unit_ns is a power of ten; ndig is how many fraction digits are exact. */
-	for (int64_t u = unit_ns; u > 1; u /= 10)
-		ndig++;
-	if (*p == '-' || *p == '+') {
-		neg = *p == '-';
-		p++;
-	}
-	/* Integer part: 25 digits are more than any int64 in any unit, and keep
-	 * v well inside __int128. */
-	for (; g_ascii_isdigit(*p); p++, nint++) {
-		if (nint >= 25)
-			goto bad;
-		v = v * 10 + (*p - '0');
-	}
-	scale = unit_ns;
-	v *= scale;
-	if (*p == '.') {
-		p++;
-		for (; g_ascii_isdigit(*p); p++, nfrac++) {
-			if (nfrac < ndig) {
-				scale /= 10;
-				v += (__int128)(*p - '0') * scale;
-			} else if (nfrac == ndig && *p >= '5') {
-				v += 1; /* round the first dropped digit, halves away from zero */
-			}
-		}
-	}
-	if (*p || nint + nfrac == 0)
-		goto bad;
-	if (neg)
-		v = -v;
-	if (v < min_ns || v > max_ns) {
-		char lo[32], hi[32];
-		fmt_fixed(lo, sizeof lo, min_ns, unit_ns);
-		fmt_fixed(hi, sizeof hi, max_ns, unit_ns);
-		if (min_ns == 1)
-			return fail(err, "must be > 0 and <= %s %s, got \"%s\"", hi, unit_name(unit_ns), s);
-		return fail(err, "must be in [%s, %s] %s, got \"%s\"", lo, hi, unit_name(unit_ns), s);
-	}
-	*out = (int64_t)v;
-	return 0;
-bad:
-	return fail(err, "expected a number of %s (like 4.5 or -7), got \"%s\"", unit_name(unit_ns), s);
-}
-
-
-int ls_uri_parse_rate(const char *s, struct ls_rate *out, char **err)
-{
-	struct ls_rate r;
-	/* ls_rate_parse() refuses spaces, signs, zero and rates below 0.001
-	 * fps, and returns lowest terms. */
-	if (ls_rate_parse(s, &r) < 0)
-		return fail(err, "bad rate \"%s\" (expected e.g. 30, 29.97 or 30000/1001)", s);
-	if ((int64_t)r.num > INT64_C(1000) * r.den)
-		return fail(err, "rate must be > 0 and <= 1000 fps, got \"%s\"", s);
-	*out = r;
-	return 0;
-}
 
 /* ---- options --------------------------------------------------------- */
 
@@ -301,12 +144,6 @@ static bool format_name_ok(const char *f)
 	return true;
 }
 
-static bool format_is_jpeg(const char *f)
-{
-	return f && (g_ascii_strcasecmp(f, "MJPG") == 0 || g_ascii_strcasecmp(f, "MJPEG") == 0 ||
-		     g_ascii_strcasecmp(f, "JPEG") == 0);
-}
-
 static int set_option(struct ls_source_spec *s, const struct opt *o, const char *val, char **err)
 {
 	void *p = (char *)s + o->off;
@@ -315,11 +152,11 @@ static int set_option(struct ls_source_spec *s, const struct opt *o, const char 
 
 	switch (o->type) {
 	case OPT_RATE:
-		return ls_uri_parse_rate(val, p, err);
+		return ls_value_parse_rate(val, p, err);
 	case OPT_MS:
-		return ls_uri_parse_fixed(val, LS_NS_PER_MS, o->min, o->max, p, err);
+		return ls_value_parse_fixed(val, LS_NS_PER_MS, o->min, o->max, p, err);
 	case OPT_INT:
-		rc = ls_uri_parse_int(val, o->min, o->max, &i64, err);
+		rc = ls_value_parse_int(val, o->min, o->max, &i64, err);
 		if (rc < 0)
 			return rc;
 		if (o->even && i64 % 2)
@@ -327,9 +164,9 @@ static int set_option(struct ls_source_spec *s, const struct opt *o, const char 
 		*(int *)p = (int)i64;
 		return 0;
 	case OPT_DOUBLE:
-		return ls_uri_parse_double(val, o->dmin, o->dmax, p, err);
+		return ls_value_parse_double(val, o->dmin, o->dmax, p, err);
 	case OPT_BOOL:
-		return ls_uri_parse_bool(val, p, err);
+		return ls_value_parse_bool(val, p, err);
 	case OPT_U64: {
 		guint64 u;
 		if (!g_ascii_string_to_unsigned(val, 10, 0, G_MAXUINT64, &u, NULL))
@@ -530,7 +367,7 @@ static int parse_hostport(const char *a, size_t len, char **host, int *port, boo
 		return 0;
 	}
 	tmp = g_strndup(colon + 1, (size_t)(end - colon - 1));
-	rc = ls_uri_parse_int(tmp, 1, 65535, &v, NULL);
+	rc = ls_value_parse_int(tmp, 1, 65535, &v, NULL);
 	if (rc < 0) {
 		rc = fail(err, "bad port \"%s\" (expected 1..65535)", tmp);
 		goto fail_host;
@@ -841,256 +678,4 @@ int ls_source_spec_check(const struct ls_source_spec *s, char **err)
 		break;
 	}
 	return fail(err, "no source");
-}
-
-/* ---- describe -------------------------------------------------------- */
-
-static void append_rate(GString *g, struct ls_rate r)
-{
-	if (r.den == 1)
-		g_string_append_printf(g, "%d", r.num);
-	else
-		g_string_append_printf(g, "%.6g", (double)r.num / r.den);
-}
-
-static void append_ms(GString *g, int64_t ns)
-{
-	char buf[32];
-
-	fmt_fixed(buf, sizeof buf, ns, LS_NS_PER_MS);
-	g_string_append_printf(g, "%s ms", buf);
-}
-
-/* Also rtspsrc's nicks for its `protocols` flags. */
-static const char *transport_name(enum ls_rtsp_transport t)
-{
-	return t == LS_RTSP_TCP ? "tcp" : t == LS_RTSP_UDP ? "udp" : "auto";
-}
-
-static const char *codec_name(enum ls_codec c)
-{
-	return c == LS_CODEC_H265 ? "H.265" : "H.264";
-}
-
-char *ls_source_spec_describe(const struct ls_source_spec *s)
-{
-	GString *g = g_string_new(ls_source_kind_name(s->kind));
-
-	switch (s->kind) {
-	case LS_SRC_TEST:
-		g_string_append_c(g, ' ');
-		append_rate(g, s->test.fps);
-		g_string_append_printf(g, " fps %dx%d %s, offset ", s->test.width, s->test.height, s->test.pattern);
-		append_ms(g, s->test.offset_ns);
-		g_string_append(g, ", jitter ");
-		append_ms(g, s->test.jitter_ns);
-		if (s->test.drift_ppm != 0.0)
-			g_string_append_printf(g, ", drift %g ppm", s->test.drift_ppm);
-		if (s->test.drop != 0.0)
-			g_string_append_printf(g, ", drop %g%%", s->test.drop * 100.0);
-		if (s->test.seed)
-			g_string_append_printf(g, ", seed %" PRIu64, s->test.seed);
-		break;
-	case LS_SRC_FILE:
-		g_string_append_printf(g, " %s (%s%s)", s->file.path, s->file.realtime ? "realtime" : "as fast as possible",
-				       s->file.loop ? ", loop" : "");
-		break;
-	case LS_SRC_V4L2:
-		g_string_append_printf(g, " %s", s->v4l2.device);
-		if (s->v4l2.width || s->v4l2.height)
-			g_string_append_printf(g, " %dx%d", s->v4l2.width, s->v4l2.height);
-		if (s->v4l2.fps.num) {
-			g_string_append_c(g, ' ');
-			append_rate(g, s->v4l2.fps);
-			g_string_append(g, " fps");
-		}
-		if (s->v4l2.format)
-			g_string_append_printf(g, " %s", s->v4l2.format);
-		break;
-	case LS_SRC_RTSP: {
-		/* Hide the password: descriptions go to logs. */
-		const char *loc = s->rtsp.location, *auth = strstr(loc, "://");
-		size_t alen;
-		const char *at = NULL, *colon;
-
-		auth = auth ? auth + 3 : loc;
-		alen = strcspn(auth, "/?#");
-		for (const char *p = auth; p < auth + alen; p++)
-			if (*p == '@')
-				at = p;
-		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-		if (colon)
-			g_string_append_printf(g, " %.*s***%s", (int)(colon + 1 - loc), loc, at);
-		else
-			g_string_append_printf(g, " %s", loc);
-		g_string_append_printf(g, " (%s, latency %d ms, %s)", transport_name(s->rtsp.transport),
-				       s->rtsp.latency_ms, codec_name(s->rtsp.codec));
-		break;
-	}
-	case LS_SRC_UDP:
-		g_string_append_printf(g, strchr(s->udp.host, ':') ? " [%s]:%d" : " %s:%d", s->udp.host, s->udp.port);
-		g_string_append_printf(g, " (RTP %s pt %d, latency %d ms)", codec_name(s->udp.codec), s->udp.payload,
-				       s->udp.latency_ms);
-		break;
-	case LS_SRC_X11:
-		g_string_append_printf(g, " %s", *s->x11.display ? s->x11.display : "$DISPLAY");
-		if (s->x11.width || s->x11.height || s->x11.x || s->x11.y) {
-			g_string_append_c(g, ' ');
-			if (s->x11.width)
-				g_string_append_printf(g, "%d", s->x11.width);
-			else
-				g_string_append(g, "*");
-			if (s->x11.height)
-				g_string_append_printf(g, "x%d", s->x11.height);
-			else
-				g_string_append(g, "x*");
-			g_string_append_printf(g, "+%d+%d", s->x11.x, s->x11.y);
-		}
-		g_string_append_c(g, ' ');
-		append_rate(g, s->x11.fps);
-		g_string_append(g, " fps");
-		if (s->x11.show_pointer)
-			g_string_append(g, " with pointer");
-		break;
-	case LS_SRC_FBDEV:
-		g_string_append_printf(g, " %s ", s->fbdev.device);
-		append_rate(g, s->fbdev.fps);
-		g_string_append(g, " fps");
-		break;
-	case LS_SRC_NONE:
-		break;
-	}
-	return g_string_free(g, FALSE);
-}
-
-/* ---- GStreamer description ------------------------------------------- */
-
-/* A gst_parse_launch() string literal: "..." with '"' and '\' escaped. */
-static void append_quoted(GString *g, const char *s)
-{
-	g_string_append_c(g, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			g_string_append_c(g, '\\');
-		g_string_append_c(g, *s);
-	}
-	g_string_append_c(g, '"');
-}
-
-/* With @tap, the parsed H.264 stream also goes to a tee named `es`
- * (byte-stream, one access unit per buffer, SPS/PPS before every IDR). */
-static void append_depay_decode(GString *g, enum ls_codec c, bool tap)
-{
-	if (c == LS_CODEC_H265)
-		g_string_append(g, " ! rtph265depay ! h265parse ! avdec_h265");
-	else if (tap)
-		g_string_append(g, " ! rtph264depay ! h264parse config-interval=-1 ! "
-				   "video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264");
-	else
-		g_string_append(g, " ! rtph264depay ! h264parse ! avdec_h264");
-}
-
-bool ls_source_spec_h264_tap(const struct ls_source_spec *s)
-{
-	return (s->kind == LS_SRC_RTSP && s->rtsp.codec == LS_CODEC_H264) ||
-	       (s->kind == LS_SRC_UDP && s->udp.codec == LS_CODEC_H264);
-}
-
-#define TO_I420 " ! videoconvert ! video/x-raw,format=I420"
-
-char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
-{
-	return ls_source_spec_gst_desc_tap(s, false);
-}
-
-char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap)
-{
-	GString *g;
-
-	if (s->kind == LS_SRC_FBDEV) {
-		errno = ENOTSUP; /* source.c reads it itself (it needs the device's geometry) */
-		return NULL;
-	}
-	if (s->kind == LS_SRC_NONE || (unsigned)s->kind >= G_N_ELEMENTS(kind_names)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	g = g_string_new(NULL);
-	switch (s->kind) {
-	case LS_SRC_TEST:
-		g_string_append_printf(g,
-				       "videotestsrc is-live=false pattern=%s ! "
-				       "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d",
-				       s->test.pattern, s->test.width, s->test.height, s->test.fps.num, s->test.fps.den);
-		break;
-	case LS_SRC_FILE:
-		g_string_append(g, "filesrc location=");
-		append_quoted(g, s->file.path);
-		g_string_append(g, " ! decodebin" TO_I420);
-		break;
-	case LS_SRC_V4L2: {
-		const struct ls_src_v4l2 *v = &s->v4l2;
-		bool jpeg = format_is_jpeg(v->format);
-
-		g_string_append(g, "v4l2src device=");
-		append_quoted(g, v->device);
-		if (v->width || v->height || v->fps.num || v->format) {
-			g_string_append(g, jpeg ? " ! image/jpeg" : " ! video/x-raw");
-			if (v->format && !jpeg)
-				g_string_append_printf(g, ",format=%s", v->format);
-			if (v->width)
-				g_string_append_printf(g, ",width=%d", v->width);
-			if (v->height)
-				g_string_append_printf(g, ",height=%d", v->height);
-			if (v->fps.num)
-				g_string_append_printf(g, ",framerate=%d/%d", v->fps.num, v->fps.den);
-			if (jpeg)
-				g_string_append(g, " ! jpegdec");
-		}
-		g_string_append(g, TO_I420);
-		break;
-	}
-	case LS_SRC_RTSP:
-		/* ntp-sync and the reference timestamp meta carry the sender's
-		 * capture time (RFC 7273 / RTCP SR) to the appsink. */
-		g_string_append(g, "rtspsrc location=");
-		append_quoted(g, s->rtsp.location);
-		g_string_append_printf(g, " latency=%d", s->rtsp.latency_ms);
-		if (s->rtsp.transport != LS_RTSP_AUTO)
-			g_string_append_printf(g, " protocols=%s", transport_name(s->rtsp.transport));
-		g_string_append(g, " ntp-sync=true add-reference-timestamp-meta=true");
-		append_depay_decode(g, s->rtsp.codec, tap);
-		g_string_append(g, TO_I420);
-		break;
-	case LS_SRC_UDP:
-		g_string_append(g, "udpsrc address=");
-		append_quoted(g, s->udp.host);
-		g_string_append_printf(g,
-				       " port=%d caps=\"application/x-rtp,media=video,clock-rate=90000,"
-				       "encoding-name=%s,payload=%d\" ! rtpjitterbuffer latency=%d",
-				       s->udp.port, s->udp.codec == LS_CODEC_H265 ? "H265" : "H264", s->udp.payload,
-				       s->udp.latency_ms);
-		append_depay_decode(g, s->udp.codec, tap);
-		g_string_append(g, TO_I420);
-		break;
-	case LS_SRC_X11:
-		g_string_append(g, "ximagesrc");
-		if (*s->x11.display) {
-			g_string_append(g, " display-name=");
-			append_quoted(g, s->x11.display);
-		}
-		g_string_append_printf(g, " use-damage=false show-pointer=%s startx=%d starty=%d",
-				       s->x11.show_pointer ? "true" : "false", s->x11.x, s->x11.y);
-		/* endx/endy are inclusive; 0 means the screen's edge. */
-		if (s->x11.width)
-			g_string_append_printf(g, " endx=%d", s->x11.x + s->x11.width - 1);
-		if (s->x11.height)
-			g_string_append_printf(g, " endy=%d", s->x11.y + s->x11.height - 1);
-		g_string_append_printf(g, " ! video/x-raw,framerate=%d/%d" TO_I420, s->x11.fps.num, s->x11.fps.den);
-		break;
-	case LS_SRC_FBDEV:
-	case LS_SRC_NONE:
-		break;
-	}
-	return g_string_free(g, FALSE);
 }
