@@ -828,20 +828,10 @@ void cfg_set_defaults(enum group_kind kind, const struct key_use *u)
 /* @ns in units of @unit_ns, as short as exact: 0.1, 3600, -10000 */
 static void append_fixed(GString *s, int64_t ns, int64_t unit_ns)
 {
-	uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-	uint64_t frac = mag % (uint64_t)unit_ns;
-	int ndig = 0;
+	char buf[32];
 
-	g_string_append_printf(s, "%s%" PRIu64, ns < 0 ? "-" : "", mag / (uint64_t)unit_ns);
-	if (!frac)
-		return;
-	for (int64_t u = unit_ns; u > 1; u /= 10)
-		ndig++;
-	while (frac % 10 == 0) {
-		frac /= 10;
-		ndig--;
-	}
-	g_string_append_printf(s, ".%0*" PRIu64, ndig, frac);
+	ls_value_format_fixed(buf, sizeof buf, ns, unit_ns);
+	g_string_append(s, buf);
 }
 
 /* What a key takes, as the reference says it: "1..1024", "> 0, <= 60000",
