@@ -25,6 +25,7 @@
 
 #include "ls_pii.h"
 #include "ls_redact.h"
+#include "ls_redact_pii.h"
 #include "ls_time.h"
 #include "ocr_tess.h"
 

@@ -72,9 +72,4 @@ struct ls_pii_match {
  * "overflow", confidence 1). Thread-safe, no allocation (see above). */
 int ls_pii_scan(const struct ls_pii_rules *r, const char *line, struct ls_pii_match *out, int max);
 
-struct ls_redact_match;
-/** ls_pii_scan() as the redactor's scan callback (ls_redact.h): @rules is
- *  the struct ls_pii_rules *; at most 64 matches; 0 on error. */
-int ls_pii_redact_scan(void *rules, const char *line, struct ls_redact_match *out, int max);
-
 #endif
