@@ -1,301 +1,21 @@
-/* ls_redact — see ls_redact.h for the model. */
+/* ls_redact — the redactor: change, scroll, verdicts, masks and the
+ * fail-closed policy (see ls_redact.h for the model). It finds text with
+ * ls_textfind and has it read by ls_ocrpool. */
 #include "ls_redact.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "ls_ocrpool.h"
+#include "ls_textfind.h"
 #include "ls_time.h"
-
-/* ---- text detector -------------------------------------------------------- */
-
-#define EDGE_T 24    /* luma step that counts as an edge */
-#define CELL_W 4     /* detector cells: CELL_W pixels wide, one row high */
-#define SMEAR 2      /* empty cells bridged inside a word or line */
-#define RULE_V 40    /* a vertical edge this tall is a rule (table border), not a glyph */
-#define RULE_H 320   /* a horizontal edge this long is a rule */
-#define MIN_H 6      /* smaller components are not text */
-#define MIN_W 6
-
-struct run {
-	int row, c0, c1; /* cells [c0, c1] */
-	int parent;
-};
-
-static int uf_find(struct run *r, int i)
-{
-	while (r[i].parent != i) {
-		r[i].parent = r[r[i].parent].parent;
-		i = r[i].parent;
-	}
-	return i;
-}
-
-static void uf_union(struct run *r, int a, int b)
-{
-	a = uf_find(r, a);
-	b = uf_find(r, b);
-	if (a != b) {
-		if (a < b)
-			r[b].parent = a;
-		else
-			r[a].parent = b;
-	}
-}
-
-/* One row of edge bits; written so that GCC vectorises it (the whole
- * detector's hot loop: 2 million pixels for a full 1080p change). */
-__attribute__((optimize("O3", "tree-vectorize"))) static void edge_row(const uint8_t *restrict g,
-									 const uint8_t *restrict gn,
-									 uint8_t *restrict er, int width)
-{
-	for (int x = 0; x < width - 1; x++) {
-		uint8_t a = g[x], b = g[x + 1], c = gn[x];
-		uint8_t dh = (uint8_t)(a > b ? a - b : b - a), dv = (uint8_t)(a > c ? a - c : c - a);
-		er[x] = (uint8_t)((dh > EDGE_T) | ((dv > EDGE_T) << 1));
-	}
-	uint8_t a = g[width - 1], c = gn[width - 1];
-	er[width - 1] = (uint8_t)((uint8_t)(a > c ? a - c : c - a) > EDGE_T) << 1;
-}
-
-/* Column run lengths of horizontal steps, row by row: vrun[x] counts the
- * rows in a row that had one at x (er NULL: the end). Returns true when a
- * run of RULE_V or more ended in this row (the caller then clears it, from
- * the previous lengths). */
-__attribute__((optimize("O3", "tree-vectorize"))) static bool vrun_row(const uint8_t *restrict er,
-									 uint16_t *restrict vrun, int width)
-{
-	int ended = 0;
-	for (int x = 0; x < width; x++) {
-		uint16_t on = er ? (uint16_t)(er[x] & 1) : 0;
-		ended |= (!on) & (vrun[x] >= RULE_V);
-		vrun[x] = on ? (uint16_t)(vrun[x] < 60000 ? vrun[x] + 1 : vrun[x]) : 0;
-	}
-	return ended != 0;
-}
-
-/* Marks the cells of a row that hold any edge. */
-__attribute__((optimize("O3", "tree-vectorize"))) static void cells_row(const uint8_t *restrict er,
-									  uint8_t *restrict ir, int width)
-{
-	int full = width / CELL_W;
-	for (int c = 0; c < full; c++) {
-		const uint8_t *p = er + c * CELL_W;
-		ir[c] = (uint8_t)((p[0] | p[1] | p[2] | p[3]) != 0);
-	}
-	for (int x = full * CELL_W; x < width; x++)
-		if (er[x])
-			ir[x / CELL_W] = 1;
-}
-
-int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, int y0, int y1,
-			struct ls_redact_box *out, int max)
-{
-	if (y0 < 0)
-		y0 = 0;
-	if (y1 > height)
-		y1 = height;
-	int rows = y1 - y0;
-	if (rows <= 0 || width < 2 || max <= 0)
-		return 0;
-	int ncell = (width + CELL_W - 1) / CELL_W;
-	uint8_t *e = malloc((size_t)rows * (size_t)width);
-	uint8_t *ink = calloc((size_t)rows * (size_t)ncell, 1);
-	uint16_t *vrun = calloc((size_t)width * 2, sizeof(*vrun)), *vrun_end = vrun + width;
-	struct run *runs = NULL;
-	int nruns = 0, cap = 0, n = 0;
-	if (!e || !ink || !vrun) {
-		n = -ENOMEM;
-		goto out;
-	}
-	/* edges: bit 0 horizontal step to the right, bit 1 vertical step down */
-	for (int r = 0; r < rows; r++) {
-		const uint8_t *g = gray + (size_t)(y0 + r) * (size_t)stride;
-		const uint8_t *gn = (y0 + r + 1 < height) ? g + stride : g;
-		uint8_t *er = e + (size_t)r * (size_t)width;
-		edge_row(g, gn, er, width);
-		/* horizontal rules: a long run of vertical steps along the row */
-		int start = -1;
-		for (int x = 0; x <= width; x++) {
-			if (start < 0 && x + 8 <= width) {
-				uint64_t v;
-				memcpy(&v, er + x, 8);
-				if (!(v & 0x0202020202020202ULL)) {
-					x += 7;
-					continue;
-				}
-			}
-			bool on = x < width && (er[x] & 2);
-			if (on && start < 0)
-				start = x;
-			else if (!on && start >= 0) {
-				if (x - start >= RULE_H)
-					for (int k = start; k < x; k++)
-						er[k] &= (uint8_t)~2u;
-				start = -1;
-			}
-		}
-	}
-	/* vertical rules: a tall run of horizontal steps in one column */
-	for (int r = 0; r <= rows; r++) {
-		const uint8_t *er = r < rows ? e + (size_t)r * (size_t)width : NULL;
-		if (vrun_row(er, vrun, width))
-			for (int x = 0; x < width; x++) {
-				bool on = er && (er[x] & 1);
-				if (!on && vrun_end[x] >= RULE_V)
-					for (int k = r - vrun_end[x]; k < r; k++)
-						e[(size_t)k * (size_t)width + (size_t)x] &= (uint8_t)~1u;
-			}
-		memcpy(vrun_end, vrun, (size_t)width * sizeof(*vrun));
-	}
-	/* cells, with small gaps bridged, and their runs */
-	for (int r = 0; r < rows; r++) {
-		const uint8_t *er = e + (size_t)r * (size_t)width;
-		uint8_t *ir = ink + (size_t)r * (size_t)ncell;
-		cells_row(er, ir, width);
-		int last = -1;
-		for (int c = 0; c < ncell; c++) {
-			if (!ir[c])
-				continue;
-			if (last >= 0 && c - last - 1 <= SMEAR)
-				for (int k = last + 1; k < c; k++)
-					ir[k] = 1;
-			last = c;
-		}
-		for (int c = 0; c < ncell;) {
-			if (!ir[c]) {
-				c++;
-				continue;
-			}
-			int c0 = c;
-			while (c < ncell && ir[c])
-				c++;
-			if (nruns == cap) {
-				cap = cap ? cap * 2 : 1024;
-				struct run *nr = realloc(runs, (size_t)cap * sizeof(*runs));
-				if (!nr) {
-					n = -ENOMEM;
-					goto out;
-				}
-				runs = nr;
-			}
-			runs[nruns] = (struct run){ r, c0, c - 1, nruns };
-			nruns++;
-		}
-	}
-	/* connected components: runs of neighbouring rows that overlap */
-	int prev_a = 0, prev_b = 0; /* runs of the previous row: [prev_a, prev_b) */
-	for (int i = 0; i < nruns;) {
-		int row = runs[i].row, a = i;
-		while (i < nruns && runs[i].row == row)
-			i++;
-		if (prev_b > prev_a && runs[prev_a].row == row - 1) {
-			int p = prev_a;
-			for (int k = a; k < i; k++) {
-				while (p < prev_b && runs[p].c1 < runs[k].c0)
-					p++;
-				for (int q = p; q < prev_b && runs[q].c0 <= runs[k].c1; q++)
-					uf_union(runs, k, q);
-			}
-		}
-		prev_a = a;
-		prev_b = i;
-	}
-	/* boxes per root, in cell and row units; reuse the run's fields */
-	size_t nbox = nruns > 0 ? (size_t)nruns : 1;
-	int *bx0 = malloc(nbox * 4 * sizeof(int));
-	if (!bx0) {
-		n = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < nruns; i++) {
-		int root = uf_find(runs, i);
-		int *b = bx0 + 4 * root;
-		if (root == i) {
-			b[0] = runs[i].c0;
-			b[1] = runs[i].c1;
-			b[2] = runs[i].row;
-			b[3] = runs[i].row;
-		}
-	}
-	for (int i = 0; i < nruns; i++) {
-		int root = uf_find(runs, i);
-		if (root == i)
-			continue;
-		int *b = bx0 + 4 * root;
-		if (runs[i].c0 < b[0])
-			b[0] = runs[i].c0;
-		if (runs[i].c1 > b[1])
-			b[1] = runs[i].c1;
-		if (runs[i].row > b[3])
-			b[3] = runs[i].row;
-	}
-	for (int i = 0; i < nruns && n < max; i++) {
-		if (runs[i].parent != i)
-			continue;
-		int *b = bx0 + 4 * i;
-		int x0 = b[0] * CELL_W, x1 = (b[1] + 1) * CELL_W;
-		if (x1 > width)
-			x1 = width;
-		/* tighten x to the edge pixels (cells are coarse) */
-		int tx0 = x1, tx1 = x0;
-		for (int r = b[2]; r <= b[3]; r++) {
-			const uint8_t *er = e + (size_t)r * (size_t)width;
-			for (int x = x0; x < tx0; x++)
-				if (er[x]) {
-					tx0 = x;
-					break;
-				}
-			for (int x = x1 - 1; x >= tx1; x--)
-				if (er[x]) {
-					tx1 = x;
-					break;
-				}
-		}
-		if (tx1 < tx0)
-			continue;
-		int w = tx1 - tx0 + 2, h = b[3] - b[2] + 1;
-		if (h < MIN_H || w < MIN_W)
-			continue;
-		if (tx0 + w > width)
-			w = width - tx0;
-		out[n++] = (struct ls_redact_box){ tx0, y0 + b[2], w, h };
-	}
-	free(bx0);
-out:
-	free(runs);
-	free(vrun);
-	free(ink);
-	free(e);
-	return n;
-}
-
-/* ---- the redactor ---------------------------------------------------------- */
-
-enum entry_state { E_PENDING = 0, E_DONE, E_FAILED, E_SKIPPED };
-
-struct centry {
-	uint64_t hash;
-	int w, h;
-	uint8_t *pix;
-	enum entry_state state;
-	struct ls_redact_ocr ocr;
-	atomic_int refs;     /* units showing it (workers read it: a job nobody shows any more is skipped) */
-	uint64_t last_used;  /* frame number */
-	int64_t queued_ns;   /* when it was queued (caller's clock) */
-	struct centry *next; /* hash chain */
-};
 
 struct unit {
 	struct ls_redact_box b; /* crop box in the frame */
-	struct centry *e;
+	struct ls_ocrpool_entry *e;
 	bool reported;          /* audit written for its judgement */
 };
 
@@ -306,26 +26,9 @@ struct item {              /* one line of text (or a pending unit) */
 	int row;
 };
 
-struct job {
-	struct centry *e;
-	struct ls_redact_ocr res;
-	int rc;
-	int64_t ns;
-	struct job *next;
-};
-
-struct worker {
-	struct ls_redactor *r;
-	int idx;
-	pthread_t th;
-	bool started;
-	_Atomic int64_t busy_since; /* monotonic ns, 0 when idle */
-	_Atomic int dead;
-};
-
-#define NBUCKET 4096
 #define MAX_BOXES 8192
 
+/* The process thread's alone: the OCR workers see only the pool. */
 struct ls_redactor {
 	struct ls_redact_params p;
 	int W, H, T, tx, ty, pad;
@@ -336,9 +39,7 @@ struct ls_redactor {
 	uint8_t *pending_tile;    /* tx * ty */
 	uint64_t frame;
 
-	struct centry *buckets[NBUCKET];
-	size_t cache_bytes;
-	unsigned nentries;
+	struct ls_ocrpool *pool;  /* OCR workers and the cache of their results */
 
 	struct unit *units;
 	int nunits, capunits;
@@ -350,109 +51,10 @@ struct ls_redactor {
 	int ncover;
 	struct ls_redact_box *found;  /* scratch for the detector */
 
-	/* workers */
-	pthread_mutex_t mu;
-	pthread_cond_t cv_job, cv_done;
-	struct job *jq_head, *jq_tail;
-	struct job *done;
-	unsigned queued;
-	bool stopping;
-	struct worker *workers;
-	int nworkers;
-	uint64_t ocr_ns, ocr_failures;
-
-	struct ls_redact_totals tot;
+	struct ls_redact_totals tot; /* the OCR's fields from the pool, on request */
 	float min_conf; /* OCR word confidence (0..100) below which a word is masked */
 	bool debug; /* LS_REDACT_DEBUG set: trace units, bands and rows on stderr (with text: never in production) */
 };
-
-static void enqueue(struct ls_redactor *r, struct centry *e, struct ls_redact_stats *st);
-
-static uint64_t hash_pix(const uint8_t *p, int w, int h)
-{
-	uint64_t x = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)w << 32 | (uint64_t)h);
-	size_t n = (size_t)w * (size_t)h, i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t v;
-		memcpy(&v, p + i, 8);
-		x ^= v;
-		x *= 0xff51afd7ed558ccdULL;
-		x ^= x >> 32;
-	}
-	for (; i < n; i++) {
-		x ^= p[i];
-		x *= 0xc4ceb9fe1a85ec53ULL;
-	}
-	x ^= x >> 29;
-	return x;
-}
-
-static void ocr_clear(struct ls_redact_ocr *o)
-{
-	for (int i = 0; i < o->nwords; i++)
-		free(o->words[i].text);
-	free(o->words);
-	o->words = NULL;
-	o->nwords = 0;
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct ls_redactor *r = w->r;
-	char *err = NULL;
-	/* OCR yields to the frame path: a frame late for its budget is masked
-	 * whole, OCR late by a frame only keeps a tile masked a little longer */
-	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) < 0) {
-		/* not fatal: only the latency suffers */
-	}
-	void *ctx = r->p.ocr->worker_new(r->p.ocr->user, w->idx, &err);
-	if (!ctx) {
-		fprintf(stderr, "redact: OCR worker %d: %s\n", w->idx, err ? err : "cannot start");
-		free(err);
-		atomic_store(&w->dead, 1);
-		return NULL;
-	}
-	pthread_mutex_lock(&r->mu);
-	for (;;) {
-		while (!r->jq_head && !r->stopping)
-			pthread_cond_wait(&r->cv_job, &r->mu);
-		if (r->stopping)
-			break;
-		struct job *j = r->jq_head;
-		r->jq_head = j->next;
-		if (!r->jq_head)
-			r->jq_tail = NULL;
-		r->queued--;
-		pthread_mutex_unlock(&r->mu);
-
-		int64_t t0 = ls_monotonic_ns();
-		memset(&j->res, 0, sizeof(j->res));
-		if (atomic_load(&j->e->refs) == 0) {
-			/* gone from the screen while it waited (video, animation):
-			 * reading it would only delay what is on screen */
-			j->rc = 1;
-		} else {
-			atomic_store(&w->busy_since, t0);
-			j->rc = r->p.ocr->recognize(ctx, j->e->pix, j->e->w, j->e->h, j->e->w, &j->res);
-		}
-		int64_t t1 = ls_monotonic_ns();
-		atomic_store(&w->busy_since, 0);
-		j->ns = t1 - t0;
-
-		pthread_mutex_lock(&r->mu);
-		j->next = r->done;
-		r->done = j;
-		pthread_cond_broadcast(&r->cv_done);
-		if (j->rc < 0) {
-			atomic_store(&w->dead, 1);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&r->mu);
-	r->p.ocr->worker_free(ctx);
-	return NULL;
-}
 
 static void audit(struct ls_redactor *r, const char *fmt, ...)
 {
@@ -525,176 +127,27 @@ int ls_redactor_new(const struct ls_redact_params *p, struct ls_redactor **out, 
 	r->masks = malloc(MAX_BOXES * sizeof(*r->masks));
 	r->cover = malloc(MAX_BOXES * sizeof(*r->cover));
 	r->found = malloc(MAX_BOXES * sizeof(*r->found));
-	r->workers = calloc((size_t)nw, sizeof(*r->workers));
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv_job, NULL);
-	pthread_cond_init(&r->cv_done, NULL);
 	if (!r->prev[0] || !r->prev[1] || !r->prev[2] || !r->changed || !r->pending_tile || !r->masks || !r->cover ||
-	    !r->found || !r->workers) {
+	    !r->found) {
 		ls_redactor_free(&r);
 		set_err(err, "redact: out of memory");
 		return -ENOMEM;
 	}
-	for (int i = 0; i < nw; i++) {
-		r->workers[i].r = r;
-		r->workers[i].idx = i;
-		if (pthread_create(&r->workers[i].th, NULL, worker_main, &r->workers[i]) != 0) {
-			ls_redactor_free(&r);
-			set_err(err, "redact: cannot start an OCR worker thread");
-			return -EAGAIN;
-		}
-		r->workers[i].started = true;
-		r->nworkers++;
+	int rc = ls_ocrpool_new(r->p.ocr, nw, r->p.stuck_ns, r->p.cache_bytes, &r->pool);
+	if (rc < 0) {
+		ls_redactor_free(&r);
+		set_err(err, rc == -ENOMEM ? "redact: out of memory" : "redact: cannot start an OCR worker thread");
+		return rc;
 	}
 	*out = r;
 	return 0;
 }
 
-static void entry_free(struct ls_redactor *r, struct centry *e)
+/* Applies finished OCR jobs; the units are then judged again. */
+static void drain_done(struct ls_redactor *r)
 {
-	r->cache_bytes -= (size_t)e->w * (size_t)e->h + sizeof(*e);
-	r->nentries--;
-	ocr_clear(&e->ocr);
-	free(e->pix);
-	free(e);
-}
-
-/* Drops the least recently used idle entries until the cache is 7/8 full. */
-static void cache_trim(struct ls_redactor *r)
-{
-	if (r->cache_bytes <= r->p.cache_bytes)
-		return;
-	size_t goal = r->p.cache_bytes / 8 * 7;
-	while (r->cache_bytes > goal) {
-		struct centry **victim = NULL;
-		for (int b = 0; b < NBUCKET; b++)
-			for (struct centry **pp = &r->buckets[b]; *pp; pp = &(*pp)->next) {
-				struct centry *e = *pp;
-				if (atomic_load(&e->refs) || e->state == E_PENDING)
-					continue;
-				if (!victim || e->last_used < (*victim)->last_used)
-					victim = pp;
-			}
-		if (!victim)
-			return; /* everything is on screen or being read */
-		struct centry *e = *victim;
-		*victim = e->next;
-		entry_free(r, e);
-		r->tot.cache_evictions++;
-	}
-}
-
-/* Queues @e for OCR (the frame thread). */
-static void enqueue(struct ls_redactor *r, struct centry *e, struct ls_redact_stats *st)
-{
-	struct job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		e->state = E_FAILED; /* masked until it goes: fail closed */
-		return;
-	}
-	j->e = e;
-	pthread_mutex_lock(&r->mu);
-	if (r->jq_tail)
-		r->jq_tail->next = j;
-	else
-		r->jq_head = j;
-	r->jq_tail = j;
-	r->queued++;
-	pthread_cond_signal(&r->cv_job);
-	pthread_mutex_unlock(&r->mu);
-	st->new_jobs++;
-	r->tot.ocr_jobs++;
-}
-
-/* The entry for the pixels of box @b (refs + 1): found, or new and queued. */
-static struct centry *entry_for(struct ls_redactor *r, const uint8_t *y, int stride, struct ls_redact_box b,
-				int64_t now_ns, struct ls_redact_stats *st)
-{
-	size_t n = (size_t)b.w * (size_t)b.h;
-	uint8_t *pix = malloc(n);
-	if (!pix)
-		return NULL;
-	for (int k = 0; k < b.h; k++)
-		memcpy(pix + (size_t)k * (size_t)b.w, y + (size_t)(b.y + k) * (size_t)stride + (size_t)b.x, (size_t)b.w);
-	uint64_t h = hash_pix(pix, b.w, b.h);
-	struct centry **bucket = &r->buckets[h % NBUCKET];
-	for (struct centry *e = *bucket; e; e = e->next) {
-		if (e->hash == h && e->w == b.w && e->h == b.h && memcmp(e->pix, pix, n) == 0) {
-			free(pix);
-			e->refs++;
-			e->last_used = r->frame;
-			if (e->state == E_SKIPPED) {
-				/* shown again after its job was dropped: read it now */
-				e->state = E_PENDING;
-				e->queued_ns = now_ns;
-				enqueue(r, e, st);
-			} else if (e->state != E_PENDING) {
-				st->cache_hits++;
-				r->tot.cache_hits++;
-			}
-			return e;
-		}
-	}
-	struct centry *e = calloc(1, sizeof(*e));
-	struct job *j = calloc(1, sizeof(*j)); /* checked here so a failure leaves nothing half done */
-	if (!e || !j) {
-		free(e);
-		free(j);
-		free(pix);
-		return NULL;
-	}
-	e->hash = h;
-	e->w = b.w;
-	e->h = b.h;
-	e->pix = pix;
-	e->state = E_PENDING;
-	e->refs = 1;
-	e->last_used = r->frame;
-	e->queued_ns = now_ns;
-	e->next = *bucket;
-	*bucket = e;
-	r->cache_bytes += n + sizeof(*e);
-	r->nentries++;
-	free(j);
-	enqueue(r, e, st);
-	return e;
-}
-
-/* Applies finished OCR jobs. Returns how many. */
-static int drain_done(struct ls_redactor *r)
-{
-	pthread_mutex_lock(&r->mu);
-	struct job *j = r->done;
-	r->done = NULL;
-	pthread_mutex_unlock(&r->mu);
-	int n = 0;
-	while (j) {
-		struct job *next = j->next;
-		struct centry *e = j->e;
-		if (j->rc < 0) {
-			e->state = E_FAILED;
-			r->tot.ocr_failures++;
-			ocr_clear(&j->res);
-		} else if (j->rc == 1) {
-			r->tot.ocr_skipped++;
-			if (atomic_load(&e->refs) > 0) { /* back on screen meanwhile */
-				struct ls_redact_stats scratch = { 0 };
-				enqueue(r, e, &scratch);
-			} else {
-				e->state = E_SKIPPED;
-			}
-		} else {
-			e->ocr = j->res;
-			e->state = E_DONE;
-		}
-		r->ocr_ns += (uint64_t)j->ns;
-		free(j);
-		n++;
-		j = next;
-	}
-	if (n)
+	if (ls_ocrpool_drain(r->pool))
 		r->dirty = true;
-	return n;
 }
 
 static bool overlaps_rows(const struct ls_redact_box *b, int y0, int y1)
@@ -780,10 +233,11 @@ static int redetect_band(struct ls_redactor *r, const struct ls_redact_image *in
 		int x0 = b.x > 2 ? b.x - 2 : 0, y0 = b.y > 2 ? b.y - 2 : 0;
 		int x1 = b.x + b.w + 2 < r->W ? b.x + b.w + 2 : r->W, y1 = b.y + b.h + 2 < r->H ? b.y + b.h + 2 : r->H;
 		b = (struct ls_redact_box){ x0, y0, x1 - x0, y1 - y0 };
-		struct centry *e = entry_for(r, in->planes[0], in->strides[0], b, now_ns, st);
+		struct ls_ocrpool_entry *e =
+			ls_ocrpool_entry_for(r->pool, in->planes[0], in->strides[0], b, now_ns, r->frame, st);
 		if (!e)
 			continue;
-		r->units[r->nunits++] = (struct unit){ b, e, e->state != E_PENDING };
+		r->units[r->nunits++] = (struct unit){ b, e, e->state != LS_OCRPOOL_PENDING };
 	}
 	r->dirty = true;
 	return b1;
@@ -915,7 +369,7 @@ static void row_append(const struct ls_redactor *r, struct rowtext *t, const str
 		       const struct item *only)
 {
 	const struct unit *u = &r->units[it->unit];
-	const struct centry *e = u->e;
+	const struct ls_ocrpool_entry *e = u->e;
 	bool first = true;
 	int lastw = -1; /* index in t of this item's last word so far */
 	for (int k = 0; k < e->ocr.nwords && t->nw < 512; k++) {
@@ -1029,8 +483,8 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 	memset(r->pending_tile, 0, (size_t)r->tx * (size_t)r->ty);
 	int nitems = 0;
 	for (int i = 0; i < r->nunits; i++) {
-		struct centry *e = r->units[i].e;
-		nitems += e->state == E_DONE ? (e->ocr.nwords ? e->ocr.nwords : 0) : 1;
+		struct ls_ocrpool_entry *e = r->units[i].e;
+		nitems += e->state == LS_OCRPOOL_DONE ? (e->ocr.nwords ? e->ocr.nwords : 0) : 1;
 	}
 	struct item *items = malloc((size_t)(nitems ? nitems : 1) * sizeof(*items));
 	if (!items) {
@@ -1044,8 +498,8 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 	int n = 0;
 	for (int i = 0; i < r->nunits; i++) {
 		struct unit *u = &r->units[i];
-		struct centry *e = u->e;
-		if (e->state != E_DONE) {
+		struct ls_ocrpool_entry *e = u->e;
+		if (e->state != LS_OCRPOOL_DONE) {
 			/* pending or failed: the unit and the tiles it touches */
 			items[n++] = (struct item){ u->b.x, u->b.y, u->b.x + u->b.w, u->b.y + u->b.h, i, -1, 0 };
 			/* the tiles it touches, with a margin for faint anti-aliased
@@ -1187,7 +641,7 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 	}
 	/* units whose OCR found no words are judged too */
 	for (int i = 0; i < r->nunits; i++)
-		if (r->units[i].e->state == E_DONE)
+		if (r->units[i].e->state == LS_OCRPOOL_DONE)
 			r->units[i].reported = true;
 	free(items);
 }
@@ -1309,23 +763,6 @@ static void follow_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 	r->dirty = true;
 }
 
-static const char *watchdog(struct ls_redactor *r, int64_t mono_now)
-{
-	unsigned dead = 0;
-	const char *why = NULL;
-	for (int i = 0; i < r->nworkers; i++) {
-		int64_t since = atomic_load(&r->workers[i].busy_since);
-		if (atomic_load(&r->workers[i].dead)) {
-			dead++;
-			why = "ocr-worker-dead";
-		} else if (since && mono_now - since > r->p.stuck_ns) {
-			dead++;
-			why = "ocr-worker-hung";
-		}
-	}
-	r->tot.workers_dead = dead;
-	return why;
-}
 
 int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in, struct ls_redact_image *out,
 			int64_t capture_ns, int64_t now_ns, struct ls_redact_stats *st)
@@ -1390,20 +827,17 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 			done_to = redetect_band(r, in, b0, b1, now_ns, st);
 		ty = ty1;
 	}
-	cache_trim(r);
+	ls_ocrpool_trim(r->pool);
 
 	/* offline: wait for the text read so far */
 	if (r->p.wait) {
 		for (;;) {
 			bool pend = false;
 			for (int i = 0; i < r->nunits && !pend; i++)
-				pend = r->units[i].e->state == E_PENDING;
-			if (!pend || watchdog(r, ls_monotonic_ns()))
+				pend = r->units[i].e->state == LS_OCRPOOL_PENDING;
+			if (!pend || ls_ocrpool_watchdog(r->pool, ls_monotonic_ns()))
 				break;
-			pthread_mutex_lock(&r->mu);
-			if (!r->done)
-				pthread_cond_wait(&r->cv_done, &r->mu);
-			pthread_mutex_unlock(&r->mu);
+			ls_ocrpool_wait(r->pool);
 			drain_done(r);
 		}
 	}
@@ -1415,7 +849,7 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 	}
 	for (int i = 0; i < r->nunits; i++) {
 		st->units++;
-		st->pending_units += r->units[i].e->state != E_DONE;
+		st->pending_units += r->units[i].e->state != LS_OCRPOOL_DONE;
 	}
 
 	/* 5. compose */
@@ -1423,7 +857,7 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 	copy_plane(out->planes[1], out->strides[1], in->planes[1], in->strides[1], r->W / 2, r->H / 2);
 	copy_plane(out->planes[2], out->strides[2], in->planes[2], in->strides[2], r->W / 2, r->H / 2);
 	int64_t t1 = ls_monotonic_ns();
-	const char *why = watchdog(r, t1);
+	const char *why = ls_ocrpool_watchdog(r->pool, t1);
 	if (!why && capture_ns && now_ns + (t1 - t0) - capture_ns > r->p.budget_ns)
 		why = "latency-budget";
 	if (why) {
@@ -1486,11 +920,8 @@ bool ls_redactor_covered(const struct ls_redactor *r, int x, int y, int w, int h
 
 void ls_redactor_totals(struct ls_redactor *r, struct ls_redact_totals *t)
 {
-	watchdog(r, ls_monotonic_ns());
-	pthread_mutex_lock(&r->mu);
-	r->tot.queue = r->queued;
-	pthread_mutex_unlock(&r->mu);
-	r->tot.ocr_ns = r->ocr_ns;
+	ls_ocrpool_watchdog(r->pool, ls_monotonic_ns());
+	ls_ocrpool_totals(r->pool, &r->tot);
 	*t = r->tot;
 }
 
@@ -1499,31 +930,8 @@ void ls_redactor_free(struct ls_redactor **rp)
 	struct ls_redactor *r = rp ? *rp : NULL;
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stopping = true;
-	pthread_cond_broadcast(&r->cv_job);
-	pthread_mutex_unlock(&r->mu);
-	for (int i = 0; i < r->nworkers; i++)
-		if (r->workers[i].started)
-			pthread_join(r->workers[i].th, NULL);
-	/* jobs never run, and results never applied */
-	for (struct job *j = r->jq_head; j;) {
-		struct job *n = j->next;
-		free(j);
-		j = n;
-	}
-	drain_done(r);
-	for (int b = 0; b < NBUCKET; b++)
-		for (struct centry *e = r->buckets[b]; e;) {
-			struct centry *n = e->next;
-			entry_free(r, e);
-			e = n;
-		}
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cv_job);
-	pthread_cond_destroy(&r->cv_done);
+	ls_ocrpool_free(&r->pool);
 	free(r->units);
-	free(r->workers);
 	free(r->masks);
 	free(r->cover);
 	free(r->found);

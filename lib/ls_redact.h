@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ls_textfind.h" /* the text detector, ls_redact_find_text(): exposed for tests and benchmarks */
+
 /** One word the OCR read, its box in the pixels it was given. */
 struct ls_redact_word {
 	int x, y, w, h;
@@ -147,16 +149,5 @@ void ls_redactor_free(struct ls_redactor **r);
 /** Fills [x, x+w) x [y, y+h) of an I420 image of @width x @height with the
  *  mask colour (black), chroma widened to cover every touched pixel. */
 void ls_redact_fill(const struct ls_redact_image *img, int width, int height, int x, int y, int w, int h);
-
-/* ---- the text detector, exposed for tests and benchmarks ---------------- */
-
-struct ls_redact_box {
-	int x, y, w, h;
-};
-
-/** Finds text units in rows [y0, y1) of a grey plane. Returns the number of
- *  boxes written (<= max), or < 0 on allocation failure. */
-int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, int y0, int y1,
-			struct ls_redact_box *out, int max);
 
 #endif
