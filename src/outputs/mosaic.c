@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "detect.h"
+#include "detections.h"
 #include "ls_detect.h"
 #include "ls_font.h"
 #include "ls_mosaic.h"

@@ -34,27 +34,10 @@
 #include "ls_frameset.h"
 #include "ls_detect.h"
 #include "ls_motion.h"
+#include "detections.h"
 
 struct ls_detector;
 struct ls_detect_worker;
-
-/** Detections of one frameset. Arrays have ncams entries; dets has
- *  ncams * max_dets entries, camera c's at dets + c * max_dets. */
-struct ls_detect_result {
-	int64_t n;            /**< slot index */
-	int64_t slot_ns;
-	unsigned ncams;
-	unsigned max_dets;
-	bool *ran;            /**< the camera had a frame and was detected on */
-	int64_t *capture_ns;  /**< the frame's capture time (when ran) */
-	int *count;           /**< detections of the camera */
-	int64_t *track_id;    /**< per detection, -1 = no tracker (JSON null) */
-	struct ls_det *dets;
-	/** Set by the caller (detect_stage.c), not by the worker: */
-	bool *gated;          /**< had a new frame that the motion gate kept from the
-			       *  detector (JSON "gated":true; the board clears its boxes) */
-	const struct ls_motion_result *motion; /**< ncams entries, or NULL (no motion gate) */
-};
 
 /** Loads ONNX Runtime (once per process), creates the env and checks the
  *  model and provider by opening one session, which the first worker then
@@ -98,20 +81,5 @@ void ls_detect_worker_times(const struct ls_detect_worker *w, int64_t *run_ns, i
  *  x2, y2], ...]}). */
 void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_result *r, const char *const *names,
 			   GString *out);
-
-/* ---- the board: latest detections per camera, for drawing ---------------- */
-
-/** Shared between the detect workers (writers) and the mosaic output
- *  (reader); a mutex held for a copy of at most ncams * max_dets boxes. */
-struct ls_detect_board;
-struct ls_detect_board *ls_detect_board_new(unsigned ncams, unsigned max_dets);
-void ls_detect_board_free(struct ls_detect_board **b);
-/** Publishes @r's cameras that ran, with their track ids, and clears those
- *  that were gated (a newer slot only replaces an older). */
-void ls_detect_board_put(struct ls_detect_board *b, const struct ls_detect_result *r);
-/** Copies camera @cam's latest boxes into @out (max_dets entries) and, when
- *  @ids is not NULL, their track ids (-1: none); returns the count and the
- *  slot they were detected at (-1: none yet). */
-int ls_detect_board_get(struct ls_detect_board *b, unsigned cam, struct ls_det *out, int64_t *ids, int64_t *slot);
 
 #endif

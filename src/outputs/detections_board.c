@@ -1,8 +1,9 @@
-/* detect_board — the board of detect.h: the latest detections per camera,
- * published by the detect stage and copied out by the mosaic output for
- * drawing. One mutex around a copy; no ONNX Runtime. */
-#include "detect.h"
+/* detections_board — the board of detections.h: the latest detections per
+ * camera, filled from what the detect stage publishes and copied out by the
+ * mosaic output for drawing. One mutex around a copy; no ONNX Runtime. */
+#include "detections.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <glib.h>
