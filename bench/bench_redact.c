@@ -143,9 +143,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-redact: %s\n", err);
 		return 1;
 	}
+	/* clang-format off */
 	struct ls_redact_params p = {
 		.width = w, .height = h, .workers = workers, .ocr = b, .scan = ls_pii_redact_scan, .scan_user = rules,
 	};
+	/* clang-format on */
 	struct ls_redactor *r = NULL;
 	if (ls_redactor_new(&p, &r, &err) < 0) {
 		fprintf(stderr, "bench-redact: %s\n", err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* clang-format off */
 static const char *const coco[LS_COCO_CLASSES] = {
 	"person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
 	"traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse",
@@ -19,6 +20,7 @@ static const char *const coco[LS_COCO_CLASSES] = {
 	"remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
 	"clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
 };
+/* clang-format on */
 
 const char *ls_coco_name(int i)
 {

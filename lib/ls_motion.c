@@ -27,10 +27,12 @@ struct ls_motion {
 	int64_t last_t, changed_ns;
 };
 
+/* clang-format off */
 static const struct ls_motion_params defaults = {
 	.block = 16, .warmup = 10, .alpha = 0.05f, .absorb = 150, .k = 4.0f, .floor = 5.0f,
 	.shake_px = 2.0f, .min_blocks = 2, .on_frames = 2, .off_frames = 15,
 };
+/* clang-format on */
 
 static void free_model(struct ls_motion *m)
 {

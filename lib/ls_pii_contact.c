@@ -236,11 +236,13 @@ static const struct suffix street_de[] = {
 	SFX("hof"), SFX("berg"), SFX("tal"), SFX("feld"), SFX("garten"), SFX("park"), SFX("brucke"), SFX("tor"),
 	SFX("gracht"), { NULL, 0 },
 };
+/* clang-format off */
 static const char *const street_en[] = {
 	"street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "boulevard", "blvd",
 	"court", "ct", "way", "place", "pl", "close", "crescent", "terrace", "square", "sq", "row", "mews",
 	"gardens", "parkway", "highway", NULL,
 };
+/* clang-format on */
 
 /* Abbreviations that are also titles or words: only with a house number. */
 static const char *const street_en_title[] = { "dr", "ct", "pl", "ln", "sq", "row", "close", "way", NULL };
@@ -354,12 +356,16 @@ void pii_scan_street(const struct rule *r, const char *line, int len, const stru
 
 /* --------------------------------------------------------- PLZ + city */
 
+/* clang-format off */
 static const char *const not_city[] = {
 	"euro", "eur", "usd", "chf", "stuck", "stk", "mio", "tsd", "mal", "punkte", "seiten", "zeilen", NULL,
 };
+/* clang-format on */
+/* clang-format off */
 static const char *const city_particle[] = {
 	"am", "an", "der", "im", "in", "a", "i", "ob", "bei", "vor", "d", "upon", "on", NULL,
 };
+/* clang-format on */
 
 static int plz_city_words(const char *line, int len, const struct tok *t, int nt, int i, int j, int s,
 			  const struct rule *r, struct cands *c);

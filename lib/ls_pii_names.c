@@ -8,12 +8,16 @@
 
 /* ----------------------------------------------------------------- names */
 
+/* clang-format off */
 static const char *const titles[] = {
 	"herr", "herrn", "frau", "hr", "fr", "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", NULL,
 };
+/* clang-format on */
+/* clang-format off */
 static const char *const particles[] = {
 	"von", "van", "de", "der", "den", "zu", "di", "da", "du", "le", "la", "ter", "vom", "zur", "del", NULL,
 };
+/* clang-format on */
 
 static bool name_word(const struct tok *t)
 {
@@ -181,9 +185,11 @@ struct label_hit {
 };
 #define MAX_LABEL_HITS 64
 
+/* clang-format off */
 static const char *const months[] = {
 	"jan", "feb", "mar", "mrz", "apr", "mai", "may", "jun", "jul", "aug", "sep", "okt", "oct", "nov", "dez", "dec", NULL,
 };
+/* clang-format on */
 
 /** End of the value of kind @vk that starts at @p (before @limit). */
 static int label_value(const char *line, int limit, int p, enum vkind vk)
@@ -239,11 +245,13 @@ static int label_value(const char *line, int limit, int p, enum vkind vk)
 	return e;
 }
 
+/* clang-format off */
 static const char *const articles[] = {
 	"der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "jeder", "jede", "kein", "keine",
 	"ihr", "ihre", "ihren", "ihrem", "unser", "unsere", "the", "a", "an", "each", "every", "our", "your", "this", "that",
 	"no", "per", "pro", "je", NULL,
 };
+/* clang-format on */
 
 /** The word before @p (one space before it) is an article or determiner. */
 static bool after_article(const char *line, int p)

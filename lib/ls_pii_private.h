@@ -17,10 +17,12 @@
 
 /* Rule types, in the order of their names in the rules file (type_names in
  * ls_pii_rules.c). */
+/* clang-format off */
 enum rtype {
 	T_IBAN, T_CARD, T_STEUER, T_AUSWEIS, T_MRZ, T_EMAIL, T_PHONE, T_STREET, T_PLZ,
 	T_NAMES, T_BIC, T_LABEL, T_REGEX, T_IREGEX, T_NTYPES
 };
+/* clang-format on */
 
 /* What follows a field label (vkind_names in ls_pii_rules.c). */
 enum vkind { V_NAME, V_NUMBER, V_TEXT, V_DATE, V_NKINDS };

@@ -14,10 +14,12 @@
 
 /* ---------------------------------------------------------------- rules */
 
+/* clang-format off */
 static const char *const type_names[T_NTYPES] = {
 	"iban", "card", "steuer-id", "ausweis", "mrz", "email", "phone", "street", "plz-city",
 	"name-list", "bic", "label", "regex", "iregex",
 };
+/* clang-format on */
 
 static const char *const vkind_names[V_NKINDS] = { "name", "number", "text", "date" };
 

@@ -46,10 +46,12 @@ struct ls_tracker {
 	bool *used;
 };
 
+/* clang-format off */
 static const struct ls_tracker_params defaults = {
 	.high = 0.5f, .low = 0.1f, .iou_high = 0.3f, .iou_low = 0.5f, .min_hits = 3, .max_age = 30,
 	.max_tracks = 256, .max_dets = 256, .frame_ns = 0, .output_lost = 0, .max_hold_ns = LS_TRACKER_MAX_HOLD_NS,
 };
+/* clang-format on */
 
 float ls_iou(float ax, float ay, float aw, float ah, float bx, float by, float bw, float bh)
 {

@@ -380,7 +380,7 @@ static bool add_output(struct rig *r, const struct ls_output_plan *p)
 {
 	const struct ls_config *cfg = r->cfg;
 	char *err = NULL;
-	void *impl = p->ops->new(r->ctx, p->group, &err);
+	void *impl = p->ops->create(r->ctx, p->group, &err);
 	if (!impl) {
 		g_printerr("%s:%d: [%s] %s\n", cfg->path, p->line, p->what, err);
 		g_free(err);

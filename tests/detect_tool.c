@@ -25,9 +25,11 @@
 
 int main(int argc, char **argv)
 {
+	/* clang-format off */
 	struct ls_detect_config dc = {
 		.all_classes = true, .threshold = 0.3, .iou = 0.5, .max_dets = 100, .every_n = 1, .provider = "cpu",
 	};
+	/* clang-format on */
 	unsigned cams = 1, repeat = 1;
 	bool timing = false;
 	int i = 1;

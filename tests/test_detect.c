@@ -133,6 +133,7 @@ static void test_yolov8(void)
 {
 	enum { NC = 2, N = 3 };
 	/* [4 + NC, N]: column i is one candidate */
+	/* clang-format off */
 	float t[(4 + NC) * N] = {
 		/* cx */ 10, 11, 30,
 		/* cy */ 10, 10, 30,
@@ -141,6 +142,7 @@ static void test_yolov8(void)
 		/* c0 */ 0.8f, 0.6f, 0.1f,
 		/* c1 */ 0.1f, 0.2f, 0.4f,
 	};
+	/* clang-format on */
 	struct ls_letterbox lb = ls_letterbox_make(40, 40, 40, 40);
 	struct ls_det scratch[N], out[N];
 	int n = ls_detect_yolov8(t, NC, N, &lb, 0.3f, 0.5f, NULL, scratch, out, N);

@@ -103,6 +103,7 @@ static void expect_no_rule(const char *line, const char *id)
 
 static void test_iban(void)
 {
+	/* clang-format off */
 	static const char *valid[] = {
 		"DE89 3704 0044 0532 0130 00", "DE89370400440532013000", "GB29 NWBK 6016 1331 9268 19",
 		"AT61 1904 3002 3457 3201", "CH93 0076 2011 6238 5295 7", "FR14 2004 1010 0505 0001 3M02 606",
@@ -110,6 +111,7 @@ static void test_iban(void)
 		"BE68 5390 0754 7034", "PL61 1090 1014 0000 0712 1981 2874", "LU28 0019 4006 4475 0000",
 		"DE89-3704-0044-0532-0130-00",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < G_N_ELEMENTS(valid); i++)
 		expect(valid[i], valid[i], "iban", 0.99);
 	/* in sentences, with text after it */
@@ -149,12 +151,14 @@ static void test_iban(void)
 
 static void test_card(void)
 {
+	/* clang-format off */
 	static const char *valid[] = {
 		"4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "5555 5555 5555 4444",
 		"2221 0000 0000 0009", /* Mastercard 2-series */
 		"3782 822463 10005",   /* Amex */
 		"6011 1111 1111 1117", "3056 9309 0259 04", "3530 1113 3330 0000", "6200 0000 0000 0005",
 	};
+	/* clang-format on */
 	for (size_t i = 0; i < G_N_ELEMENTS(valid); i++)
 		expect(valid[i], valid[i], "card", 0.95);
 	expect("Zahlung mit Karte 4111 1111 1111 1111 am 21.11.2026", "4111 1111 1111 1111", "card", 0.95);
@@ -637,11 +641,13 @@ static void test_corpus(void)
  * and ASan this is the out-of-bounds check of every detector. */
 static void test_random_lines(void)
 {
+	/* clang-format off */
 	static const char *const pieces[] = {
 		"0", "1", "4", "5", "9", "O", "l", "I", "|", "S", "B", "Z", "G", "DE", "89", " ", " ", "  ", "-", "/", ".", ",",
 		":", "(", ")", "+", "@", "©", "<<", "ä", "ß", "Ü", "\xc3", "\xff", "Anna", "Schmidt", "Herr", "str.", "straße",
 		"Name:", "Kundennummer", "geb.", "IBAN", "4111", "0151", "10115", "Berlin", "T22", "XXX", "a", "x", "com",
 	};
+	/* clang-format on */
 	GRand *rnd = g_rand_new_with_seed(4242);
 	char line[600];
 	struct ls_pii_match m[MAXM];

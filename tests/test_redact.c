@@ -137,9 +137,11 @@ static int scan(void *user, const char *line, struct ls_redact_match *out, int m
 
 static struct ls_redactor *make(bool wait, int64_t budget_ns)
 {
+	/* clang-format off */
 	struct ls_redact_params p = {
 		.width = W, .height = H, .workers = 2, .wait = wait, .budget_ns = budget_ns, .ocr = &fake, .scan = scan,
 	};
+	/* clang-format on */
 	struct ls_redactor *r = NULL;
 	char *err = NULL;
 	g_assert_cmpint(ls_redactor_new(&p, &r, &err), ==, 0);

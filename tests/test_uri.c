@@ -356,12 +356,14 @@ static void test_test_options(void)
 
 static void test_test_patterns(void)
 {
+	/* clang-format off */
 	static const char *const names[] = {
 		"smpte", "snow", "black", "white", "red", "green", "blue",
 		"checkers-1", "checkers-2", "checkers-4", "checkers-8", "circular", "blink", "smpte75",
 		"zone-plate", "gamut", "chroma-zone-plate", "solid-color", "ball", "smpte100", "bar",
 		"pinwheel", "spokes", "gradient", "colors", "smpte-rp-219",
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
 		struct ls_source_spec s;

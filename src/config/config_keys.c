@@ -312,9 +312,11 @@ static int key_langs(const struct key_def *kd, const struct key_use *u, const ch
 
 /* Execution providers by their config name; stages/detector.c maps them to ONNX
  * Runtime's names. */
+/* clang-format off */
 static const char *const detect_providers[] = {
 	"cpu", "cuda", "tensorrt", "openvino", "dnnl", "rocm", "migraphx", "coreml", "qnn", "xnnpack", "webgpu", NULL,
 };
+/* clang-format on */
 
 /* threshold, iou: a number in (0, 1], to 1e-6 ("0.35" exactly, no locale) */
 static int key_unit(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)

@@ -115,12 +115,14 @@ static const struct opt fbdev_opts[] = {
 };
 
 /* The nicknames of GStreamer 1.22's GstVideoTestSrcPattern, in enum order. */
+/* clang-format off */
 static const char *const patterns[] = {
 	"smpte", "snow", "black", "white", "red", "green", "blue",
 	"checkers-1", "checkers-2", "checkers-4", "checkers-8", "circular", "blink", "smpte75",
 	"zone-plate", "gamut", "chroma-zone-plate", "solid-color", "ball", "smpte100", "bar",
 	"pinwheel", "spokes", "gradient", "colors", "smpte-rp-219",
 };
+/* clang-format on */
 
 static char *join_names(const struct opt *opts, size_t n)
 {
@@ -480,10 +482,12 @@ static int parse_x11(struct ls_source_spec *s, const char *rest, const char *que
 	return parse_options(s, query, x11_opts, G_N_ELEMENTS(x11_opts), "x11://", err);
 }
 
+/* clang-format off */
 static const char *const kind_names[] = {
 	[LS_SRC_NONE] = "none", [LS_SRC_TEST] = "test", [LS_SRC_FILE] = "file", [LS_SRC_V4L2] = "v4l2",
 	[LS_SRC_RTSP] = "rtsp", [LS_SRC_UDP] = "udp",   [LS_SRC_X11] = "x11",   [LS_SRC_FBDEV] = "fbdev",
 };
+/* clang-format on */
 
 const char *ls_source_kind_name(enum ls_source_kind kind)
 {

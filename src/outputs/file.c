@@ -256,7 +256,7 @@ static void file_free(void *impl)
 
 const struct ls_output_ops ls_file_out_ops = {
 	.kind = "file",
-	.new = file_new,
+	.create = file_new,
 	.start = file_start,
 	.finish = file_finish,
 	.free = file_free,

@@ -247,7 +247,7 @@ static void mosaic_free(void *impl)
 
 const struct ls_output_ops ls_mosaic_out_ops = {
 	.kind = "mosaic",
-	.new = mosaic_new,
+	.create = mosaic_new,
 	.start = mosaic_start,
 	.finish = mosaic_finish,
 	.free = mosaic_free,

@@ -23,7 +23,7 @@ struct ls_output_ops {
 	 *  struct ls_record_config for [record]); NULL and *err (one line, no
 	 *  file:line: the rig adds it) on failure. Main thread, before any
 	 *  source starts: the place to subscribe to the context's services. */
-	void *(*new)(struct ls_output_ctx *ctx, const void *group, char **err);
+	void *(*create)(struct ls_output_ctx *ctx, const void *group, char **err);
 	/** Optional (NULL: 0). Framesets and frames (per camera) the output may
 	 *  hold at once beyond what the rig counts for every output (its queue,
 	 *  cfg->queue, plus 2: the set in its hands and one on the way): the rig

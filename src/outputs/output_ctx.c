@@ -11,7 +11,7 @@ struct ls_output_ctx {
 	const struct ls_config *cfg;     /* borrowed */
 	ls_output_tap_provider tap;
 	void *rig;
-	/* subscribers: appended from new() on the main thread before anything
+	/* subscribers: appended from create() on the main thread before anything
 	 * starts, read-only afterwards */
 	GArray *detections, *stats, *events; /* struct sub */
 	ls_clip_request_fn clips;

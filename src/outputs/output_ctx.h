@@ -12,7 +12,7 @@
  *  - events: camera down/up, clip ready, ...: one JSON object each, to
  *    subscribers.
  *
- * Threads: subscribe/provide calls are made from an output's new() (main
+ * Threads: subscribe/provide calls are made from an output's create() (main
  * thread, before anything starts) and never later, so the lists need no
  * lock. Publishing and the calls it makes happen on the publisher's thread:
  * a subscriber copies what it needs and returns; it never blocks. */
@@ -58,7 +58,7 @@ bool ls_output_ctx_request_clip(const struct ls_output_ctx *ctx, int64_t n, unsi
 
 /* ---- source taps ------------------------------------------------------- */
 /** Taps camera @cam's encoded stream before decoding (udp:// and rtsp://
- *  H.264); false when it has none. From new() only. */
+ *  H.264); false when it has none. From create() only. */
 bool ls_output_ctx_tap(struct ls_output_ctx *ctx, unsigned cam, ls_output_tap_fn fn, void *user);
 
 /* ---- statistics and events --------------------------------------------- */

@@ -148,7 +148,7 @@ static void shm_free(void *impl)
 
 const struct ls_output_ops ls_shm_out_ops = {
 	.kind = "shm",
-	.new = shm_new,
+	.create = shm_new,
 	.start = shm_start,
 	.finish = shm_finish,
 	.free = shm_free,

@@ -981,7 +981,7 @@ static void rec_free(void *impl)
 
 const struct ls_output_ops ls_record_out_ops = {
 	.kind = "record",
-	.new = rec_new,
+	.create = rec_new,
 	.frames_held = rec_frames_held,
 	.start = rec_start,
 	.finish = rec_finish,

@@ -501,7 +501,7 @@ static void detect_free(void *impl)
 
 const struct ls_output_ops ls_detect_out_ops = {
 	.kind = "detect",
-	.new = detect_new,
+	.create = detect_new,
 	.sets_held = detect_held,
 	.frames_held = detect_held,
 	.start = detect_start,
