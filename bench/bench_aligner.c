@@ -29,12 +29,20 @@ int main(int argc, char **argv)
 	const int64_t MS = LS_NS_PER_MS, EPOCH = INT64_C(1767225600) * LS_NS_PER_SEC;
 	for (unsigned c = 0; c < n; c++) {
 		off[c] = ((int64_t)(c % 21) - 10) * MS;
-		cams[c].p = (struct ls_testcam_params){ .fps = { fps, 1 }, .epoch_ns = EPOCH, .offset_ns = off[c],
-							.jitter_ns = MS, .drop = 0.001, .seed = c + 1 };
+		cams[c].p = (struct ls_testcam_params){ .fps = { fps, 1 },
+							.epoch_ns = EPOCH,
+							.offset_ns = off[c],
+							.jitter_ns = MS,
+							.drop = 0.001,
+							.seed = c + 1 };
 		cams[c].delay_ns = (1 + c % 5) * MS;
 	}
-	struct ls_aligner_config cfg = { .ncams = n, .epoch_ns = EPOCH, .rate = { fps, 1 }, .tolerance_ns = 8 * MS,
-					 .max_latency_ns = 100 * MS, .offsets_ns = off };
+	struct ls_aligner_config cfg = { .ncams = n,
+					 .epoch_ns = EPOCH,
+					 .rate = { fps, 1 },
+					 .tolerance_ns = 8 * MS,
+					 .max_latency_ns = 100 * MS,
+					 .offsets_ns = off };
 	int64_t t0 = EPOCH + 1000 * LS_NS_PER_SEC;
 	struct sim s;
 	if (sim_init(&s, &cfg, cams, t0) < 0)

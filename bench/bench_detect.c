@@ -68,8 +68,13 @@ int main(int argc, char **argv)
 		ls_frame_set_packed(&frames[i], LS_FMT_I420, w, h, (uint8_t *)data + i * fsize);
 
 	/* lockstep's detector */
-	struct ls_detect_config dc = { .model = (char *)model, .all_classes = true, .threshold = 0.3, .iou = 0.5,
-				       .max_dets = 100, .every_n = 1, .provider = "cpu" };
+	struct ls_detect_config dc = { .model = (char *)model,
+				       .all_classes = true,
+				       .threshold = 0.3,
+				       .iou = 0.5,
+				       .max_dets = 100,
+				       .every_n = 1,
+				       .provider = "cpu" };
 	char *err = NULL;
 	struct ls_detector *d = ls_detector_new(&dc, cams, &err);
 	struct ls_detect_worker *wk = d ? ls_detect_worker_new(d, &err) : NULL;
@@ -102,7 +107,7 @@ int main(int argc, char **argv)
 	check(api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &mem), "mem");
 	unsigned batch = batched ? cams : 1, runs_per_set = batched ? 1 : cams;
 	size_t item = (size_t)3 * in_w * in_h;
-	float *inputs = g_new(float, item * nframes);
+	float *inputs = g_new(float, item *nframes);
 	for (unsigned i = 0; i < nframes; i++) {
 		struct ls_letterbox lb = ls_letterbox_make(w, h, in_w, in_h);
 		ls_detect_preprocess(&frames[i], &lb, inputs + item * i, 1.0f, 0);
@@ -117,17 +122,24 @@ int main(int argc, char **argv)
 			for (unsigned j = 0; j < runs_per_set; j++) {
 				int64_t shape[4] = { batch, 3, in_h, in_w };
 				OrtValue *in = NULL, *outs[2] = { NULL, NULL };
-				check(api->CreateTensorWithDataAsOrtValue(mem, inputs + item * (k * cams + j), item * batch * sizeof(float),
-									  shape, 4, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &in), "tensor");
-				check(api->Run(s, NULL, in_names, (const OrtValue *const *)&in, 1, out_names, 2, outs), "run");
+				check(api->CreateTensorWithDataAsOrtValue(mem, inputs + item * (k * cams + j),
+									  item * batch * sizeof(float), shape, 4,
+									  ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &in),
+				      "tensor");
+				check(api->Run(s, NULL, in_names, (const OrtValue *const *)&in, 1, out_names, 2, outs),
+				      "run");
 				api->ReleaseValue(in);
 				api->ReleaseValue(outs[0]);
 				api->ReleaseValue(outs[1]);
 			}
 			int64_t t1 = ls_monotonic_ns();
-			if (ls_detect_worker_run_frames(wk, (struct ls_frame *const[]){ &frames[k * cams], cams > 1 ? &frames[k * cams + 1] : NULL,
-									   cams > 2 ? &frames[k * cams + 2] : NULL, cams > 3 ? &frames[k * cams + 3] : NULL },
-							cams, NULL, res, &err) < 0) {
+			if (ls_detect_worker_run_frames(
+				    wk,
+				    (struct ls_frame *const[]){ &frames[k * cams],
+								cams > 1 ? &frames[k * cams + 1] : NULL,
+								cams > 2 ? &frames[k * cams + 2] : NULL,
+								cams > 3 ? &frames[k * cams + 3] : NULL },
+				    cams, NULL, res, &err) < 0) {
 				fprintf(stderr, "bench-detect: %s\n", err);
 				return 1;
 			}
@@ -166,8 +178,8 @@ int main(int argc, char **argv)
 	double dps = (double)dets / ((double)sum_l / 1e9); /* one thread: per core */
 	int api_v = 0;
 	const char *ver = ls_detector_ort_version(d, &api_v);
-	printf("detect: %s, ONNX Runtime %s, %ux%u input, %u camera(s) per frameset%s, %zu framesets\n", model, ver, in_w,
-	       in_h, cams, batched ? " in one Run()" : "", n);
+	printf("detect: %s, ONNX Runtime %s, %ux%u input, %u camera(s) per frameset%s, %zu framesets\n", model, ver,
+	       in_w, in_h, cams, batched ? " in one Run()" : "", n);
 	printf("  ort alone:  mean %.2f ms/frameset (%.2f ms/frame), median %.2f\n", mo, mo / cams, med_o);
 	printf("  lockstep:   mean %.2f ms/frameset (%.2f ms/frame), median %.2f, %.1f detections/s per core\n", ml,
 	       ml / cams, med_l, dps);
@@ -177,7 +189,8 @@ int main(int argc, char **argv)
 	       (double)min_l / 1e6 / nsets, (double)min_o / 1e6 / nsets);
 	printf("  inside lockstep's stage: %.2f ms/frameset outside Run() (preprocess, decode, NMS) = %.1f %% of its "
 	       "Run() time\n",
-	       (double)(total_ns - run_ns) / 1e6 / (nsets * (rounds + 1)), (double)(total_ns - run_ns) / (double)run_ns * 100);
+	       (double)(total_ns - run_ns) / 1e6 / (nsets * (rounds + 1)),
+	       (double)(total_ns - run_ns) / (double)run_ns * 100);
 	ls_detect_result_free(&res);
 	ls_detect_worker_free(&wk);
 	ls_detector_free(&d);

@@ -38,10 +38,7 @@
 #define CAPS "application/x-lockstep-set"
 #define AREA_SLACK (64 * 1024) /* bytes per set for shmsink's block headers and alignment */
 
-static void socket_path(const struct sb_opts *o, char *buf, size_t len)
-{
-	snprintf(buf, len, "/tmp/%s.sock", o->name);
-}
+static void socket_path(const struct sb_opts *o, char *buf, size_t len) { snprintf(buf, len, "/tmp/%s.sock", o->name); }
 
 /* Returns the bus's first error as text (for @err), or a fallback. */
 static void bus_error(GstElement *pipe, const char *what, char *err, size_t len)
@@ -65,10 +62,10 @@ struct gs_writer {
 	struct sb_geom g;
 	GstElement *pipe;
 	GstAppSrc *src;
-	GstBufferPool *pool;   /* --alloc sys */
-	GstAllocator *shm;     /* --alloc shm: shmsink's allocator */
+	GstBufferPool *pool; /* --alloc sys */
+	GstAllocator *shm;   /* --alloc shm: shmsink's allocator */
 	GstAllocationParams params;
-	uint64_t waits;        /* --alloc shm: area full, retried */
+	uint64_t waits; /* --alloc shm: area full, retried */
 	char sock[128];
 };
 
@@ -259,7 +256,8 @@ static GstFlowReturn gs_on_sample(GstAppSink *sink, gpointer data)
 			bool match = true;
 			for (unsigned c = 0; c < gr->o->cams; c++)
 				for (int p = 0; p < SB_PLANES; p++)
-					match = match && sb_plane_is(map.data + c * gr->g.frame_bytes + gr->g.offset[p], set);
+					match = match &&
+						sb_plane_is(map.data + c * gr->g.frame_bytes + gr->g.offset[p], set);
 			sb_reader_record(gr->rd, set, (int64_t)sb_get_u64(map.data), wake, match ? SB_INTACT : SB_BAD);
 		} else {
 			gr->odd_sizes++;

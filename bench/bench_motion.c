@@ -52,12 +52,12 @@ static int64_t cpu_ns(void)
 /* A camera's still scene, padded by PAD pixels for the shake, with a bank of
  * sensor noise read at a random offset each frame. */
 struct cam {
-	int w, h, pw;          /* frame size; padded row length */
-	uint8_t *bg;           /* (w + 2 PAD) x (h + 2 PAD) */
-	int8_t *noise;         /* 2 w h */
-	uint8_t *frame;        /* w x h */
-	double flicker;        /* +-amplitude */
-	int shake;             /* pixels */
+	int w, h, pw;   /* frame size; padded row length */
+	uint8_t *bg;    /* (w + 2 PAD) x (h + 2 PAD) */
+	int8_t *noise;  /* 2 w h */
+	uint8_t *frame; /* w x h */
+	double flicker; /* +-amplitude */
+	int shake;      /* pixels */
 	bool foliage;
 };
 
@@ -195,8 +195,8 @@ static void bench_tracker(int nobj, int updates)
 			if (rnd() < 0.05)
 				continue; /* missed */
 			d[n++] = (struct ls_track_det){ (float)(b->x + 2 * gauss()), (float)(b->y + 2 * gauss()),
-						  (float)(b->w + 2 * gauss()), (float)(b->h + 2 * gauss()),
-						  (float)(0.3 + 0.7 * rnd()), 0 };
+							(float)(b->w + 2 * gauss()), (float)(b->h + 2 * gauss()),
+							(float)(0.3 + 0.7 * rnd()),  0 };
 		}
 		for (int i = 0; i < 3; i++) /* false positives */
 			d[n++] = (struct ls_track_det){ (float)(rnd() * 1800), (float)(rnd() * 900), 40, 90, 0.6f, 0 };
@@ -224,8 +224,8 @@ static void bench_rig(int seconds, double det_ms)
 	struct ls_motion *m[NCAM];
 	for (int i = 0; i < NCAM; i++) {
 		cam_init(&c[i], W, H);
-		c[i].flicker = (i % 2) ? 0.10 : 0.02;  /* half flicker +-10% */
-		c[i].shake = (i % 3 == 2) ? 2 : 0;     /* some shake 2 px */
+		c[i].flicker = (i % 2) ? 0.10 : 0.02; /* half flicker +-10% */
+		c[i].shake = (i % 3 == 2) ? 2 : 0;    /* some shake 2 px */
 		c[i].foliage = (i % 4 == 1);          /* two have a tree */
 		m[i] = ls_motion_new(NULL);
 	}
@@ -256,8 +256,8 @@ static void bench_rig(int seconds, double det_ms)
 	/* CPU seconds per second of video, i.e. cores busy */
 	double without = (double)NCAM * FPS * det_ms / 1000;
 	double with = (double)NCAM * FPS * motion_ms / 1000 + (double)open / all * NCAM * FPS * det_ms / 1000;
-	printf("rig: %d cameras %dx%d @ %d fps, %d s; person walking on camera 0 in %ld of %ld frames (%.1f%%)\n", NCAM, W,
-	       H, FPS, seconds, walking, frames, 100.0 * walking / frames);
+	printf("rig: %d cameras %dx%d @ %d fps, %d s; person walking on camera 0 in %ld of %ld frames (%.1f%%)\n", NCAM,
+	       W, H, FPS, seconds, walking, frames, 100.0 * walking / frames);
 	printf("rig: gate open on camera 0 in %ld frames (%.1f%%); on the 7 idle cameras in", gated[0],
 	       100.0 * gated[0] / frames);
 	for (int i = 1; i < NCAM; i++)
@@ -271,7 +271,8 @@ static void bench_rig(int seconds, double det_ms)
 		double dm = (double[]){ 5, 20, 100 }[i];
 		double wo = (double)NCAM * FPS * dm / 1000;
 		double wi = (double)NCAM * FPS * motion_ms / 1000 + (double)open / all * NCAM * FPS * dm / 1000;
-		printf("rig: detector at %.1f ms: without %.2f cores, with %.3f cores (%.1fx less)\n", dm, wo, wi, wo / wi);
+		printf("rig: detector at %.1f ms: without %.2f cores, with %.3f cores (%.1fx less)\n", dm, wo, wi,
+		       wo / wi);
 	}
 	for (int i = 0; i < NCAM; i++) {
 		ls_motion_free(&m[i]);

@@ -33,16 +33,16 @@ static const char *const lines[] = {
 
 /* The peer: shapes only, no checksums, no OCR repair. */
 static const char *const peer_patterns[] = {
-	"[A-Z]{2}[0-9]{2}( ?[A-Z0-9]{4}){2,7}( ?[A-Z0-9]{1,3})?",                    /* IBAN */
-	"[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{1,7}",                            /* card */
-	"[0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}",                                       /* Steuer-ID */
-	"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}",                              /* e-mail */
-	"(\\+|00)[1-9][0-9 ()/-]{6,18}[0-9]|0[1-9][0-9]{1,4}[ /-][0-9 -]{4,12}[0-9]",  /* phone */
+	"[A-Z]{2}[0-9]{2}( ?[A-Z0-9]{4}){2,7}( ?[A-Z0-9]{1,3})?",                                      /* IBAN */
+	"[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{1,7}",                                           /* card */
+	"[0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}",                                                      /* Steuer-ID */
+	"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}",                                             /* e-mail */
+	"(\\+|00)[1-9][0-9 ()/-]{6,18}[0-9]|0[1-9][0-9]{1,4}[ /-][0-9 -]{4,12}[0-9]",                  /* phone */
 	"[A-ZÄÖÜ][a-zäöüß-]*(straße|strasse|str\\.|weg|platz|allee|gasse|ring|damm) [0-9]{1,4}[a-z]?", /* street */
-	"[0-9]{5} [A-ZÄÖÜ][a-zäöüß]+",                                                  /* PLZ + city */
-	"[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}[0-9]?",                           /* Ausweis */
-	"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?",                                            /* BIC */
-	"(Name|Vorname|Nachname|Kontoinhaber|Kunde|Kundennummer|Kontonummer|Geburtsdatum):? [^|]+", /* labels */
+	"[0-9]{5} [A-ZÄÖÜ][a-zäöüß]+",                                                                 /* PLZ + city */
+	"[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}[0-9]?",                                          /* Ausweis */
+	"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?",                                                           /* BIC */
+	"(Name|Vorname|Nachname|Kontoinhaber|Kunde|Kundennummer|Kontonummer|Geburtsdatum):? [^|]+",    /* labels */
 };
 #define NPEER (sizeof peer_patterns / sizeof peer_patterns[0])
 

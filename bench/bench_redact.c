@@ -125,12 +125,15 @@ int main(int argc, char **argv)
 		double secs = (double)(ls_monotonic_ns() - t0) / 1e9;
 		getrusage(RUSAGE_SELF, &nr1);
 		pthread_barrier_destroy(&nv.ready);
-		double ncpu = (double)(nr1.ru_utime.tv_sec - nr0.ru_utime.tv_sec + nr1.ru_stime.tv_sec - nr0.ru_stime.tv_sec) +
+		double ncpu = (double)(nr1.ru_utime.tv_sec - nr0.ru_utime.tv_sec + nr1.ru_stime.tv_sec -
+				       nr0.ru_stime.tv_sec) +
 			      (double)(nr1.ru_utime.tv_usec - nr0.ru_utime.tv_usec + nr1.ru_stime.tv_usec -
-				       nr0.ru_stime.tv_usec) / 1e6;
+				       nr0.ru_stime.tv_usec) /
+				      1e6;
 		printf("{\"mode\":\"naive\",\"frames\":%d,\"threads\":%d,\"seconds\":%.2f,\"fps\":%.3f,\"ms_per_frame\":%.0f,"
 		       "\"words_per_frame\":%.0f,\"cpu_s\":%.2f}\n",
-		       naive, workers, secs, naive / secs, secs * 1000 / naive, (double)atomic_load(&nv.words) / naive, ncpu);
+		       naive, workers, secs, naive / secs, secs * 1000 / naive, (double)atomic_load(&nv.words) / naive,
+		       ncpu);
 		ls_tess_backend_free(&b);
 		free(frames);
 		free(out);
@@ -179,8 +182,10 @@ int main(int argc, char **argv)
 			due = t0 + i * period;
 		}
 		uint8_t *in = frames + fs * (size_t)(i % nframes);
-		struct ls_redact_image I = { { in, in + (size_t)w * h, in + (size_t)w * h * 5 / 4 }, { w, w / 2, w / 2 } };
-		struct ls_redact_image O = { { out, out + (size_t)w * h, out + (size_t)w * h * 5 / 4 }, { w, w / 2, w / 2 } };
+		struct ls_redact_image I = { { in, in + (size_t)w * h, in + (size_t)w * h * 5 / 4 },
+					     { w, w / 2, w / 2 } };
+		struct ls_redact_image O = { { out, out + (size_t)w * h, out + (size_t)w * h * 5 / 4 },
+					     { w, w / 2, w / 2 } };
 		struct ls_redact_stats st;
 		/* capture_ns on the same clock as now_ns: the due time */
 		ls_redactor_process(r, &I, &O, due, ls_monotonic_ns(), &st);
@@ -198,7 +203,9 @@ int main(int argc, char **argv)
 	double secs = (double)(ls_monotonic_ns() - t0) / 1e9;
 	getrusage(RUSAGE_SELF, &ru1);
 	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+			      ru0.ru_stime.tv_usec) /
+			     1e6;
 	struct ls_redact_totals t;
 	ls_redactor_totals(r, &t);
 	qsort(lat, (size_t)done, sizeof(*lat), cmp_i64);

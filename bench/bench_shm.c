@@ -168,7 +168,9 @@ static int lk_reader_run(const struct sb_opts *o, struct sb_reader *rd, char *er
 				}
 			int intact = rc == LSR_OK && lsr_release(r, &set) == LSR_OK;
 			sb_reader_record(rd, set.set, set.publish_mono_ns, wake,
-					 !intact ? SB_TORN : match ? SB_INTACT : SB_BAD);
+					 !intact ? SB_TORN
+					 : match ? SB_INTACT
+						 : SB_BAD);
 			want = set.set + 1;
 			break;
 		}
@@ -200,10 +202,10 @@ static int lk_reader_run(const struct sb_opts *o, struct sb_reader *rd, char *er
 /* ---- the floor: a bare futex wake-up ----------------------------------------- */
 
 struct fl_page {
-	_Atomic uint32_t futex;  /* bumped on every publish */
+	_Atomic uint32_t futex; /* bumped on every publish */
 	_Atomic uint32_t closed;
 	_Atomic uint64_t set;
-	_Atomic int64_t pub_ns;  /* CLOCK_MONOTONIC */
+	_Atomic int64_t pub_ns; /* CLOCK_MONOTONIC */
 };
 
 struct fl_writer {

@@ -34,10 +34,7 @@ static void endpoint(const struct sb_opts *o, char *path, size_t plen, char *ep,
 	snprintf(ep, elen, "ipc://%s", path);
 }
 
-static int hwm_of(const struct sb_opts *o)
-{
-	return o->depth / 2 > 0 ? (int)(o->depth / 2) : 1;
-}
+static int hwm_of(const struct sb_opts *o) { return o->depth / 2 > 0 ? (int)(o->depth / 2) : 1; }
 
 /* ---- writer ------------------------------------------------------------------ */
 

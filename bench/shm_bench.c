@@ -17,7 +17,7 @@
 
 #define NS_PER_S INT64_C(1000000000)
 #define NS_PER_MS INT64_C(1000000)
-#define LAT_CAP (1u << 20)        /* latency samples kept exactly; reservoir beyond */
+#define LAT_CAP (1u << 20) /* latency samples kept exactly; reservoir beyond */
 #define SETUP_TIMEOUT_NS (10 * NS_PER_S)
 #define DRAIN_NS (300 * NS_PER_MS) /* the reader keeps going this long after the writer closed */
 #define LATE_NS (5 * NS_PER_S)     /* ...and stops this long after the window whatever happens */
@@ -31,19 +31,19 @@ enum { ST_START = 0, ST_OPEN = 1, ST_DONE = 2, ST_FAILED = -1 };
  * the results. */
 struct sb_ctl {
 	_Atomic int writer_state, reader_state;
-	_Atomic uint64_t s0, s1;      /* the measured sets are [s0, s1); NO_SET until known */
-	_Atomic int64_t t_end;        /* CLOCK_MONOTONIC ns; 0 until known */
+	_Atomic uint64_t s0, s1; /* the measured sets are [s0, s1); NO_SET until known */
+	_Atomic int64_t t_end;   /* CLOCK_MONOTONIC ns; 0 until known */
 	_Atomic int64_t writer_done_ns;
 	uint64_t delivered, torn, bad;
-	int64_t p50, p99, max;        /* ns */
-	double reader_cpu;            /* user + system CPU / wall time of the reader process, 1 = one core */
+	int64_t p50, p99, max; /* ns */
+	double reader_cpu;     /* user + system CPU / wall time of the reader process, 1 = one core */
 	char note[512];
 	char err[512];
 };
 
 struct sb_reader {
 	struct sb_ctl *ctl;
-	struct ls_pctl lat;           /* ns, intact sets of the window only */
+	struct ls_pctl lat; /* ns, intact sets of the window only */
 	uint64_t delivered, torn, bad;
 	size_t note_len;
 	char note[512];
@@ -95,10 +95,7 @@ void sb_render_plane(const struct sb_opts *o, uint8_t *p, size_t stride, size_t 
 
 /* ---- reader side ------------------------------------------------------------ */
 
-void sb_reader_ready(struct sb_reader *rd)
-{
-	atomic_store(&rd->ctl->reader_state, ST_OPEN);
-}
+void sb_reader_ready(struct sb_reader *rd) { atomic_store(&rd->ctl->reader_state, ST_OPEN); }
 
 bool sb_reader_done(const struct sb_reader *rd)
 {
@@ -107,8 +104,7 @@ bool sb_reader_done(const struct sb_reader *rd)
 	int ws = atomic_load(&rd->ctl->writer_state);
 	if (ws == ST_FAILED)
 		return true;
-	if (ws == ST_DONE &&
-	    now - atomic_load(&rd->ctl->writer_done_ns) > DRAIN_NS)
+	if (ws == ST_DONE && now - atomic_load(&rd->ctl->writer_done_ns) > DRAIN_NS)
 		return true;
 	return t_end && now - t_end > LATE_NS;
 }
@@ -142,7 +138,8 @@ void sb_reader_note(struct sb_reader *rd, const char *fmt, ...)
 	int n = vsnprintf(rd->note + rd->note_len, sizeof rd->note - rd->note_len, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		rd->note_len += (size_t)n < sizeof rd->note - rd->note_len ? (size_t)n : sizeof rd->note - rd->note_len - 1;
+		rd->note_len += (size_t)n < sizeof rd->note - rd->note_len ? (size_t)n
+									   : sizeof rd->note - rd->note_len - 1;
 }
 
 /* user + system CPU seconds of this process so far */
@@ -222,8 +219,8 @@ static int wait_reader(struct sb_ctl *ctl, pid_t child, int want)
 }
 
 /* Publishes sets from now until the window ends; returns 0 or -errno. */
-static int writer_loop(const struct sb_opts *o, const struct sb_method *m, void *w, struct sb_ctl *ctl,
-		       int64_t t_start, int64_t t_end)
+static int writer_loop(const struct sb_opts *o, const struct sb_method *m, void *w, struct sb_ctl *ctl, int64_t t_start,
+		       int64_t t_end)
 {
 	int64_t period = o->rate_hz > 0 ? (int64_t)(1e9 / o->rate_hz + 0.5) : 0;
 	int64_t t0 = sb_now_ns();
@@ -264,8 +261,9 @@ static void usage(const char *prog)
 
 static int parse(int argc, char **argv, struct sb_opts *o)
 {
-	*o = (struct sb_opts){ .rate_hz = 30, .seconds = 10, .warmup_s = 1, .cams = 4, .width = 1920, .height = 1080,
-			       .depth = 4 };
+	*o = (struct sb_opts){
+		.rate_hz = 30, .seconds = 10, .warmup_s = 1, .cams = 4, .width = 1920, .height = 1080, .depth = 4
+	};
 	snprintf(o->name, sizeof o->name, "lsbench-%d", (int)getpid());
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -377,12 +375,11 @@ int sb_main(int argc, char **argv, const struct sb_method *m)
 	printf("%s rate=%g touch=%s cams=%u size=%ux%u set_bytes=%zu depth=%u seconds=%g published=%llu "
 	       "delivered=%llu lost=%llu torn=%llu bad=%llu p50_us=%.2f p99_us=%.2f max_us=%.2f sets_per_s=%.1f "
 	       "pub_per_s=%.1f writer_cpu_pct=%.1f reader_cpu_pct=%.1f%s%s%s%s\n",
-	       m->name, o.rate_hz, o.full ? "full" : "row", o.cams, o.width, o.height,
-	       g.set_bytes, o.depth, o.seconds, (unsigned long long)published,
-	       (unsigned long long)ctl->delivered, (unsigned long long)(published > seen ? published - seen : 0),
-	       (unsigned long long)ctl->torn, (unsigned long long)ctl->bad, ctl->p50 / 1e3, ctl->p99 / 1e3,
-	       ctl->max / 1e3, ctl->delivered / o.seconds, published / o.seconds, 100 * writer_cpu,
-	       100 * ctl->reader_cpu, wnote[0] ? " " : "", wnote,
+	       m->name, o.rate_hz, o.full ? "full" : "row", o.cams, o.width, o.height, g.set_bytes, o.depth, o.seconds,
+	       (unsigned long long)published, (unsigned long long)ctl->delivered,
+	       (unsigned long long)(published > seen ? published - seen : 0), (unsigned long long)ctl->torn,
+	       (unsigned long long)ctl->bad, ctl->p50 / 1e3, ctl->p99 / 1e3, ctl->max / 1e3, ctl->delivered / o.seconds,
+	       published / o.seconds, 100 * writer_cpu, 100 * ctl->reader_cpu, wnote[0] ? " " : "", wnote,
 	       ctl->note[0] ? " " : "", ctl->note);
 	status = rc < 0 || ctl->bad ? 1 : 0;
 reap:;

@@ -40,17 +40,17 @@
 #define SB_PLANES 3 /* I420: Y, U, V */
 
 struct sb_opts {
-	double rate_hz;     /**< sets per second; 0: as fast as the writer can publish */
-	double seconds;     /**< measured window */
-	double warmup_s;    /**< published and delivered but not measured (page faults, connection) */
-	unsigned cams;      /**< cameras per set */
+	double rate_hz;  /**< sets per second; 0: as fast as the writer can publish */
+	double seconds;  /**< measured window */
+	double warmup_s; /**< published and delivered but not measured (page faults, connection) */
+	unsigned cams;   /**< cameras per set */
 	unsigned width, height;
-	unsigned depth;     /**< sets in flight: lockstep slots, shmsink area, zmq HWM send + receive */
-	bool full;          /**< --touch full: the writer writes every byte of every plane */
-	bool spin;          /**< lockstep only: the reader polls instead of sleeping on the futex */
-	bool shm_alloc;     /**< gstshm only: buffers from shmsink's own allocator (no copy) */
-	bool floor;         /**< bench-shm only: a bare futex wake-up instead of lockstep (the platform's floor) */
-	char name[64];      /**< segment / socket / endpoint name, unique per run */
+	unsigned depth; /**< sets in flight: lockstep slots, shmsink area, zmq HWM send + receive */
+	bool full;      /**< --touch full: the writer writes every byte of every plane */
+	bool spin;      /**< lockstep only: the reader polls instead of sleeping on the futex */
+	bool shm_alloc; /**< gstshm only: buffers from shmsink's own allocator (no copy) */
+	bool floor;     /**< bench-shm only: a bare futex wake-up instead of lockstep (the platform's floor) */
+	char name[64];  /**< segment / socket / endpoint name, unique per run */
 };
 
 /** Plane geometry of one I420 frame, planes packed without padding. */
@@ -86,15 +86,12 @@ int sb_main(int argc, char **argv, const struct sb_method *m);
 
 int64_t sb_now_ns(void); /**< CLOCK_MONOTONIC */
 void sb_geom_get(const struct sb_opts *o, struct sb_geom *g);
-void sb_put_u64(uint8_t *p, uint64_t v);  /**< little-endian, byte stores (no memcpy) */
+void sb_put_u64(uint8_t *p, uint64_t v); /**< little-endian, byte stores (no memcpy) */
 uint64_t sb_get_u64(const uint8_t *p);
 /** Writes set @set into a plane of @width x @rows bytes per o->full (see above). */
 void sb_render_plane(const struct sb_opts *o, uint8_t *p, size_t stride, size_t width, size_t rows, uint64_t set);
 /** Does the plane carry set @set? */
-static inline bool sb_plane_is(const uint8_t *p, uint64_t set)
-{
-	return sb_get_u64(p + 8) == set;
-}
+static inline bool sb_plane_is(const uint8_t *p, uint64_t set) { return sb_get_u64(p + 8) == set; }
 
 enum sb_verdict {
 	SB_INTACT = 0, /**< all planes carry the set number and the transport vouches for them */

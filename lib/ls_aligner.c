@@ -9,10 +9,10 @@
 
 struct cam_state {
 	int64_t offset_ns;
-	int64_t max_n;     /* highest slot any frame of this camera mapped to */
-	int64_t last_u;    /* calibrated time of the previous frame */
-	int64_t dt_ns;     /* estimated frame interval; 0 = unknown */
-	unsigned long_run; /* consecutive intervals far above dt_ns */
+	int64_t max_n;         /* highest slot any frame of this camera mapped to */
+	int64_t last_u;        /* calibrated time of the previous frame */
+	int64_t dt_ns;         /* estimated frame interval; 0 = unknown */
+	unsigned long_run;     /* consecutive intervals far above dt_ns */
 	struct ls_frame *last; /* hold policy: last frame emitted present (owned) */
 };
 
@@ -23,32 +23,29 @@ struct ls_aligner {
 	ls_emit_fn emit;
 	void *user;
 
-	unsigned window;           /* W pending slots at most */
-	int64_t *slot_n;           /* W: slot index held in each ring cell, INT64_MIN = none */
-	struct ls_frame **frames;  /* W * ncams, owned references */
-	int64_t *dev;              /* W * ncams: u - centre of the frame held */
+	unsigned window;          /* W pending slots at most */
+	int64_t *slot_n;          /* W: slot index held in each ring cell, INT64_MIN = none */
+	struct ls_frame **frames; /* W * ncams, owned references */
+	int64_t *dev;             /* W * ncams: u - centre of the frame held */
 
 	struct cam_state *cams;
 	bool started;
-	int64_t start_n;           /* first slot to emit */
-	int64_t base;              /* next slot to emit */
-	int64_t newest;            /* newest slot holding a frame */
-	unsigned scan_from;        /* cameras below are final for `base` */
+	int64_t start_n;    /* first slot to emit */
+	int64_t base;       /* next slot to emit */
+	int64_t newest;     /* newest slot holding a frame */
+	unsigned scan_from; /* cameras below are final for `base` */
 
 	struct ls_frameset_pool *pool;
 	struct ls_aligner_counters ctr;
-	uint64_t *missing;         /* ncams */
+	uint64_t *missing; /* ncams */
 };
 
-static int64_t abs64(int64_t v)
-{
-	return v < 0 ? -v : v;
-}
+static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
 
 struct ls_aligner *ls_aligner_new(const struct ls_aligner_config *cfg, ls_emit_fn emit, void *user)
 {
-	if (!cfg || !emit || cfg->ncams == 0 || cfg->rate.num <= 0 || cfg->rate.den <= 0 ||
-	    cfg->max_latency_ns <= 0 || (cfg->policy != LS_POLICY_MISSING && cfg->policy != LS_POLICY_HOLD)) {
+	if (!cfg || !emit || cfg->ncams == 0 || cfg->rate.num <= 0 || cfg->rate.den <= 0 || cfg->max_latency_ns <= 0 ||
+	    (cfg->policy != LS_POLICY_MISSING && cfg->policy != LS_POLICY_HOLD)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -143,10 +140,7 @@ void ls_aligner_start(struct ls_aligner *al, int64_t first_slot)
 	al->scan_from = 0;
 }
 
-unsigned ls_aligner_window(const struct ls_aligner *al)
-{
-	return al->window;
-}
+unsigned ls_aligner_window(const struct ls_aligner *al) { return al->window; }
 
 static unsigned cell(const struct ls_aligner *al, int64_t n)
 {

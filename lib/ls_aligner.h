@@ -46,11 +46,11 @@ enum ls_policy {
 };
 
 struct ls_aligner_config {
-	unsigned ncams;            /**< >= 1, no upper limit besides memory */
-	int64_t epoch_ns;          /**< E, shared clock */
-	struct ls_rate rate;       /**< slots per second */
-	int64_t tolerance_ns;      /**< max |u - slot centre| accepted; <= 0: T/2 */
-	int64_t max_latency_ns;    /**< deadline = E + nT + max_latency; > 0 */
+	unsigned ncams;         /**< >= 1, no upper limit besides memory */
+	int64_t epoch_ns;       /**< E, shared clock */
+	struct ls_rate rate;    /**< slots per second */
+	int64_t tolerance_ns;   /**< max |u - slot centre| accepted; <= 0: T/2 */
+	int64_t max_latency_ns; /**< deadline = E + nT + max_latency; > 0 */
 	enum ls_policy policy;
 	int64_t hold_max_ns;       /**< oldest frame `hold` may repeat; <= 0: 1 s */
 	const int64_t *offsets_ns; /**< ncams calibrated offsets o_c, or NULL */
@@ -63,18 +63,18 @@ struct ls_aligner_config {
 typedef void (*ls_emit_fn)(struct ls_frameset *set, void *user);
 
 struct ls_aligner_counters {
-	uint64_t sets;           /**< emitted */
-	uint64_t complete;       /**< emitted with every camera present */
-	uint64_t partial;        /**< emitted with at least one missing or held */
-	uint64_t dropped_slots;  /**< whole slots never emitted (overflow, no free set) */
-	uint64_t late;           /**< frames for slots already emitted */
-	uint64_t off_slot;       /**< frames further than tolerance from any centre */
-	uint64_t superseded;     /**< frames replaced by one nearer the centre */
-	uint64_t early;          /**< frames before the start slot (warm-up) */
-	uint64_t future;         /**< frames stamped implausibly far ahead of now */
-	uint64_t forced;         /**< sets emitted early because the window overflowed */
-	uint64_t frames;         /**< frames pushed */
-	int64_t last_slot;       /**< last slot emitted or dropped; INT64_MIN before */
+	uint64_t sets;          /**< emitted */
+	uint64_t complete;      /**< emitted with every camera present */
+	uint64_t partial;       /**< emitted with at least one missing or held */
+	uint64_t dropped_slots; /**< whole slots never emitted (overflow, no free set) */
+	uint64_t late;          /**< frames for slots already emitted */
+	uint64_t off_slot;      /**< frames further than tolerance from any centre */
+	uint64_t superseded;    /**< frames replaced by one nearer the centre */
+	uint64_t early;         /**< frames before the start slot (warm-up) */
+	uint64_t future;        /**< frames stamped implausibly far ahead of now */
+	uint64_t forced;        /**< sets emitted early because the window overflowed */
+	uint64_t frames;        /**< frames pushed */
+	int64_t last_slot;      /**< last slot emitted or dropped; INT64_MIN before */
 };
 
 /** Returns NULL with errno set (EINVAL for a bad config, ENOMEM). */

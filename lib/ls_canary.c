@@ -39,10 +39,7 @@ enum ls_canary_verdict ls_canary_judge(struct ls_canary *c, int64_t now, bool ca
 	return v;
 }
 
-bool ls_canary_failed(const struct ls_canary *c)
-{
-	return c->failed;
-}
+bool ls_canary_failed(const struct ls_canary *c) { return c->failed; }
 
 const char *ls_canary_verdict_name(enum ls_canary_verdict v)
 {

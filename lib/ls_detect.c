@@ -22,10 +22,7 @@ static const char *const coco[LS_COCO_CLASSES] = {
 };
 /* clang-format on */
 
-const char *ls_coco_name(int i)
-{
-	return i >= 0 && i < LS_COCO_CLASSES ? coco[i] : NULL;
-}
+const char *ls_coco_name(int i) { return i >= 0 && i < LS_COCO_CLASSES ? coco[i] : NULL; }
 
 int ls_coco_index(const char *name)
 {
@@ -47,10 +44,7 @@ struct ls_letterbox ls_letterbox_make(int frame_w, int frame_h, int in_w, int in
 
 /* ---- preprocessing ------------------------------------------------------ */
 
-static inline float clamp255(float v)
-{
-	return v < 0 ? 0 : v > 255 ? 255 : v;
-}
+static inline float clamp255(float v) { return v < 0 ? 0 : v > 255 ? 255 : v; }
 
 /* Bilinear sample of an 8-bit plane at source position (sx, sy) given as
  * integer base + fraction, precomputed per column/row. */
@@ -90,7 +84,7 @@ static inline float bil(const uint8_t *p, int stride, const struct tap *tx, cons
 
 /* -O3: the per-pixel loops are the stage's main cost outside Run() */
 __attribute__((optimize("O3"))) int ls_detect_preprocess(const struct ls_frame *f, const struct ls_letterbox *lb,
-							  float *dst, float mul, float pad)
+							 float *dst, float mul, float pad)
 {
 	if (!f || !lb || !dst || !f->planes[0] || f->width < 1 || f->height < 1)
 		return -EINVAL;
@@ -278,10 +272,7 @@ static struct rect fit_rect(const struct pt *h, int n, float ux, float uy)
 	return r;
 }
 
-static float rect_area(const struct rect *r)
-{
-	return (r->umax - r->umin) * (r->vmax - r->vmin);
-}
+static float rect_area(const struct rect *r) { return (r->umax - r->umin) * (r->vmax - r->vmin); }
 
 /* The minimum-area rectangle around hull @h (one of its sides lies on a
  * hull edge), or the upright one when that is within 15 % of it: a level
@@ -341,8 +332,8 @@ static int rect_to_det(struct rect r, float d, const struct ls_letterbox *lb, fl
 	return o->x2 > o->x1 && o->y2 > o->y1;
 }
 
-int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh,
-		    struct ls_det *out, int max)
+int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh, struct ls_det *out,
+		    int max)
 {
 	if (!prob || !lb || !out || gh < 1 || gw < 1 || max < 1)
 		return -EINVAL;
@@ -378,7 +369,8 @@ int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox
 			rmax[y] = x > rmax[y] ? x : rmax[y];
 			y0 = y < y0 ? y : y0;
 			y1 = y > y1 ? y : y1;
-			int nb[4] = { x > 0 ? k - 1 : -1, x + 1 < gw ? k + 1 : -1, y > 0 ? k - gw : -1, y + 1 < gh ? k + gw : -1 };
+			int nb[4] = { x > 0 ? k - 1 : -1, x + 1 < gw ? k + 1 : -1, y > 0 ? k - gw : -1,
+				      y + 1 < gh ? k + gw : -1 };
 			for (int q = 0; q < 4; q++)
 				if (nb[q] >= 0 && label[nb[q]] == 0) {
 					label[nb[q]] = next;
@@ -456,10 +448,7 @@ static int to_frame(const struct ls_letterbox *lb, float x1, float y1, float x2,
 	return o->x2 > o->x1 && o->y2 > o->y1;
 }
 
-static inline int wanted(const uint8_t *want, int c)
-{
-	return !want || (want[c >> 3] >> (c & 7)) & 1;
-}
+static inline int wanted(const uint8_t *want, int c) { return !want || (want[c >> 3] >> (c & 7)) & 1; }
 
 /* Keeps the @max best of @n candidates in @out (sorted); returns the count. */
 static int keep_best(struct ls_det *cand, int n, struct ls_det *out, int max)
@@ -489,7 +478,8 @@ int ls_detect_centernet(const float *heat, const float *wh, int ncls, int gh, in
 			int y = (int)(i / (size_t)gw), x = (int)(i % (size_t)gw);
 			float cx = (float)x * stride, cy = (float)y * stride;
 			struct ls_det d = { .score = h[i], .cls = c };
-			if (!to_frame(lb, cx - wh[i], cy - wh[cells + i], cx + wh[2 * cells + i], cy + wh[3 * cells + i], &d))
+			if (!to_frame(lb, cx - wh[i], cy - wh[cells + i], cx + wh[2 * cells + i],
+				      cy + wh[3 * cells + i], &d))
 				continue;
 			if (n < max) {
 				out[n++] = d;

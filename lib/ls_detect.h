@@ -35,7 +35,7 @@ struct ls_det {
 };
 
 struct ls_letterbox {
-	float scale;      /**< model pixels per frame pixel */
+	float scale;        /**< model pixels per frame pixel */
 	float pad_x, pad_y; /**< model pixels left of / above the picture */
 	int frame_w, frame_h;
 	int in_w, in_h;
@@ -79,8 +79,8 @@ int ls_detect_yolov8(const float *t, int ncls, int n, const struct ls_letterbox 
  *  and mapped to frame pixels through @lb, in quad; x1..y2 bound it.
  *  Regions narrower than 3 cells are dropped. Returns the number written
  *  (<= max), or < 0. */
-int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh,
-		    struct ls_det *out, int max);
+int ls_detect_dbnet(const float *prob, int gh, int gw, const struct ls_letterbox *lb, float thresh, struct ls_det *out,
+		    int max);
 
 float ls_det_iou(const struct ls_det *a, const struct ls_det *b);
 

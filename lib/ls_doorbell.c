@@ -19,10 +19,7 @@ void ls_doorbell_ring(struct ls_doorbell *d)
 		syscall(SYS_futex, &d->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-unsigned ls_doorbell_peek(struct ls_doorbell *d)
-{
-	return atomic_load_explicit(&d->seq, memory_order_acquire);
-}
+unsigned ls_doorbell_peek(struct ls_doorbell *d) { return atomic_load_explicit(&d->seq, memory_order_acquire); }
 
 int ls_doorbell_wait(struct ls_doorbell *d, unsigned seen, int64_t deadline)
 {

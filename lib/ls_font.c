@@ -127,8 +127,8 @@ int ls_font_text_width(const char *text, int scale)
 /* Fills the part of [x0, x1) x [y0, y1) that lies in the plane. The
  * rectangle may be anywhere, so the clip is done in 64 bits before any
  * pointer is formed. */
-static void fill_clipped(uint8_t *plane, int stride, int w, int h, int64_t x0, int64_t y0, int64_t x1,
-			 int64_t y1, uint8_t v)
+static void fill_clipped(uint8_t *plane, int stride, int w, int h, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
+			 uint8_t v)
 {
 	if (x0 < 0)
 		x0 = 0;
@@ -144,8 +144,8 @@ static void fill_clipped(uint8_t *plane, int stride, int w, int h, int64_t x0, i
 		memset(plane + (size_t)yy * (size_t)stride + (size_t)x0, v, (size_t)(x1 - x0));
 }
 
-int ls_font_draw_gray(uint8_t *plane, int stride, int w, int h, int x, int y, int scale, const char *text,
-		      uint8_t fg, int bg)
+int ls_font_draw_gray(uint8_t *plane, int stride, int w, int h, int x, int y, int scale, const char *text, uint8_t fg,
+		      int bg)
 {
 	if (!plane || w < 0 || h < 0 || stride < w || bg < -1 || bg > 255)
 		return -EINVAL;
@@ -182,8 +182,8 @@ int ls_font_draw_gray(uint8_t *plane, int stride, int w, int h, int x, int y, in
 				int c0 = c;
 				while (c < LS_FONT_GLYPH_W && (bits & (0x10 >> c)))
 					c++;
-				fill_clipped(plane, stride, w, h, cx + (int64_t)c0 * scale, gy,
-					     cx + (int64_t)c * scale, gy + scale, fg);
+				fill_clipped(plane, stride, w, h, cx + (int64_t)c0 * scale, gy, cx + (int64_t)c * scale,
+					     gy + scale, fg);
 			}
 		}
 	}

@@ -18,11 +18,11 @@
 
 #include <stdint.h>
 
-#define LS_FONT_GLYPH_W 5  /**< inked columns per glyph */
-#define LS_FONT_GLYPH_H 9  /**< inked rows per glyph, descenders included */
-#define LS_FONT_BASELINE 7 /**< first row below the baseline (descenders) */
-#define LS_FONT_CELL_W 6   /**< horizontal advance per character */
-#define LS_FONT_CELL_H 10  /**< line height */
+#define LS_FONT_GLYPH_W 5    /**< inked columns per glyph */
+#define LS_FONT_GLYPH_H 9    /**< inked rows per glyph, descenders included */
+#define LS_FONT_BASELINE 7   /**< first row below the baseline (descenders) */
+#define LS_FONT_CELL_W 6     /**< horizontal advance per character */
+#define LS_FONT_CELL_H 10    /**< line height */
 #define LS_FONT_SCALE_MAX 64 /**< largest scale accepted (a 384 x 640 pixel cell) */
 
 /** Width in pixels of the cells of @text at @scale (strlen * CELL_W *
@@ -39,8 +39,8 @@ int ls_font_text_width(const char *text, int scale);
  *  times scale) gets @bg, when it is -1 they are left as they were.
  *  Returns the text width (as ls_font_text_width()) or -EINVAL for a bad
  *  argument, in which case nothing is drawn. */
-int ls_font_draw_gray(uint8_t *plane, int stride, int w, int h, int x, int y, int scale, const char *text,
-		      uint8_t fg, int bg);
+int ls_font_draw_gray(uint8_t *plane, int stride, int w, int h, int x, int y, int scale, const char *text, uint8_t fg,
+		      int bg);
 
 /** The bitmap of character @c: LS_FONT_GLYPH_H rows, top first, bit 4
  *  (0x10) the leftmost column. Bytes outside 0x20..0x7E give the '?' glyph.

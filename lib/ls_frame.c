@@ -14,11 +14,11 @@ struct ls_frame_pool {
 	atomic_uint refs;
 	atomic_uint in_use;
 	unsigned capacity;
-	unsigned hint;        /* producer only */
-	atomic_uchar *used;   /* capacity flags */
+	unsigned hint;      /* producer only */
+	atomic_uchar *used; /* capacity flags */
 	struct ls_frame *frames;
 	size_t priv_size;
-	unsigned char *priv;  /* capacity * priv_size */
+	unsigned char *priv; /* capacity * priv_size */
 };
 
 static void pool_drop(struct ls_frame_pool *p)
@@ -31,10 +31,7 @@ static void pool_drop(struct ls_frame_pool *p)
 	}
 }
 
-struct ls_frame_pool *ls_frame_pool_new(unsigned capacity)
-{
-	return ls_frame_pool_new_priv(capacity, 0);
-}
+struct ls_frame_pool *ls_frame_pool_new(unsigned capacity) { return ls_frame_pool_new_priv(capacity, 0); }
 
 struct ls_frame_pool *ls_frame_pool_new_priv(unsigned capacity, size_t priv_size)
 {

@@ -34,11 +34,11 @@ struct ls_frame_pool;
 
 struct ls_frame {
 	atomic_int refcount;
-	uint16_t cam;        /**< camera index in the rig */
-	uint64_t seq;        /**< per-camera sequence, counts every frame the source made */
-	int64_t capture_ns;  /**< capture time on the shared clock (CLOCK_REALTIME ns) */
-	int64_t arrival_ns;  /**< when lockstep received it (CLOCK_REALTIME ns) */
-	int64_t stream_ns;   /**< the buffer's own timestamp in its stream (a file's PTS), -1 unknown */
+	uint16_t cam;       /**< camera index in the rig */
+	uint64_t seq;       /**< per-camera sequence, counts every frame the source made */
+	int64_t capture_ns; /**< capture time on the shared clock (CLOCK_REALTIME ns) */
+	int64_t arrival_ns; /**< when lockstep received it (CLOCK_REALTIME ns) */
+	int64_t stream_ns;  /**< the buffer's own timestamp in its stream (a file's PTS), -1 unknown */
 	enum ls_pixfmt format;
 	int width, height;
 	int nplanes;

@@ -24,17 +24,17 @@ enum ls_entry_state {
 struct ls_entry {
 	struct ls_frame *frame; /**< NULL when missing; the set holds one reference */
 	enum ls_entry_state state;
-	int64_t offset_ns;      /**< present: u - slot centre; held: slot centre - u (age) */
+	int64_t offset_ns; /**< present: u - slot centre; held: slot centre - u (age) */
 };
 
 /** One slot's worth of frames. Read-only once emitted; shared between sinks
  *  by reference counting. entries[] has ncams elements. */
 struct ls_frameset {
 	atomic_int refcount;
-	int64_t n;         /**< slot index */
-	int64_t slot_ns;   /**< E + nT */
-	int64_t emit_ns;   /**< `now` when it was emitted */
-	int64_t skew_ns;   /**< max - min calibrated capture time of present frames; 0 if < 2 */
+	int64_t n;       /**< slot index */
+	int64_t slot_ns; /**< E + nT */
+	int64_t emit_ns; /**< `now` when it was emitted */
+	int64_t skew_ns; /**< max - min calibrated capture time of present frames; 0 if < 2 */
 	unsigned ncams;
 	unsigned npresent; /**< entries with LS_ENTRY_PRESENT */
 	unsigned nheld;    /**< entries with LS_ENTRY_HELD */

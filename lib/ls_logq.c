@@ -14,7 +14,7 @@ struct ls_logq {
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t wake;
-	char **ring;          /* capacity lines, oldest at head */
+	char **ring; /* capacity lines, oldest at head */
 	unsigned capacity, head, count;
 	bool stop;
 	uint64_t dropped, failed;

@@ -14,9 +14,9 @@
 #define BLACK_Y 16
 #define WHITE_Y 235
 #define NEUTRAL_C 128
-#define MISSING_Y 40     /* dark grey: clearly "no picture", not a dark scene */
+#define MISSING_Y 40 /* dark grey: clearly "no picture", not a dark scene */
 #define MISSING_TEXT_Y 180
-#define HELD_Y 210       /* yellow (R = G = 255, B = 0): the eye finds it fast */
+#define HELD_Y 210 /* yellow (R = G = 255, B = 0): the eye finds it fast */
 #define HELD_U 16
 #define HELD_V 146
 #define TICK_Y 128
@@ -40,29 +40,26 @@ struct map {
 };
 
 struct tile {
-	int x, y, w, h;   /* picture area in output pixels, borders excluded; even */
+	int x, y, w, h;     /* picture area in output pixels, borders excluded; even */
 	int cell_x, cell_y; /* cell origin: the borders lie between it and x, y */
 	char name[LS_MOSAIC_NAME_MAX + 1];
-	struct map map;   /* unused for cells without a camera */
+	struct map map; /* unused for cells without a camera */
 };
 
 struct ls_mosaic {
 	int out_w, out_h;
 	int cols, rows;
 	unsigned ncams;
-	unsigned ncells;     /* cols * rows: the last row may have empty cells */
-	int label_scale;     /* font scale of the labels, same for every tile */
-	struct tile *tiles;  /* ncells */
-	int32_t *tables;     /* one block behind every struct map */
+	unsigned ncells;          /* cols * rows: the last row may have empty cells */
+	int label_scale;          /* font scale of the labels, same for every tile */
+	struct tile *tiles;       /* ncells */
+	int32_t *tables;          /* one block behind every struct map */
 	char lines[3][LABEL_MAX]; /* label text, rebuilt per tile: mosaic thread only */
 };
 
 /* Nearest source index for output index i of n, source size s: the source
  * sample under the centre of the output sample. Always in [0, s). */
-static inline int32_t nearest(int i, int n, int s)
-{
-	return (int32_t)(((2 * (int64_t)i + 1) * s) / (2 * (int64_t)n));
-}
+static inline int32_t nearest(int i, int n, int s) { return (int32_t)(((2 * (int64_t)i + 1) * s) / (2 * (int64_t)n)); }
 
 static void map_update(struct map *mp, int tw, int th, int sw, int sh)
 {
@@ -204,10 +201,7 @@ void ls_mosaic_free(struct ls_mosaic **mp)
 	*mp = NULL;
 }
 
-size_t ls_mosaic_buffer_size(const struct ls_mosaic *m)
-{
-	return (size_t)m->out_w * (size_t)m->out_h * 3 / 2;
-}
+size_t ls_mosaic_buffer_size(const struct ls_mosaic *m) { return (size_t)m->out_w * (size_t)m->out_h * 3 / 2; }
 
 void ls_mosaic_grid(const struct ls_mosaic *m, int *cols, int *rows)
 {
@@ -308,18 +302,9 @@ static void scale_uv_interleaved(uint8_t *du, uint8_t *dv, int dst_stride, int d
  * 32896 = 128 * 256 + 128 keeps the chroma sums non-negative before the
  * shift (the most negative sum is -28560), so no implementation-defined
  * right shift of a negative number. */
-static inline uint8_t rgb_y(int r, int g, int b)
-{
-	return (uint8_t)(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16);
-}
-static inline uint8_t rgb_u(int r, int g, int b)
-{
-	return (uint8_t)((-38 * r - 74 * g + 112 * b + 32896) >> 8);
-}
-static inline uint8_t rgb_v(int r, int g, int b)
-{
-	return (uint8_t)((112 * r - 94 * g - 18 * b + 32896) >> 8);
-}
+static inline uint8_t rgb_y(int r, int g, int b) { return (uint8_t)(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16); }
+static inline uint8_t rgb_u(int r, int g, int b) { return (uint8_t)((-38 * r - 74 * g + 112 * b + 32896) >> 8); }
+static inline uint8_t rgb_v(int r, int g, int b) { return (uint8_t)((112 * r - 94 * g - 18 * b + 32896) >> 8); }
 
 /* Packed 4-byte RGB (byte offsets ri, gi, bi in each pixel) to I420, 2x2
  * output pixels at a time: four luma samples, and one chroma sample from

@@ -10,18 +10,18 @@
 
 struct ls_motion {
 	struct ls_motion_params p;
-	int width, height;  /* of the model; 0 before the first frame */
-	int gw, gh, n;      /* grid size in blocks, n = gw * gh */
+	int width, height; /* of the model; 0 before the first frame */
+	int gw, gh, n;     /* grid size in blocks, n = gw * gh */
 	float inv_count_full, inv_count_last_col, inv_count_last_row, inv_count_corner;
-	uint16_t *colsum;   /* width: column sums over one band of block rows */
-	float *cur;         /* n: this frame's block means, then divided by the gain */
-	float *mu, *var;    /* n: background mean and variance per block */
-	float *scratch;     /* n: ratios for the median gain; minima for range3x3 */
+	uint16_t *colsum;       /* width: column sums over one band of block rows */
+	float *cur;             /* n: this frame's block means, then divided by the gain */
+	float *mu, *var;        /* n: background mean and variance per block */
+	float *scratch;         /* n: ratios for the median gain; minima for range3x3 */
 	float *range, *tmp_row; /* n: 3 x 3 brightness range of the background; 2 gw */
-	uint8_t *fg;        /* n: 1 = moving this frame */
-	uint16_t *fg_run;   /* n: frames in a row the block has been moving */
-	int *label, *stack; /* n: component labels and the flood-fill stack */
-	uint64_t frames;    /* frames learned since the last reset */
+	uint8_t *fg;            /* n: 1 = moving this frame */
+	uint16_t *fg_run;       /* n: frames in a row the block has been moving */
+	int *label, *stack;     /* n: component labels and the flood-fill stack */
+	uint64_t frames;        /* frames learned since the last reset */
 	int on_run, off_run;
 	bool motion;
 	int64_t last_t, changed_ns;
@@ -58,9 +58,9 @@ static void free_model(struct ls_motion *m)
 struct ls_motion *ls_motion_new(const struct ls_motion_params *p)
 {
 	struct ls_motion_params q = p ? *p : defaults;
-#define DEF(f)                        \
-	do {                          \
-		if (q.f == 0)         \
+#define DEF(f)                            \
+	do {                              \
+		if (q.f == 0)             \
 			q.f = defaults.f; \
 	} while (0)
 	DEF(block);
@@ -76,9 +76,8 @@ struct ls_motion *ls_motion_new(const struct ls_motion_params *p)
 #undef DEF
 	if (q.shake_px < 0)
 		q.shake_px = 0;
-	if (q.block < 4 || q.block > 64 || q.warmup < 1 || !(q.alpha > 0 && q.alpha <= 1) ||
-	    q.absorb < 1 || !(q.k > 0) || !(q.floor > 0) || q.min_blocks < 1 ||
-	    q.on_frames < 1 || q.off_frames < 1) {
+	if (q.block < 4 || q.block > 64 || q.warmup < 1 || !(q.alpha > 0 && q.alpha <= 1) || q.absorb < 1 ||
+	    !(q.k > 0) || !(q.floor > 0) || q.min_blocks < 1 || q.on_frames < 1 || q.off_frames < 1) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -107,10 +106,7 @@ void ls_motion_reset(struct ls_motion *m)
 	m->motion = false;
 }
 
-void ls_motion_get_params(const struct ls_motion *m, struct ls_motion_params *p)
-{
-	*p = m->p;
-}
+void ls_motion_get_params(const struct ls_motion *m, struct ls_motion_params *p) { *p = m->p; }
 
 static int alloc_model(struct ls_motion *m, int width, int height)
 {
@@ -131,7 +127,8 @@ static int alloc_model(struct ls_motion *m, int width, int height)
 	m->fg_run = malloc(n * sizeof *m->fg_run);
 	m->label = malloc(n * sizeof(int));
 	m->stack = malloc(n * sizeof(int));
-	if (!m->colsum || !m->cur || !m->mu || !m->var || !m->scratch || !m->range || !m->tmp_row || !m->fg || !m->fg_run || !m->label || !m->stack) {
+	if (!m->colsum || !m->cur || !m->mu || !m->var || !m->scratch || !m->range || !m->tmp_row || !m->fg ||
+	    !m->fg_run || !m->label || !m->stack) {
 		free_model(m);
 		return -ENOMEM;
 	}
@@ -181,8 +178,8 @@ static void row_add(uint16_t *restrict cs, const uint8_t *restrict row, int w)
 
 /* Sums of @n groups of @b column sums, times @inv. Inlined with a constant
  * @b, each group's sum is a few vector instructions. */
-static inline __attribute__((always_inline)) void fold(const uint16_t *restrict cs, float *restrict out, int n,
-						       int b, float inv)
+static inline __attribute__((always_inline)) void fold(const uint16_t *restrict cs, float *restrict out, int n, int b,
+						       float inv)
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t sum = 0;

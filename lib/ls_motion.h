@@ -35,19 +35,19 @@ struct ls_motion;
 /** Parameters. A field left at 0 takes the default given here, so
  *  `(struct ls_motion_params){0}` is a usable configuration. */
 struct ls_motion_params {
-	int block;        /* block side in pixels, 4..64; default 16 */
-	int warmup;       /* frames learned before any motion is reported; default 10 */
-	float alpha;      /* background learning rate per frame for still blocks; default 0.05
+	int block;      /* block side in pixels, 4..64; default 16 */
+	int warmup;     /* frames learned before any motion is reported; default 10 */
+	float alpha;    /* background learning rate per frame for still blocks; default 0.05
 			   * (a time constant of 20 frames) */
-	int absorb;       /* frames a block may stay moving before its background is replaced
+	int absorb;     /* frames a block may stay moving before its background is replaced
 			   * by what it shows (an object that stopped, a light switched on);
 			   * default 150 (5 s at 30 fps) */
-	float k;          /* threshold in standard deviations of the block's history; default 4 */
-	float floor;      /* smallest threshold, in grey levels of the block mean (0..255); default 5 */
-	float shake_px;   /* camera shake tolerated, in pixels; default 2 (negative: none) */
-	int min_blocks;   /* smallest component that counts as motion, in blocks; default 2 */
-	int on_frames;    /* frames in a row with motion that open the gate; default 2 */
-	int off_frames;   /* frames in a row without motion that close it; default 15 */
+	float k;        /* threshold in standard deviations of the block's history; default 4 */
+	float floor;    /* smallest threshold, in grey levels of the block mean (0..255); default 5 */
+	float shake_px; /* camera shake tolerated, in pixels; default 2 (negative: none) */
+	int min_blocks; /* smallest component that counts as motion, in blocks; default 2 */
+	int on_frames;  /* frames in a row with motion that open the gate; default 2 */
+	int off_frames; /* frames in a row without motion that close it; default 15 */
 };
 
 #define LS_MOTION_MAX_BOXES 16
@@ -55,17 +55,17 @@ struct ls_motion_params {
 /** A moving region, in pixels of the frame, aligned to the block grid. */
 struct ls_motion_box {
 	int x, y, w, h;
-	int blocks;       /* moving blocks in the component */
+	int blocks; /* moving blocks in the component */
 };
 
 struct ls_motion_result {
-	bool motion;      /* the gate, with hysteresis: run the detector when true */
-	bool raw;         /* this frame alone shows motion (a component of >= min_blocks) */
-	bool learning;    /* still in the warm-up: raw and motion are false */
-	float score;      /* fraction (0..1) of the frame's blocks in counted components */
-	float gain;       /* frame brightness / background brightness (1 = no flicker) */
-	int moving_blocks;/* blocks in counted components */
-	int nboxes;       /* boxes below, the largest components first */
+	bool motion;       /* the gate, with hysteresis: run the detector when true */
+	bool raw;          /* this frame alone shows motion (a component of >= min_blocks) */
+	bool learning;     /* still in the warm-up: raw and motion are false */
+	float score;       /* fraction (0..1) of the frame's blocks in counted components */
+	float gain;        /* frame brightness / background brightness (1 = no flicker) */
+	int moving_blocks; /* blocks in counted components */
+	int nboxes;        /* boxes below, the largest components first */
 	struct ls_motion_box boxes[LS_MOTION_MAX_BOXES];
 	int64_t changed_ns; /* t_ns of the frame at which `motion` last changed (0: never);
 			     * a change of frame size, which closes the gate, counts */

@@ -244,7 +244,8 @@ struct ls_ocrpool_entry *ls_ocrpool_entry_for(struct ls_ocrpool *pool, const uin
 	if (!pix)
 		return NULL;
 	for (int k = 0; k < b.h; k++)
-		memcpy(pix + (size_t)k * (size_t)b.w, y + (size_t)(b.y + k) * (size_t)stride + (size_t)b.x, (size_t)b.w);
+		memcpy(pix + (size_t)k * (size_t)b.w, y + (size_t)(b.y + k) * (size_t)stride + (size_t)b.x,
+		       (size_t)b.w);
 	uint64_t h = hash_pix(pix, b.w, b.h);
 	struct ls_ocrpool_entry **bucket = &pool->buckets[h % NBUCKET];
 	for (struct ls_ocrpool_entry *e = *bucket; e; e = e->next) {

@@ -39,9 +39,9 @@ struct ls_ocrpool_entry {
 	uint8_t *pix;
 	enum ls_ocrpool_state state;
 	struct ls_redact_ocr ocr;
-	atomic_int refs;     /* units showing it (workers read it: a job nobody shows any more is skipped) */
-	uint64_t last_used;  /* frame number */
-	int64_t queued_ns;   /* when it was queued (caller's clock) */
+	atomic_int refs;               /* units showing it (workers read it: a job nobody shows any more is skipped) */
+	uint64_t last_used;            /* frame number */
+	int64_t queued_ns;             /* when it was queued (caller's clock) */
 	struct ls_ocrpool_entry *next; /* hash chain */
 };
 

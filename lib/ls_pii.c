@@ -100,25 +100,50 @@ int ls_pii_scan(const struct ls_pii_rules *rs, const char *line, struct ls_pii_m
 		if ((r->type == T_CARD || r->type == T_STEUER) && ng < 0)
 			ng = pii_numeric_groups(line, len, groups);
 		switch (r->type) {
-		case T_IBAN: pii_scan_iban(r, line, len, &c); break;
-		case T_CARD: pii_scan_card(r, line, groups, ng, &c); break;
-		case T_STEUER: pii_scan_steuer(r, groups, ng, &c); break;
-		case T_AUSWEIS: pii_scan_ausweis(r, line, toks, nt, &c); break;
-		case T_MRZ: pii_scan_mrz(r, line, len, &c); break;
-		case T_EMAIL: pii_scan_email(r, line, len, &c); break;
-		case T_PHONE: pii_scan_phone(r, line, len, &c); break;
-		case T_STREET: pii_scan_street(r, line, len, toks, nt, &c); break;
-		case T_PLZ: pii_scan_plz(r, line, len, toks, nt, &c); break;
-		case T_NAMES: pii_scan_names(r, rs, line, len, toks, nt, &c); break;
-		case T_BIC: pii_scan_bic(r, line, toks, nt, &c); break;
+		case T_IBAN:
+			pii_scan_iban(r, line, len, &c);
+			break;
+		case T_CARD:
+			pii_scan_card(r, line, groups, ng, &c);
+			break;
+		case T_STEUER:
+			pii_scan_steuer(r, groups, ng, &c);
+			break;
+		case T_AUSWEIS:
+			pii_scan_ausweis(r, line, toks, nt, &c);
+			break;
+		case T_MRZ:
+			pii_scan_mrz(r, line, len, &c);
+			break;
+		case T_EMAIL:
+			pii_scan_email(r, line, len, &c);
+			break;
+		case T_PHONE:
+			pii_scan_phone(r, line, len, &c);
+			break;
+		case T_STREET:
+			pii_scan_street(r, line, len, toks, nt, &c);
+			break;
+		case T_PLZ:
+			pii_scan_plz(r, line, len, toks, nt, &c);
+			break;
+		case T_NAMES:
+			pii_scan_names(r, rs, line, len, toks, nt, &c);
+			break;
+		case T_BIC:
+			pii_scan_bic(r, line, toks, nt, &c);
+			break;
 		case T_LABEL:
 			if (!labels_done)
 				pii_scan_labels(rs, line, len, &c);
 			labels_done = true;
 			break;
 		case T_REGEX:
-		case T_IREGEX: scan_regex(r, line, len, &c); break;
-		case T_NTYPES: break;
+		case T_IREGEX:
+			scan_regex(r, line, len, &c);
+			break;
+		case T_NTYPES:
+			break;
 		}
 	}
 	if (c.ov_end > c.ov_start) { /* too many candidates: the last one grows over the rest */

@@ -12,10 +12,7 @@ static bool is_local_char(int c)
 	return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || (c & 0x80);
 }
 
-static bool is_dom_char(int c)
-{
-	return is_alnum(c) || c == '-' || (c & 0x80);
-}
+static bool is_dom_char(int c) { return is_alnum(c) || c == '-' || (c & 0x80); }
 
 void pii_scan_email(const struct rule *r, const char *line, int len, struct cands *c)
 {
@@ -42,8 +39,8 @@ void pii_scan_email(const struct rule *r, const char *line, int len, struct cand
 			s--;
 		/* "erika. mustermann@" / "erika _mustermann@": OCR split the local part */
 		while (s >= 2 && line[s - 1] == ' ' &&
-		       ((s < l && (line[s] == '.' || line[s] == '_' || line[s] == '-')) ||
-			line[s - 2] == '.' || line[s - 2] == '_' || line[s - 2] == '-') &&
+		       ((s < l && (line[s] == '.' || line[s] == '_' || line[s] == '-')) || line[s - 2] == '.' ||
+			line[s - 2] == '_' || line[s - 2] == '-') &&
 		       is_local_char((unsigned char)line[s - 2])) {
 			s--;
 			while (s > 0 && is_local_char((unsigned char)line[s - 1]))
@@ -84,7 +81,8 @@ void pii_scan_email(const struct rule *r, const char *line, int len, struct cand
 				int k = e + 1;
 				while (k < len && is_dom_char((unsigned char)line[k]))
 					k++;
-				if (k < len && (line[k] == '.' || (line[k] == ' ' && k + 1 < len && line[k + 1] == '.')))
+				if (k < len &&
+				    (line[k] == '.' || (line[k] == ' ' && k + 1 < len && line[k + 1] == '.')))
 					e = k;
 			}
 			/* a dot (or a comma OCR'd for a dot), maybe with one space on each side */
@@ -98,7 +96,8 @@ void pii_scan_email(const struct rule *r, const char *line, int len, struct cand
 					q++;
 					sp = true; /* "example. com": only before a lower-case label */
 				}
-				if (q < len && is_dom_char((unsigned char)line[q]) && (!sp || is_lower((unsigned char)line[q]))) {
+				if (q < len && is_dom_char((unsigned char)line[q]) &&
+				    (!sp || is_lower((unsigned char)line[q]))) {
 					dots++;
 					lastlab = q;
 					e = q;
@@ -131,7 +130,8 @@ void pii_scan_phone(const struct rule *r, const char *line, int len, struct cand
 	float mid = (r->conf + r->low) / 2;
 	for (int i = 0; i < len; i++) {
 		int ch = (unsigned char)line[i];
-		bool ocr_start = !is_digit(ch) && ocr_digit(ch) >= 0 && i + 1 < len && is_digit((unsigned char)line[i + 1]);
+		bool ocr_start = !is_digit(ch) && ocr_digit(ch) >= 0 && i + 1 < len &&
+				 is_digit((unsigned char)line[i + 1]);
 		if (!(ch == '+' || ch == '(' || is_digit(ch) || ocr_start))
 			continue;
 		if (i > 0) {
@@ -206,7 +206,7 @@ void pii_scan_phone(const struct rule *r, const char *line, int len, struct cand
 		} else if (nd >= 10 && nd <= 15 && d[0] == '0' && d[1] == '0' && d[2] != '0' && !dot) {
 			conf = r->conf; /* 0049 ... */
 		} else if (paren && paren_len >= 3 && paren_len <= 5 && nd - paren_len >= 5 && nd <= 13 && !dot) {
-			conf = mid;   /* (030) 12 34 56, (555) 123-4567 */
+			conf = mid; /* (030) 12 34 56, (555) 123-4567 */
 		} else if (nd >= 6 && nd <= 13 && d[0] == '0' && d[1] != '0' && !dot) {
 			if (ng >= 2 && glen[0] >= 3 && glen[0] <= 6)
 				conf = mid; /* 030 1234567, 0151-12345678, 030/1234567 */
@@ -228,13 +228,16 @@ struct suffix {
 	const char *s;
 	int n;
 };
-#define SFX(x) { x, (int)sizeof(x) - 1 }
+#define SFX(x)                        \
+	{                             \
+		x, (int)sizeof(x) - 1 \
+	}
 static const struct suffix street_de[] = {
-	SFX("strasse"), SFX("strase"), SFX("strabe"), SFX("stra8e"), SFX("str"), SFX("weg"), SFX("platz"),
-	SFX("allee"), SFX("gasse"), SFX("ring"), SFX("damm"), SFX("ufer"), SFX("chaussee"), SFX("steig"),
-	SFX("pfad"), SFX("markt"), SFX("stieg"), SFX("kamp"), SFX("promenade"), SFX("wall"), SFX("graben"),
-	SFX("hof"), SFX("berg"), SFX("tal"), SFX("feld"), SFX("garten"), SFX("park"), SFX("brucke"), SFX("tor"),
-	SFX("gracht"), { NULL, 0 },
+	SFX("strasse"), SFX("strase"), SFX("strabe"), SFX("stra8e"), SFX("str"),       SFX("weg"),      SFX("platz"),
+	SFX("allee"),   SFX("gasse"),  SFX("ring"),   SFX("damm"),   SFX("ufer"),      SFX("chaussee"), SFX("steig"),
+	SFX("pfad"),    SFX("markt"),  SFX("stieg"),  SFX("kamp"),   SFX("promenade"), SFX("wall"),     SFX("graben"),
+	SFX("hof"),     SFX("berg"),   SFX("tal"),    SFX("feld"),   SFX("garten"),    SFX("park"),     SFX("brucke"),
+	SFX("tor"),     SFX("gracht"), { NULL, 0 },
 };
 /* clang-format off */
 static const char *const street_en[] = {
@@ -266,7 +269,8 @@ static int suffix_of(const char *w, int n, const struct suffix *list, bool *whol
 static bool house_number(const char *line, const struct tok *t)
 {
 	int p = t->s, nd = 0, real = 0;
-	while (p < t->e && ocr_digit((unsigned char)line[p]) >= 0 && !(p > t->s && is_alpha((unsigned char)line[p]) && p + 1 == t->e)) {
+	while (p < t->e && ocr_digit((unsigned char)line[p]) >= 0 &&
+	       !(p > t->s && is_alpha((unsigned char)line[p]) && p + 1 == t->e)) {
 		real += is_digit((unsigned char)line[p]);
 		nd++;
 		p++;
@@ -288,8 +292,7 @@ static bool house_number(const char *line, const struct tok *t)
 	return p == t->e;
 }
 
-void pii_scan_street(const struct rule *r, const char *line, int len, const struct tok *t, int nt,
-		     struct cands *c)
+void pii_scan_street(const struct rule *r, const char *line, int len, const struct tok *t, int nt, struct cands *c)
 {
 	char w[64];
 	for (int i = 0; i < nt; i++) {
@@ -300,14 +303,17 @@ void pii_scan_street(const struct rule *r, const char *line, int len, const stru
 				k++;
 			/* an OCR'd digit glued on: "HauptstraßeS3" (capital or l before a digit) */
 			while (k - t[i].s > 4 && ocr_digit((unsigned char)line[k - 1]) >= 0 &&
-			       (is_upper((unsigned char)line[k - 1]) || line[k - 1] == 'l') && !is_upper((unsigned char)line[k - 2]))
+			       (is_upper((unsigned char)line[k - 1]) || line[k - 1] == 'l') &&
+			       !is_upper((unsigned char)line[k - 2]))
 				k--;
 			struct tok num = { k, t[i].e, 0 };
 			bool whole;
-			if (k - t[i].s >= 3 && house_number(line, &num) && pii_fold_word(line, t[i].s, k, w, sizeof w) > 0 &&
+			if (k - t[i].s >= 3 && house_number(line, &num) &&
+			    pii_fold_word(line, t[i].s, k, w, sizeof w) > 0 &&
 			    suffix_of(w, (int)strlen(w), street_de, &whole)) {
 				int s = t[i].s;
-				if (whole && i > 0 && pii_gap_spaces(line, t[i - 1].e, t[i].s, 1) && (t[i - 1].flags & TK_ALPHA))
+				if (whole && i > 0 && pii_gap_spaces(line, t[i - 1].e, t[i].s, 1) &&
+				    (t[i - 1].flags & TK_ALPHA))
 					s = t[i - 1].s; /* "Am Markt4" */
 				pii_add(c, s, t[i].e, r, r->conf);
 			}
@@ -324,11 +330,14 @@ void pii_scan_street(const struct rule *r, const char *line, int len, const stru
 			int gap_s = t[i].e, gap_e = t[i + 1].s;
 			if (gap_s < len && line[gap_s] == '.')
 				gap_s++;
-			bool gap_ok = gap_e == gap_s ? gap_s > t[i].e : pii_gap_spaces(line, gap_s, gap_e, 2) ||
-				(gap_e - gap_s == 2 && line[gap_s] == ',' && line[gap_s + 1] == ' ');
+			bool gap_ok = gap_e == gap_s ? gap_s > t[i].e
+						     : pii_gap_spaces(line, gap_s, gap_e, 2) ||
+							       (gap_e - gap_s == 2 && line[gap_s] == ',' &&
+								line[gap_s + 1] == ' ');
 			if (gap_ok && house_number(line, &t[i + 1])) {
 				int s = t[i].s;
-				if (whole && i > 0 && pii_gap_spaces(line, t[i - 1].e, t[i].s, 1) && (t[i - 1].flags & TK_ALPHA))
+				if (whole && i > 0 && pii_gap_spaces(line, t[i - 1].e, t[i].s, 1) &&
+				    (t[i - 1].flags & TK_ALPHA))
 					s = t[i - 1].s;
 				else if (whole && !(t[i].flags & TK_CAP))
 					continue;
@@ -344,7 +353,8 @@ void pii_scan_street(const struct rule *r, const char *line, int len, const stru
 			       pii_gap_spaces(line, t[j].e, t[j + 1].s, 1))
 				j--;
 			int e = t[i].e + (t[i].e < len && line[t[i].e] == '.');
-			if (j >= 0 && j < i - 1 && house_number(line, &t[j]) && pii_gap_spaces(line, t[j].e, t[j + 1].s, 1)) {
+			if (j >= 0 && j < i - 1 && house_number(line, &t[j]) &&
+			    pii_gap_spaces(line, t[j].e, t[j + 1].s, 1)) {
 				s = t[j].s;
 				pii_add(c, s, e, r, r->conf);
 			} else if (j + 1 < i && !in_list(w, street_en_title)) {
@@ -393,7 +403,8 @@ void pii_scan_plz(const struct rule *r, const char *line, int len, const struct 
 			int l6 = (unsigned char)line[p + 6];
 			if (!(is_lower(l6) || (l6 & 0x80)))
 				real = 0;
-			if (real < 4 || (ocr_digit((unsigned char)line[p]) == '0' && ocr_digit((unsigned char)line[p + 1]) == '0'))
+			if (real < 4 ||
+			    (ocr_digit((unsigned char)line[p]) == '0' && ocr_digit((unsigned char)line[p + 1]) == '0'))
 				continue;
 			i = plz_city_words(line, len, t, nt, i, i, s, r, c);
 			continue;
@@ -411,8 +422,8 @@ void pii_scan_plz(const struct rule *r, const char *line, int len, const struct 
 		}
 		if (!ok || real < 4 || (d[0] == '0' && d[1] == '0') || i + 1 >= nt)
 			continue;
-		if (!pii_gap_spaces(line, t[i].e, t[i + 1].s, 2) || !(t[i + 1].flags & TK_CAP) || (t[i + 1].flags & TK_DIGIT) ||
-		    t[i + 1].e - t[i + 1].s < 2)
+		if (!pii_gap_spaces(line, t[i].e, t[i + 1].s, 2) || !(t[i + 1].flags & TK_CAP) ||
+		    (t[i + 1].flags & TK_DIGIT) || t[i + 1].e - t[i + 1].s < 2)
 			continue;
 		if (pii_fold_word(line, t[i + 1].s, t[i + 1].e, w, sizeof w) < 0 || in_list(w, not_city))
 			continue;

@@ -19,10 +19,7 @@ static const char *const particles[] = {
 };
 /* clang-format on */
 
-static bool name_word(const struct tok *t)
-{
-	return (t->flags & TK_CAP) && !(t->flags & TK_DIGIT) && t->e - t->s >= 2;
-}
+static bool name_word(const struct tok *t) { return (t->flags & TK_CAP) && !(t->flags & TK_DIGIT) && t->e - t->s >= 2; }
 
 /* A name list lookup that also tries OCR's "ii" for "ü" (Jürgen -> Jiirgen;
  * the lists are folded, ü -> u). */
@@ -43,15 +40,15 @@ static bool name_has(const struct nameset *ns, const char *w)
 	return pii_nameset_has(ns, alt);
 }
 
-void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const char *line, int len,
-		    const struct tok *t, int nt, struct cands *c)
+void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const char *line, int len, const struct tok *t,
+		    int nt, struct cands *c)
 {
 	char w[64];
 	for (int i = 0; i < nt; i++) {
 		/* "J. Doe": an initial and a capitalized word */
 		if (t[i].e - t[i].s == 1 && is_upper((unsigned char)line[t[i].s]) && i + 1 < nt &&
-		    t[i].e + 2 == t[i + 1].s && line[t[i].e] == '.' && line[t[i].e + 1] == ' ' && name_word(&t[i + 1]) &&
-		    t[i + 1].e - t[i + 1].s >= 3 && !(t[i + 1].flags & TK_DIGIT)) {
+		    t[i].e + 2 == t[i + 1].s && line[t[i].e] == '.' && line[t[i].e + 1] == ' ' &&
+		    name_word(&t[i + 1]) && t[i + 1].e - t[i + 1].s >= 3 && !(t[i + 1].flags & TK_DIGIT)) {
 			pii_add(c, t[i].s, t[i + 1].e, r, r->low);
 			continue; /* the word may start a name itself */
 		}
@@ -59,8 +56,8 @@ void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const c
 			/* "charlotte Meyer", "özlem Schulz": OCR lost the capital of a
 			 * listed first name before a capitalized word */
 			if (i + 1 < nt && !(t[i].flags & TK_DIGIT) && t[i].e - t[i].s >= 3 && name_word(&t[i + 1]) &&
-			    pii_gap_spaces(line, t[i].e, t[i + 1].s, 1) && pii_fold_word(line, t[i].s, t[i].e, w, sizeof w) > 0 &&
-			    name_has(&rs->first, w)) {
+			    pii_gap_spaces(line, t[i].e, t[i + 1].s, 1) &&
+			    pii_fold_word(line, t[i].s, t[i].e, w, sizeof w) > 0 && name_has(&rs->first, w)) {
 				pii_add(c, t[i].s, t[i + 1].e, r, r->low);
 				i++;
 			}
@@ -118,9 +115,9 @@ void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const c
 			continue;
 		}
 		/* "Schmidt, Anna": a capitalized word, a comma, a first name */
-		if (j == i && i + 1 < nt && t[i].e + 2 == t[i + 1].s && line[t[i].e] == ',' && line[t[i].e + 1] == ' ' &&
-		    name_word(&t[i + 1]) && pii_fold_word(line, t[i + 1].s, t[i + 1].e, w, sizeof w) > 0 &&
-		    pii_nameset_has(&rs->first, w)) {
+		if (j == i && i + 1 < nt && t[i].e + 2 == t[i + 1].s && line[t[i].e] == ',' &&
+		    line[t[i].e + 1] == ' ' && name_word(&t[i + 1]) &&
+		    pii_fold_word(line, t[i + 1].s, t[i + 1].e, w, sizeof w) > 0 && pii_nameset_has(&rs->first, w)) {
 			pii_add(c, s, t[i + 1].e, r, r->conf);
 			i++;
 			continue;
@@ -129,7 +126,8 @@ void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const c
 			/* Schmidt Anna: a listed surname before a listed first name */
 			bool sure = first;
 			for (int k = i + 1; k <= j && !sure; k++)
-				sure = pii_fold_word(line, t[k].s, t[k].e, w, sizeof w) > 0 && pii_nameset_has(&rs->first, w);
+				sure = pii_fold_word(line, t[k].s, t[k].e, w, sizeof w) > 0 &&
+				       pii_nameset_has(&rs->first, w);
 			pii_add(c, s, t[j].e, r, sure ? r->conf : r->low);
 		} else if (last && i > 0 && name_word(&t[i - 1]) && pii_gap_spaces(line, t[i - 1].e, t[i].s, 1)) {
 			/* "Jiirgen Johnson": a capitalized word, then a listed surname
@@ -208,8 +206,8 @@ static int label_value(const char *line, int limit, int p, enum vkind vk)
 	int e = p, chunks = 0;
 	for (int q = p; q < limit && chunks < (vk == V_DATE ? 3 : 8);) {
 		int s = q, digits = 0, upper = 0, lower = 0;
-		while (q < limit && (is_wordb((unsigned char)line[q]) || line[q] == '-' || line[q] == '/' || line[q] == '.' ||
-				     line[q] == '|')) {
+		while (q < limit && (is_wordb((unsigned char)line[q]) || line[q] == '-' || line[q] == '/' ||
+				     line[q] == '.' || line[q] == '|')) {
 			int ch = (unsigned char)line[q];
 			digits += is_digit(ch);
 			upper += is_upper(ch);
@@ -311,9 +309,10 @@ void pii_scan_labels(const struct ls_pii_rules *rs, const char *line, int len, s
 		/* between label and value: separators, and what OCR makes of a
 		 * colon or a field's border and quotes ('!', '|', quotes) */
 		for (;;) {
-			if (p < limit && (line[p] == ' ' || line[p] == ':' || line[p] == ';' || line[p] == '=' || line[p] == '#' ||
-					  line[p] == '\t' || line[p] == '!' || line[p] == '|' || line[p] == '"' || line[p] == '\'' ||
-					  (line[p] == '.' && p == h[i].e) || (line[p] == '-' && line[p + 1] == ' '))) {
+			if (p < limit &&
+			    (line[p] == ' ' || line[p] == ':' || line[p] == ';' || line[p] == '=' || line[p] == '#' ||
+			     line[p] == '\t' || line[p] == '!' || line[p] == '|' || line[p] == '"' || line[p] == '\'' ||
+			     (line[p] == '.' && p == h[i].e) || (line[p] == '-' && line[p + 1] == ' '))) {
 				p++;
 				continue;
 			}

@@ -15,15 +15,15 @@ struct iban_country {
 };
 /* ISO 13616 / SWIFT IBAN registry lengths and BBAN formats. */
 static const struct iban_country iban_countries[] = {
-	{ "AT", 20, "n16" }, { "BE", 16, "n12" }, { "BG", 22, "a4n6c8" }, { "CH", 21, "n5c12" },
-	{ "CY", 28, "n8c16" }, { "CZ", 24, "n20" }, { "DE", 22, "n18" }, { "DK", 18, "n14" },
-	{ "EE", 20, "n16" }, { "ES", 24, "n20" }, { "FI", 18, "n14" }, { "FR", 27, "n10c11n2" },
-	{ "GB", 22, "a4n14" }, { "GR", 27, "n7c16" }, { "HR", 21, "n17" }, { "HU", 28, "n24" },
-	{ "IE", 22, "a4n14" }, { "IS", 26, "n22" }, { "IT", 27, "a1n10c12" }, { "LI", 21, "n5c12" },
-	{ "LT", 20, "n16" }, { "LU", 20, "n3c13" }, { "LV", 21, "a4c13" }, { "MC", 27, "n10c11n2" },
-	{ "MT", 31, "a4n5c18" }, { "NL", 18, "a4n10" }, { "NO", 15, "n11" }, { "PL", 28, "n24" },
-	{ "PT", 25, "n21" }, { "RO", 24, "a4c16" }, { "SE", 24, "n20" }, { "SI", 19, "n15" },
-	{ "SK", 24, "n20" }, { "SM", 27, "a1n10c12" }, { "TR", 26, "n6c16" },
+	{ "AT", 20, "n16" },     { "BE", 16, "n12" },      { "BG", 22, "a4n6c8" },   { "CH", 21, "n5c12" },
+	{ "CY", 28, "n8c16" },   { "CZ", 24, "n20" },      { "DE", 22, "n18" },      { "DK", 18, "n14" },
+	{ "EE", 20, "n16" },     { "ES", 24, "n20" },      { "FI", 18, "n14" },      { "FR", 27, "n10c11n2" },
+	{ "GB", 22, "a4n14" },   { "GR", 27, "n7c16" },    { "HR", 21, "n17" },      { "HU", 28, "n24" },
+	{ "IE", 22, "a4n14" },   { "IS", 26, "n22" },      { "IT", 27, "a1n10c12" }, { "LI", 21, "n5c12" },
+	{ "LT", 20, "n16" },     { "LU", 20, "n3c13" },    { "LV", 21, "a4c13" },    { "MC", 27, "n10c11n2" },
+	{ "MT", 31, "a4n5c18" }, { "NL", 18, "a4n10" },    { "NO", 15, "n11" },      { "PL", 28, "n24" },
+	{ "PT", 25, "n21" },     { "RO", 24, "a4c16" },    { "SE", 24, "n20" },      { "SI", 19, "n15" },
+	{ "SK", 24, "n20" },     { "SM", 27, "a1n10c12" }, { "TR", 26, "n6c16" },
 };
 
 static const struct iban_country *iban_country(int a, int b)
@@ -97,7 +97,8 @@ void pii_scan_iban(const struct rule *r, const char *line, int len, struct cands
 			bool word = false;
 			while (q < len && (is_alnum((unsigned char)line[q]) || line[q] == '|')) {
 				int ch = (unsigned char)line[q];
-				if (is_lower(ch) && ocr_digit(ch) < 0 && !(n == 0 && q - p < 2)) /* "de89": case of the country */
+				if (is_lower(ch) && ocr_digit(ch) < 0 &&
+				    !(n == 0 && q - p < 2)) /* "de89": case of the country */
 					word = true;
 				q++;
 			}
@@ -144,7 +145,8 @@ void pii_scan_iban(const struct rule *r, const char *line, int len, struct cands
 			int digits = 0;
 			for (int k = 4; k < n; k++)
 				digits += ocr_digit((unsigned char)raw[k]) >= 0;
-			if ((!co && (!is_upper((unsigned char)line[pos[0]]) || !is_upper((unsigned char)line[pos[1]]))) ||
+			if ((!co &&
+			     (!is_upper((unsigned char)line[pos[0]]) || !is_upper((unsigned char)line[pos[1]]))) ||
 			    digits < 8 || n < 14)
 				continue;
 			conf = co ? r->low : r->low * 0.8f;
@@ -239,23 +241,23 @@ static bool card_issuer(const char *d, int n)
 {
 	int p1 = prefix(d, 1), p2 = prefix(d, 2), p3 = prefix(d, 3), p4 = prefix(d, 4), p6 = prefix(d, 6);
 	if (p1 == 4)
-		return n == 13 || n == 16 || n == 19;                      /* Visa */
+		return n == 13 || n == 16 || n == 19; /* Visa */
 	if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720))
-		return n == 16;                                             /* Mastercard */
+		return n == 16; /* Mastercard */
 	if (p4 >= 2200 && p4 <= 2204)
-		return n == 16;                                             /* Mir */
+		return n == 16; /* Mir */
 	if (p2 == 34 || p2 == 37)
-		return n == 15;                                             /* Amex */
+		return n == 15; /* Amex */
 	if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925))
-		return n >= 16;                                             /* Discover */
+		return n >= 16; /* Discover */
 	if (p2 == 36 || p2 == 38 || p2 == 39 || (p3 >= 300 && p3 <= 305))
-		return n >= 14;                                             /* Diners */
+		return n >= 14; /* Diners */
 	if (p4 >= 3528 && p4 <= 3589)
-		return n >= 16;                                             /* JCB */
+		return n >= 16; /* JCB */
 	if (p2 == 62)
-		return n >= 16;                                             /* UnionPay */
+		return n >= 16; /* UnionPay */
 	if (p2 == 50 || (p2 >= 56 && p2 <= 69))
-		return n >= 12;                                             /* Maestro */
+		return n >= 12; /* Maestro */
 	return false;
 }
 
@@ -323,7 +325,9 @@ void pii_scan_card(const struct rule *r, const char *line, const struct ngroup *
 			if (tot < 13)
 				continue;
 			bool l = luhn(d, tot), iss = card_issuer(d, tot);
-			float conf = l && iss ? r->conf : (l || (card_prefix(d) && card_grouping(g, a, b))) ? r->low : 0;
+			float conf = l && iss                                            ? r->conf
+				     : (l || (card_prefix(d) && card_grouping(g, a, b))) ? r->low
+											 : 0;
 			if (conf > 0 && conf >= bconf) {
 				best = b;
 				bconf = conf;
@@ -415,18 +419,23 @@ static int ausweis_char(int c, bool first)
 	if (first)
 		return -1;
 	switch (c) {
-	case 'O': case 'Q': case 'D': return '0';
-	case 'I': case '|': return '1';
-	case 'S': return '5';
-	case 'B': return '8';
-	default: return -1;
+	case 'O':
+	case 'Q':
+	case 'D':
+		return '0';
+	case 'I':
+	case '|':
+		return '1';
+	case 'S':
+		return '5';
+	case 'B':
+		return '8';
+	default:
+		return -1;
 	}
 }
 
-static int ausweis_value(int c)
-{
-	return is_digit(c) ? c - '0' : c - 'A' + 10;
-}
+static int ausweis_value(int c) { return is_digit(c) ? c - '0' : c - 'A' + 10; }
 
 /** 7-3-1 check digit over @n chars. */
 static int check731(const char *s, int n)

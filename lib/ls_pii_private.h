@@ -31,26 +31,26 @@ enum vkind { V_NAME, V_NUMBER, V_TEXT, V_DATE, V_NKINDS };
 struct label {
 	char fold[LABEL_MAX]; /* folded letters and digits only */
 	int nfold;
-	char punct;           /* required ':' or '.' after the label, or 0 */
+	char punct; /* required ':' or '.' after the label, or 0 */
 };
 
 /* One rule of the file. Everything it points to is owned by the rules and
  * freed by ls_pii_rules_free(). */
 struct rule {
-	char *id;        /* malloc'd; [a-z0-9_-], the matches' rule_id */
+	char *id; /* malloc'd; [a-z0-9_-], the matches' rule_id */
 	enum rtype type;
-	float conf, low; /* checksum-valid / shape-only confidence */
-	enum vkind vk;   /* T_LABEL: the kind of value after the label */
+	float conf, low;      /* checksum-valid / shape-only confidence */
+	enum vkind vk;        /* T_LABEL: the kind of value after the label */
 	struct label *labels; /* T_LABEL: malloc'd, nlabels of them */
 	int nlabels;
-	regex_t re;      /* T_REGEX, T_IREGEX: compiled if has_re */
+	regex_t re; /* T_REGEX, T_IREGEX: compiled if has_re */
 	bool has_re;
-	int line;        /* line in the rules file, for messages */
+	int line; /* line in the rules file, for messages */
 };
 
 /* A set of folded names (pii_fold_word) from the name lists. */
 struct nameset {
-	char **slot; /* open addressing, NULL = empty; malloc'd, each name malloc'd */
+	char **slot;      /* open addressing, NULL = empty; malloc'd, each name malloc'd */
 	unsigned mask, n; /* mask + 1 slots (a power of two), n names */
 };
 
@@ -64,18 +64,15 @@ struct label_ref {
 
 /* Built by the loader, immutable afterwards (ls_pii.h, "Threads"). */
 struct ls_pii_rules {
-	struct rule *rules;              /* malloc'd, n used of cap, in file order */
+	struct rule *rules; /* malloc'd, n used of cap, in file order */
 	int n, cap;
-	struct nameset first, last;      /* first names, surnames */
-	struct label_ref *lrefs;         /* sorted by bucket; malloc'd */
-	int lbucket[LABEL_BUCKETS + 1];  /* bucket b: lrefs[lbucket[b] .. lbucket[b + 1]) */
+	struct nameset first, last;     /* first names, surnames */
+	struct label_ref *lrefs;        /* sorted by bucket; malloc'd */
+	int lbucket[LABEL_BUCKETS + 1]; /* bucket b: lrefs[lbucket[b] .. lbucket[b + 1]) */
 };
 
 /** The label bucket of folded char @f (a-z: 0..25, 0-9: 26..35), or -1. */
-static inline int label_bucket(char f)
-{
-	return is_digit(f) ? 26 + (f - '0') : is_lower(f) ? f - 'a' : -1;
-}
+static inline int label_bucket(char f) { return is_digit(f) ? 26 + (f - '0') : is_lower(f) ? f - 'a' : -1; }
 
 /** @key (folded) is in the set. */
 bool pii_nameset_has(const struct nameset *ns, const char *key);
@@ -99,10 +96,10 @@ void pii_add(struct cands *c, int s, int e, const struct rule *r, float conf);
 
 struct ngroup {
 	int s, e;
-	int nd;          /* digits; 0 if the chunk is no number */
+	int nd; /* digits; 0 if the chunk is no number */
 	char d[20];
-	bool run_start;  /* first group of a run */
-	bool plus;       /* a '+' right before the run (phone number) */
+	bool run_start; /* first group of a run */
+	bool plus;      /* a '+' right before the run (phone number) */
 };
 #define MAX_GROUPS (LS_PII_MAX_LINE / 2 + 2)
 
@@ -132,13 +129,12 @@ void pii_scan_bic(const struct rule *r, const char *line, const struct tok *t, i
 /* ls_pii_contact.c */
 void pii_scan_email(const struct rule *r, const char *line, int len, struct cands *c);
 void pii_scan_phone(const struct rule *r, const char *line, int len, struct cands *c);
-void pii_scan_street(const struct rule *r, const char *line, int len, const struct tok *t, int nt,
-		     struct cands *c);
+void pii_scan_street(const struct rule *r, const char *line, int len, const struct tok *t, int nt, struct cands *c);
 void pii_scan_plz(const struct rule *r, const char *line, int len, const struct tok *t, int nt, struct cands *c);
 
 /* ls_pii_names.c */
-void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const char *line, int len,
-		    const struct tok *t, int nt, struct cands *c);
+void pii_scan_names(const struct rule *r, const struct ls_pii_rules *rs, const char *line, int len, const struct tok *t,
+		    int nt, struct cands *c);
 
 /** All label rules at once (the longest label wins), from rs->lrefs. */
 void pii_scan_labels(const struct ls_pii_rules *rs, const char *line, int len, struct cands *c);

@@ -106,10 +106,7 @@ void ls_pii_rules_free(struct ls_pii_rules **rp)
 	*rp = NULL;
 }
 
-int ls_pii_rules_count(const struct ls_pii_rules *r)
-{
-	return r ? r->n : 0;
-}
+int ls_pii_rules_count(const struct ls_pii_rules *r) { return r ? r->n : 0; }
 
 /* ---------------------------------------------------------------- loader */
 
@@ -276,7 +273,8 @@ static int parse_label_text(struct parser *ps, const char *text, struct label *l
 		}
 		if (k == 0 && !(text[p] == ' ' || text[p] == '-' || text[p] == '.' || text[p] == '_'))
 			return fail(ps, -EINVAL, ps->name, ps->line,
-				    "label \"%s\": only letters, digits, spaces, '-', '.', '_' and a final ':' or '.'", text);
+				    "label \"%s\": only letters, digits, spaces, '-', '.', '_' and a final ':' or '.'",
+				    text);
 		p += adv;
 	}
 	if (lb->nfold == 0)
@@ -303,7 +301,8 @@ static int parse_rule(struct parser *ps, const char *rest)
 	if (t == T_NTYPES)
 		return fail(ps, -EINVAL, ps->name, ps->line,
 			    "rule '%s': unknown type '%s' (known: iban card steuer-id ausweis mrz email phone street "
-			    "plz-city name-list bic label regex iregex)", id, type);
+			    "plz-city name-list bic label regex iregex)",
+			    id, type);
 	float cf;
 	if (next_word(&p, conf, sizeof conf, &q) <= 0 || !parse_conf(conf, &cf))
 		return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': confidence must be a number in (0, 1]", id);
@@ -336,13 +335,14 @@ static int parse_rule(struct parser *ps, const char *rest)
 	}
 	if (t == T_LABEL) {
 		if (next_word(&p, w, sizeof w, &q) <= 0 || q)
-			return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': label needs a value kind (name number text date)", id);
+			return fail(ps, -EINVAL, ps->name, ps->line,
+				    "rule '%s': label needs a value kind (name number text date)", id);
 		int k = 0;
 		while (k < V_NKINDS && strcmp(w, vkind_names[k]) != 0)
 			k++;
 		if (k == V_NKINDS)
-			return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': unknown value kind '%s' (known: name number text date)",
-				    id, w);
+			return fail(ps, -EINVAL, ps->name, ps->line,
+				    "rule '%s': unknown value kind '%s' (known: name number text date)", id, w);
 		r->vk = (enum vkind)k;
 		int n;
 		while ((n = next_word(&p, w, sizeof w, &q)) != 0) {
@@ -352,7 +352,8 @@ static int parse_rule(struct parser *ps, const char *rest)
 				return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': %s", id,
 					    n == -1 ? "unterminated quote" : "label too long");
 			if (!q)
-				return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': labels are \"quoted\" (got '%s')", id, w);
+				return fail(ps, -EINVAL, ps->name, ps->line,
+					    "rule '%s': labels are \"quoted\" (got '%s')", id, w);
 			struct label *nl = realloc(r->labels, (size_t)(r->nlabels + 1) * sizeof *nl);
 			if (!nl)
 				return fail(ps, -ENOMEM, ps->name, ps->line, "out of memory");
@@ -363,7 +364,8 @@ static int parse_rule(struct parser *ps, const char *rest)
 			r->nlabels++;
 		}
 		if (r->nlabels == 0)
-			return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': label needs at least one \"TEXT\"", id);
+			return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': label needs at least one \"TEXT\"",
+				    id);
 		return 0;
 	}
 	/* builtins: optional shape=LOW */
@@ -379,8 +381,8 @@ static int parse_rule(struct parser *ps, const char *rest)
 			r->low = lo;
 			continue;
 		}
-		return fail(ps, -EINVAL, ps->name, ps->line, "rule '%s': unexpected '%s' (a %s rule takes only shape=LOW)", id,
-			    n > 0 ? w : "\"", type);
+		return fail(ps, -EINVAL, ps->name, ps->line,
+			    "rule '%s': unexpected '%s' (a %s rule takes only shape=LOW)", id, n > 0 ? w : "\"", type);
 	}
 	return 0;
 }
@@ -480,7 +482,8 @@ int ls_pii_rules_load_data(const char *text, const char *name, struct ls_pii_rul
 		p += l + (nl ? 1 : 0);
 	}
 	if (rc == 0 && ps.rs->n == 0)
-		rc = fail(&ps, -EINVAL, name, ps.line > 0 ? ps.line : 1, "no rules (an empty rule set would mask nothing)");
+		rc = fail(&ps, -EINVAL, name, ps.line > 0 ? ps.line : 1,
+			  "no rules (an empty rule set would mask nothing)");
 	for (int i = 0; rc == 0 && i < ps.rs->n; i++)
 		if (ps.rs->rules[i].type == T_NAMES && ps.rs->first.n == 0 && ps.rs->last.n == 0)
 			rc = fail(&ps, -EINVAL, name, ps.rs->rules[i].line,

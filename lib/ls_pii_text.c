@@ -15,7 +15,7 @@ static const char latin1_fold[64] = "aaaaaaaceeeeiiiidnooooo.ouuuuy.saaaaaaaceee
 /* UTF-8 Latin Extended-A (C4 80..C5 BF, U+0100..U+017F: Polish, Turkish,
  * Czech names: Łukasz, Yılmaz, Dvořák) folded to the base letter. */
 static const char latin_ext_fold[128] = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll"
-					 "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+					"lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
 
 /** U+0100..U+017F upper case: the alternating pattern of Latin Extended-A. */
 static bool latin_ext_upper(int cp)

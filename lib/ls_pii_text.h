@@ -31,14 +31,33 @@ static inline int ocr_digit(int c)
 	if (is_digit(c))
 		return c;
 	switch (c) {
-	case 'O': case 'o': case 'D': case 'Q': return '0';
-	case 'I': case 'l': case '|': case 'i': case '!': return '1';
-	case 'Z': case 'z': return '2';
-	case 'S': case 's': return '5';
-	case 'G': case 'b': return '6';
-	case 'B': return '8';
-	case 'g': case 'q': return '9';
-	default: return -1;
+	case 'O':
+	case 'o':
+	case 'D':
+	case 'Q':
+		return '0';
+	case 'I':
+	case 'l':
+	case '|':
+	case 'i':
+	case '!':
+		return '1';
+	case 'Z':
+	case 'z':
+		return '2';
+	case 'S':
+	case 's':
+		return '5';
+	case 'G':
+	case 'b':
+		return '6';
+	case 'B':
+		return '8';
+	case 'g':
+	case 'q':
+		return '9';
+	default:
+		return -1;
 	}
 }
 
@@ -49,13 +68,21 @@ static inline int ocr_letter(int c)
 	if (is_alpha(c))
 		return up(c);
 	switch (c) {
-	case '0': return 'O';
-	case '1': case '|': return 'I';
-	case '2': return 'Z';
-	case '5': return 'S';
-	case '6': return 'G';
-	case '8': return 'B';
-	default: return -1;
+	case '0':
+		return 'O';
+	case '1':
+	case '|':
+		return 'I';
+	case '2':
+		return 'Z';
+	case '5':
+		return 'S';
+	case '6':
+		return 'G';
+	case '8':
+		return 'B';
+	default:
+		return -1;
 	}
 }
 

@@ -16,13 +16,13 @@
 struct unit {
 	struct ls_redact_box b; /* crop box in the frame */
 	struct ls_ocrpool_entry *e;
-	bool reported;          /* audit written for its judgement */
+	bool reported; /* audit written for its judgement */
 };
 
-struct item {              /* one line of text (or a pending unit) */
+struct item { /* one line of text (or a pending unit) */
 	int x0, y0, x1, y1;
 	int unit;
-	int line;               /* OCR line index, -1 for a pending unit */
+	int line; /* OCR line index, -1 for a pending unit */
 	int row;
 };
 
@@ -32,14 +32,14 @@ struct item {              /* one line of text (or a pending unit) */
 struct ls_redactor {
 	struct ls_redact_params p;
 	int W, H, T, tx, ty, pad;
-	uint8_t *prev[3];         /* previous input */
+	uint8_t *prev[3]; /* previous input */
 	int pstride[3];
 	bool have_prev;
-	uint8_t *changed;         /* tx * ty; 1 changed, 2 changed but only moved by the scroll */
-	uint8_t *pending_tile;    /* tx * ty */
+	uint8_t *changed;      /* tx * ty; 1 changed, 2 changed but only moved by the scroll */
+	uint8_t *pending_tile; /* tx * ty */
 	uint64_t frame;
 
-	struct ls_ocrpool *pool;  /* OCR workers and the cache of their results */
+	struct ls_ocrpool *pool; /* OCR workers and the cache of their results */
 
 	struct unit *units;
 	int nunits, capunits;
@@ -49,10 +49,10 @@ struct ls_redactor {
 	int nmasks;
 	struct ls_redact_box *cover; /* rows waiting for OCR */
 	int ncover;
-	struct ls_redact_box *found;  /* scratch for the detector */
+	struct ls_redact_box *found; /* scratch for the detector */
 
 	struct ls_redact_totals tot; /* the OCR's fields from the pool, on request */
-	float min_conf; /* OCR word confidence (0..100) below which a word is masked */
+	float min_conf;              /* OCR word confidence (0..100) below which a word is masked */
 	bool debug; /* LS_REDACT_DEBUG set: trace units, bands and rows on stderr (with text: never in production) */
 };
 
@@ -150,10 +150,7 @@ static void drain_done(struct ls_redactor *r)
 		r->dirty = true;
 }
 
-static bool overlaps_rows(const struct ls_redact_box *b, int y0, int y1)
-{
-	return b->y < y1 && b->y + b->h > y0;
-}
+static bool overlaps_rows(const struct ls_redact_box *b, int y0, int y1) { return b->y < y1 && b->y + b->h > y0; }
 
 static bool grow_units(struct ls_redactor *r, int more)
 {
@@ -233,8 +230,8 @@ static int redetect_band(struct ls_redactor *r, const struct ls_redact_image *in
 		int x0 = b.x > 2 ? b.x - 2 : 0, y0 = b.y > 2 ? b.y - 2 : 0;
 		int x1 = b.x + b.w + 2 < r->W ? b.x + b.w + 2 : r->W, y1 = b.y + b.h + 2 < r->H ? b.y + b.h + 2 : r->H;
 		b = (struct ls_redact_box){ x0, y0, x1 - x0, y1 - y0 };
-		struct ls_ocrpool_entry *e =
-			ls_ocrpool_entry_for(r->pool, in->planes[0], in->strides[0], b, now_ns, r->frame, st);
+		struct ls_ocrpool_entry *e = ls_ocrpool_entry_for(r->pool, in->planes[0], in->strides[0], b, now_ns,
+								  r->frame, st);
 		if (!e)
 			continue;
 		r->units[r->nunits++] = (struct unit){ b, e, e->state != LS_OCRPOOL_PENDING };
@@ -408,7 +405,8 @@ static void scan_row(struct ls_redactor *r, struct rowtext *t, int from, int y0,
 	struct ls_redact_match m[64];
 	int nm = t->nw ? r->p.scan(r->p.scan_user, t->text, m, 64) : 0;
 	if (r->debug)
-		fprintf(stderr, "frame %llu row y %d-%d: \"%s\" -> %d\n", (unsigned long long)r->frame, y0, y1, t->text, nm);
+		fprintf(stderr, "frame %llu row y %d-%d: \"%s\" -> %d\n", (unsigned long long)r->frame, y0, y1, t->text,
+			nm);
 	for (int k = 0; k < nm; k++) {
 		if (m[k].end <= from)
 			continue;
@@ -461,7 +459,8 @@ static int column_chain(const struct item *items, int row_start, int i, int *out
 			if (items[j].line < 0 || !x_overlap(&items[j], &items[cur]))
 				continue;
 			int dj = abs((items[j].x0 + items[j].x1) - (items[cur].x0 + items[cur].x1));
-			if (found < 0 || dj < abs((items[found].x0 + items[found].x1) - (items[cur].x0 + items[cur].x1)))
+			if (found < 0 ||
+			    dj < abs((items[found].x0 + items[found].x1) - (items[cur].x0 + items[cur].x1)))
 				found = j;
 		}
 		if (found < 0)
@@ -505,7 +504,8 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 			/* the tiles it touches, with a margin for faint anti-aliased
 			 * ink the detector does not count as an edge */
 			int m = u->b.h / 2;
-			int bx0 = u->b.x - m > 0 ? u->b.x - m : 0, bx1 = u->b.x + u->b.w + m < r->W ? u->b.x + u->b.w + m : r->W;
+			int bx0 = u->b.x - m > 0 ? u->b.x - m : 0,
+			    bx1 = u->b.x + u->b.w + m < r->W ? u->b.x + u->b.w + m : r->W;
 			int by0 = u->b.y - m / 2 > 0 ? u->b.y - m / 2 : 0;
 			int by1 = u->b.y + u->b.h + m / 2 < r->H ? u->b.y + u->b.h + m / 2 : r->H;
 			for (int ty = by0 / r->T; ty <= (by1 - 1) / r->T; ty++)
@@ -569,8 +569,8 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 			int padx = (y1 - y0) * 2 / 3 > r->pad ? (y1 - y0) * 2 / 3 : r->pad;
 			int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad;
 			for (int i = a; i < b; i++)
-				add_box(r->cover, &r->ncover, items[i].x0 - padx, y0 - pady, items[i].x1 + padx, y1 + pady,
-					r->W, r->H);
+				add_box(r->cover, &r->ncover, items[i].x0 - padx, y0 - pady, items[i].x1 + padx,
+					y1 + pady, r->W, r->H);
 			a = b;
 			continue;
 		}
@@ -596,19 +596,21 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 				const struct unit *u = &r->units[items[i].unit];
 				for (int k = 0; k < u->e->ocr.nwords; k++) {
 					const struct ls_redact_word *w = &u->e->ocr.words[k];
-					if (w->line != items[i].line || w->conf >= r->min_conf || !w->text || strlen(w->text) < 3)
+					if (w->line != items[i].line || w->conf >= r->min_conf || !w->text ||
+					    strlen(w->text) < 3)
 						continue;
 					int x0, wy0, x1, wy1;
 					word_box(u, w, &x0, &wy0, &x1, &wy1);
 					int padx = (y1 - y0) * 2 / 3 > r->pad ? (y1 - y0) * 2 / 3 : r->pad;
 					int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad;
-					add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W, r->H);
+					add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W,
+						r->H);
 					if (newly)
 						audit(r,
 						      "{\"event\":\"match\",\"frame\":%llu,\"tile\":[%d,%d],\"rule\":\"unreadable\","
 						      "\"confidence\":%.2f,\"box\":[%d,%d,%d,%d]}",
-						      (unsigned long long)r->frame, x0 / r->T, y0 / r->T, (double)w->conf / 100, x0, y0,
-						      x1 - x0, y1 - y0);
+						      (unsigned long long)r->frame, x0 / r->T, y0 / r->T,
+						      (double)w->conf / 100, x0, y0, x1 - x0, y1 - y0);
 				}
 			}
 		/* each cell under its column: the digit-free cells above it (a table
@@ -693,7 +695,8 @@ static bool tile_changed(const struct ls_redactor *r, const struct ls_redact_ima
 	for (int p = 1; p < 3; p++)
 		for (int k = 0; k < (h + 1) / 2; k++)
 			if (memcmp(in->planes[p] + (size_t)(y / 2 + k) * (size_t)in->strides[p] + x / 2,
-				   r->prev[p] + (size_t)(y / 2 + k) * (size_t)r->pstride[p] + x / 2, (size_t)(w + 1) / 2))
+				   r->prev[p] + (size_t)(y / 2 + k) * (size_t)r->pstride[p] + x / 2,
+				   (size_t)(w + 1) / 2))
 				return true;
 	return false;
 }
@@ -748,7 +751,8 @@ static void follow_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 		}
 		/* lost: whatever is where it went (and was) is read again */
 		if (r->debug)
-			fprintf(stderr, "frame %llu lost unit %d,%d %dx%d\n", (unsigned long long)r->frame, u.b.x, u.b.y, u.b.w, u.b.h);
+			fprintf(stderr, "frame %llu lost unit %d,%d %dx%d\n", (unsigned long long)r->frame, u.b.x,
+				u.b.y, u.b.w, u.b.h);
 		u.e->refs--;
 		for (int pass = 0; pass < 2; pass++) {
 			int y0 = pass ? nb.y : u.b.y;
@@ -762,7 +766,6 @@ static void follow_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 	r->nunits = k;
 	r->dirty = true;
 }
-
 
 int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in, struct ls_redact_image *out,
 			int64_t capture_ns, int64_t now_ns, struct ls_redact_stats *st)
@@ -799,8 +802,9 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 	}
 	if (r->debug)
 		for (int i = 0; i < r->nunits; i++)
-			fprintf(stderr, "frame %llu unit %d,%d %dx%d state %d\n", (unsigned long long)r->frame, r->units[i].b.x,
-				r->units[i].b.y, r->units[i].b.w, r->units[i].b.h, r->units[i].e->state);
+			fprintf(stderr, "frame %llu unit %d,%d %dx%d state %d\n", (unsigned long long)r->frame,
+				r->units[i].b.x, r->units[i].b.y, r->units[i].b.w, r->units[i].b.h,
+				r->units[i].e->state);
 	/* 3. text in bands around the changed tile rows */
 	int done_to = 0;
 	for (int ty = 0; ty < r->ty; ty++) {

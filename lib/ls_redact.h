@@ -42,9 +42,9 @@
 /** One word the OCR read, its box in the pixels it was given. */
 struct ls_redact_word {
 	int x, y, w, h;
-	int line;    /**< line index within the image, from 0 */
-	float conf;  /**< 0..100 */
-	char *text;  /**< UTF-8, malloc'd; freed by the redactor */
+	int line;   /**< line index within the image, from 0 */
+	float conf; /**< 0..100 */
+	char *text; /**< UTF-8, malloc'd; freed by the redactor */
 };
 
 struct ls_redact_ocr {
@@ -74,15 +74,15 @@ struct ls_redact_match {
 typedef int (*ls_redact_scan_fn)(void *user, const char *line, struct ls_redact_match *out, int max);
 
 struct ls_redact_params {
-	int width, height;      /**< frame size, even, 64..8192 */
-	int tile;               /**< tile edge in pixels, 8..256, multiple of 8; 0: 32 */
-	int workers;            /**< OCR threads, 1..64; 0: 2 */
-	int pad;                /**< mask padding in pixels, 0..64; default 0 means 3 (use -1 for none) */
-	int64_t budget_ns;      /**< frame older than this at the end of processing: all masked; 0: 150 ms */
-	int64_t stuck_ns;       /**< a worker busy longer than this counts as hung; 0: 5 s */
-	size_t cache_bytes;     /**< pixels kept in the OCR cache; 0: 64 MiB */
-	bool wait;              /**< offline: wait for every unit's OCR instead of masking it */
-	float min_conf;         /**< words OCR reads with less confidence (0..100) are masked; 0: 50; < 0: never */
+	int width, height;  /**< frame size, even, 64..8192 */
+	int tile;           /**< tile edge in pixels, 8..256, multiple of 8; 0: 32 */
+	int workers;        /**< OCR threads, 1..64; 0: 2 */
+	int pad;            /**< mask padding in pixels, 0..64; default 0 means 3 (use -1 for none) */
+	int64_t budget_ns;  /**< frame older than this at the end of processing: all masked; 0: 150 ms */
+	int64_t stuck_ns;   /**< a worker busy longer than this counts as hung; 0: 5 s */
+	size_t cache_bytes; /**< pixels kept in the OCR cache; 0: 64 MiB */
+	bool wait;          /**< offline: wait for every unit's OCR instead of masking it */
+	float min_conf;     /**< words OCR reads with less confidence (0..100) are masked; 0: 50; < 0: never */
 	const struct ls_redact_backend *ocr;
 	ls_redact_scan_fn scan;
 	void *scan_user;
@@ -99,17 +99,17 @@ struct ls_redact_image {
 };
 
 struct ls_redact_stats {
-	int changed_tiles;   /**< tiles whose bytes changed */
-	int pending_tiles;   /**< tiles covered because their text waits for OCR */
-	int mask_boxes;      /**< personal-data boxes drawn */
-	int units;           /**< text units on screen */
-	int pending_units;   /**< of which waiting for OCR */
-	int new_jobs;        /**< units queued for OCR by this frame */
-	int cache_hits;      /**< units judged from the cache by this frame */
-	int scroll_dy;       /**< measured vertical shift (0: none) */
-	bool full_mask;      /**< the whole frame was covered (watchdog) */
+	int changed_tiles;    /**< tiles whose bytes changed */
+	int pending_tiles;    /**< tiles covered because their text waits for OCR */
+	int mask_boxes;       /**< personal-data boxes drawn */
+	int units;            /**< text units on screen */
+	int pending_units;    /**< of which waiting for OCR */
+	int new_jobs;         /**< units queued for OCR by this frame */
+	int cache_hits;       /**< units judged from the cache by this frame */
+	int scroll_dy;        /**< measured vertical shift (0: none) */
+	bool full_mask;       /**< the whole frame was covered (watchdog) */
 	const char *full_why; /**< why, or NULL */
-	int64_t process_ns;  /**< time spent in ls_redactor_process */
+	int64_t process_ns;   /**< time spent in ls_redactor_process */
 };
 
 /** Lifetime totals. */

@@ -13,10 +13,10 @@
 struct sched_thread {
 	pthread_t tid;
 	const struct ls_sched_opts *o;
-	int64_t first;     /* first slot index */
+	int64_t first; /* first slot index */
 	uint64_t nslots;
 	int64_t epoch;
-	int64_t *wake;     /* nslots wake times, preallocated */
+	int64_t *wake; /* nslots wake times, preallocated */
 	bool fifo;
 };
 

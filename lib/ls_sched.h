@@ -12,20 +12,20 @@
 #include "ls_time.h"
 
 struct ls_sched_opts {
-	unsigned threads;     /**< >= 1 */
-	struct ls_rate rate;  /**< wake-ups per second */
-	double seconds;       /**< > 0 */
-	bool realtime;        /**< try SCHED_FIFO + mlockall (needs privileges) */
-	int64_t spin_ns;      /**< > 0: sleep until target - spin_ns, then yield-spin
+	unsigned threads;    /**< >= 1 */
+	struct ls_rate rate; /**< wake-ups per second */
+	double seconds;      /**< > 0 */
+	bool realtime;       /**< try SCHED_FIFO + mlockall (needs privileges) */
+	int64_t spin_ns;     /**< > 0: sleep until target - spin_ns, then yield-spin
 				   to the target (costs CPU, removes wake-up latency) */
-	FILE *per_slot;       /**< optional: one line per slot */
+	FILE *per_slot;      /**< optional: one line per slot */
 };
 
 struct ls_sched_result {
-	uint64_t slots;       /**< slots every thread woke for */
-	int64_t skew_p50_ns, skew_p99_ns, skew_max_ns;  /**< max - min wake across threads */
-	int64_t late_p50_ns, late_p99_ns, late_max_ns;  /**< wake - target, all threads */
-	bool realtime;        /**< SCHED_FIFO was granted */
+	uint64_t slots;                                /**< slots every thread woke for */
+	int64_t skew_p50_ns, skew_p99_ns, skew_max_ns; /**< max - min wake across threads */
+	int64_t late_p50_ns, late_p99_ns, late_max_ns; /**< wake - target, all threads */
+	bool realtime;                                 /**< SCHED_FIFO was granted */
 };
 
 /** Runs the measurement. Returns 0 or negative errno. */

@@ -7,7 +7,7 @@
 
 struct ls_setq {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;        /* signalled on push and close */
+	pthread_cond_t cond; /* signalled on push and close */
 	unsigned depth;
 	unsigned head, count;       /* protected by lock */
 	bool closed;                /* protected by lock */

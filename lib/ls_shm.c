@@ -29,7 +29,7 @@ struct ls_shm_writer {
 	struct lshm_header *h;
 	struct lshm_cam_info *cams;
 	bool checksums;
-	uint64_t pub;   /* next set number */
+	uint64_t pub; /* next set number */
 };
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
@@ -43,15 +43,9 @@ static int fail(char *err, size_t len, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) / a * a;
-}
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-static int64_t mono_ns(void)
-{
-	return ls_monotonic_ns();
-}
+static int64_t mono_ns(void) { return ls_monotonic_ns(); }
 
 /* Plane geometry of one camera: strides rounded to 64 bytes. */
 static uint64_t lay_out(struct lshm_cam_info *ci)
@@ -104,8 +98,8 @@ static int recover_stale(const char *name, char *err, size_t len)
 		struct lshm_header *h = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
 		if (h != MAP_FAILED) {
 			bool ours = h->magic == LSHM_MAGIC;
-			bool alive = ours && !atomic_load(&h->closed) && h->writer_pid > 0 && h->writer_pid != getpid() &&
-				     kill(h->writer_pid, 0) == 0 &&
+			bool alive = ours && !atomic_load(&h->closed) && h->writer_pid > 0 &&
+				     h->writer_pid != getpid() && kill(h->writer_pid, 0) == 0 &&
 				     mono_ns() - (int64_t)atomic_load(&h->heartbeat_ns) < 2 * LS_NS_PER_SEC;
 			if (alive)
 				rc = fail(err, len, -EBUSY, "shm %s: in use by a running writer (pid %d)", name + 1,
@@ -184,8 +178,8 @@ int ls_shm_writer_open(const struct ls_shm_config *cfg, struct ls_shm_writer **o
 	/* reserve the memory now: tmpfs would otherwise fail later with SIGBUS */
 	int e = posix_fallocate(w->fd, 0, (off_t)total);
 	if (e) {
-		rc = fail(err, len, -e, "shm %s: cannot reserve %.1f MiB in %s: %s%s", cfg->name, total / 1048576.0, dir,
-			  strerror(e), e == ENOSPC ? " (enlarge it, e.g. docker --shm-size, or lower slots)" : "");
+		rc = fail(err, len, -e, "shm %s: cannot reserve %.1f MiB in %s: %s%s", cfg->name, total / 1048576.0,
+			  dir, strerror(e), e == ENOSPC ? " (enlarge it, e.g. docker --shm-size, or lower slots)" : "");
 		goto fail_unlink;
 	}
 	w->base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
@@ -275,7 +269,7 @@ void ls_shm_writer_begin(struct ls_shm_writer *w, struct ls_shm_wslot *ws)
 	struct lshm_slot *s = slot_at(w, ws->slot);
 	uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed); /* odd: being written */
-	atomic_thread_fence(memory_order_release); /* ...before any data store */
+	atomic_thread_fence(memory_order_release);                     /* ...before any data store */
 }
 
 void ls_shm_writer_planes(struct ls_shm_writer *w, struct ls_shm_wslot *ws, unsigned cam)
@@ -306,8 +300,8 @@ static void finish(struct ls_shm_writer *w, unsigned k, int64_t n, int64_t slot_
 		syscall(SYS_futex, &w->h->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-void ls_shm_writer_commit(struct ls_shm_writer *w, struct ls_shm_wslot *ws, int64_t n, int64_t slot_ns,
-			  int64_t skew_ns, const uint32_t *states, const int64_t *captures, const int64_t *offsets)
+void ls_shm_writer_commit(struct ls_shm_writer *w, struct ls_shm_wslot *ws, int64_t n, int64_t slot_ns, int64_t skew_ns,
+			  const uint32_t *states, const int64_t *captures, const int64_t *offsets)
 {
 	struct lshm_slot *s = slot_at(w, ws->slot);
 	struct lshm_slot_cam *sc = (struct lshm_slot_cam *)(s + 1);
@@ -360,13 +354,16 @@ int ls_shm_writer_publish(struct ls_shm_writer *w, const struct ls_frameset *set
 		ls_shm_writer_planes(w, &ws, c);
 		const struct lshm_cam_info *ci = &w->cams[c];
 		for (unsigned p = 0; p < ci->nplanes; p++) {
-			size_t rowb = (size_t)(f->strides[p] < (int)ci->planes[p].stride ? f->strides[p] : (int)ci->planes[p].stride);
+			size_t rowb = (size_t)(f->strides[p] < (int)ci->planes[p].stride ? f->strides[p]
+											 : (int)ci->planes[p].stride);
 			size_t need = p == 0 ? (size_t)ci->width * (ci->format >= LSHM_FMT_BGRX ? 4 : 1)
-					     : (ci->format == LSHM_FMT_NV12 ? 2 * ((ci->width + 1) / 2) : (ci->width + 1) / 2);
+					     : (ci->format == LSHM_FMT_NV12 ? 2 * ((ci->width + 1) / 2)
+									    : (ci->width + 1) / 2);
 			if (need < rowb)
 				rowb = need; /* only the picture, never a source's row padding */
 			for (uint32_t y = 0; y < ci->planes[p].rows; y++)
-				memcpy(ws.planes[p] + (size_t)y * ws.strides[p], f->planes[p] + (size_t)y * f->strides[p], rowb);
+				memcpy(ws.planes[p] + (size_t)y * ws.strides[p],
+				       f->planes[p] + (size_t)y * f->strides[p], rowb);
 		}
 	}
 	ls_shm_writer_commit(w, &ws, set->n, set->slot_ns, set->skew_ns, states, captures, offsets);
@@ -378,12 +375,6 @@ void ls_shm_writer_heartbeat(struct ls_shm_writer *w)
 	atomic_store_explicit(&w->h->heartbeat_ns, (uint64_t)mono_ns(), memory_order_release);
 }
 
-uint64_t ls_shm_writer_published(const struct ls_shm_writer *w)
-{
-	return w->pub;
-}
+uint64_t ls_shm_writer_published(const struct ls_shm_writer *w) { return w->pub; }
 
-size_t ls_shm_writer_size(const struct ls_shm_writer *w)
-{
-	return w->size;
-}
+size_t ls_shm_writer_size(const struct ls_shm_writer *w) { return w->size; }

@@ -25,21 +25,21 @@ struct ls_shm_cam {
 };
 
 struct ls_shm_config {
-	const char *name;      /**< [A-Za-z0-9_.-]{1,200}, not starting with '.' */
-	unsigned nslots;       /**< >= 2 */
+	const char *name; /**< [A-Za-z0-9_.-]{1,200}, not starting with '.' */
+	unsigned nslots;  /**< >= 2 */
 	unsigned ncams;
 	const struct ls_shm_cam *cams;
 	struct ls_rate rate;
 	int64_t epoch_ns;
-	gid_t group;           /**< (gid_t)-1: none, mode 0600; else chown to it, mode 0660 */
-	bool checksums;        /**< store FNV-1a 64 of every frame (tests; costs a pass over the data) */
-	const char *shm_dir;   /**< where the space check looks; NULL: /dev/shm */
+	gid_t group;         /**< (gid_t)-1: none, mode 0600; else chown to it, mode 0660 */
+	bool checksums;      /**< store FNV-1a 64 of every frame (tests; costs a pass over the data) */
+	const char *shm_dir; /**< where the space check looks; NULL: /dev/shm */
 };
 
 /** Where the zero-copy producer writes one set: planes inside the slot. */
 struct ls_shm_wslot {
 	unsigned slot;
-	uint8_t *planes[LS_MAX_PLANES];  /**< of camera `cam` after ls_shm_writer_planes() */
+	uint8_t *planes[LS_MAX_PLANES]; /**< of camera `cam` after ls_shm_writer_planes() */
 	int strides[LS_MAX_PLANES];
 };
 
@@ -64,8 +64,8 @@ int ls_shm_writer_publish(struct ls_shm_writer *w, const struct ls_frameset *set
  *  publishes. @states/@captures/@offsets: per camera (ncams); offsets may be NULL. */
 void ls_shm_writer_begin(struct ls_shm_writer *w, struct ls_shm_wslot *ws);
 void ls_shm_writer_planes(struct ls_shm_writer *w, struct ls_shm_wslot *ws, unsigned cam);
-void ls_shm_writer_commit(struct ls_shm_writer *w, struct ls_shm_wslot *ws, int64_t n, int64_t slot_ns,
-			  int64_t skew_ns, const uint32_t *states, const int64_t *captures, const int64_t *offsets);
+void ls_shm_writer_commit(struct ls_shm_writer *w, struct ls_shm_wslot *ws, int64_t n, int64_t slot_ns, int64_t skew_ns,
+			  const uint32_t *states, const int64_t *captures, const int64_t *offsets);
 
 /** Proves the writer alive; call at least every 250 ms when idle. */
 void ls_shm_writer_heartbeat(struct ls_shm_writer *w);

@@ -76,7 +76,4 @@ unsigned ls_spsc_count(const struct ls_spsc *r)
 	return h - t;
 }
 
-unsigned ls_spsc_capacity(const struct ls_spsc *r)
-{
-	return r->mask + 1;
-}
+unsigned ls_spsc_capacity(const struct ls_spsc *r) { return r->mask + 1; }

@@ -59,10 +59,7 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-void ls_sort_i64(int64_t *v, size_t n)
-{
-	qsort(v, n, sizeof *v, cmp_i64);
-}
+void ls_sort_i64(int64_t *v, size_t n) { qsort(v, n, sizeof *v, cmp_i64); }
 
 int64_t ls_percentile_sorted(const int64_t *s, size_t n, double q)
 {

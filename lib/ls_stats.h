@@ -11,8 +11,8 @@
 struct ls_pctl {
 	int64_t *v;
 	unsigned cap, n;
-	uint64_t seen;  /* samples offered since the last reset */
-	int64_t max;    /* exact, even when sampling */
+	uint64_t seen; /* samples offered since the last reset */
+	int64_t max;   /* exact, even when sampling */
 	uint64_t rng;
 };
 

@@ -8,10 +8,7 @@ uint64_t ls_rand_u64(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-double ls_rand01(uint64_t *s)
-{
-	return (double)(ls_rand_u64(s) >> 11) * (1.0 / 9007199254740992.0);
-}
+double ls_rand01(uint64_t *s) { return (double)(ls_rand_u64(s) >> 11) * (1.0 / 9007199254740992.0); }
 
 /* Own-clock reading -> shared time: own(t) = start + (t - start)·(1 + drift). */
 static int64_t fire_time(const struct ls_testcam *c, int64_t k)

@@ -19,16 +19,16 @@ struct ls_testcam_params {
 	struct ls_rate fps;
 	int64_t epoch_ns;
 	int64_t offset_ns;
-	int64_t jitter_ns;  /**< >= 0 */
+	int64_t jitter_ns; /**< >= 0 */
 	double drift_ppm;
-	double drop;        /**< probability in [0, 1] */
+	double drop; /**< probability in [0, 1] */
 	uint64_t seed;
 };
 
 struct ls_testcam {
 	struct ls_testcam_params p;
 	int64_t start_ns;
-	int64_t k;          /* next frame number on the camera's own grid */
+	int64_t k; /* next frame number on the camera's own grid */
 	uint64_t rng;
 };
 

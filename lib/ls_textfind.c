@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EDGE_T 24    /* luma step that counts as an edge */
-#define CELL_W 4     /* detector cells: CELL_W pixels wide, one row high */
-#define SMEAR 2      /* empty cells bridged inside a word or line */
-#define RULE_V 40    /* a vertical edge this tall is a rule (table border), not a glyph */
-#define RULE_H 320   /* a horizontal edge this long is a rule */
-#define MIN_H 6      /* smaller components are not text */
+#define EDGE_T 24  /* luma step that counts as an edge */
+#define CELL_W 4   /* detector cells: CELL_W pixels wide, one row high */
+#define SMEAR 2    /* empty cells bridged inside a word or line */
+#define RULE_V 40  /* a vertical edge this tall is a rule (table border), not a glyph */
+#define RULE_H 320 /* a horizontal edge this long is a rule */
+#define MIN_H 6    /* smaller components are not text */
 #define MIN_W 6
 
 struct run {
@@ -44,8 +44,8 @@ static void uf_union(struct run *r, int a, int b)
 /* One row of edge bits; written so that GCC vectorises it (the whole
  * detector's hot loop: 2 million pixels for a full 1080p change). */
 __attribute__((optimize("O3", "tree-vectorize"))) static void edge_row(const uint8_t *restrict g,
-									 const uint8_t *restrict gn,
-									 uint8_t *restrict er, int width)
+								       const uint8_t *restrict gn, uint8_t *restrict er,
+								       int width)
 {
 	for (int x = 0; x < width - 1; x++) {
 		uint8_t a = g[x], b = g[x + 1], c = gn[x];
@@ -61,7 +61,7 @@ __attribute__((optimize("O3", "tree-vectorize"))) static void edge_row(const uin
  * run of RULE_V or more ended in this row (the caller then clears it, from
  * the previous lengths). */
 __attribute__((optimize("O3", "tree-vectorize"))) static bool vrun_row(const uint8_t *restrict er,
-									 uint16_t *restrict vrun, int width)
+								       uint16_t *restrict vrun, int width)
 {
 	int ended = 0;
 	for (int x = 0; x < width; x++) {
@@ -74,7 +74,7 @@ __attribute__((optimize("O3", "tree-vectorize"))) static bool vrun_row(const uin
 
 /* Marks the cells of a row that hold any edge. */
 __attribute__((optimize("O3", "tree-vectorize"))) static void cells_row(const uint8_t *restrict er,
-									  uint8_t *restrict ir, int width)
+									uint8_t *restrict ir, int width)
 {
 	int full = width / CELL_W;
 	for (int c = 0; c < full; c++) {

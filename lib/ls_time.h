@@ -32,10 +32,7 @@ int64_t ls_monotonic_ns(void);
 /** The clock that reads CLOCK_REALTIME. */
 extern const struct ls_clock ls_clock_realtime;
 
-static inline int64_t ls_clock_now(const struct ls_clock *c)
-{
-	return c->now(c->ctx);
-}
+static inline int64_t ls_clock_now(const struct ls_clock *c) { return c->now(c->ctx); }
 
 /** Parse "30", "29.97", "30000/1001" into a rate. Returns 0 or -EINVAL. */
 int ls_rate_parse(const char *s, struct ls_rate *out);

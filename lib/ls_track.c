@@ -22,25 +22,25 @@ enum { TENTATIVE, CONFIRMED };
 struct trk {
 	uint64_t id;
 	int cls, state;
-	double x[4], v[4];   /* cx, cy, w, h and their velocities per frame */
-	double P[4][3];      /* per coordinate: var(x), cov(x, v), var(v) */
+	double x[4], v[4]; /* cx, cy, w, h and their velocities per frame */
+	double P[4][3];    /* per coordinate: var(x), cov(x, v), var(v) */
 	float score;
 	int det, hits, lost;
-	int64_t t_seen;      /* capture time of the last match (ns) */
+	int64_t t_seen; /* capture time of the last match (ns) */
 };
 
 struct ls_tracker {
 	struct ls_tracker_params p;
-	struct trk *trk;     /* max_tracks, live ones first, in order of birth */
+	struct trk *trk; /* max_tracks, live ones first, in order of birth */
 	int ntrk;
 	uint64_t next_id;
 	uint64_t updates;
-	int64_t last_t;      /* the last update's or hold's time, valid when timed */
+	int64_t last_t; /* the last update's or hold's time, valid when timed */
 	bool timed;
 	/* scratch for one update, sized at creation */
-	int *hi, *lo, *cand, *rows, *cols, *match_col;  /* detection / track index lists */
+	int *hi, *lo, *cand, *rows, *cols, *match_col; /* detection / track index lists */
 	bool *det_used;
-	double *cost;        /* max_tracks x max_dets */
+	double *cost; /* max_tracks x max_dets */
 	double *u, *vv, *minv;
 	int *pp, *way;
 	bool *used;
@@ -68,9 +68,9 @@ float ls_iou(float ax, float ay, float aw, float ah, float bx, float by, float b
 struct ls_tracker *ls_tracker_new(const struct ls_tracker_params *p)
 {
 	struct ls_tracker_params q = p ? *p : defaults;
-#define DEF(f)                        \
-	do {                          \
-		if (q.f == 0)         \
+#define DEF(f)                            \
+	do {                              \
+		if (q.f == 0)             \
 			q.f = defaults.f; \
 	} while (0)
 	DEF(high);
@@ -110,8 +110,8 @@ struct ls_tracker *ls_tracker_new(const struct ls_tracker_params *p)
 	t->pp = malloc(big * sizeof(int));
 	t->way = malloc(big * sizeof(int));
 	t->used = malloc(big * sizeof(bool));
-	if (!t->trk || !t->hi || !t->lo || !t->cols || !t->rows || !t->cand || !t->match_col || !t->det_used || !t->cost ||
-	    !t->u || !t->vv || !t->minv || !t->pp || !t->way || !t->used)
+	if (!t->trk || !t->hi || !t->lo || !t->cols || !t->rows || !t->cand || !t->match_col || !t->det_used ||
+	    !t->cost || !t->u || !t->vv || !t->minv || !t->pp || !t->way || !t->used)
 		goto nomem;
 	return t;
 nomem:
@@ -144,22 +144,13 @@ void ls_tracker_free(struct ls_tracker **tp)
 	*tp = NULL;
 }
 
-int ls_tracker_count(const struct ls_tracker *t)
-{
-	return t->ntrk;
-}
+int ls_tracker_count(const struct ls_tracker *t) { return t->ntrk; }
 
-void ls_tracker_get_params(const struct ls_tracker *t, struct ls_tracker_params *p)
-{
-	*p = t->p;
-}
+void ls_tracker_get_params(const struct ls_tracker *t, struct ls_tracker_params *p) { *p = t->p; }
 
 /* --- Kalman filter, one (position, velocity) pair per coordinate ------------ */
 
-static double noise_h(const struct trk *k)
-{
-	return k->x[3] > 1.0 ? k->x[3] : 1.0;
-}
+static double noise_h(const struct trk *k) { return k->x[3] > 1.0 ? k->x[3] : 1.0; }
 
 static void kf_init(struct trk *k, const struct ls_track_det *d)
 {

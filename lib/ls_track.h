@@ -48,13 +48,13 @@ struct ls_tracker;
 /** One detection: a box in pixels (x, y the top-left corner). */
 struct ls_track_det {
 	float x, y, w, h;
-	float score;      /* 0..1 */
-	int cls;          /* class id; tracks never change class */
+	float score; /* 0..1 */
+	int cls;     /* class id; tracks never change class */
 };
 
 /** A confirmed track as returned by an update. */
 struct ls_track_out {
-	uint64_t id;      /* stable, >= 1 */
+	uint64_t id; /* stable, >= 1 */
 	int cls;
 	float x, y, w, h; /* the filtered box, pixels */
 	float vx, vy;     /* centre velocity, pixels per update (per nominal frame when frame_ns > 0) */
@@ -67,18 +67,18 @@ struct ls_track_out {
 /** Parameters. A field left at 0 takes the default given here, so
  *  `(struct ls_tracker_params){0}` is a usable configuration. */
 struct ls_tracker_params {
-	float high;        /* confident detections, stage 2 and births; default 0.5 */
-	float low;         /* weakest detection used at all (stage 3); default 0.1 */
-	float iou_high;    /* IoU needed in stages 2 and 4; default 0.3 */
-	float iou_low;     /* IoU needed in stage 3; default 0.5 */
-	int min_hits;      /* matches in a row that confirm a track; default 3 */
-	int max_age;       /* updates a confirmed track coasts without a match; default 30 */
-	int max_tracks;    /* live tracks at most (births beyond are refused); default 256 */
-	int max_dets;      /* detections per update at most; default 256 */
-	int64_t frame_ns;  /* nominal frame interval: when > 0 the prediction step is
+	float high;          /* confident detections, stage 2 and births; default 0.5 */
+	float low;           /* weakest detection used at all (stage 3); default 0.1 */
+	float iou_high;      /* IoU needed in stages 2 and 4; default 0.3 */
+	float iou_low;       /* IoU needed in stage 3; default 0.5 */
+	int min_hits;        /* matches in a row that confirm a track; default 3 */
+	int max_age;         /* updates a confirmed track coasts without a match; default 30 */
+	int max_tracks;      /* live tracks at most (births beyond are refused); default 256 */
+	int max_dets;        /* detections per update at most; default 256 */
+	int64_t frame_ns;    /* nominal frame interval: when > 0 the prediction step is
 			    * (t_ns - previous t_ns) / frame_ns frames, so skipped frames are
 			    * bridged; default 0: one step per update */
-	int output_lost;   /* 1: also return confirmed tracks that are coasting (det = -1);
+	int output_lost;     /* 1: also return confirmed tracks that are coasting (det = -1);
 			    * default 0: only tracks matched in this update */
 	int64_t max_hold_ns; /* ls_tracker_hold() drops a track whose last match is more than
 			      * this old (capture time, ns); default 60 s */

@@ -187,16 +187,19 @@ static int cmd_check(int argc, char **argv)
 	if (cfg->record) {
 		struct stat st;
 		const char *d = cfg->record->dir;
-		int e = stat(d, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : access(d, W_OK | X_OK) < 0 ? errno : 0;
+		int e = stat(d, &st) < 0             ? errno
+			: !S_ISDIR(st.st_mode)       ? ENOTDIR
+			: access(d, W_OK | X_OK) < 0 ? errno
+						     : 0;
 		if (e) {
 			fprintf(stderr, "%s:%d: [record] dir=%s: %s\n", cfg->path, cfg->record->line, d, g_strerror(e));
 			bad++;
 		}
 	}
 	if (!bad)
-		printf("%s: ok: %u camera%s at %g fps, %u output%s%s\n", cfg->path, cfg->ncams, cfg->ncams == 1 ? "" : "s",
-		       (double)cfg->rate.num / cfg->rate.den, cfg->noutputs, cfg->noutputs == 1 ? "" : "s",
-		       probe ? ", every camera opened" : "");
+		printf("%s: ok: %u camera%s at %g fps, %u output%s%s\n", cfg->path, cfg->ncams,
+		       cfg->ncams == 1 ? "" : "s", (double)cfg->rate.num / cfg->rate.den, cfg->noutputs,
+		       cfg->noutputs == 1 ? "" : "s", probe ? ", every camera opened" : "");
 	ls_config_free(&cfg);
 	return bad ? 1 : 0;
 }
@@ -229,8 +232,10 @@ static bool output_group(GString *g, const char *uri)
 	}
 	const char *path = g_str_has_prefix(uri, "file://") ? uri + 7 : uri;
 	if (strstr(uri, "://") && !g_str_has_prefix(uri, "file://")) {
-		fprintf(stderr, "lockstep redact: --output %s: expected file:///PATH (.mp4, .mkv, .ts, .y4m or a %%05d.png "
-				"sequence), display:// or shm://NAME\n", uri);
+		fprintf(stderr,
+			"lockstep redact: --output %s: expected file:///PATH (.mp4, .mkv, .ts, .y4m or a %%05d.png "
+			"sequence), display:// or shm://NAME\n",
+			uri);
 		return false;
 	}
 	g_string_append(g, "[output file]\n");
@@ -407,7 +412,7 @@ static int cmd_clip(int argc, char **argv)
 		}
 		const char **dst = !strcmp(a, "--config") ? &path
 				   : !strcmp(a, "--from") ? &from
-				   : !strcmp(a, "--to")	  ? &to
+				   : !strcmp(a, "--to")   ? &to
 				   : !strcmp(a, "--out")  ? &out
 							  : NULL;
 		if (!dst && strcmp(a, "--camera")) {
@@ -461,9 +466,9 @@ static int cmd_clip(int argc, char **argv)
 				fprintf(stderr, "%s\n", err ? err : "lockstep clip: failed");
 				g_free(err);
 			} else {
-				printf("clip: %u camera%s, slots %lld..%lld, %lld frames in %s (manifest.json)\n", res.ncams,
-				       res.ncams == 1 ? "" : "s", (long long)res.first_slot, (long long)res.last_slot,
-				       (long long)res.frames, out);
+				printf("clip: %u camera%s, slots %lld..%lld, %lld frames in %s (manifest.json)\n",
+				       res.ncams, res.ncams == 1 ? "" : "s", (long long)res.first_slot,
+				       (long long)res.last_slot, (long long)res.frames, out);
 				rc = 0;
 			}
 		}
@@ -555,8 +560,8 @@ static int cmd_shm_dump(int argc, char **argv)
 			if (f->state == LSHM_MISSING)
 				g_string_append_printf(line, " %s:MISSING", f->camera);
 			else
-				g_string_append_printf(line, " %s:%s%dx%d", f->camera, f->state == LSHM_HELD ? "held:" : "",
-						       f->width, f->height);
+				g_string_append_printf(line, " %s:%s%dx%d", f->camera,
+						       f->state == LSHM_HELD ? "held:" : "", f->width, f->height);
 		}
 		if (res == LSR_TORN || lsr_release(r, &set) != LSR_OK)
 			g_string_append(line, " (torn: overwritten while read)");
@@ -667,7 +672,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "bench")) {
 		if (argc >= 3 && !strcmp(argv[2], "schedule"))
 			return cmd_bench_schedule(argc - 3, argv + 3);
-		fprintf(stderr, "lockstep bench: unknown benchmark \"%s\" (expected: schedule)\n", argc >= 3 ? argv[2] : "");
+		fprintf(stderr, "lockstep bench: unknown benchmark \"%s\" (expected: schedule)\n",
+			argc >= 3 ? argv[2] : "");
 		return 2;
 	}
 	gst_init(NULL, NULL);

@@ -26,8 +26,8 @@ struct rig {
 	struct ls_source **sources;
 	struct ls_output *outputs;
 	unsigned noutputs;
-	struct ls_output_ctx *ctx;     /* services the outputs share (output_ctx.h) */
-	int *cam_state;                /* each camera's state at the last stats record (aligner thread) */
+	struct ls_output_ctx *ctx; /* services the outputs share (output_ctx.h) */
+	int *cam_state;            /* each camera's state at the last stats record (aligner thread) */
 	struct ls_doorbell bell;
 	struct ls_aligner *al;
 	bool event_time;
@@ -40,13 +40,13 @@ struct rig {
 	bool started;
 	int64_t run_start_ns;
 	bool *seen_first;
-	int64_t *last_pop_mono;    /* CLOCK_MONOTONIC of each camera's last frame */
-	int64_t event_clock;       /* event time: calibrated time of the last frame taken */
+	int64_t *last_pop_mono; /* CLOCK_MONOTONIC of each camera's last frame */
+	int64_t event_clock;    /* event time: calibrated time of the last frame taken */
 	struct ls_pctl skew, latency;
 	uint64_t warmup_frames;
 
 	/* stats writer */
-	GAsyncQueue *lines;        /* gchar*: "S<status>" / "J<json>"; "" = end */
+	GAsyncQueue *lines; /* gchar*: "S<status>" / "J<json>"; "" = end */
 	GThread *writer;
 	FILE *json;
 	int exit_code;
@@ -119,7 +119,8 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 		json_escape(j, r->cfg->cams[c].name);
 		g_string_append_printf(j, ":%llu%s", (unsigned long long)missing[c], c + 1 < r->ncams ? "," : "");
 		if (missing[c])
-			g_string_append_printf(miss_txt, " %s=%llu", r->cfg->cams[c].name, (unsigned long long)missing[c]);
+			g_string_append_printf(miss_txt, " %s=%llu", r->cfg->cams[c].name,
+					       (unsigned long long)missing[c]);
 	}
 	g_string_append(j, "},\"cameras\":{");
 	GString *cam_txt = g_string_new("");
@@ -136,8 +137,8 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 				       ls_source_state_name(st), (unsigned long long)sc.frames,
 				       (unsigned long long)sc.ring_full, (unsigned long long)sc.pool_empty,
 				       (unsigned long long)sc.camera_drops, (unsigned long long)sc.reconnects,
-				       (unsigned long long)sc.outages, (double)sc.outage_ns / 1e9, (double)sc.down_ns / 1e9,
-				       c + 1 < r->ncams ? "," : "");
+				       (unsigned long long)sc.outages, (double)sc.outage_ns / 1e9,
+				       (double)sc.down_ns / 1e9, c + 1 < r->ncams ? "," : "");
 		if (st != LS_SOURCE_RUNNING)
 			g_string_append_printf(cam_txt, " %s:%s", r->cfg->cams[c].name, ls_source_state_name(st));
 	}
@@ -431,8 +432,8 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	unsigned sets_held = 0, frames_held = 0;
 	for (unsigned i = 0; i < nplan; i++) {
 		sets_held += cfg->queue + 2 + (plan[i].ops->sets_held ? plan[i].ops->sets_held(cfg, plan[i].group) : 0);
-		frames_held +=
-			cfg->queue + 2 + (plan[i].ops->frames_held ? plan[i].ops->frames_held(cfg, plan[i].group) : 0);
+		frames_held += cfg->queue + 2 +
+			       (plan[i].ops->frames_held ? plan[i].ops->frames_held(cfg, plan[i].group) : 0);
 	}
 	int64_t *offsets = g_new0(int64_t, cfg->ncams);
 	for (unsigned c = 0; c < cfg->ncams; c++)
@@ -469,11 +470,13 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	 * `hold` (4 to spare) */
 	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + frames_held + 4;
 	/* every file's frame 0 lands on this slot time: 1 s out, room to preroll */
-	int64_t files_start = ls_slot_time(ls_slot_index(ls_realtime_ns() + LS_NS_PER_SEC, cfg->epoch_ns, 0, cfg->rate) + 1,
-					   cfg->epoch_ns, cfg->rate);
+	int64_t files_start = ls_slot_time(
+		ls_slot_index(ls_realtime_ns() + LS_NS_PER_SEC, cfg->epoch_ns, 0, cfg->rate) + 1, cfg->epoch_ns,
+		cfg->rate);
 	for (unsigned c = 0; c < cfg->ncams; c++) {
 		r->rings[c] = ls_spsc_new(RING_FRAMES);
-		r->sources[c] = ls_source_new(c, &cfg->cams[c], r->rings[c], &r->bell, pool_frames, r->event_time, &err);
+		r->sources[c] = ls_source_new(c, &cfg->cams[c], r->rings[c], &r->bell, pool_frames, r->event_time,
+					      &err);
 		if (!r->sources[c]) {
 			g_printerr("%s\n", err);
 			g_clear_pointer(&err, g_free);
@@ -484,8 +487,8 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		if (cfg->cams[c].redact) {
 			struct ls_redact_stage *st = ls_redact_stage_new(&cfg->redact, cfg->cams[c].name, &err);
 			if (!st) {
-				g_printerr("%s:%d: [camera %s] redact: %s\n", cfg->path, cfg->cams[c].line, cfg->cams[c].name,
-					   err);
+				g_printerr("%s:%d: [camera %s] redact: %s\n", cfg->path, cfg->cams[c].line,
+					   cfg->cams[c].name, err);
 				g_clear_pointer(&err, g_free);
 				r->exit_code = 1;
 				goto out_sources;

@@ -123,8 +123,8 @@ int main(int argc, char **argv)
 		for (unsigned s = 0; s < nsets; s++) {
 			r->n = s;
 			r->slot_ns = (int64_t)s * 100000000;
-			if (ls_detect_worker_run_frames(wk, (struct ls_frame *const *)&frames->pdata[s * cams], cams, NULL, r,
-							&err) < 0) {
+			if (ls_detect_worker_run_frames(wk, (struct ls_frame *const *)&frames->pdata[s * cams], cams,
+							NULL, r, &err) < 0) {
 				fprintf(stderr, "%s\n", err);
 				return 1;
 			}
@@ -138,8 +138,9 @@ int main(int argc, char **argv)
 	if (timing) {
 		int64_t run_ns, total_ns;
 		ls_detect_worker_times(wk, &run_ns, &total_ns);
-		fprintf(stderr, "detect-tool: %u framesets x %u cams: %.2f ms per frameset (%.2f in Run)\n", nsets * repeat,
-			cams, (double)(t1 - t0) / 1e6 / (nsets * repeat), (double)run_ns / 1e6 / (nsets * repeat));
+		fprintf(stderr, "detect-tool: %u framesets x %u cams: %.2f ms per frameset (%.2f in Run)\n",
+			nsets * repeat, cams, (double)(t1 - t0) / 1e6 / (nsets * repeat),
+			(double)run_ns / 1e6 / (nsets * repeat));
 	}
 	ls_detect_result_free(&r);
 	ls_detect_worker_free(&wk);

@@ -27,7 +27,8 @@ int main(int argc, char **argv)
 		struct ls_pii_match m[64];
 		int n = ls_pii_scan(r, line, m, 64);
 		for (int i = 0; i < n; i++)
-			printf("%s%d-%d:%s:%.2f", i ? " " : "", m[i].start, m[i].end, m[i].rule_id, (double)m[i].confidence);
+			printf("%s%d-%d:%s:%.2f", i ? " " : "", m[i].start, m[i].end, m[i].rule_id,
+			       (double)m[i].confidence);
 		printf("\n");
 	}
 	ls_pii_rules_free(&r);

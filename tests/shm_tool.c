@@ -54,7 +54,8 @@ static bool arg_flag(int argc, char **argv, const char *name)
 static void render(uint8_t *p, int stride, int rows, uint64_t set, unsigned cam, unsigned plane)
 {
 	for (int y = 0; y < rows; y++) {
-		uint64_t v = (set * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)cam << 48) ^ ((uint64_t)plane << 40) ^ (uint64_t)y;
+		uint64_t v = (set * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)cam << 48) ^ ((uint64_t)plane << 40) ^
+			     (uint64_t)y;
 		memset(p + (size_t)y * stride, (int)(v & 0xff), (size_t)stride);
 		memcpy(p + (size_t)y * stride, &v, sizeof v < (size_t)stride ? sizeof v : (size_t)stride);
 	}

@@ -12,11 +12,11 @@
 
 struct sim_cam {
 	struct ls_testcam_params p;
-	int64_t delay_ns;   /* capture -> arrival at the aligner */
-	bool dead;          /* never delivers */
+	int64_t delay_ns; /* capture -> arrival at the aligner */
+	bool dead;        /* never delivers */
 };
 
-struct sim_set {        /* what the tests check of each emitted set */
+struct sim_set { /* what the tests check of each emitted set */
 	int64_t n, slot_ns, emit_ns, skew_ns;
 	unsigned npresent, nheld;
 	bool complete, deadline;
@@ -46,8 +46,8 @@ struct sim {
 	sim_consumer_fn consumer;
 	void *consumer_user;
 	int64_t prev_n;
-	bool order_ok;          /* emitted n strictly increasing */
-	bool baseline;          /* benchmark: release frames instead of pushing them */
+	bool order_ok; /* emitted n strictly increasing */
+	bool baseline; /* benchmark: release frames instead of pushing them */
 };
 
 /* Builds the aligner from @cfg and the cameras (offsets taken from cfg). */

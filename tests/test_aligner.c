@@ -144,8 +144,8 @@ static void test_offsets_jitter(void)
 	int64_t maxskew = 0;
 	for (size_t i = 0; i < s.nsets; i++)
 		maxskew = MAX(maxskew, s.sets[i].skew_ns);
-	g_assert_cmpint(maxskew, <=, 4 * MS);   /* 2 x jitter */
-	g_assert_cmpint(maxskew, >, 2 * MS);    /* the jitter is really there */
+	g_assert_cmpint(maxskew, <=, 4 * MS); /* 2 x jitter */
+	g_assert_cmpint(maxskew, >, 2 * MS);  /* the jitter is really there */
 	sim_free(&s);
 }
 
@@ -211,7 +211,9 @@ static void test_mixed_rates(void)
 			size_t held = 0;
 			for (size_t i = 0; i < s.nsets; i++)
 				held += s.sets[i].nheld;
-			g_assert_cmpuint(held, ==, miss[2] + miss[0] + miss[1] - (s.sets[0].nheld ? 0 : (3 - s.sets[0].npresent)));
+			g_assert_cmpuint(held, ==,
+					 miss[2] + miss[0] + miss[1] -
+						 (s.sets[0].nheld ? 0 : (3 - s.sets[0].npresent)));
 		}
 		sim_free(&s);
 	}
@@ -245,7 +247,8 @@ static void test_drops(void)
 			if (!s.sets[i].deadline) {
 				early++;
 				/* one or two periods after the slot (two drops in a row) */
-				g_assert_cmpint(s.sets[i].emit_ns - s.sets[i].slot_ns, <=, 2 * 34 * MS + 4 * MS + 4 * MS);
+				g_assert_cmpint(s.sets[i].emit_ns - s.sets[i].slot_ns, <=,
+						2 * 34 * MS + 4 * MS + 4 * MS);
 			}
 		}
 	g_assert_cmpuint(partial, >, 0);

@@ -200,7 +200,8 @@ static void test_epochs(void)
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		char *text = g_strdup_printf("[rig]\nrate = 30\nepoch = %s\n[camera a]\nuri = test://\n", cases[i].text);
+		char *text = g_strdup_printf("[rig]\nrate = 30\nepoch = %s\n[camera a]\nuri = test://\n",
+					     cases[i].text);
 		struct ls_config *cfg = load_ok(text);
 
 		if (cfg->epoch_ns != cases[i].ns)
@@ -340,12 +341,14 @@ static void test_detect(void)
 		 "t.ini:7: [detect] clip-pre-s: expected seconds in 0..3600, got \"-1\"");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclip-post-s = 3601\n",
 		 "t.ini:7: [detect] clip-post-s: expected seconds in 0..3600, got \"3601\"");
-	load_bad(MINIMAL "[camera clips]\nuri = test://\n[detect]\nmodel = m.onnx\nclip-on = person\n[record]\ndir = /tmp\n",
+	load_bad(MINIMAL
+		 "[camera clips]\nuri = test://\n[detect]\nmodel = m.onnx\nclip-on = person\n[record]\ndir = /tmp\n",
 		 "t.ini:9: [detect] clip-on: a camera named \"clips\" has its segments where clips go by default");
 
-	cfg = load_ok(MINIMAL "[detect]\nmodel = y.onnx\nformat = yolov8\nclasses = person, car,bus\nthreshold = 0.45\n"
-			      "iou = 1\nmax-detections = 7\nevery-n = 3\nprovider = cuda\nfallback = cpu\nthreads = 2\n"
-			      "output = -\ndraw = off\nmotion-gate = on\ninput-size = 640x480\nruntime = /opt/libort.so\n");
+	cfg = load_ok(MINIMAL
+		      "[detect]\nmodel = y.onnx\nformat = yolov8\nclasses = person, car,bus\nthreshold = 0.45\n"
+		      "iou = 1\nmax-detections = 7\nevery-n = 3\nprovider = cuda\nfallback = cpu\nthreads = 2\n"
+		      "output = -\ndraw = off\nmotion-gate = on\ninput-size = 640x480\nruntime = /opt/libort.so\n");
 	d = cfg->detect;
 	g_assert_cmpint(d->format, ==, LS_DETECT_YOLOV8);
 	g_assert_false(d->all_classes);
@@ -368,22 +371,25 @@ static void test_detect(void)
 	load_bad(MINIMAL "[detect]\nthreshold = 0.5\n", "t.ini:5: [detect] needs model = FILE.onnx");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nthreshold = 0\n",
 		 "t.ini:7: [detect] threshold: expected a number in (0, 1], got \"0\"");
-	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nthreshold = 1.5\n", "t.ini:7: [detect] threshold: expected a number");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nthreshold = 1.5\n",
+		 "t.ini:7: [detect] threshold: expected a number");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nclasses = person,unicorn\n",
 		 "t.ini:7: [detect] classes: unknown class \"unicorn\"");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nprovider = gpu\n",
 		 "t.ini:7: [detect] provider: unknown provider \"gpu\" (expected cpu, cuda, tensorrt, openvino");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nfallback = maybe\n",
 		 "t.ini:7: [detect] fallback: expected cpu or none, got \"maybe\"");
-	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nformat = ssd\n", "t.ini:7: [detect] format: expected auto, centernet");
+	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nformat = ssd\n",
+		 "t.ini:7: [detect] format: expected auto, centernet");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nevery-n = 0\n", "t.ini:7: [detect] every-n:");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ndraw = sometimes\n", "t.ini:7: [detect] draw: expected on or off");
 	load_bad(MINIMAL "[detect]\nmodel = m.onnx\ninput-size = 640\n",
 		 "t.ini:7: [detect] input-size: expected WIDTHxHEIGHT, each 16..8192, got \"640\"");
-	load_bad(MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n",
-		 "t.ini:7: unknown key \"modle\" in [detect] (expected model, format, classes, threshold, iou, "
-		 "max-detections, every-n, provider, fallback, threads, output, draw, motion-gate, input-size, runtime, "
-		 "clip-on, clip-pre-s, clip-post-s, clip-dir)");
+	load_bad(
+		MINIMAL "[detect]\nmodel = m.onnx\nmodle = x\n",
+		"t.ini:7: unknown key \"modle\" in [detect] (expected model, format, classes, threshold, iou, "
+		"max-detections, every-n, provider, fallback, threads, output, draw, motion-gate, input-size, runtime, "
+		"clip-on, clip-pre-s, clip-post-s, clip-dir)");
 	load_bad(MINIMAL "[detect]\nmodel = a.onnx\n[detect]\nmodel = b.onnx\n",
 		 "t.ini:7: duplicate group [detect] (first at line 5)");
 }
@@ -435,17 +441,21 @@ static void test_bad_syntax(void)
 
 static void test_bad_groups(void)
 {
-	load_bad("[rig]\nrate = 30\n[foo]\n",
-		 "t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] or [record])");
+	load_bad(
+		"[rig]\nrate = 30\n[foo]\n",
+		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] or [record])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
-	load_bad("[camera bad name]\n", "t.ini:1: bad camera name \"bad name\" (expected 1 to 32 of A-Z a-z 0-9 _ . -)");
+	load_bad("[camera bad name]\n",
+		 "t.ini:1: bad camera name \"bad name\" (expected 1 to 32 of A-Z a-z 0-9 _ . -)");
 	load_bad("[camera  a]\n", "t.ini:1: bad camera name \" a\"");
 	load_bad("[camera a/b]\n", "t.ini:1: bad camera name \"a/b\"");
-	load_bad("[camera abcdefghijklmnopqrstuvwxyz0123456]\n", "bad camera name \"abcdefghijklmnopqrstuvwxyz0123456\"");
+	load_bad("[camera abcdefghijklmnopqrstuvwxyz0123456]\n",
+		 "bad camera name \"abcdefghijklmnopqrstuvwxyz0123456\"");
 	load_bad("[camera caf\xc3\xa9]\n", "t.ini:1: bad camera name");
-	load_bad("[output]\n", "t.ini:1: unknown output [output] (expected [output mosaic], [output shm] or [output file])");
+	load_bad("[output]\n",
+		 "t.ini:1: unknown output [output] (expected [output mosaic], [output shm] or [output file])");
 	load_bad("[output pip]\n", "t.ini:1: unknown output [output pip]");
 	load_bad("[rig]\nrate = 30\n[rig]\nrate = 25\n", "t.ini:3: duplicate group [rig] (first at line 1)");
 	load_bad(MINIMAL "[camera a]\nuri = test://\n", "t.ini:5: duplicate camera \"a\" (first at line 3)");
@@ -455,10 +465,12 @@ static void test_bad_groups(void)
 
 static void test_bad_keys(void)
 {
-	load_bad("[rig]\nratee = 30\n", "t.ini:2: unknown key \"ratee\" in [rig] (expected rate, epoch, tolerance-ms, "
-					"max-latency-ms, missing, hold-max-ms, startup-ms, queue, stall-s, retry-max-s)");
-	load_bad("[rig]\nrate = 30\n[camera a]\nurl = test://\n",
-		 "t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled, redact, stall-s, retry-max-s)");
+	load_bad("[rig]\nratee = 30\n",
+		 "t.ini:2: unknown key \"ratee\" in [rig] (expected rate, epoch, tolerance-ms, "
+		 "max-latency-ms, missing, hold-max-ms, startup-ms, queue, stall-s, retry-max-s)");
+	load_bad(
+		"[rig]\nrate = 30\n[camera a]\nurl = test://\n",
+		"t.ini:4: unknown key \"url\" in [camera a] (expected uri, offset-ms, offset, enabled, redact, stall-s, retry-max-s)");
 	load_bad(MINIMAL "[output mosaic]\nfps = 30\n",
 		 "t.ini:6: unknown key \"fps\" in [output mosaic] (expected file, display, width, height)");
 	/* GKeyFile would hide these: a locale key, a key with a space. */
@@ -481,9 +493,10 @@ static void test_bad_structure(void)
 	load_bad("[rig]\ntolerance-ms = 5\n[camera a]\nuri = test://\n", "t.ini:1: [rig] has no rate (e.g. rate = 30)");
 	load_bad("[rig]\nrate = 30\n", "t.ini: no camera: add a [camera NAME] group with a uri");
 	load_bad("[rig]\nrate = 30\n[camera a]\noffset-ms = 2\n", "t.ini:3: [camera a] has no uri (e.g. uri = "
-								     "test://?fps=30)");
-	load_bad(MINIMAL "[output mosaic]\nwidth = 640\n", "t.ini:5: [output mosaic] needs file = PATH, display = true, "
-							   "or both");
+								  "test://?fps=30)");
+	load_bad(MINIMAL "[output mosaic]\nwidth = 640\n",
+		 "t.ini:5: [output mosaic] needs file = PATH, display = true, "
+		 "or both");
 	load_bad(MINIMAL "[output mosaic]\ndisplay = false\n", "t.ini:5: [output mosaic] needs file");
 	/* The first in file order: the group before is checked when it ends. */
 	load_bad("[rig]\nrate = 30\n[camera a]\n[camera b]\nuri = bad\n", "t.ini:3: [camera a] has no uri");
@@ -502,7 +515,8 @@ static void bad_rig_value(const char *line, const char *want)
 
 static void test_bad_rig_values(void)
 {
-	load_bad("[rig]\nrate = abc\n", "t.ini:2: [rig] rate: bad rate \"abc\" (expected e.g. 30, 29.97 or 30000/1001)");
+	load_bad("[rig]\nrate = abc\n",
+		 "t.ini:2: [rig] rate: bad rate \"abc\" (expected e.g. 30, 29.97 or 30000/1001)");
 	load_bad("[rig]\nrate = 0\n", "t.ini:2: [rig] rate: bad rate \"0\"");
 	load_bad("[rig]\nrate = -30\n", "t.ini:2: [rig] rate: bad rate \"-30\"");
 	load_bad("[rig]\nrate = 30/0\n", "t.ini:2: [rig] rate: bad rate \"30/0\"");
@@ -576,17 +590,21 @@ static void test_bad_camera_values(void)
 	bad_camera_value("uri =", "t.ini:4: [camera cam1] uri: empty URI");
 	bad_camera_value("uri = test://?fps=30&jitter-ms=-1", "t.ini:4: [camera cam1] uri: option \"jitter-ms\": must "
 							      "be in [0, 1000] ms, got \"-1\"");
-	bad_camera_value("uri = test://?colour=red", "t.ini:4: [camera cam1] uri: unknown option \"colour\" for test://");
+	bad_camera_value("uri = test://?colour=red",
+			 "t.ini:4: [camera cam1] uri: unknown option \"colour\" for test://");
 	bad_camera_value("uri = file://rel/x.mp4", "t.ini:4: [camera cam1] uri: path must be absolute");
 	bad_camera_value("uri = udp://0.0.0.0", "t.ini:4: [camera cam1] uri: missing port");
-	bad_camera_value("uri = test://\\q", "t.ini:4: [camera cam1] uri: bad escape sequence (GKeyFile knows \\s \\n \\t \\r and \\\\)");
+	bad_camera_value("uri = test://\\q",
+			 "t.ini:4: [camera cam1] uri: bad escape sequence (GKeyFile knows \\s \\n \\t \\r and \\\\)");
 	bad_camera_value("uri = test://\noffset-ms = abc", "t.ini:5: [camera cam1] offset-ms: expected a number of ms "
 							   "(like 4.5 or -7), got \"abc\"");
 	bad_camera_value("uri = test://\noffset-ms = 10000.5", "t.ini:5: [camera cam1] offset-ms: must be in [-10000, "
 							       "10000] ms, got \"10000.5\"");
-	bad_camera_value("uri = test://\noffset = -10001", "t.ini:5: [camera cam1] offset: must be in [-10000, 10000] ms");
-	bad_camera_value("uri = test://\noffset-ms = 1\noffset = 1", "t.ini:6: [camera cam1] offset: offset-ms is "
-								     "already given at line 5 (they are the same, in ms)");
+	bad_camera_value("uri = test://\noffset = -10001",
+			 "t.ini:5: [camera cam1] offset: must be in [-10000, 10000] ms");
+	bad_camera_value("uri = test://\noffset-ms = 1\noffset = 1",
+			 "t.ini:6: [camera cam1] offset: offset-ms is "
+			 "already given at line 5 (they are the same, in ms)");
 	bad_camera_value("offset = 1\nuri = test://\noffset-ms = 1", "t.ini:6: [camera cam1] offset-ms: offset is "
 								     "already given at line 4");
 	bad_camera_value("uri = test://\nenabled = maybe", "t.ini:5: [camera cam1] enabled: expected true or false, "
@@ -623,8 +641,9 @@ static void test_bad_output_values(void)
 static void test_comment_hint(void)
 {
 	/* GKeyFile has no trailing comments: say so. */
-	load_bad("[rig]\nrate = 30 # thirty\n", "t.ini:2: [rig] rate: bad rate \"30 # thirty\" (expected e.g. 30, 29.97 "
-						"or 30000/1001) (comments must be on a line of their own)");
+	load_bad("[rig]\nrate = 30 # thirty\n",
+		 "t.ini:2: [rig] rate: bad rate \"30 # thirty\" (expected e.g. 30, 29.97 "
+		 "or 30000/1001) (comments must be on a line of their own)");
 	load_bad("[rig]\nrate = 30\n[camera a]\nuri = test:// ; synthetic\n",
 		 "t.ini:4: [camera a] uri: space in URI \"test:// ; synthetic\": percent-encode it as %20 (comments "
 		 "must be on a line of their own)");
@@ -963,8 +982,10 @@ static void test_output_shm(void)
 	g_assert_false(cfg->outputs[0].checksums);
 	ls_config_free(&cfg);
 
-	text = g_strconcat(rig, "[output shm]\nname = x\nslots = 16\ngroup = 0\nchecksums = true\n"
-			   "[output mosaic]\ndisplay = true\n", NULL);
+	text = g_strconcat(rig,
+			   "[output shm]\nname = x\nslots = 16\ngroup = 0\nchecksums = true\n"
+			   "[output mosaic]\ndisplay = true\n",
+			   NULL);
 	cfg = load_ok(text);
 	g_free(text);
 	g_assert_cmpuint(cfg->noutputs, ==, 2);
@@ -1080,8 +1101,8 @@ static char *groups_and_keys(const char *text, const char *prefix)
 			const char *close = strchr(p, ']');
 			g_assert_nonnull(close);
 			g_string_append_printf(s, "%s%.*s", s->len ? "\n" : "", (int)(close - p + 1), p);
-		} else if (g_ascii_islower(*p) && (eq = strstr(p, " = ")) && strspn(p, "abcdefghijklmnopqrstuvwxyz-") ==
-											  (size_t)(eq - p)) {
+		} else if (g_ascii_islower(*p) && (eq = strstr(p, " = ")) &&
+			   strspn(p, "abcdefghijklmnopqrstuvwxyz-") == (size_t)(eq - p)) {
 			g_string_append_printf(s, " %.*s", (int)(eq - p), p);
 		}
 	}
@@ -1117,8 +1138,8 @@ static void test_reference_header(void)
  * message expects, in that order. */
 static void test_reference_values(void)
 {
-	static const char *const groups[] = { "[rig]", "[camera NAME]", "[output mosaic]", "[output shm]",
-					      "[output file]", "[redact]", "[detect]", "[record]" };
+	static const char *const groups[] = { "[rig]",         "[camera NAME]", "[output mosaic]", "[output shm]",
+					      "[output file]", "[redact]",      "[detect]",        "[record]" };
 	char *ref = ls_config_reference();
 	char **lines = g_strsplit(ref, "\n", -1);
 	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);
@@ -1130,7 +1151,7 @@ static void test_reference_values(void)
 		/* a group's end: its keys are the unknown key message's list */
 		if (group && (!*l || !**l)) {
 			char *name = g_strcmp0(group, "[camera NAME]") == 0 ? g_strdup("camera x")
-									      : g_strndup(group + 1, strlen(group) - 2);
+									    : g_strndup(group + 1, strlen(group) - 2);
 			char *text = g_strdup_printf("[%s]\nno-such-key = 1\n", name);
 			char *want = g_strdup_printf("t.ini:2: unknown key \"no-such-key\" in [%s] (expected %s)", name,
 						     keys->str);

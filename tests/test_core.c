@@ -89,7 +89,7 @@ static void test_frame_pool(void)
 	released = 0;
 	ls_frame_unref(&f[1]);
 	g_assert_null(f[1]);
-	g_assert_cmpint(released, ==, 0);   /* still referenced */
+	g_assert_cmpint(released, ==, 0); /* still referenced */
 	ls_frame_unref(&extra);
 	g_assert_cmpint(released, ==, 1);
 	struct ls_frame *g = ls_frame_pool_acquire(p);
@@ -157,10 +157,7 @@ static void test_pixfmt(void)
 	g_assert_cmpstr(ls_pixfmt_name(LS_FMT_I420), ==, "I420");
 }
 
-static void keep_set(struct ls_frameset *s, void *user)
-{
-	g_ptr_array_add(user, s);
-}
+static void keep_set(struct ls_frameset *s, void *user) { g_ptr_array_add(user, s); }
 
 static void test_setq(void)
 {

@@ -78,7 +78,7 @@ static void test_preprocess(void)
 static void test_centernet(void)
 {
 	enum { C = 3, H = 16, W = 16 };
-	float *heat = g_new0(float, C * H * W), *wh = g_new0(float, 4 * H * W);
+	float *heat = g_new0(float, C *H *W), *wh = g_new0(float, 4 * H * W);
 	/* class 0 at cell (x 5, y 4), class 2 at (x 10, y 12); stride 64 / 16 = 4 */
 	heat[0 * H * W + 4 * W + 5] = 0.9f;
 	heat[2 * H * W + 12 * W + 10] = 0.5f;
@@ -117,8 +117,8 @@ static void test_nms(void)
 {
 	struct ls_det d[4] = {
 		{ 0, 0, 10, 10, 0.5f, 0 },
-		{ 1, 1, 11, 11, 0.9f, 0 },  /* IoU with the first 0.68: one of them goes */
-		{ 1, 1, 11, 11, 0.7f, 1 },  /* another class: stays */
+		{ 1, 1, 11, 11, 0.9f, 0 },   /* IoU with the first 0.68: one of them goes */
+		{ 1, 1, 11, 11, 0.7f, 1 },   /* another class: stays */
 		{ 20, 20, 30, 30, 0.3f, 0 }, /* apart: stays */
 	};
 	g_assert_cmpfloat_with_epsilon(ls_det_iou(&d[0], &d[1]), 81.0 / 119, 1e-6);
@@ -160,7 +160,7 @@ static void test_yolov8(void)
 static void test_dbnet(void)
 {
 	int gw = 64, gh = 32;
-	float *p = g_new0(float, (size_t)gw * gh);
+	float *p = g_new0(float, (size_t)gw *gh);
 	for (int y = 4; y < 8; y++)
 		for (int x = 10; x < 30; x++)
 			p[y * gw + x] = 0.9f;
@@ -170,7 +170,7 @@ static void test_dbnet(void)
 	for (int y = 14; y < 17; y++)
 		for (int x = 2; x < 8; x++)
 			p[y * gw + x] = 0.35f; /* a region, but unsure */
-	p[30 * gw + 5] = 0.2f;              /* noise */
+	p[30 * gw + 5] = 0.2f;                 /* noise */
 	/* the map covers a 128 x 64 frame at scale 0.5, no padding */
 	struct ls_letterbox lb = ls_letterbox_make(128, 64, 64, 32);
 	struct ls_det d[8];
@@ -203,7 +203,7 @@ static void test_dbnet(void)
 static void test_dbnet_rotated(void)
 {
 	int gw = 128, gh = 96;
-	float *p = g_new0(float, (size_t)gw * gh);
+	float *p = g_new0(float, (size_t)gw *gh);
 	double th = 30 * G_PI / 180, ux = cos(th), uy = sin(th), cx = 64, cy = 48;
 	for (int y = 0; y < gh; y++)
 		for (int x = 0; x < gw; x++) {

@@ -265,7 +265,7 @@ static uint8_t *new_out(const struct ls_mosaic *m)
 /* Pointers into an out_w x out_h I420 picture. */
 #define YAT(o, W, x, y) ((o)[(size_t)(y) * (W) + (x)])
 #define UAT(o, W, H, x, y) ((o)[(size_t)(W) * (H) + (size_t)((y) / 2) * ((W) / 2) + (x) / 2])
-#define VAT(o, W, H, x, y) ((o)[(size_t)(W) * (H) * 5 / 4 + (size_t)((y) / 2) * ((W) / 2) + (x) / 2])
+#define VAT(o, W, H, x, y) ((o)[(size_t)(W) * (H)*5 / 4 + (size_t)((y) / 2) * ((W) / 2) + (x) / 2])
 
 /* ---- the reference picture ----------------------------------------------- */
 
@@ -456,8 +456,8 @@ static void solid(int x, int y, int w, int h, int cam, int *r, int *g, int *b)
 static void test_colours(void)
 {
 	static const int rgb[][3] = {
-		{ 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 }, { 255, 255, 255 },
-		{ 0, 0, 0 }, { 128, 128, 128 }, { 255, 255, 0 }, { 30, 160, 220 },
+		{ 255, 0, 0 }, { 0, 255, 0 },     { 0, 0, 255 },   { 255, 255, 255 },
+		{ 0, 0, 0 },   { 128, 128, 128 }, { 255, 255, 0 }, { 30, 160, 220 },
 	};
 	static const enum ls_pixfmt fmts[] = { LS_FMT_I420, LS_FMT_NV12, LS_FMT_GRAY8, LS_FMT_BGRX, LS_FMT_RGBA };
 	const int W = 320, H = 180;
@@ -499,10 +499,7 @@ static void test_colours(void)
 
 /* Source sample nearest the centre of output sample i of n, in a source of
  * s samples: written independently of the mosaic's tables. */
-static int ref_nearest(int i, int n, int s)
-{
-	return (int)((i + 0.5) * s / n); /* positive: truncation is floor */
-}
+static int ref_nearest(int i, int n, int s) { return (int)((i + 0.5) * s / n); /* positive: truncation is floor */ }
 
 static void coords(int x, int y, int w, int h, int cam, int *r, int *g, int *b)
 {
@@ -757,16 +754,16 @@ static void test_font_clip(void)
 	static const struct {
 		int x, y, scale;
 	} at[] = {
-		{ -10, -5, 3 }, { 30, 18, 2 }, { -1000, 0, 1 }, { 0, -1000, 1 }, { INT_MAX - 5, 0, 64 },
-		{ INT_MIN, INT_MIN, 64 }, { 0, INT_MAX, 1 }, { -7, 20, 4 }, { 5, 5, 1 }, { 36, 22, 1 },
+		{ -10, -5, 3 },           { 30, 18, 2 },     { -1000, 0, 1 }, { 0, -1000, 1 }, { INT_MAX - 5, 0, 64 },
+		{ INT_MIN, INT_MIN, 64 }, { 0, INT_MAX, 1 }, { -7, 20, 4 },   { 5, 5, 1 },     { 36, 22, 1 },
 	};
 	const char *text = "Hg|_ MISSING {x}";
 	for (size_t i = 0; i < G_N_ELEMENTS(at); i++) {
 		int wdt = ls_font_text_width(text, at[i].scale);
 		g_assert_cmpint(ls_font_draw_gray(plane, SW, PW, PH, at[i].x, at[i].y, at[i].scale, text, 250, 3), ==,
 				wdt);
-		g_assert_cmpint(ls_font_draw_gray(exact, PW, PW, PH, at[i].x, at[i].y, at[i].scale, text, 250, -1),
-				==, wdt);
+		g_assert_cmpint(ls_font_draw_gray(exact, PW, PW, PH, at[i].x, at[i].y, at[i].scale, text, 250, -1), ==,
+				wdt);
 	}
 	int inside = 0;
 	for (int y = 0; y < SH; y++) {

@@ -29,9 +29,9 @@ static double gauss(void)
 }
 
 struct scene {
-	float tex[(H + 2 * PAD) * (W + 2 * PAD)];  /* the still scene, padded */
-	float leaves[128 * 128];                   /* the foliage texture */
-	int8_t noise[2 * W * H];                   /* sensor noise bank */
+	float tex[(H + 2 * PAD) * (W + 2 * PAD)]; /* the still scene, padded */
+	float leaves[128 * 128];                  /* the foliage texture */
+	int8_t noise[2 * W * H];                  /* sensor noise bank */
 	uint8_t frame[W * H];
 	/* what moves this frame */
 	double noise_sd, flicker, shake_px;
@@ -110,7 +110,8 @@ static void render(struct scene *s, int f)
 			float v = w00 * TEX(s, sx, sy) + w10 * TEX(s, sx + 1, sy) + w01 * TEX(s, sx, sy + 1) +
 				  w11 * TEX(s, sx + 1, sy + 1);
 			if (s->foliage && x >= FOL_X && x < FOL_X + FOL_W && y >= FOL_Y && y < FOL_Y + FOL_H) {
-				double ox = 3 * sin(0.7 * f + 0.05 * y) + gust_x, oy = 2 * sin(0.9 * f + 0.07 * x) + gust_y;
+				double ox = 3 * sin(0.7 * f + 0.05 * y) + gust_x,
+				       oy = 2 * sin(0.9 * f + 0.07 * x) + gust_y;
 				int lx = (x + (int)lround(ox)) & 127, ly = (y + (int)lround(oy)) & 127;
 				v = 110 + s->leaves[ly * 128 + lx];
 			}
@@ -183,8 +184,8 @@ static void test_quiet(void)
 	s->foliage = false;
 	s->shake_px = 2;
 	g_assert_cmpint(count_raw(s, n_frames(300), NULL, true, "noise+shake"), ==, 0);
-	g_assert_cmpint(count_raw(s, n_frames(150), &no_var_shake, false, "noise+shake, control: k 0.01, no band"),
-			>, 0);
+	g_assert_cmpint(count_raw(s, n_frames(150), &no_var_shake, false, "noise+shake, control: k 0.01, no band"), >,
+			0);
 	s->flicker = 0.10;
 	s->foliage = true;
 	s->noise_sd = 8;
@@ -287,18 +288,9 @@ static void walk(int ow, int oh, int level, int speed, uint64_t seed)
 	g_free(s);
 }
 
-static void test_walk_small_bright(void)
-{
-	walk(48, 96, 235, 6, 3); /* 2% of the frame */
-}
-static void test_walk_small_dark(void)
-{
-	walk(48, 96, 15, 6, 4);
-}
-static void test_walk_large(void)
-{
-	walk(200, 160, 180, 8, 5);
-}
+static void test_walk_small_bright(void) { walk(48, 96, 235, 6, 3); /* 2% of the frame */ }
+static void test_walk_small_dark(void) { walk(48, 96, 15, 6, 4); }
+static void test_walk_large(void) { walk(200, 160, 180, 8, 5); }
 
 /* gain follows the flicker; the result's fields are consistent */
 static void test_gain_and_fields(void)
@@ -386,7 +378,8 @@ static uint8_t *read_vtest(int max, int *got)
 	if (!have)
 		return NULL;
 	char cmd[512];
-	snprintf(cmd, sizeof cmd, "ffmpeg -v error -nostdin -i %s -frames:v %d -f rawvideo -pix_fmt gray -", VTEST, max);
+	snprintf(cmd, sizeof cmd, "ffmpeg -v error -nostdin -i %s -frames:v %d -f rawvideo -pix_fmt gray -", VTEST,
+		 max);
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return NULL;
@@ -447,8 +440,9 @@ static void test_vtest_people(void)
 		}
 		g_assert_cmpfloat(r.score, <, 0.5f);
 	}
-	g_test_message("vtest: gate open in %d of %d frames; mean |frame - 3 frames before| in boxes %.2f, outside %.2f",
-		       open, judged, in_sum / judged, out_sum / judged);
+	g_test_message(
+		"vtest: gate open in %d of %d frames; mean |frame - 3 frames before| in boxes %.2f, outside %.2f", open,
+		judged, in_sum / judged, out_sum / judged);
 	/* people walk through the whole clip */
 	g_assert_cmpint(open, >=, judged * 9 / 10);
 	g_assert_cmpfloat(in_sum, >, 4 * out_sum);

@@ -75,9 +75,7 @@ static bool tap_provider(void *rig, unsigned cam, ls_output_tap_fn fn, void *use
 	return cam == 0; /* camera 0 has an encoded stream, camera 1 none */
 }
 
-static void tap_fn(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns)
-{
-}
+static void tap_fn(void *user, GstBuffer *au, GstCaps *caps, int64_t capture_ns) {}
 
 static void test_taps(void)
 {
@@ -95,10 +93,7 @@ static void test_taps(void)
 	ls_output_ctx_free(&ctx);
 }
 
-static void on_json(void *user, const char *json)
-{
-	g_string_append_printf(user, "%s\n", json);
-}
+static void on_json(void *user, const char *json) { g_string_append_printf(user, "%s\n", json); }
 
 static void test_stats_and_events(void)
 {
@@ -113,9 +108,11 @@ static void test_stats_and_events(void)
 	ls_output_ctx_event(ctx, "clip-ready", NULL);
 	gchar **lines = g_strsplit(events->str, "\n", -1);
 	g_assert_cmpuint(g_strv_length(lines), ==, 3); /* two and the empty tail */
-	g_assert_true(g_str_has_prefix(lines[0], "{\"schema\":\"lockstep.event/1\",\"kind\":\"camera-down\",\"time_ns\":"));
+	g_assert_true(
+		g_str_has_prefix(lines[0], "{\"schema\":\"lockstep.event/1\",\"kind\":\"camera-down\",\"time_ns\":"));
 	g_assert_true(g_str_has_suffix(lines[0], ",\"camera\":\"a\"}"));
-	g_assert_true(g_str_has_prefix(lines[1], "{\"schema\":\"lockstep.event/1\",\"kind\":\"clip-ready\",\"time_ns\":"));
+	g_assert_true(
+		g_str_has_prefix(lines[1], "{\"schema\":\"lockstep.event/1\",\"kind\":\"clip-ready\",\"time_ns\":"));
 	g_assert_true(g_str_has_suffix(lines[1], "}") && !strstr(lines[1], ",}"));
 	g_strfreev(lines);
 	g_string_free(stats, TRUE);

@@ -34,8 +34,8 @@ static void dump(const char *line, const struct ls_pii_match *m, int n)
 {
 	g_printerr("line: \"%s\"\n", line);
 	for (int i = 0; i < n; i++)
-		g_printerr("  [%d,%d) \"%.*s\" %s %.2f\n", m[i].start, m[i].end, m[i].end - m[i].start, line + m[i].start,
-			   m[i].rule_id, (double)m[i].confidence);
+		g_printerr("  [%d,%d) \"%.*s\" %s %.2f\n", m[i].start, m[i].end, m[i].end - m[i].start,
+			   line + m[i].start, m[i].rule_id, (double)m[i].confidence);
 }
 
 /** @line must contain a match covering exactly the first occurrence of @what,
@@ -49,8 +49,8 @@ static void expect(const char *line, const char *what, const char *id, double co
 	int s = (int)(at - line), e = s + (int)strlen(what);
 	for (int i = 0; i < n; i++) {
 		if (m[i].start == s && m[i].end == e) {
-			if (strcmp(m[i].rule_id, id) != 0 || (conf >= 0 && (m[i].confidence < conf - 0.01 ||
-									  m[i].confidence > conf + 0.01))) {
+			if (strcmp(m[i].rule_id, id) != 0 ||
+			    (conf >= 0 && (m[i].confidence < conf - 0.01 || m[i].confidence > conf + 0.01))) {
 				dump(line, m, n);
 				g_error("\"%s\": rule %s conf %.2f, expected %s %.2f", what, m[i].rule_id,
 					(double)m[i].confidence, id, conf);
@@ -115,8 +115,8 @@ static void test_iban(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(valid); i++)
 		expect(valid[i], valid[i], "iban", 0.99);
 	/* in sentences, with text after it */
-	expect("Bitte überweisen Sie an DE89 3704 0044 0532 0130 00 bis Freitag.", "DE89 3704 0044 0532 0130 00", "iban",
-	       0.99);
+	expect("Bitte überweisen Sie an DE89 3704 0044 0532 0130 00 bis Freitag.", "DE89 3704 0044 0532 0130 00",
+	       "iban", 0.99);
 	expect("IBAN: DE89 3704 0044 0532 0130 00 BIC: COBADEFFXXX", "DE89 3704 0044 0532 0130 00", "iban", 0.99);
 	expect("IBAN: DE89 3704 0044 0532 0130 00 BIC: COBADEFFXXX", "COBADEFFXXX", "account-label", 0.9);
 	/* OCR damage repaired, checksum still valid: O/0, l/1, S/5, B/8, Z/2, missing and stray spaces */
@@ -138,9 +138,9 @@ static void test_iban(void)
 	/* not IBANs */
 	expect("AT61 1904 3002 3457 320", "AT61 1904 3002 3457 320", "iban", 0.7); /* AT is 20 long: 19 = shape */
 	expect("de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00", "iban", 0.99); /* lower case */
-	expect("0E89 3704 0044 0532 0130 00", "0E89 3704 0044 0532 0130 00", "iban", 0.99);   /* D read as 0 */
-	expect("OE89 3704 0044 0532 0130 00", "OE89 3704 0044 0532 0130 00", "iban", 0.99);   /* D read as O */
-	expect("0E89 3704 0044 0532 0130 01", "0E89 3704 0044 0532 0130 01", "iban", 0.7);    /* and a wrong digit */
+	expect("0E89 3704 0044 0532 0130 00", "0E89 3704 0044 0532 0130 00", "iban", 0.99); /* D read as 0 */
+	expect("OE89 3704 0044 0532 0130 00", "OE89 3704 0044 0532 0130 00", "iban", 0.99); /* D read as O */
+	expect("0E89 3704 0044 0532 0130 01", "0E89 3704 0044 0532 0130 01", "iban", 0.7);  /* and a wrong digit */
 	expect_none("Der Bericht DE12 ist fertig");
 	expect_none("Version AB12 build 7");
 	expect_none("Die Deutsche Bank hat geschlossen");
@@ -179,10 +179,10 @@ static void test_card(void)
 	/* Luhn valid, unknown issuer: shape */
 	expect("1234567890123452", "1234567890123452", "card", 0.6);
 	/* not cards */
-	expect_none("1234567890123456");                 /* no Luhn, no issuer */
+	expect_none("1234567890123456"); /* no Luhn, no issuer */
 	expect_none("Rechnung vom 21.11.2026 über 1.234,56 EUR");
 	expect_none("Version 4.1.11 build 1111");
-	expect_no_rule("4111 1111", "card");             /* too short */
+	expect_no_rule("4111 1111", "card");                              /* too short */
 	expect("+49 4111 1111 1111", "+49 4111 1111 1111", "phone", 0.9); /* not a card */
 	/* two cards */
 	const char *two = "4111 1111 1111 1111 oder 5555 5555 5555 4444";
@@ -203,11 +203,11 @@ static void test_steuer_id(void)
 	expect("Ihre Steuer-ID lautet 86 095 742 719.", "86 095 742 719", "steuer-id", 0.95);
 	expect("ID 12 345 678 995 gespeichert", "12 345 678 995", "steuer-id", 0.95);
 	expect("86O95742719", "86O95742719", "steuer-id", 0.95); /* O read for 0 */
-	expect_no_rule("12345678990", "steuer-id");  /* wrong check digit */
-	expect_no_rule("12345678903", "steuer-id");  /* check fits, but no digit repeats */
-	expect_no_rule("11123456786", "steuer-id");  /* check fits, a digit three times in a row */
-	expect_no_rule("02345678995", "steuer-id");  /* leading zero */
-	expect_no_rule("1234567899", "steuer-id");   /* 10 digits */
+	expect_no_rule("12345678990", "steuer-id");              /* wrong check digit */
+	expect_no_rule("12345678903", "steuer-id");              /* check fits, but no digit repeats */
+	expect_no_rule("11123456786", "steuer-id");              /* check fits, a digit three times in a row */
+	expect_no_rule("02345678995", "steuer-id");              /* leading zero */
+	expect_no_rule("1234567899", "steuer-id");               /* 10 digits */
 	expect_none("Seite 12 von 345");
 	/* label: any number after it, even an invalid one */
 	expect("Steuer-IdNr.: 12345678990", "12345678990", "account-label", 0.9);
@@ -223,16 +223,16 @@ static void test_ausweis(void)
 	expect("T220001294", "T220001294", "ausweis", 0.5); /* wrong check digit: shape */
 	expect("T22000129", "T22000129", "ausweis", 0.5);   /* without check digit */
 	expect("L01X00T47", "L01X00T47", "ausweis", 0.5);
-	expect("LYM68VW4K4", "LYM68VW4K4", "ausweis", 0.9);  /* mostly letters, valid check digit */
-	expect("LYMG8VW4K4", "LYMG8VW4K4", "ausweis", 0.9);  /* 6 read as G (in the alphabet): retried */
+	expect("LYM68VW4K4", "LYM68VW4K4", "ausweis", 0.9); /* mostly letters, valid check digit */
+	expect("LYMG8VW4K4", "LYMG8VW4K4", "ausweis", 0.9); /* 6 read as G (in the alphabet): retried */
 	expect_none("LYM68VW4K5");                          /* the same with a wrong one: too few digits */
 	expect_none("ABCDEFGHIJ");
-	expect_no_rule("A220001293", "ausweis"); /* A is not in the alphabet of the first char */
-	expect_no_rule("TAE0001293", "ausweis"); /* nor A, E (vowels are never used) */
-	expect_no_rule("123456789", "ausweis");  /* first char must be a letter */
-	expect_no_rule("Tabelle12", "ausweis");  /* too few digits */
-	expect_none("positions mismatches likelihood");  /* words in the alphabet after OCR repair */
-	expect_none("libx264rgb");                       /* lower case that no digit explains */
+	expect_no_rule("A220001293", "ausweis");            /* A is not in the alphabet of the first char */
+	expect_no_rule("TAE0001293", "ausweis");            /* nor A, E (vowels are never used) */
+	expect_no_rule("123456789", "ausweis");             /* first char must be a letter */
+	expect_no_rule("Tabelle12", "ausweis");             /* too few digits */
+	expect_none("positions mismatches likelihood");     /* words in the alphabet after OCR repair */
+	expect_none("libx264rgb");                          /* lower case that no digit explains */
 	expect("LJGRGYTGJl", "LJGRGYTGJl", "ausweis", 0.9); /* l for the check digit 1 */
 	/* the machine-readable zone: the whole line */
 	expect("IDD<<T220001293<<<<<<<<<<<<<<<", "IDD<<T220001293<<<<<<<<<<<<<<<", "mrz", 0.9);
@@ -292,11 +292,11 @@ static void test_phone(void)
 	expect("01511234567", "01511234567", "phone", 0.5);
 	expect("555-123-4567", "555-123-4567", "phone", 0.5);
 	expect("Rufen Sie 0151 1234 5678 an", "0151 1234 5678", "phone", 0.7);
-	expect("030 12345O7", "030 12345O7", "phone", 0.7); /* O for 0 inside the number */
-	expect("+49 30 l234567", "+49 30 l234567", "phone", 0.9);  /* l for 1 starting a group */
+	expect("030 12345O7", "030 12345O7", "phone", 0.7);       /* O for 0 inside the number */
+	expect("+49 30 l234567", "+49 30 l234567", "phone", 0.9); /* l for 1 starting a group */
 	expect("+49 (O)176 8805868", "+49 (O)176 8805868", "phone", 0.9);
-	expect("O30 1234567", "O30 1234567", "phone", 0.7);        /* O for the leading 0 */
-	expect("0 30 1234567", "0 30 1234567", "phone", 0.5);      /* a stray space in the area code */
+	expect("O30 1234567", "O30 1234567", "phone", 0.7);   /* O for the leading 0 */
+	expect("0 30 1234567", "0 30 1234567", "phone", 0.5); /* a stray space in the area code */
 	/* labels */
 	expect("Tel.: 12 34 56", "12 34 56", "account-label", 0.9);
 	/* not phones: dates, amounts, versions, times, counts */
@@ -308,7 +308,7 @@ static void test_phone(void)
 	expect_none("Betrag 1.234,56 EUR, 0,50 EUR Gebühr");
 	expect_none("Version 0.9.1 und 10.0.19045");
 	expect_none("Seite 3 von 12, 250 Einträge");
-	expect_none("030 12");                   /* too short */
+	expect_none("030 12");                              /* too short */
 	expect_no_rule("+49 1234 5678 9012 3456", "phone"); /* longer than E.164 */
 	expect_none("ab 0,99 EUR (inkl. 19% MwSt.)");
 	/* two numbers */
@@ -325,7 +325,7 @@ static void test_street(void)
 	expect("Hauptstr.5", "Hauptstr.5", "street", 0.85);
 	expect("Hauptstraße 12", "Hauptstraße 12", "street", 0.85);
 	expect("Hauptstrasse 12-14", "Hauptstrasse 12-14", "street", 0.85);
-	expect("Hauptstrabe 12", "Hauptstrabe 12", "street", 0.85);   /* ß read as b */
+	expect("Hauptstrabe 12", "Hauptstrabe 12", "street", 0.85); /* ß read as b */
 	expect("Berliner Straße 7", "Berliner Straße 7", "street", 0.85);
 	expect("Frankfurter Allee 34", "Frankfurter Allee 34", "street", 0.85);
 	expect("Karl-Marx-Allee 90", "Karl-Marx-Allee 90", "street", 0.85);
@@ -335,10 +335,10 @@ static void test_street(void)
 	expect("Lindenstr 12", "Lindenstr 12", "street", 0.85);       /* dot lost */
 	expect("HauptstraßeS3b", "HauptstraßeS3b", "street", 0.85);   /* space lost, 5 read as S */
 	expect("Am Markt4Zb", "Am Markt4Zb", "street", 0.85);
-	expect("Goethestraße B", "Goethestraße B", "street", 0.85);   /* 8 read as B */
+	expect("Goethestraße B", "Goethestraße B", "street", 0.85); /* 8 read as B */
 	expect("Schulstraße Gb", "Schulstraße Gb", "street", 0.85);
 	expect("Schulstraße lb", "Schulstraße lb", "street", 0.85);
-	expect_no_rule("Mühlenweg A", "street");                      /* A is no digit */
+	expect_no_rule("Mühlenweg A", "street"); /* A is no digit */
 	expect("221B Baker Street", "221B Baker Street", "street", 0.85);
 	expect("123 Main St.", "123 Main St.", "street", 0.85);
 	expect("10 Downing Street, London", "10 Downing Street", "street", 0.85);
@@ -360,8 +360,8 @@ static void test_plz_city(void)
 	expect("06108 Halle (Saale)", "06108 Halle (Saale)", "plz-city", 0.8);
 	expect("8O331 Munchen", "8O331 Munchen", "plz-city", 0.8); /* O for 0, umlaut lost */
 	expect("wohnhaft in 20095 Hamburg seit", "20095 Hamburg", "plz-city", 0.8);
-	expect("10115Berlin", "10115Berlin", "plz-city", 0.8);        /* space lost */
-	expect("O1067Dresden", "O1067Dresden", "plz-city", 0.8);      /* and O for 0 */
+	expect("10115Berlin", "10115Berlin", "plz-city", 0.8);   /* space lost */
+	expect("O1067Dresden", "O1067Dresden", "plz-city", 0.8); /* and O for 0 */
 	expect("603l1 Frankfurt amMain", "603l1 Frankfurt amMain", "plz-city", 0.8);
 	expect_none("12345 EUR");
 	expect_none("Bestellung 12345 vom Montag");
@@ -376,7 +376,7 @@ static void test_names(void)
 	expect("Anna Schmidt", "Anna Schmidt", "name", 0.85);
 	expect("Sehr geehrte Anna Schmidt,", "Anna Schmidt", "name", 0.85);
 	expect("Jürgen Müller", "Jürgen Müller", "name", 0.85);
-	expect("Jurgen Muller", "Jurgen Muller", "name", 0.85);          /* umlauts lost */
+	expect("Jurgen Muller", "Jurgen Muller", "name", 0.85);               /* umlauts lost */
 	expect("Hans-Peter Kowalczyk", "Hans-Peter Kowalczyk", "name", 0.85); /* surname not in the list */
 	expect("Ludwig van Beethoven", "Ludwig van Beethoven", "name", 0.85);
 	expect("ANNA SCHMIDT", "ANNA SCHMIDT", "name", 0.85);
@@ -384,14 +384,14 @@ static void test_names(void)
 	expect("Guten Tag Frau Wyszynski", "Wyszynski", "name", 0.85);
 	expect("Mr Smith", "Smith", "name", 0.85);
 	expect("Schmidt, Anna", "Schmidt, Anna", "name", 0.85);
-	expect("Hallo Anna, wie geht's?", "Anna", "name", 0.5);   /* lone first name */
+	expect("Hallo Anna, wie geht's?", "Anna", "name", 0.5); /* lone first name */
 	expect("Schmidt Anna", "Schmidt Anna", "name", 0.85);
 	expect("Schmidt Kowalczyk", "Schmidt Kowalczyk", "name", 0.5); /* a surname + a word: low */
-	expect("signed J. Kowalczyk", "J. Kowalczyk", "name", 0.5);   /* an initial */
-	expect("Ticket von Schmidt", "Schmidt", "name", 0.4);     /* lone surname */
-	expect("KlausSchafer", "KlausSchafer", "name", 0.85);    /* OCR lost the space */
+	expect("signed J. Kowalczyk", "J. Kowalczyk", "name", 0.5);    /* an initial */
+	expect("Ticket von Schmidt", "Schmidt", "name", 0.4);          /* lone surname */
+	expect("KlausSchafer", "KlausSchafer", "name", 0.85);          /* OCR lost the space */
 	expect("JonasÖzturk", "JonasÖzturk", "name", 0.85);
-	expect("Mehmet Yılmaz", "Mehmet Yılmaz", "name", 0.85);  /* Latin Extended-A folded: ı = i */
+	expect("Mehmet Yılmaz", "Mehmet Yılmaz", "name", 0.85); /* Latin Extended-A folded: ı = i */
 	expect("Łukasz Wiśniewski", "Łukasz Wiśniewski", "name", 0.85);
 	expect("Herr Dvořák", "Dvořák", "name", 0.85);
 	expect_none("JavaScript und TypeScript");
@@ -411,10 +411,10 @@ static void test_labels(void)
 	expect("Name : Kowalczyk Wyszynski", "Kowalczyk Wyszynski", "name-label", 0.9);
 	expect("Vorname Erika", "Erika", "name-label", 0.9);
 	expect("Kontoinhaber Xaver Yilmaz | Betrag 12,00", "Xaver Yilmaz", "name-label", 0.9);
-	expect("Empfanger: Zeta GmbH", "Zeta GmbH", "name-label", 0.9);      /* umlaut lost */
+	expect("Empfanger: Zeta GmbH", "Zeta GmbH", "name-label", 0.9); /* umlaut lost */
 	expect("Account holder: J. Doe", "J. Doe", "name-label", 0.9);
 	expect("From: someone", "someone", "name-label", 0.9);
-	expect_none("To do: nothing");                                     /* "To:" needs its colon */
+	expect_none("To do: nothing"); /* "To:" needs its colon */
 	expect("Kundennummer: 123 456 789", "123 456 789", "account-label", 0.9);
 	expect("Kunden-Nr. 4711-0815 bitte angeben", "4711-0815", "account-label", 0.9);
 	expect("Kundennr 4711", "4711", "account-label", 0.9);
@@ -453,9 +453,9 @@ static void test_bic(void)
 	expect("GENODEF1S04", "GENODEF1S04", "bic", 0.8);
 	expect("Bank: C0BADEFFXXX", "C0BADEFFXXX", "bic", 0.8); /* 0 for O */
 	expect("Commerzbank DEUTDEDB", "DEUTDEDB", "bic", 0.4);
-	expect_none("DEUTDEDB");     /* letters only need a bank word on the line */
+	expect_none("DEUTDEDB"); /* letters only need a bank word on the line */
 	expect_none("SETTINGS TERMINAL FEEDBACK APPLICATION");
-	expect_none("ABCDEFGH");     /* EF is no country */
+	expect_none("ABCDEFGH"); /* EF is no country */
 	expect_none("Software");
 }
 
@@ -629,8 +629,9 @@ static void test_corpus(void)
 			}
 		}
 	}
-	g_test_message("corpus: %zu lines, %d personal bytes, %d leaked; %d of %d other non-space bytes masked (%.1f%%)",
-		       G_N_ELEMENTS(corpus), marked, leaked, over, clean, 100.0 * over / clean);
+	g_test_message(
+		"corpus: %zu lines, %d personal bytes, %d leaked; %d of %d other non-space bytes masked (%.1f%%)",
+		G_N_ELEMENTS(corpus), marked, leaked, over, clean, 100.0 * over / clean);
 	g_assert_cmpint(leaked, ==, 0);
 	g_assert_cmpint(over * 100, <=, clean * 15); /* over-masking stays under 15 % of the other text */
 }
@@ -826,7 +827,9 @@ static void test_self_test(void)
 	ls_pii_rules_free(&r);
 	/* all but e-mail */
 	g_assert_cmpint(ls_pii_rules_load_data("rule i iban 0.9\nrule c card 0.9\nrule s steuer-id 0.9\n"
-					       "rule p phone 0.9\nrule n label 0.9 name \"Name:\"\n", "m2.rules", &r, &err), ==, 0);
+					       "rule p phone 0.9\nrule n label 0.9 name \"Name:\"\n",
+					       "m2.rules", &r, &err),
+			==, 0);
 	g_assert_cmpint(ls_pii_self_test(r, "m2.rules", &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "m2.rules: rules do not mask the email canary \"canary@example.com\"");
 	free(err);
@@ -843,9 +846,15 @@ static void test_ocr_screen(void)
 	expect("Jonas Jiirgensen", "Jonas Jiirgensen", "name", 0.85);
 	expect("Xaver Johnson", "Xaver Johnson", "name", 0.5);
 	expect("CUST-2023-346474\tcharlotte Meyer\tc.meyer@example.de", "charlotte Meyer", "name", 0.5);
-	expect("K2016 \xc3\xb6" "zlem Schulz", "\xc3\xb6" "zlem Schulz", "name", 0.5);
+	expect("K2016 \xc3\xb6"
+	       "zlem Schulz",
+	       "\xc3\xb6"
+	       "zlem Schulz",
+	       "name", 0.5);
 	expect_none("die anna bekommt"); /* a listed name in lower case, no capitalized word after it */
-	expect("\xe2\x80\x98" "Emma Schafer", "Emma Schafer", "name", 0.85);
+	expect("\xe2\x80\x98"
+	       "Emma Schafer",
+	       "Emma Schafer", "name", 0.85);
 	expect("weiss 5_j15@example.net", "weiss 5_j15@example.net", "email", 0.95);
 	expect_covered("by e-mail at brown, u58@example.org.", "brown, u58@example.org");
 	expect("write to brown, u58@example.org.", "brown, u58@example.org", "email", 0.95);

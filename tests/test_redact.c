@@ -40,10 +40,7 @@ static void img_init(struct img *i)
 	i->im = (struct ls_redact_image){ { i->buf, i->buf + W * H, i->buf + W * H * 5 / 4 }, { W, W / 2, W / 2 } };
 }
 
-static void img_free(struct img *i)
-{
-	g_free(i->buf);
-}
+static void img_free(struct img *i) { g_free(i->buf); }
 
 /* The fake OCR: a line of N glyph cells "reads" as the text registered for
  * N (each test draws lines of distinct lengths); word boxes share its ink. */
@@ -56,14 +53,9 @@ struct script {
 };
 static struct script S;
 
-static void *fake_new(void *user, int idx, char **err)
-{
-	return &S;
-}
+static void *fake_new(void *user, int idx, char **err) { return &S; }
 
-static void fake_free(void *w)
-{
-}
+static void fake_free(void *w) {}
 
 static int fake_recognize(void *wctx, const uint8_t *gray, int w, int h, int stride, struct ls_redact_ocr *out)
 {

@@ -146,8 +146,8 @@ static void check_pattern(const lsr_frameset *fs, const struct ls_shm_cam *cams,
 				const uint8_t *row = f->planes[p] + (size_t)y * f->strides[p];
 				for (int x = 0; x < f->strides[p]; x++)
 					if (row[x] != pattern(set, c, p, y, x))
-						g_error("set %u cam %u plane %d (%d,%d): %u, not %u", (unsigned)set,
-							c, p, x, y, row[x], pattern(set, c, p, y, x));
+						g_error("set %u cam %u plane %d (%d,%d): %u, not %u", (unsigned)set, c,
+							p, x, y, row[x], pattern(set, c, p, y, x));
 			}
 		}
 	}
@@ -175,15 +175,9 @@ static lsr_reader *open_reader(const char *name)
 	return r;
 }
 
-static void xpipe(int fds[2])
-{
-	g_assert_cmpint(pipe(fds), ==, 0);
-}
+static void xpipe(int fds[2]) { g_assert_cmpint(pipe(fds), ==, 0); }
 
-static void xwrite(int fd, const void *p, size_t n)
-{
-	g_assert_cmpint(write(fd, p, n), ==, (ssize_t)n);
-}
+static void xwrite(int fd, const void *p, size_t n) { g_assert_cmpint(write(fd, p, n), ==, (ssize_t)n); }
 
 /* Reads exactly n bytes; false at end of file (the child died). */
 static bool xread(int fd, void *p, size_t n)
@@ -1119,8 +1113,8 @@ static void src_frame(struct ls_frame *f, enum ls_pixfmt fmt, int w, int h, int 
 		memset(f->planes[p], SRC_PAD_BYTE, size);
 		for (int y = 0; y < rows; y++)
 			for (int x = 0; x < rowb; x++)
-				f->planes[p][(size_t)y * f->strides[p] + x] =
-					(uint8_t)(seed * 13 + (unsigned)p * 50 + (unsigned)y * 3 + (unsigned)x);
+				f->planes[p][(size_t)y * f->strides[p] + x] = (uint8_t)(seed * 13 + (unsigned)p * 50 +
+											(unsigned)y * 3 + (unsigned)x);
 	}
 }
 
@@ -1260,7 +1254,8 @@ static void test_checksum(void)
 	uint64_t w = lshm_checksum((const uint8_t *const *)planes, strides, rows, 2);
 	g_assert_cmpuint(w, ==, lsr_frame_checksum(&f));
 	/* FNV-1a 64 of nothing is its offset basis; of "a" the published value */
-	g_assert_cmpuint(lshm_checksum((const uint8_t *const *)planes, strides, rows, 0), ==, UINT64_C(0xcbf29ce484222325));
+	g_assert_cmpuint(lshm_checksum((const uint8_t *const *)planes, strides, rows, 0), ==,
+			 UINT64_C(0xcbf29ce484222325));
 	uint8_t one = 'a';
 	uint8_t *p1[1] = { &one };
 	int s1[1] = { 1 }, r1[1] = { 1 };

@@ -26,17 +26,17 @@ static double gauss(void)
 }
 
 struct obj {
-	double x, y, w, h, vx, vy;  /* top-left and velocity per frame */
+	double x, y, w, h, vx, vy; /* top-left and velocity per frame */
 	int cls;
-	int from, to;               /* frames in which it exists */
-	int hide_from, hide_to;     /* frames without a detection (occluded) */
+	int from, to;           /* frames in which it exists */
+	int hide_from, hide_to; /* frames without a detection (occluded) */
 	float score;
 };
 
 struct checker {
-	uint64_t id_of[64];   /* object -> the first id it got (0: none yet) */
-	uint64_t cur_id[64];  /* object -> its id now */
-	int obj_of_id[256];   /* id -> object, -1 unknown */
+	uint64_t id_of[64];  /* object -> the first id it got (0: none yet) */
+	uint64_t cur_id[64]; /* object -> its id now */
+	int obj_of_id[256];  /* id -> object, -1 unknown */
 	int switches, fp_confirmed, outputs;
 	uint64_t max_id;
 };
@@ -81,15 +81,15 @@ static void check_out(struct checker *c, const struct ls_track_out *out, int n, 
 }
 
 struct scene_opts {
-	double jitter;   /* px, standard deviation of the box edges */
-	double miss;     /* probability a visible object is not detected */
-	double fp;       /* false positives per frame */
+	double jitter; /* px, standard deviation of the box edges */
+	double miss;   /* probability a visible object is not detected */
+	double fp;     /* false positives per frame */
 	int frames;
 };
 
 /* Runs @objs through a tracker; returns the checker's counts. */
-static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const struct scene_opts *o,
-		      struct checker *c, uint64_t seed)
+static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const struct scene_opts *o, struct checker *c,
+		      uint64_t seed)
 {
 	rng_state = seed;
 	checker_init(c);
@@ -106,16 +106,23 @@ static void run_scene(struct ls_tracker *t, struct obj *objs, int nobj, const st
 			if (rnd() < o->miss)
 				continue;
 			double j = o->jitter;
-			dets[n] = (struct ls_track_det){ .x = (float)(x + j * gauss()), .y = (float)(y + j * gauss()),
-						   .w = (float)(b->w + j * gauss()), .h = (float)(b->h + j * gauss()),
-						   .score = b->score > 0 ? b->score : 0.9f, .cls = b->cls };
+			dets[n] = (struct ls_track_det){ .x = (float)(x + j * gauss()),
+							 .y = (float)(y + j * gauss()),
+							 .w = (float)(b->w + j * gauss()),
+							 .h = (float)(b->h + j * gauss()),
+							 .score = b->score > 0 ? b->score : 0.9f,
+							 .cls = b->cls };
 			gt[n++] = k;
 		}
 		/* false positives: anywhere, one frame each */
 		double fp = o->fp;
 		while (fp > 0 && rnd() < fp) {
-			dets[n] = (struct ls_track_det){ .x = (float)(rnd() * 1200), .y = (float)(rnd() * 640), .w = 30, .h = 60,
-						   .score = 0.55f + 0.4f * (float)rnd(), .cls = 0 };
+			dets[n] = (struct ls_track_det){ .x = (float)(rnd() * 1200),
+							 .y = (float)(rnd() * 640),
+							 .w = 30,
+							 .h = 60,
+							 .score = 0.55f + 0.4f * (float)rnd(),
+							 .cls = 0 };
 			gt[n++] = -1;
 			fp -= 1;
 		}
@@ -195,11 +202,11 @@ static void test_occlusion(void)
 	struct ls_tracker *t = ls_tracker_new(NULL);
 	struct checker c;
 	run_scene(t, o, 3, &so, &c, 7);
-	g_assert_cmpint(c.switches, ==, 1); /* object 1, back after 40 frames, got a new id */
+	g_assert_cmpint(c.switches, ==, 1);               /* object 1, back after 40 frames, got a new id */
 	g_assert_cmpuint(c.id_of[0] * c.id_of[1], ==, 2); /* 1 and 2, confirmed together */
-	g_assert_cmpuint(c.cur_id[1], ==, 3); /* object 1's return */
-	g_assert_cmpuint(c.id_of[2], ==, 4); /* the newcomer */
-	g_assert_cmpuint(c.cur_id[0], ==, c.id_of[0]); /* back after 12 frames, same id */
+	g_assert_cmpuint(c.cur_id[1], ==, 3);             /* object 1's return */
+	g_assert_cmpuint(c.id_of[2], ==, 4);              /* the newcomer */
+	g_assert_cmpuint(c.cur_id[0], ==, c.id_of[0]);    /* back after 12 frames, same id */
 	ls_tracker_free(&t);
 }
 
@@ -235,8 +242,9 @@ static void test_weak_detections(void)
 	struct ls_tracker *t = ls_tracker_new(NULL);
 	struct ls_track_out out[4];
 	for (int f = 0; f < 40; f++) {
-		struct ls_track_det d = { .x = 100.0f + 3 * f, .y = 80, .w = 40, .h = 90,
-				    .score = (f >= 10 && f < 25) ? 0.3f : 0.8f };
+		struct ls_track_det d = {
+			.x = 100.0f + 3 * f, .y = 80, .w = 40, .h = 90, .score = (f >= 10 && f < 25) ? 0.3f : 0.8f
+		};
 		int n = ls_tracker_update(t, &d, 1, f * FRAME_NS, out, 4);
 		g_assert_cmpint(n, ==, f < 2 ? 0 : 1);
 		if (n == 0)
@@ -280,9 +288,15 @@ static void test_crowd(void)
 	rng_state = 99;
 	for (int k = 0; k < 30; k++) {
 		double h = 60 + rnd() * 60;
-		o[k] = (struct obj){ .x = rnd() * 1100, .y = rnd() * 560, .w = h * 0.45, .h = h,
-				     .vx = (rnd() - 0.5) * 8, .vy = (rnd() - 0.5) * 3, .from = (int)(rnd() * 40),
-				     .to = 150, .hide_to = -1 };
+		o[k] = (struct obj){ .x = rnd() * 1100,
+				     .y = rnd() * 560,
+				     .w = h * 0.45,
+				     .h = h,
+				     .vx = (rnd() - 0.5) * 8,
+				     .vy = (rnd() - 0.5) * 3,
+				     .from = (int)(rnd() * 40),
+				     .to = 150,
+				     .hide_to = -1 };
 	}
 	struct scene_opts so = { .jitter = 1.5, .miss = 0.03, .fp = 0.5, .frames = 150 };
 	struct ls_tracker *t = ls_tracker_new(NULL);
@@ -333,7 +347,8 @@ static void test_optimal_assignment(void)
 	g_assert_cmpint(ls_tracker_update(t, born, 2, 0, out, 4), ==, 2);
 	g_assert_cmpuint(out[0].id, ==, 1); /* T1 */
 	g_assert_cmpint(out[0].det, ==, 0);
-	struct ls_track_det next[2] = { { 140, 76, 100, 100, 0.9f, 0 } /* Da */, { 113, 91, 100, 100, 0.9f, 0 } /* Db */ };
+	struct ls_track_det next[2] = { { 140, 76, 100, 100, 0.9f, 0 } /* Da */,
+					{ 113, 91, 100, 100, 0.9f, 0 } /* Db */ };
 	g_assert_cmpfloat(ls_iou(100, 100, 100, 100, 140, 76, 100, 100), <, 0.3f);
 	g_assert_cmpint(ls_tracker_update(t, next, 2, 1, out, 4), ==, 2);
 	g_assert_cmpuint(out[0].id, ==, 1);
@@ -358,7 +373,8 @@ static void test_hold_keeps_still_object(void)
 {
 	struct ls_tracker_params p = { .frame_ns = FRAME_NS };
 	struct ls_tracker *held = ls_tracker_new(&p), *gap = ls_tracker_new(&p), *miss = ls_tracker_new(&p);
-	struct ls_tracker *coast = ls_tracker_new(&(struct ls_tracker_params){ .frame_ns = FRAME_NS, .output_lost = 1 });
+	struct ls_tracker *coast = ls_tracker_new(
+		&(struct ls_tracker_params){ .frame_ns = FRAME_NS, .output_lost = 1 });
 	struct ls_track_out out[4];
 	struct ls_track_det d = { .y = 100, .w = 80, .h = 160, .score = 0.9f };
 	int f = 0;
@@ -455,7 +471,9 @@ static void test_errors(void)
 	ls_tracker_get_params(t, &p);
 	g_assert_cmpint(p.min_hits, ==, 3);
 	g_assert_cmpint(p.max_dets, ==, 2);
-	struct ls_track_det d[3] = { { 0, 0, 10, 10, 0.9f, 0 }, { 100, 0, 10, 10, 0.9f, 0 }, { 200, 0, 10, 10, 0.9f, 0 } };
+	struct ls_track_det d[3] = { { 0, 0, 10, 10, 0.9f, 0 },
+				     { 100, 0, 10, 10, 0.9f, 0 },
+				     { 200, 0, 10, 10, 0.9f, 0 } };
 	struct ls_track_out out[4];
 	g_assert_cmpint(ls_tracker_update(t, d, 3, 0, out, 4), ==, -E2BIG);
 	g_assert_cmpint(ls_tracker_update(t, NULL, 1, 0, out, 4), ==, -EINVAL);

@@ -110,8 +110,8 @@ static void test_value_fixed(void)
 	g_assert_nonnull(strstr(err, "must be in"));
 	g_clear_pointer(&err, g_free);
 
-	g_assert_cmpint(ls_value_parse_fixed("10.5", LS_NS_PER_MS, -10 * LS_NS_PER_MS, 10 * LS_NS_PER_MS, &v, &err),
-			==, -EINVAL);
+	g_assert_cmpint(ls_value_parse_fixed("10.5", LS_NS_PER_MS, -10 * LS_NS_PER_MS, 10 * LS_NS_PER_MS, &v, &err), ==,
+			-EINVAL);
 	g_assert_cmpstr(err, ==, "must be in [-10, 10] ms, got \"10.5\"");
 	g_clear_pointer(&err, g_free);
 	g_assert_cmpint(ls_value_parse_fixed("0", LS_NS_PER_MS, 1, 1500 * LS_NS_PER_US, &v, &err), ==, -EINVAL);
@@ -133,8 +133,8 @@ static void test_value_int(void)
 	g_assert_cmpint(ls_value_parse_int("101", 0, 100, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "must be in [0, 100], got \"101\"");
 	g_clear_pointer(&err, g_free);
-	for (const char *const *s = (const char *const[]){ "", "0x10", " 1", "1 ", "1.5", "abc", "99999999999999999999",
-							   NULL };
+	for (const char *const *s =
+		     (const char *const[]){ "", "0x10", " 1", "1 ", "1.5", "abc", "99999999999999999999", NULL };
 	     *s; s++) {
 		g_assert_cmpint(ls_value_parse_int(*s, G_MININT64, G_MAXINT64, &v, &err), ==, -EINVAL);
 		g_assert_nonnull(strstr(err, "expected an integer"));
@@ -154,8 +154,8 @@ static void test_value_double(void)
 	g_assert_cmpint(ls_value_parse_double("2", 0, 1, &v, &err), ==, -EINVAL);
 	g_assert_cmpstr(err, ==, "must be in [0, 1], got \"2\"");
 	g_clear_pointer(&err, g_free);
-	for (const char *const *s = (const char *const[]){ "", "nan", "inf", "-inf", "0x1p3", "1,5", " 1", "1e999",
-							   "x", NULL };
+	for (const char *const *s =
+		     (const char *const[]){ "", "nan", "inf", "-inf", "0x1p3", "1,5", " 1", "1e999", "x", NULL };
 	     *s; s++) {
 		g_assert_cmpint(ls_value_parse_double(*s, -G_MAXDOUBLE, G_MAXDOUBLE, &v, &err), ==, -EINVAL);
 		g_assert_nonnull(strstr(err, "expected a number"));
@@ -168,12 +168,14 @@ static void test_value_bool(void)
 	bool v = false;
 	char *err = NULL;
 
-	for (const char *const *s = (const char *const[]){ "true", "TRUE", "yes", "Yes", "on", "ON", "1", NULL }; *s; s++) {
+	for (const char *const *s = (const char *const[]){ "true", "TRUE", "yes", "Yes", "on", "ON", "1", NULL }; *s;
+	     s++) {
 		v = false;
 		g_assert_cmpint(ls_value_parse_bool(*s, &v, NULL), ==, 0);
 		g_assert_true(v);
 	}
-	for (const char *const *s = (const char *const[]){ "false", "False", "no", "NO", "off", "Off", "0", NULL }; *s; s++) {
+	for (const char *const *s = (const char *const[]){ "false", "False", "no", "NO", "off", "Off", "0", NULL }; *s;
+	     s++) {
 		v = true;
 		g_assert_cmpint(ls_value_parse_bool(*s, &v, NULL), ==, 0);
 		g_assert_false(v);
@@ -221,8 +223,8 @@ static void test_value_rate(void)
 	g_assert_cmpint(ls_value_parse_rate("1001", &r, &err), ==, -EINVAL);
 	g_assert_nonnull(strstr(err, "<= 1000 fps"));
 	g_clear_pointer(&err, g_free);
-	for (const char *const *s = (const char *const[]){ "", "0", "-30", "30/0", "0/1", " 30", "30/", "/1", "x/1",
-							   NULL };
+	for (const char *const *s =
+		     (const char *const[]){ "", "0", "-30", "30/0", "0/1", " 30", "30/", "/1", "x/1", NULL };
 	     *s; s++)
 		g_assert_cmpint(ls_value_parse_rate(*s, &r, NULL), ==, -EINVAL);
 }
@@ -392,7 +394,8 @@ static void test_test_bad(void)
 	parse_bad("test://?fps=abc", "option \"fps\": bad rate \"abc\"");
 	parse_bad("test://?fps=2000", "option \"fps\": rate must be > 0 and <= 1000 fps, got \"2000\"");
 	parse_bad("test://?offset-ms=abc", "option \"offset-ms\": expected a number of ms");
-	parse_bad("test://?offset-ms=10000.001", "option \"offset-ms\": must be in [-10000, 10000] ms, got \"10000.001\"");
+	parse_bad("test://?offset-ms=10000.001",
+		  "option \"offset-ms\": must be in [-10000, 10000] ms, got \"10000.001\"");
 	parse_bad("test://?offset-ms=-10001", "option \"offset-ms\": must be in [-10000, 10000] ms");
 	parse_bad("test://?jitter-ms=-1", "option \"jitter-ms\": must be in [0, 1000] ms, got \"-1\"");
 	parse_bad("test://?jitter-ms=1001", "option \"jitter-ms\": must be in [0, 1000] ms");
@@ -500,7 +503,8 @@ static void test_v4l2(void)
 			"videoconvert ! video/x-raw,format=I420");
 	ls_source_spec_clear(&s);
 	parse_ok("v4l2:///dev/video0?format=mjpeg", &s);
-	assert_desc(&s, "v4l2src device=\"/dev/video0\" ! image/jpeg ! jpegdec ! videoconvert ! video/x-raw,format=I420");
+	assert_desc(&s,
+		    "v4l2src device=\"/dev/video0\" ! image/jpeg ! jpegdec ! videoconvert ! video/x-raw,format=I420");
 	ls_source_spec_clear(&s);
 
 	parse_bad("v4l2://video0", "path must be absolute: v4l2:///path");
@@ -541,7 +545,8 @@ static void test_rtsp(void)
 	g_assert_cmpint(s.rtsp.latency_ms, ==, 100);
 	g_assert_cmpint(s.rtsp.transport, ==, LS_RTSP_UDP);
 	g_assert_cmpint(s.rtsp.codec, ==, LS_CODEC_H265);
-	assert_describe(&s, "rtsp rtsp://admin:***@10.0.0.5:8554/h264?channel=1&latency=5 (udp, latency 100 ms, H.265)");
+	assert_describe(&s,
+			"rtsp rtsp://admin:***@10.0.0.5:8554/h264?channel=1&latency=5 (udp, latency 100 ms, H.265)");
 	assert_desc(&s, "rtspsrc location=\"rtsp://admin:p@ss@10.0.0.5:8554/h264?channel=1&latency=5\" latency=100 "
 			"protocols=udp ntp-sync=true add-reference-timestamp-meta=true ! rtph265depay ! h265parse ! "
 			"avdec_h265 ! videoconvert ! video/x-raw,format=I420");
@@ -602,12 +607,13 @@ static void test_udp(void)
 	/* tapped for stream copy: the parsed stream also goes to tee `es` */
 	g_assert_true(ls_source_spec_h264_tap(&s));
 	char *d = ls_source_spec_gst_desc_tap(&s, true);
-	g_assert_cmpstr(d, ==,
-			"udpsrc address=\"0.0.0.0\" port=5000 caps=\"application/x-rtp,media=video,clock-rate=90000,"
-			"encoding-name=H264,payload=96\" ! rtpjitterbuffer latency=200 ! rtph264depay ! h264parse "
-			"config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue "
-			"max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264 ! videoconvert ! "
-			"video/x-raw,format=I420");
+	g_assert_cmpstr(
+		d, ==,
+		"udpsrc address=\"0.0.0.0\" port=5000 caps=\"application/x-rtp,media=video,clock-rate=90000,"
+		"encoding-name=H264,payload=96\" ! rtpjitterbuffer latency=200 ! rtph264depay ! h264parse "
+		"config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue "
+		"max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264 ! videoconvert ! "
+		"video/x-raw,format=I420");
 	g_free(d);
 	ls_source_spec_clear(&s);
 
@@ -744,7 +750,8 @@ static void test_fbdev(void)
 
 	parse_bad("fbdev://fb0", "path must be absolute: fbdev:///path");
 	parse_bad("fbdev:///dev/fb0?fps=x", "option \"fps\": bad rate");
-	parse_bad("fbdev:///dev/fb0?depth=32", "unknown option \"depth\" for fbdev:// (expected fps, width, height, format, stride)");
+	parse_bad("fbdev:///dev/fb0?depth=32",
+		  "unknown option \"depth\" for fbdev:// (expected fps, width, height, format, stride)");
 	parse_bad("fbdev:///tmp/fb.raw?width=63", "option \"width\"");
 
 	/* a raw file stands for a framebuffer only with its geometry */

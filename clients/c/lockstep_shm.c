@@ -21,22 +21,22 @@ _Static_assert(sizeof(struct lshm_slot) == 64, "lshm_slot layout");
 _Static_assert(sizeof(struct lshm_slot_cam) == 32, "lshm_slot_cam layout");
 
 #define GONE_NS INT64_C(1000000000) /* heartbeat older than this: writer gone */
-#define RO_POLL_NS INT64_C(1000000)  /* a read-only reader cannot be woken: polls every 1 ms (writer alive) */
+#define RO_POLL_NS INT64_C(1000000) /* a read-only reader cannot be woken: polls every 1 ms (writer alive) */
 
 struct lsr_reader {
-	char name[256];              /* "/NAME" */
+	char name[256]; /* "/NAME" */
 	int fd;
 	uint8_t *base;
 	size_t size;
-	int writable;                /* mapped PROT_WRITE: may register in `waiters` */
+	int writable; /* mapped PROT_WRITE: may register in `waiters` */
 	const struct lshm_header *h;
 	const struct lshm_cam_info *cams;
 	uint64_t generation;
 	dev_t dev;
 	ino_t ino;
-	uint64_t next;               /* next set number to deliver */
-	int gone;                    /* reported LSR_WRITER_GONE, reattach pending */
-	struct lsr_frame *frames;    /* ncams, handed out in lsr_frameset */
+	uint64_t next;            /* next set number to deliver */
+	int gone;                 /* reported LSR_WRITER_GONE, reattach pending */
+	struct lsr_frame *frames; /* ncams, handed out in lsr_frameset */
 	char err[256];
 };
 
@@ -64,8 +64,8 @@ int lshm_name_check(const char *name, char *err, size_t len)
 	int ok = n >= 1 && n <= 200 && name[0] != '.';
 	for (size_t i = 0; ok && i < n; i++) {
 		char c = name[i];
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		     c == '.';
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		     c == '-' || c == '.';
 	}
 	if (!ok)
 		return fail(err, len, -EINVAL, "shm name \"%s\": use 1-200 of [A-Za-z0-9_.-], not starting with '.'",
@@ -319,7 +319,7 @@ int lsr_next(lsr_reader *r, int timeout_ms, lsr_frameset *set)
 				continue; /* rewritten since `published` was read: the overrun check above sees it */
 			fill(r, set, k, s1);
 			r->next++;
-			r->gone = 0; /* it publishes again (it had stalled): report its next death too */
+			r->gone = 0;              /* it publishes again (it had stalled): report its next death too */
 			if (slot_seq(r, k) != s1) /* overwritten while we read the header */
 				return LSR_TORN;
 			return LSR_OK;
@@ -333,7 +333,8 @@ int lsr_next(lsr_reader *r, int timeout_ms, lsr_frameset *set)
 		if (!writer_alive(r)) {
 			if (!r->gone) {
 				r->gone = 1;
-				snprintf(r->err, sizeof r->err, "shm %s: writer gone (pid %d)", r->name + 1, h->writer_pid);
+				snprintf(r->err, sizeof r->err, "shm %s: writer gone (pid %d)", r->name + 1,
+					 h->writer_pid);
 				return LSR_WRITER_GONE;
 			}
 			if (try_reattach(r)) {
@@ -386,15 +387,9 @@ int lsr_release(lsr_reader *r, lsr_frameset *set)
 	return rc;
 }
 
-const struct lshm_header *lsr_header(const lsr_reader *r)
-{
-	return r->h;
-}
+const struct lshm_header *lsr_header(const lsr_reader *r) { return r->h; }
 
-const char *lsr_error(const lsr_reader *r)
-{
-	return r->err;
-}
+const char *lsr_error(const lsr_reader *r) { return r->err; }
 
 uint64_t lshm_checksum(const uint8_t *const planes[], const int strides[], const int rows[], int nplanes)
 {

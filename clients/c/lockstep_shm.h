@@ -33,9 +33,9 @@ extern "C" {
 
 #define LSHM_MAGIC UINT64_C(0x314d48535453434c) /* "LCSTSHM1" */
 #define LSHM_VERSION 1u
-#define LSHM_NAME_MAX 32      /* camera names, bytes with the NUL */
+#define LSHM_NAME_MAX 32 /* camera names, bytes with the NUL */
 #define LSHM_MAX_PLANES 4
-#define LSHM_ALIGN 4096       /* slots and planes start on page boundaries */
+#define LSHM_ALIGN 4096 /* slots and planes start on page boundaries */
 
 /* Pixel formats, the same numbers as lockstep's ls_pixfmt. */
 enum lshm_format {
@@ -50,7 +50,7 @@ enum lshm_format {
 enum lshm_state {
 	LSHM_MISSING = 0, /* no frame for this camera in this set */
 	LSHM_PRESENT = 1,
-	LSHM_HELD = 2,    /* an older frame repeated (`hold` policy) */
+	LSHM_HELD = 2, /* an older frame repeated (`hold` policy) */
 };
 
 struct lshm_plane {
@@ -64,7 +64,7 @@ struct lshm_plane {
  * camera changes format starts a new segment generation). 128 bytes. */
 struct lshm_cam_info {
 	char name[LSHM_NAME_MAX];
-	uint32_t format;   /* enum lshm_format */
+	uint32_t format; /* enum lshm_format */
 	uint32_t width, height;
 	uint32_t nplanes;
 	struct lshm_plane planes[LSHM_MAX_PLANES];
@@ -83,14 +83,14 @@ struct lshm_header {
 	uint32_t nslots;
 	uint32_t ncams;
 	uint32_t reserved0;
-	uint64_t slot_size;        /* bytes, multiple of LSHM_ALIGN */
-	uint64_t slots_offset;     /* bytes from the segment start */
-	uint64_t total_size;       /* bytes of the whole segment */
+	uint64_t slot_size;    /* bytes, multiple of LSHM_ALIGN */
+	uint64_t slots_offset; /* bytes from the segment start */
+	uint64_t total_size;   /* bytes of the whole segment */
 	int32_t writer_pid;
 	int32_t rate_num, rate_den; /* the rig's slot rate */
 	uint32_t reserved1;
-	int64_t epoch_ns;          /* the rig's epoch, CLOCK_REALTIME ns */
-	uint64_t generation;       /* random, new for every segment a writer creates */
+	int64_t epoch_ns;              /* the rig's epoch, CLOCK_REALTIME ns */
+	uint64_t generation;           /* random, new for every segment a writer creates */
 	_Atomic uint64_t heartbeat_ns; /* writer's CLOCK_MONOTONIC, at least every 250 ms */
 	_Atomic uint64_t published;    /* sets published so far (next set number) */
 	_Atomic uint32_t futex;        /* low 32 bits of `published`; readers wait on it */
@@ -101,19 +101,19 @@ struct lshm_header {
 
 /* Per camera, per slot. 32 bytes. */
 struct lshm_slot_cam {
-	uint32_t state;      /* enum lshm_state */
+	uint32_t state; /* enum lshm_state */
 	uint32_t reserved;
-	int64_t capture_ns;  /* CLOCK_REALTIME ns; 0 when missing */
-	int64_t offset_ns;   /* present: distance from the slot centre; held: age */
-	uint64_t checksum;   /* FNV-1a 64 of the planes when the writer was asked to, else 0 */
+	int64_t capture_ns; /* CLOCK_REALTIME ns; 0 when missing */
+	int64_t offset_ns;  /* present: distance from the slot centre; held: age */
+	uint64_t checksum;  /* FNV-1a 64 of the planes when the writer was asked to, else 0 */
 };
 
 /* A slot header. 64 bytes, then ncams struct lshm_slot_cam. */
 struct lshm_slot {
-	_Atomic uint64_t seq;  /* seqlock: odd while being written */
-	uint64_t set;          /* the set number held */
-	int64_t n;             /* slot index */
-	int64_t slot_ns;       /* epoch + n*T */
+	_Atomic uint64_t seq; /* seqlock: odd while being written */
+	uint64_t set;         /* the set number held */
+	int64_t n;            /* slot index */
+	int64_t slot_ns;      /* epoch + n*T */
 	int64_t skew_ns;
 	int64_t publish_mono_ns; /* writer's CLOCK_MONOTONIC at publish */
 	uint32_t ncams, npresent;
@@ -124,12 +124,12 @@ struct lshm_slot {
 
 enum lsr_result {
 	LSR_OK = 0,
-	LSR_TIMEOUT = 1,      /* no new set within the timeout */
-	LSR_OVERRUN = 2,      /* the reader fell behind: set->skipped sets were lost */
-	LSR_WRITER_GONE = 3,  /* heartbeat stale (> 1 s) or writer process dead */
-	LSR_REATTACHED = 4,   /* a new writer (generation) took over the name */
-	LSR_TORN = 5,         /* lsr_release: the set was overwritten while in use */
-	LSR_ERROR = -1,       /* see lsr_error() */
+	LSR_TIMEOUT = 1,     /* no new set within the timeout */
+	LSR_OVERRUN = 2,     /* the reader fell behind: set->skipped sets were lost */
+	LSR_WRITER_GONE = 3, /* heartbeat stale (> 1 s) or writer process dead */
+	LSR_REATTACHED = 4,  /* a new writer (generation) took over the name */
+	LSR_TORN = 5,        /* lsr_release: the set was overwritten while in use */
+	LSR_ERROR = -1,      /* see lsr_error() */
 };
 
 struct lsr_frame {
@@ -145,11 +145,11 @@ struct lsr_frame {
 };
 
 typedef struct lsr_frameset {
-	uint64_t set;       /* set number */
-	int64_t n;          /* slot index */
+	uint64_t set; /* set number */
+	int64_t n;    /* slot index */
 	int64_t slot_ns, skew_ns, publish_mono_ns;
 	unsigned ncams, npresent;
-	uint64_t skipped;   /* with LSR_OVERRUN: how many sets were lost */
+	uint64_t skipped;         /* with LSR_OVERRUN: how many sets were lost */
 	struct lsr_frame *frames; /* ncams */
 	/* private */
 	uint64_t seq_;

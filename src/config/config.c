@@ -49,11 +49,10 @@ struct ctx {
 	GPtrArray *groups; /* struct scan_group *, in file order */
 	GKeyFile *kf;
 	struct ls_config *cfg;
-	GArray *cams;     /* struct ls_camera_config, enabled or not, in file order */
-	GArray *outputs;  /* struct ls_output_config */
+	GArray *cams;    /* struct ls_camera_config, enabled or not, in file order */
+	GArray *outputs; /* struct ls_output_config */
 	bool have_rig;
 };
-
 
 /* ---- messages -------------------------------------------------------- */
 
@@ -88,8 +87,7 @@ static const char *comment_hint(const char *v)
 }
 
 /* "FILE:LINE: [group] key: reason", consuming @reason. */
-static int key_error(struct ctx *c, const struct scan_group *g, const struct scan_key *k, const char *val,
-		     char *reason)
+static int key_error(struct ctx *c, const struct scan_group *g, const struct scan_key *k, const char *val, char *reason)
 {
 	int rc = at_line(c, k->line, "[%s] %s: %s%s", g->name, k->name, reason, val ? comment_hint(val) : "");
 
@@ -131,13 +129,14 @@ static int add_group(struct ctx *c, const char *name, int line)
 	if (kind < 0 && strcmp(name, "camera") == 0)
 		return at_line(c, line, "[camera] needs a name: [camera NAME]");
 	if (kind < 0 && (strcmp(name, "output") == 0 || g_str_has_prefix(name, "output ")))
-		return at_line(c, line,
-			       "unknown output [%s] (expected [output mosaic], [output shm] or [output file])", name);
-	if (kind < 0)
-		return at_line(c, line,
-			       "unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] "
-			       "or [record])",
+		return at_line(c, line, "unknown output [%s] (expected [output mosaic], [output shm] or [output file])",
 			       name);
+	if (kind < 0)
+		return at_line(
+			c, line,
+			"unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] "
+			"or [record])",
+			name);
 	for (guint i = 0; i < c->groups->len; i++) {
 		const struct scan_group *o = g_ptr_array_index(c->groups, i);
 		if (strcmp(o->name, name) != 0)
@@ -208,8 +207,8 @@ static int scan_line(struct ctx *c, const char *s, size_t len, int line)
 			return at_line(c, line, "missing ']' in group header \"%.*s\"", (int)(end - s), s);
 		for (const char *p = close + 1; p < end; p++)
 			if (*p != ' ' && *p != '\t')
-				return at_line(c, line, "unexpected \"%.*s\" after group header", (int)(end - close - 1),
-					       close + 1);
+				return at_line(c, line, "unexpected \"%.*s\" after group header",
+					       (int)(end - close - 1), close + 1);
 		name = g_strndup(s + 1, (size_t)(close - s - 1));
 		rc = add_group(c, name, line);
 		g_free(name);
@@ -314,8 +313,8 @@ static int record_finish(struct ctx *c, struct ls_record_config *r)
 	if (r->gop) {
 		if (r->seg_slots % r->gop)
 			return at_line(c, key_line(c, G_RECORD, "gop"),
-				       "[record] gop: %u does not divide the segment's %u slots (segment-s x rate)", r->gop,
-				       r->seg_slots);
+				       "[record] gop: %u does not divide the segment's %u slots (segment-s x rate)",
+				       r->gop, r->seg_slots);
 		return 0;
 	}
 	/* default: one second's worth of slots, or the largest divisor of
@@ -332,7 +331,8 @@ static int record_finish(struct ctx *c, struct ls_record_config *r)
 static int clip_check(struct ctx *c, const struct ls_detect_config *d)
 {
 	if (!c->cfg->record)
-		return at_line(c, d->clip_line, "[detect] clip-on needs a [record] group (clips are cut from its recording)");
+		return at_line(c, d->clip_line,
+			       "[detect] clip-on needs a [record] group (clips are cut from its recording)");
 	if (d->clip_motion && !d->motion_gate)
 		return at_line(c, d->clip_line, "[detect] clip-on = motion needs motion-gate = on");
 	for (int i = 0; i < LS_COCO_CLASSES; i++) {
@@ -345,12 +345,12 @@ static int clip_check(struct ctx *c, const struct ls_detect_config *d)
 	if (!d->clip_dir)
 		for (guint i = 0; i < c->cams->len; i++)
 			if (strcmp(g_array_index(c->cams, struct ls_camera_config, i).name, "clips") == 0)
-				return at_line(c, d->clip_line,
-					       "[detect] clip-on: a camera named \"clips\" has its segments where clips go "
-					       "by default ([record] dir/clips): set clip-dir");
+				return at_line(
+					c, d->clip_line,
+					"[detect] clip-on: a camera named \"clips\" has its segments where clips go "
+					"by default ([record] dir/clips): set clip-dir");
 	return 0;
 }
-
 
 static int read_group(struct ctx *c, const struct scan_group *g)
 {

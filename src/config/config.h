@@ -180,67 +180,67 @@ struct ls_output_config {
 
 /** [redact]: how cameras with redact = on are redacted (see redact.h). */
 struct ls_redact_config {
-	bool present;       /**< the group was given */
-	char *rules;        /**< personal-data rules file, or NULL for the built-in rules/pii.rules */
-	char *audit;        /**< JSON-lines audit log, or NULL */
-	unsigned workers;   /**< OCR threads, 0: one per core */
-	int64_t budget_ns;  /**< latency budget, 0: 150 ms */
-	int tile;           /**< tile edge, 0: 32 */
-	char *langs;        /**< Tesseract languages, NULL: eng+deu */
-	int64_t canary_ns;  /**< canary period, 0: off */
-	bool wait;          /**< offline: wait for OCR instead of masking what is not read yet */
+	bool present;      /**< the group was given */
+	char *rules;       /**< personal-data rules file, or NULL for the built-in rules/pii.rules */
+	char *audit;       /**< JSON-lines audit log, or NULL */
+	unsigned workers;  /**< OCR threads, 0: one per core */
+	int64_t budget_ns; /**< latency budget, 0: 150 ms */
+	int tile;          /**< tile edge, 0: 32 */
+	char *langs;       /**< Tesseract languages, NULL: eng+deu */
+	int64_t canary_ns; /**< canary period, 0: off */
+	bool wait;         /**< offline: wait for OCR instead of masking what is not read yet */
 	int line;
 };
 
 enum ls_detect_format {
-	LS_DETECT_AUTO = 0,   /**< centernet when the model has outputs heatmap and wh, else yolov8 */
-	LS_DETECT_CENTERNET,  /**< outputs heatmap [N,C,h,w] (peaks only) and wh [N,4,h,w]; input RGB 0..255 */
-	LS_DETECT_YOLOV8,     /**< one output [N, 4 + C, boxes]; input RGB 0..1 */
-	LS_DETECT_DBNET,      /**< text: one probability map [N,1,H,W] (PP-OCR det); input BGR, ImageNet-normalised */
+	LS_DETECT_AUTO = 0,  /**< centernet when the model has outputs heatmap and wh, else yolov8 */
+	LS_DETECT_CENTERNET, /**< outputs heatmap [N,C,h,w] (peaks only) and wh [N,4,h,w]; input RGB 0..255 */
+	LS_DETECT_YOLOV8,    /**< one output [N, 4 + C, boxes]; input RGB 0..1 */
+	LS_DETECT_DBNET,     /**< text: one probability map [N,1,H,W] (PP-OCR det); input BGR, ImageNet-normalised */
 };
 
 #define LS_DETECT_CLASS_BYTES 32 /**< bitmap of up to 256 class indices */
 
 struct ls_detect_config {
-	char *model;                  /**< path as written */
+	char *model; /**< path as written */
 	enum ls_detect_format format;
-	bool all_classes;             /**< no classes= key */
+	bool all_classes;                       /**< no classes= key */
 	uint8_t classes[LS_DETECT_CLASS_BYTES]; /**< bitmap of COCO indices, when !all_classes */
-	double threshold;             /**< 0 < t <= 1 */
-	double iou;                   /**< 0 < iou <= 1 */
-	unsigned max_dets;            /**< per camera */
-	unsigned every_n;             /**< >= 1 */
-	char *provider;               /**< "cpu", "cuda", ... (lower case, validated) */
+	double threshold;                       /**< 0 < t <= 1 */
+	double iou;                             /**< 0 < iou <= 1 */
+	unsigned max_dets;                      /**< per camera */
+	unsigned every_n;                       /**< >= 1 */
+	char *provider;                         /**< "cpu", "cuda", ... (lower case, validated) */
 	bool fallback_cpu;
-	unsigned threads;             /**< 0: automatic */
-	char *output;                 /**< JSONL path, "-" (stdout) or NULL */
+	unsigned threads; /**< 0: automatic */
+	char *output;     /**< JSONL path, "-" (stdout) or NULL */
 	bool draw;
 	bool motion_gate;
-	bool clip_any;                /**< clip-on= given */
-	bool clip_motion;             /**< clip-on has "motion" */
+	bool clip_any;                               /**< clip-on= given */
+	bool clip_motion;                            /**< clip-on has "motion" */
 	uint8_t clip_classes[LS_DETECT_CLASS_BYTES]; /**< clip-on's COCO classes */
 	double clip_pre_s, clip_post_s;
-	char *clip_dir;               /**< NULL: [record] dir/clips */
-	int clip_line;                /**< line of clip-on (0: none) */
-	int input_w, input_h;         /**< 0: the model's */
-	char *runtime;                /**< libonnxruntime path or NULL */
-	int line;                     /**< line of the [detect] header */
+	char *clip_dir;       /**< NULL: [record] dir/clips */
+	int clip_line;        /**< line of clip-on (0: none) */
+	int input_w, input_h; /**< 0: the model's */
+	char *runtime;        /**< libonnxruntime path or NULL */
+	int line;             /**< line of the [detect] header */
 };
 
 struct ls_record_config {
-	char *dir;                   /**< as written */
-	int64_t segment_ns;          /**< segment-s, ns */
-	unsigned seg_slots;          /**< slots per segment, >= 1 */
-	unsigned gop;                /**< slots between forced keyframes; divides seg_slots */
-	int64_t keep_ns;             /**< ring length, ns */
-	int64_t quota_bytes;         /**< 0: none */
-	int64_t camera_quota_bytes;  /**< 0: none */
-	int64_t min_free_bytes;      /**< emergency deletion threshold */
-	char *preset, *tune;         /**< x264 names */
-	unsigned bitrate_kbps;       /**< 0: encoder default */
-	char *encoder;               /**< "auto", "x264" or an element name */
-	bool copy;                   /**< copy = auto: stream copy where a camera allows it */
-	int line;                    /**< line of the [record] header */
+	char *dir;                  /**< as written */
+	int64_t segment_ns;         /**< segment-s, ns */
+	unsigned seg_slots;         /**< slots per segment, >= 1 */
+	unsigned gop;               /**< slots between forced keyframes; divides seg_slots */
+	int64_t keep_ns;            /**< ring length, ns */
+	int64_t quota_bytes;        /**< 0: none */
+	int64_t camera_quota_bytes; /**< 0: none */
+	int64_t min_free_bytes;     /**< emergency deletion threshold */
+	char *preset, *tune;        /**< x264 names */
+	unsigned bitrate_kbps;      /**< 0: encoder default */
+	char *encoder;              /**< "auto", "x264" or an element name */
+	bool copy;                  /**< copy = auto: stream copy where a camera allows it */
+	int line;                   /**< line of the [record] header */
 };
 
 struct ls_config {

@@ -30,10 +30,7 @@
 #include "config_private.h"
 
 /* "a, b, c" */
-static char *join(const char *const *names)
-{
-	return g_strjoinv(", ", (char **)names);
-}
+static char *join(const char *const *names) { return g_strjoinv(", ", (char **)names); }
 
 /* ---- values ---------------------------------------------------------- */
 
@@ -112,10 +109,7 @@ out:
 	return rc;
 }
 
-int ls_config_parse_time(const char *s, int64_t *out_ns, char **err)
-{
-	return parse_epoch(s, out_ns, err);
-}
+int ls_config_parse_time(const char *s, int64_t *out_ns, char **err) { return parse_epoch(s, out_ns, err); }
 
 /* "on"/"off" as well as the booleans ls_value_parse_bool() knows */
 static int parse_onoff(const char *v, bool *out, char **reason)
@@ -224,8 +218,8 @@ static int key_mosaic_file(const struct key_def *kd, const struct key_use *u, co
 	const char *base = strrchr(v, '/');
 	char *low = g_ascii_strdown(v, -1);
 	size_t ext = g_str_has_suffix(low, ".mp4") || g_str_has_suffix(low, ".mkv") ? 4
-		     : g_str_has_suffix(low, ".ts")					? 3
-											: 0;
+		     : g_str_has_suffix(low, ".ts")                                 ? 3
+										    : 0;
 
 	g_free(low);
 	base = base ? base + 1 : v;
@@ -344,7 +338,8 @@ static int key_classes(const struct key_def *kd, const struct key_use *u, const 
 		int i = ls_coco_index(n);
 		if (i < 0) {
 			*reason = g_strdup_printf("unknown class \"%s\" (COCO names such as person, car, bus, "
-						  "bicycle, dog)", n);
+						  "bicycle, dog)",
+						  n);
 			rc = -EINVAL;
 			break;
 		}
@@ -391,7 +386,8 @@ static int key_clip_on(const struct key_def *kd, const struct key_use *u, const 
 		}
 		if (i < 0) {
 			*reason = g_strdup_printf("unknown event \"%s\" (motion, or COCO class names such as person, "
-						  "car, bus, bicycle, dog)", n);
+						  "car, bus, bicycle, dog)",
+						  n);
 			rc = -EINVAL;
 			break;
 		}
@@ -436,10 +432,10 @@ static int key_input_size(const struct key_def *kd, const struct key_use *u, con
 
 /* [record] */
 
-static const char *const x264_presets[] = { "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
-					    "slow", "slower", "veryslow", "placebo", NULL };
-static const char *const x264_tunes[] = { "zerolatency", "fastdecode", "film", "animation", "grain", "stillimage",
-					  "psnr", "ssim", "none", NULL };
+static const char *const x264_presets[] = { "ultrafast", "superfast", "veryfast", "faster",  "fast", "medium",
+					    "slow",      "slower",    "veryslow", "placebo", NULL };
+static const char *const x264_tunes[] = { "zerolatency", "fastdecode", "film", "animation", "grain",
+					  "stillimage",  "psnr",       "ssim", "none",      NULL };
 
 /* MiB, fractions allowed (to 6 digits, unit 1e-6 MiB), to bytes. */
 static int key_mib(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
@@ -492,30 +488,28 @@ static const struct key_def config_tab[] = {
 	{ G_RIG, "epoch", K_CUSTOM, F_I64(RIG, epoch_ns), .parse = key_epoch, .def = "0", .range = "1970..2261",
 	  .doc = "slot 0's centre: seconds since 1970 (to the ns) or ISO-8601, UTC if no zone" },
 	{ G_RIG, "tolerance-ms", K_FIXED, F_I64(RIG, tolerance_ns), .unit = MS, .min = 1, .max = 60 * SEC, .eg = "8",
-	  .defdoc = "T/2",
-	  .doc = "a frame belongs to slot n only this close to its centre" },
+	  .defdoc = "T/2", .doc = "a frame belongs to slot n only this close to its centre" },
 	{ G_RIG, "max-latency-ms", K_FIXED, F_I64(RIG, max_latency_ns), .unit = MS, .min = 1, .max = 60 * SEC,
 	  .def = "100", .doc = "deadline of slot n: epoch + n·T + max-latency" },
 	{ G_RIG, "missing", K_ENUM, F_ENUM(RIG, policy), .choices = missing_choices, .def = "missing",
 	  .doc = "a camera without a frame in a set: mark it missing, or hold its last frame" },
 	{ G_RIG, "hold-max-ms", K_FIXED, F_I64(RIG, hold_max_ns), .unit = MS, .min = 1, .max = 3600 * SEC,
 	  .def = "1000", .doc = "hold: the oldest frame that may be repeated" },
-	{ G_RIG, "startup-ms", K_FIXED, F_I64(RIG, startup_ns), .unit = MS, .min = 1, .max = 600 * SEC,
-	  .def = "2000", .doc = "wait this long for every camera's first frame before the first slot" },
+	{ G_RIG, "startup-ms", K_FIXED, F_I64(RIG, startup_ns), .unit = MS, .min = 1, .max = 600 * SEC, .def = "2000",
+	  .doc = "wait this long for every camera's first frame before the first slot" },
 	{ G_RIG, "queue", K_INT, F_INT(RIG, queue), .min = 1, .max = 1024, .def = "4",
 	  .doc = "framesets queued per output before the oldest is dropped" },
-	{ G_RIG, "stall-s", K_FIXED, F_I64(RIG, stall_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
-	  .def = "2", .doc = "a camera that sends nothing this long, connected or not, is reconnected" },
-	{ G_RIG, "retry-max-s", K_FIXED, F_I64(RIG, retry_max_ns), .unit = SEC, .min = SEC / 10,
-	  .max = 3600 * SEC, .def = "5",
-	  .doc = "the longest wait between reconnection attempts, which start at 0.5 s and double" },
+	{ G_RIG, "stall-s", K_FIXED, F_I64(RIG, stall_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC, .def = "2",
+	  .doc = "a camera that sends nothing this long, connected or not, is reconnected" },
+	{ G_RIG, "retry-max-s", K_FIXED, F_I64(RIG, retry_max_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
+	  .def = "5", .doc = "the longest wait between reconnection attempts, which start at 0.5 s and double" },
 
 	/* [camera NAME] */
 	{ G_CAMERA, "uri", K_CUSTOM, F_ANY(CAM, uri), .parse = key_uri, .eg = "test://?fps=30",
 	  .missing = "has no uri (e.g. uri = test://?fps=30)",
 	  .doc = "the source; see Camera URIs in README.md, and source_spec.h" },
-	{ G_CAMERA, "offset-ms", K_CUSTOM, F_I64(CAM, offset_ns), .parse = key_offset, .unit = MS,
-	  .min = -10 * SEC, .max = 10 * SEC, .def = "0",
+	{ G_CAMERA, "offset-ms", K_CUSTOM, F_I64(CAM, offset_ns), .parse = key_offset, .unit = MS, .min = -10 * SEC,
+	  .max = 10 * SEC, .def = "0",
 	  .doc = "calibrated offset o: n = round((t - epoch - o) / T), may be fractional" },
 	{ G_CAMERA, "offset", K_CUSTOM, F_I64(CAM, offset_ns), .parse = key_offset, .unit = MS, .min = -10 * SEC,
 	  .max = 10 * SEC, .def = "0", .doc = "the same as offset-ms; give one of them" },
@@ -525,12 +519,12 @@ static const struct key_def config_tab[] = {
 	  .doc = "on: personal data masked before any output sees a frame (see [redact])" },
 	{ G_CAMERA, "stall-s", K_FIXED, F_I64(CAM, stall_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
 	  .eg = "2", .defdoc = "[rig] stall-s", .doc = "this camera's own stall-s" },
-	{ G_CAMERA, "retry-max-s", K_FIXED, F_I64(CAM, retry_max_ns), .unit = SEC, .min = SEC / 10,
-	  .max = 3600 * SEC, .eg = "5", .defdoc = "[rig] retry-max-s", .doc = "this camera's own retry-max-s" },
+	{ G_CAMERA, "retry-max-s", K_FIXED, F_I64(CAM, retry_max_ns), .unit = SEC, .min = SEC / 10, .max = 3600 * SEC,
+	  .eg = "5", .defdoc = "[rig] retry-max-s", .doc = "this camera's own retry-max-s" },
 
 	/* [output mosaic] */
-	{ G_OUTPUT, "file", K_CUSTOM, F_STR(OUT, file), .parse = key_mosaic_file, .eg = "out/rig.mp4",
-	  .defdoc = "none", .doc = ".mp4 (fragmented), .mkv or .ts, H.264; relative to the working directory" },
+	{ G_OUTPUT, "file", K_CUSTOM, F_STR(OUT, file), .parse = key_mosaic_file, .eg = "out/rig.mp4", .defdoc = "none",
+	  .doc = ".mp4 (fragmented), .mkv or .ts, H.264; relative to the working directory" },
 	{ G_OUTPUT, "display", K_BOOL, F_BOOL(OUT, display), .def = "false", .doc = "true: show it in a window" },
 	{ G_OUTPUT, "width", K_INT, F_INT(OUT, width), .min = 64, .max = 7680, .step = 2, .def = "1280",
 	  .doc = "pixels" },
@@ -563,8 +557,8 @@ static const struct key_def config_tab[] = {
 	  .defdoc = "none", .doc = "JSON-lines audit log (no personal data in it)" },
 	{ G_REDACT, "workers", K_INT, F_INT(RED, workers), .min = 1, .max = 64, .eg = "2",
 	  .defdoc = "the number of cores", .doc = "OCR threads" },
-	{ G_REDACT, "budget-ms", K_FIXED, F_I64(RED, budget_ns), .unit = MS, .min = MS, .max = 60 * SEC,
-	  .eg = "150", .defdoc = "150", .doc = "frames older than this are masked whole" },
+	{ G_REDACT, "budget-ms", K_FIXED, F_I64(RED, budget_ns), .unit = MS, .min = MS, .max = 60 * SEC, .eg = "150",
+	  .defdoc = "150", .doc = "frames older than this are masked whole" },
 	{ G_REDACT, "tile", K_INT, F_INT(RED, tile), .min = 8, .max = 256, .step = 8, .eg = "32", .defdoc = "32",
 	  .doc = "change-detection tile edge, pixels" },
 	{ G_REDACT, "langs", K_CUSTOM, F_STR(RED, langs), .parse = key_langs, .eg = "eng+deu", .defdoc = "eng+deu",
@@ -677,10 +671,7 @@ static const struct group_def group_tab[] = {
 #undef F_DBL
 #undef F_ANY
 
-static size_t group_struct_size(enum group_kind kind)
-{
-	return group_tab[kind].size;
-}
+static size_t group_struct_size(enum group_kind kind) { return group_tab[kind].size; }
 
 int cfg_group_kind_of(const char *name)
 {
@@ -823,7 +814,6 @@ void cfg_set_defaults(enum group_kind kind, const struct key_use *u)
 }
 
 /* ---- pass 1: lines --------------------------------------------------- */
-
 
 /* ---- the reference --------------------------------------------------- */
 

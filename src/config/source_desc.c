@@ -41,10 +41,7 @@ static const char *transport_name(enum ls_rtsp_transport t)
 	return t == LS_RTSP_TCP ? "tcp" : t == LS_RTSP_UDP ? "udp" : "auto";
 }
 
-static const char *codec_name(enum ls_codec c)
-{
-	return c == LS_CODEC_H265 ? "H.265" : "H.264";
-}
+static const char *codec_name(enum ls_codec c) { return c == LS_CODEC_H265 ? "H.265" : "H.264"; }
 
 char *ls_source_spec_describe(const struct ls_source_spec *s)
 {
@@ -66,7 +63,8 @@ char *ls_source_spec_describe(const struct ls_source_spec *s)
 			g_string_append_printf(g, ", seed %" PRIu64, s->test.seed);
 		break;
 	case LS_SRC_FILE:
-		g_string_append_printf(g, " %s (%s%s)", s->file.path, s->file.realtime ? "realtime" : "as fast as possible",
+		g_string_append_printf(g, " %s (%s%s)", s->file.path,
+				       s->file.realtime ? "realtime" : "as fast as possible",
 				       s->file.loop ? ", loop" : "");
 		break;
 	case LS_SRC_V4L2:
@@ -158,8 +156,10 @@ static void append_depay_decode(GString *g, enum ls_codec c, bool tap)
 	if (c == LS_CODEC_H265)
 		g_string_append(g, " ! rtph265depay ! h265parse ! avdec_h265");
 	else if (tap)
-		g_string_append(g, " ! rtph264depay ! h264parse config-interval=-1 ! "
-				   "video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264");
+		g_string_append(
+			g,
+			" ! rtph264depay ! h264parse config-interval=-1 ! "
+			"video/x-h264,stream-format=byte-stream,alignment=au ! tee name=es ! queue max-size-buffers=4 max-size-bytes=0 max-size-time=0 ! avdec_h264");
 	else
 		g_string_append(g, " ! rtph264depay ! h264parse ! avdec_h264");
 }
@@ -172,10 +172,7 @@ bool ls_source_spec_h264_tap(const struct ls_source_spec *s)
 
 #define TO_I420 " ! videoconvert ! video/x-raw,format=I420"
 
-char *ls_source_spec_gst_desc(const struct ls_source_spec *s)
-{
-	return ls_source_spec_gst_desc_tap(s, false);
-}
+char *ls_source_spec_gst_desc(const struct ls_source_spec *s) { return ls_source_spec_gst_desc_tap(s, false); }
 
 char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap)
 {
@@ -195,7 +192,8 @@ char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap)
 		g_string_append_printf(g,
 				       "videotestsrc is-live=false pattern=%s ! "
 				       "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d",
-				       s->test.pattern, s->test.width, s->test.height, s->test.fps.num, s->test.fps.den);
+				       s->test.pattern, s->test.width, s->test.height, s->test.fps.num,
+				       s->test.fps.den);
 		break;
 	case LS_SRC_FILE:
 		g_string_append(g, "filesrc location=");

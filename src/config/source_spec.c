@@ -183,12 +183,16 @@ static int set_option(struct ls_source_spec *s, const struct opt *o, const char 
 				return 0;
 			}
 		}
-		return fail(err, "unknown pattern \"%s\" (expected a videotestsrc pattern such as smpte, ball, snow, pinwheel, gradient)",
-			    val);
+		return fail(
+			err,
+			"unknown pattern \"%s\" (expected a videotestsrc pattern such as smpte, ball, snow, pinwheel, gradient)",
+			val);
 	case OPT_FORMAT:
 		if (!format_name_ok(val))
-			return fail(err, "bad format \"%s\" (expected a GStreamer format name such as YUY2, NV12, I420, or MJPG)",
-				    val);
+			return fail(
+				err,
+				"bad format \"%s\" (expected a GStreamer format name such as YUY2, NV12, I420, or MJPG)",
+				val);
 		*(char **)p = g_strdup(val);
 		return 0;
 	case OPT_TRANSPORT:
@@ -284,8 +288,7 @@ static int parse_path(const char *scheme, const char *rest, size_t len, char **o
 	if (len == 0)
 		return fail(err, "missing path (expected %s:///absolute/path)", scheme);
 	if (rest[0] != '/')
-		return fail(err, "path must be absolute: %s:///path, got %s://%.*s", scheme, scheme, (int)len,
-			    rest);
+		return fail(err, "path must be absolute: %s:///path, got %s://%.*s", scheme, scheme, (int)len, rest);
 	/* %00 would cut the path short: g_uri_unescape_segment() refuses it. */
 	path = g_uri_unescape_segment(rest, rest + len, NULL);
 	if (!path)
@@ -523,8 +526,8 @@ int ls_source_spec_parse(const char *uri, struct ls_source_spec *out, char **err
 		if (strlen(kind_names[kind]) == slen && g_ascii_strncasecmp(uri, kind_names[kind], slen) == 0)
 			break;
 	if (kind > LS_SRC_FBDEV)
-		return fail(err, "unknown scheme \"%.*s\" (expected test, file, v4l2, rtsp, udp, x11, fbdev)", (int)slen,
-			    uri);
+		return fail(err, "unknown scheme \"%.*s\" (expected test, file, v4l2, rtsp, udp, x11, fbdev)",
+			    (int)slen, uri);
 	out->kind = (enum ls_source_kind)kind;
 	if (out->kind == LS_SRC_RTSP) {
 		rc = parse_rtsp(out, uri, rest, err);
@@ -533,8 +536,7 @@ int ls_source_spec_parse(const char *uri, struct ls_source_spec *out, char **err
 	/* Only rtsp has a fragment: a '#' anywhere else is a typo or belongs in
 	 * a path, where it must be written %23. */
 	if (strchr(rest, '#')) {
-		rc = fail(err, "unexpected '#' in %s:// URI (write %%23 for a '#' in a path)",
-			  kind_names[out->kind]);
+		rc = fail(err, "unexpected '#' in %s:// URI (write %%23 for a '#' in a path)", kind_names[out->kind]);
 		goto fail;
 	}
 	query = strchr(rest, '?');
@@ -654,8 +656,9 @@ int ls_source_spec_check(const struct ls_source_spec *s, char **err)
 		struct stat st;
 		if (stat(s->fbdev.device, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (!s->fbdev.width || !s->fbdev.height || !s->fbdev.format)
-				return fail(err, "%s: a regular file, not a framebuffer device: give width, height and "
-						 "format (e.g. ?width=1920&height=1080&format=BGRx)",
+				return fail(err,
+					    "%s: a regular file, not a framebuffer device: give width, height and "
+					    "format (e.g. ?width=1920&height=1080&format=BGRx)",
 					    s->fbdev.device);
 			return access(s->fbdev.device, R_OK) < 0
 				       ? fail_errno(err, errno, "%s: %s", s->fbdev.device, g_strerror(errno))

@@ -78,10 +78,10 @@ struct ls_src_file {
 
 /** v4l2:// — a capture device. Zero / NULL fields are left to negotiation. */
 struct ls_src_v4l2 {
-	char *device;      /**< absolute path, e.g. /dev/video0 */
-	int width, height; /**< pixels, 0: any; otherwise even, 16..7680 x 16..4320 */
+	char *device;       /**< absolute path, e.g. /dev/video0 */
+	int width, height;  /**< pixels, 0: any; otherwise even, 16..7680 x 16..4320 */
 	struct ls_rate fps; /**< {0, 0}: any */
-	char *format;      /**< GStreamer raw format name (YUY2, NV12, ...) or "MJPG"; NULL: any */
+	char *format;       /**< GStreamer raw format name (YUY2, NV12, ...) or "MJPG"; NULL: any */
 };
 
 /** rtsp:// — an RTSP camera. */

@@ -114,8 +114,7 @@ void ls_value_format_fixed(char *buf, size_t size, int64_t ns, int64_t unit_ns)
 	g_snprintf(buf, size, "%s%" PRIu64 ".%0*" PRIu64, ns < 0 ? "-" : "", ip, ndig, fp);
 }
 
-int ls_value_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t max_ns, int64_t *out,
-			  char **err)
+int ls_value_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t max_ns, int64_t *out, char **err)
 {
 	const char *p = s;
 	bool neg = false;
@@ -167,7 +166,6 @@ int ls_value_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t
 bad:
 	return fail(err, "expected a number of %s (like 4.5 or -7), got \"%s\"", unit_name(unit_ns), s);
 }
-
 
 int ls_value_parse_rate(const char *s, struct ls_rate *out, char **err)
 {

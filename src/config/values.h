@@ -30,8 +30,7 @@ int ls_value_parse_double(const char *s, double min, double max, double *out, ch
  *  to ns rounded to the nearest (halves away from zero): "-7", "4.5",
  *  "0.0005". No exponent. The result must lie in [min_ns, max_ns]; the error
  *  text gives the range in the unit. */
-int ls_value_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t max_ns, int64_t *out,
-		       char **err);
+int ls_value_parse_fixed(const char *s, int64_t unit_ns, int64_t min_ns, int64_t max_ns, int64_t *out, char **err);
 /** A rate for ls_rate_parse() ("30", "29.97", "30000/1001"), more than 0 and
  *  at most 1000 fps, in lowest terms ("12.5" is 25/2, "60/2" is 30/1). */
 int ls_value_parse_rate(const char *s, struct ls_rate *out, char **err);

@@ -15,17 +15,17 @@
 /** Detections of one frameset. Arrays have ncams entries; dets has
  *  ncams * max_dets entries, camera c's at dets + c * max_dets. */
 struct ls_detect_result {
-	int64_t n;            /**< slot index */
+	int64_t n; /**< slot index */
 	int64_t slot_ns;
 	unsigned ncams;
 	unsigned max_dets;
-	bool *ran;            /**< the camera had a frame and was detected on */
-	int64_t *capture_ns;  /**< the frame's capture time (when ran) */
-	int *count;           /**< detections of the camera */
-	int64_t *track_id;    /**< per detection, -1 = no tracker (JSON null) */
+	bool *ran;           /**< the camera had a frame and was detected on */
+	int64_t *capture_ns; /**< the frame's capture time (when ran) */
+	int *count;          /**< detections of the camera */
+	int64_t *track_id;   /**< per detection, -1 = no tracker (JSON null) */
 	struct ls_det *dets;
 	/** Set by the caller (detect_stage.c), not by the worker: */
-	bool *gated;          /**< had a new frame that the motion gate kept from the
+	bool *gated;                           /**< had a new frame that the motion gate kept from the
 			       *  detector (JSON "gated":true; the board clears its boxes) */
 	const struct ls_motion_result *motion; /**< ncams entries, or NULL (no motion gate) */
 };

@@ -58,8 +58,10 @@ void ls_detect_board_put(struct ls_detect_board *b, const struct ls_detect_resul
 		int n = r->count[c] < (int)b->max_dets ? r->count[c] : (int)b->max_dets;
 		if (gated)
 			n = 0;
-		memcpy(b->dets + (size_t)c * b->max_dets, r->dets + (size_t)c * r->max_dets, sizeof(struct ls_det) * (size_t)n);
-		memcpy(b->ids + (size_t)c * b->max_dets, r->track_id + (size_t)c * r->max_dets, sizeof(int64_t) * (size_t)n);
+		memcpy(b->dets + (size_t)c * b->max_dets, r->dets + (size_t)c * r->max_dets,
+		       sizeof(struct ls_det) * (size_t)n);
+		memcpy(b->ids + (size_t)c * b->max_dets, r->track_id + (size_t)c * r->max_dets,
+		       sizeof(int64_t) * (size_t)n);
 		b->count[c] = n;
 		b->slot[c] = r->n;
 	}

@@ -18,7 +18,7 @@
 #include "output.h"
 
 struct file_out {
-	char *file;       /* video file or PNG pattern, or NULL */
+	char *file; /* video file or PNG pattern, or NULL */
 	bool png, display;
 	unsigned cam;
 	char *cam_name;
@@ -56,11 +56,13 @@ static void *file_new(struct ls_output_ctx *ctx, const void *group, char **err)
 		m->png = g_str_has_suffix(m->file, ".png");
 		char *dir = g_path_get_dirname(m->file);
 		if (g_mkdir_with_parents(dir, 0755) < 0) {
-			*err = g_strdup_printf("file=%s: cannot create directory %s: %s", m->file, dir, g_strerror(errno));
+			*err = g_strdup_printf("file=%s: cannot create directory %s: %s", m->file, dir,
+					       g_strerror(errno));
 			g_free(dir);
 			goto fail;
 		}
-		char *side = m->png ? g_build_filename(dir, "frames.jsonl", NULL) : g_strconcat(m->file, ".frames.jsonl", NULL);
+		char *side = m->png ? g_build_filename(dir, "frames.jsonl", NULL)
+				    : g_strconcat(m->file, ".frames.jsonl", NULL);
 		g_free(dir);
 		FILE *probe = m->png ? NULL : fopen(m->file, "wb");
 		if (!m->png && !probe) {
@@ -99,20 +101,23 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 static bool build(struct file_out *m, int w, int h)
 {
 	GString *d = g_string_new(NULL);
-	g_string_append_printf(d,
-			       "appsrc name=src is-live=true format=time block=true max-buffers=4 "
-			       "caps=video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d,pixel-aspect-ratio=1/1 ! "
-			       "videoscale add-borders=true ! video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! tee name=t",
-			       w, h, m->rate.num, m->rate.den, w, h);
+	g_string_append_printf(
+		d,
+		"appsrc name=src is-live=true format=time block=true max-buffers=4 "
+		"caps=video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d,pixel-aspect-ratio=1/1 ! "
+		"videoscale add-borders=true ! video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! tee name=t",
+		w, h, m->rate.num, m->rate.den, w, h);
 	if (m->file) {
 		char *loc = g_strescape(m->file, NULL);
 		if (m->png)
-			g_string_append_printf(d,
-					       " t. ! queue max-size-buffers=8 ! videoconvert ! pngenc compression-level=1 ! "
-					       "multifilesink location=\"%s\"",
-					       loc);
+			g_string_append_printf(
+				d,
+				" t. ! queue max-size-buffers=8 ! videoconvert ! pngenc compression-level=1 ! "
+				"multifilesink location=\"%s\"",
+				loc);
 		else if (g_str_has_suffix(m->file, ".y4m")) /* raw, lossless, cheap */
-			g_string_append_printf(d, " t. ! queue max-size-buffers=8 ! y4menc ! filesink location=\"%s\"", loc);
+			g_string_append_printf(d, " t. ! queue max-size-buffers=8 ! y4menc ! filesink location=\"%s\"",
+					       loc);
 		else
 			ls_output_append_h264_file(d, m->file, m->rate);
 		g_free(loc);

@@ -25,14 +25,14 @@ struct mosaic_out {
 	struct ls_mosaic *mosaic;
 	GstElement *pipeline, *appsrc;
 	GstBufferPool *pool;
-	struct ls_setq *q;          /* not owned */
+	struct ls_setq *q; /* not owned */
 	GThread *thread;
-	int64_t first_slot_ns;      /* PTS 0; output thread only */
-	gint failed;                /* atomic: the pipeline reported an error */
-	uint64_t written;           /* output thread only */
+	int64_t first_slot_ns;         /* PTS 0; output thread only */
+	gint failed;                   /* atomic: the pipeline reported an error */
+	uint64_t written;              /* output thread only */
 	struct ls_detect_board *board; /* [detect] draw=on: the latest boxes to draw (owned), or NULL */
-	struct ls_det *boxes;       /* scratch for the board's copy */
-	int64_t *ids;               /* and their track ids */
+	struct ls_det *boxes;          /* scratch for the board's copy */
+	int64_t *ids;                  /* and their track ids */
 	unsigned max_boxes;
 };
 
@@ -70,7 +70,8 @@ static void draw_detections(struct mosaic_out *m, const struct ls_frameset *set,
 		for (int i = 0; i < n; i++) {
 			const struct ls_det *b = &m->boxes[i];
 			ls_det_draw_box(yp, up, vp, m->w, m->w / 2, m->w, m->h, x, y, w, h, sw, sh, b, 2, 210, 16, 146);
-			int lx = x + (int)(b->x1 * (float)w / (float)sw), ly = y + (int)(b->y1 * (float)h / (float)sh) - 11;
+			int lx = x + (int)(b->x1 * (float)w / (float)sw),
+			    ly = y + (int)(b->y1 * (float)h / (float)sh) - 11;
 			const char *name = ls_coco_name(b->cls);
 			char label[48];
 			if (name && m->ids[i] > 0)
@@ -107,7 +108,8 @@ static void *mosaic_new(struct ls_output_ctx *ctx, const void *group, char **err
 		/* fail now, with the path, rather than from the muxer later */
 		char *dir = g_path_get_dirname(m->file);
 		if (g_mkdir_with_parents(dir, 0755) < 0) {
-			*err = g_strdup_printf("file=%s: cannot create directory %s: %s", m->file, dir, g_strerror(errno));
+			*err = g_strdup_printf("file=%s: cannot create directory %s: %s", m->file, dir,
+					       g_strerror(errno));
 			g_free(dir);
 			goto fail;
 		}

@@ -19,8 +19,8 @@ void ls_output_bus_error(GstMessage *msg, const char *what, const char *file, gi
 {
 	GError *e = NULL;
 	gst_message_parse_error(msg, &e, NULL);
-	g_printerr("%s: %s%s%s; the output stops, the rig goes on\n", what, e ? e->message : "error", file ? " writing " : "",
-		   file ? file : "");
+	g_printerr("%s: %s%s%s; the output stops, the rig goes on\n", what, e ? e->message : "error",
+		   file ? " writing " : "", file ? file : "");
 	g_clear_error(&e);
 	g_atomic_int_set(failed, 1);
 }
@@ -30,8 +30,8 @@ bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, c
 	/* EOS makes the muxer write its index: the file is complete and playable */
 	gst_app_src_end_of_stream(GST_APP_SRC(appsrc));
 	GstBus *bus = gst_element_get_bus(pipeline);
-	GstMessage *msg =
-		gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_s * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+	GstMessage *msg = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_s * GST_SECOND,
+						     GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
 	bool eos = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
 	if (!msg && !ls_x11_lost_any())
 		g_printerr("%s: the encoder did not finish within %d s; %s may be truncated\n", what, timeout_s,

@@ -8,7 +8,7 @@ struct sub {
 };
 
 struct ls_output_ctx {
-	const struct ls_config *cfg;     /* borrowed */
+	const struct ls_config *cfg; /* borrowed */
 	ls_output_tap_provider tap;
 	void *rig;
 	/* subscribers: appended from create() on the main thread before anything
@@ -16,7 +16,7 @@ struct ls_output_ctx {
 	GArray *detections, *stats, *events; /* struct sub */
 	ls_clip_request_fn clips;
 	void *clips_user;
-	GMutex event_lock;               /* one event at a time to subscribers */
+	GMutex event_lock; /* one event at a time to subscribers */
 };
 
 struct ls_output_ctx *ls_output_ctx_new(const struct ls_config *cfg, ls_output_tap_provider tap, void *rig)
@@ -45,10 +45,7 @@ void ls_output_ctx_free(struct ls_output_ctx **pctx)
 	g_free(ctx);
 }
 
-const struct ls_config *ls_output_ctx_config(const struct ls_output_ctx *ctx)
-{
-	return ctx->cfg;
-}
+const struct ls_config *ls_output_ctx_config(const struct ls_output_ctx *ctx) { return ctx->cfg; }
 
 static void add(GArray *a, void (*fn)(void), void *user)
 {

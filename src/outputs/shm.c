@@ -16,9 +16,9 @@
 
 struct shm_out {
 	struct ls_shm_config cfg;
-	struct ls_shm_cam *cams;   /* ncams, formats as currently laid out */
+	struct ls_shm_cam *cams; /* ncams, formats as currently laid out */
 	char **names;
-	struct ls_shm_writer *w;   /* output thread after start */
+	struct ls_shm_writer *w; /* output thread after start */
 	struct ls_setq *q;
 	GThread *thread;
 	bool failed;

@@ -50,8 +50,8 @@ struct clip_cam {
 	GPtrArray *segs; /* borrowed from the list, this camera's, oldest first */
 	int64_t first, last, frames;
 	GString *files;
-	bool copy;       /* its segments are the camera's own stream */
-	int64_t start;   /* the keyframe slot its part of the clip starts at */
+	bool copy;     /* its segments are the camera's own stream */
+	int64_t start; /* the keyframe slot its part of the clip starts at */
 };
 
 /* Copies this camera's access units for slots [from, to] into
@@ -91,10 +91,11 @@ static int export_camera(struct clip_cam *cc, const struct ls_clip_request *req,
 			}
 			if (!w) {
 				GError *ge = NULL;
-				w = gst_parse_launch("appsrc name=src format=time ! h264parse ! mp4mux ! filesink name=f",
-						     &ge);
+				w = gst_parse_launch(
+					"appsrc name=src format=time ! h264parse ! mp4mux ! filesink name=f", &ge);
 				if (!w || ge) {
-					*err = g_strdup_printf("clip: cannot build the muxer: %s", ge ? ge->message : "?");
+					*err = g_strdup_printf("clip: cannot build the muxer: %s",
+							       ge ? ge->message : "?");
 					g_clear_error(&ge);
 					gst_sample_unref(smp);
 					rc = -EIO;
@@ -366,12 +367,13 @@ int ls_record_clip(const struct ls_clip_request *req, struct ls_clip_result *res
 			iso_time(ls_slot_time(cc->last + 1, req->epoch_ns, req->rate), b, sizeof b);
 			res->last_slot = MAX(res->last_slot, cc->last);
 		}
-		g_string_append_printf(j,
-				       "%s\n    \"%s\": {\"file\": \"%s.mp4\", \"first_slot\": %lld, \"last_slot\": %lld, "
-				       "\"frames\": %lld, \"start\": \"%s\", \"end\": \"%s\", \"copy\": %s, \"segments\": [%s]}",
-				       c ? "," : "", cc->name, cc->name, (long long)(cc->frames ? cc->first : -1),
-				       (long long)(cc->frames ? cc->last : -1), (long long)cc->frames, a, b,
-				       cc->copy ? "true" : "false", cc->files->str);
+		g_string_append_printf(
+			j,
+			"%s\n    \"%s\": {\"file\": \"%s.mp4\", \"first_slot\": %lld, \"last_slot\": %lld, "
+			"\"frames\": %lld, \"start\": \"%s\", \"end\": \"%s\", \"copy\": %s, \"segments\": [%s]}",
+			c ? "," : "", cc->name, cc->name, (long long)(cc->frames ? cc->first : -1),
+			(long long)(cc->frames ? cc->last : -1), (long long)cc->frames, a, b,
+			cc->copy ? "true" : "false", cc->files->str);
 		res->frames += cc->frames;
 	}
 	g_string_append_printf(j, "\n  },\n  \"first_slot\": %lld,\n  \"last_slot\": %lld\n}\n", (long long)start,

@@ -9,15 +9,15 @@
 
 /* A clip waiting for its post-roll to be recorded. */
 struct clip_req {
-	int64_t n1, n2;        /* first and last event slot */
-	int64_t deadline_ns;   /* monotonic: cut what there is after this */
-	char *what;            /* "a-person-3": the first event, for the directory name and the log */
+	int64_t n1, n2;      /* first and last event slot */
+	int64_t deadline_ns; /* monotonic: cut what there is after this */
+	char *what;          /* "a-person-3": the first event, for the directory name and the log */
 	unsigned events;
 };
 
 struct ls_clipper {
 	const struct ls_record_config *rec; /* borrowed from the config */
-	const char **names;        /* NULL-terminated: the clip's camera list */
+	const char **names;                 /* NULL-terminated: the clip's camera list */
 	unsigned ncams;
 	struct ls_rate rate;
 	int64_t epoch_ns;
@@ -26,17 +26,16 @@ struct ls_clipper {
 	char *clip_dir;
 	ls_clipper_recorded_fn recorded;
 	void *recorded_user;
-	GMutex lock;               /* protects what follows */
+	GMutex lock; /* protects what follows */
 	GCond wake;
-	GQueue clips;              /* struct clip_req *, oldest first */
-	bool busy;                 /* the head is being exported: do not extend it */
-	bool final;                /* the run is over: cut what is waiting now */
+	GQueue clips; /* struct clip_req *, oldest first */
+	bool busy;    /* the head is being exported: do not extend it */
+	bool final;   /* the run is over: cut what is waiting now */
 	GThread *thread;
 	uint64_t events, made, failed;
 };
 
-struct ls_clipper *ls_clipper_new(const struct ls_config *cfg, ls_clipper_recorded_fn recorded, void *user,
-				  char **err)
+struct ls_clipper *ls_clipper_new(const struct ls_config *cfg, ls_clipper_recorded_fn recorded, void *user, char **err)
 {
 	const struct ls_detect_config *dc = cfg->detect;
 	struct ls_clipper *o = g_new0(struct ls_clipper, 1);
@@ -159,10 +158,7 @@ static gpointer clip_main(gpointer data)
 	return NULL;
 }
 
-void ls_clipper_start(struct ls_clipper *o)
-{
-	o->thread = g_thread_new("clips", clip_main, o);
-}
+void ls_clipper_start(struct ls_clipper *o) { o->thread = g_thread_new("clips", clip_main, o); }
 
 void ls_clipper_finish(struct ls_clipper *o)
 {

@@ -26,8 +26,7 @@ typedef bool (*ls_clipper_recorded_fn)(void *user, int64_t n);
 /** A clipper for @cfg's [detect] clip-on settings (cfg->detect->clip_any
  *  and cfg->record must be set); clips go to clip-dir (made if missing).
  *  NULL and *err on failure. */
-struct ls_clipper *ls_clipper_new(const struct ls_config *cfg, ls_clipper_recorded_fn recorded, void *user,
-				  char **err);
+struct ls_clipper *ls_clipper_new(const struct ls_config *cfg, ls_clipper_recorded_fn recorded, void *user, char **err);
 /** Starts the export thread. */
 void ls_clipper_start(struct ls_clipper *c);
 /** An event at slot @n of camera @cam, named @what ("person-3", "motion").

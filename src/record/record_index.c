@@ -32,11 +32,8 @@ static const char schema[] =
 	" last_slot INTEGER NOT NULL, out TEXT NOT NULL);";
 
 static const char *const seg_state_names[] = {
-	[LS_SEG_RECORDING] = "recording",
-	[LS_SEG_COMPLETE] = "complete",
-	[LS_SEG_PROTECTED] = "protected",
-	[LS_SEG_QUARANTINED] = "quarantined",
-	[LS_SEG_DELETING] = "deleting",
+	[LS_SEG_RECORDING] = "recording",     [LS_SEG_COMPLETE] = "complete", [LS_SEG_PROTECTED] = "protected",
+	[LS_SEG_QUARANTINED] = "quarantined", [LS_SEG_DELETING] = "deleting",
 };
 
 const char *ls_seg_state_name(enum ls_seg_state st)
@@ -96,8 +93,8 @@ int ls_rec_index_open(const char *dir, struct ls_rec_index **out, char **err)
 		sqlite3_stmt *probe = NULL;
 		if (rc == SQLITE_OK &&
 		    sqlite3_prepare_v2(idx->db, "SELECT copy FROM segments LIMIT 0", -1, &probe, NULL) != SQLITE_OK)
-			rc = sqlite3_exec(idx->db, "ALTER TABLE segments ADD COLUMN copy INTEGER NOT NULL DEFAULT 0", NULL,
-					  NULL, &msg);
+			rc = sqlite3_exec(idx->db, "ALTER TABLE segments ADD COLUMN copy INTEGER NOT NULL DEFAULT 0",
+					  NULL, NULL, &msg);
 		sqlite3_finalize(probe);
 	}
 	if (rc != SQLITE_OK) {

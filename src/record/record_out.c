@@ -48,17 +48,17 @@
 #include "recorder.h"
 #include "clips.h"
 
-#define META_RING 128               /* slots an encoder may hold, at most */
+#define META_RING 128 /* slots an encoder may hold, at most */
 /* Input timestamps start here: x264enc asks GstVideoEncoder to move any
  * earlier stream up to 1000 h (room for DTS before PTS), and GStreamer 1.22
  * then compares forced-key-unit running times against the moved ones and
  * ignores every request after the first. Starting at 1000 h moves nothing. */
 #define PTS_OFFSET ((GstClockTime)1000 * 3600 * GST_SECOND)
-#define START_WAIT_S 1              /* longest wait for a complete first set */
+#define START_WAIT_S 1                /* longest wait for a complete first set */
 #define RESUME_HEADROOM (4 * 1048576) /* free bytes above min-free before recording resumes */
 
 struct slot_meta {
-	int64_t n;          /* INT64_MIN: empty */
+	int64_t n; /* INT64_MIN: empty */
 	int64_t capture_ns;
 	bool repeated;
 };
@@ -67,15 +67,15 @@ struct segment {
 	GstElement *mux;
 	GstAppSrc *src;
 	int fd;
-	char *dirpath;              /* DIR/CAMERA */
+	char *dirpath; /* DIR/CAMERA */
 	struct ls_rec_segment row;
 	GString *keys;
 	int64_t frames, repeated, last_capture_ns;
-	int64_t synced_mono;        /* last fdatasync, CLOCK_MONOTONIC ns */
-	unsigned episode;           /* rec_out.episode when it opened */
+	int64_t synced_mono; /* last fdatasync, CLOCK_MONOTONIC ns */
+	unsigned episode;    /* rec_out.episode when it opened */
 	/* written by the muxer thread */
 	atomic_int_fast64_t bytes;
-	atomic_int werr;            /* errno of the first failed write, 0 */
+	atomic_int werr; /* errno of the first failed write, 0 */
 };
 
 struct rec_out;
@@ -88,11 +88,11 @@ struct rec_cam {
 	GstElement *enc;
 	GstAppSrc *src;
 	GstAppSink *sink;
-	atomic_bool failed;         /* the encoder posted an error: this camera stops recording */
+	atomic_bool failed; /* the encoder posted an error: this camera stops recording */
 	/* output thread */
-	GstBuffer *last;            /* the last frame pushed, for repeats */
+	GstBuffer *last; /* the last frame pushed, for repeats */
 	GstCaps *raw_caps;
-	int64_t last_pushed;        /* INT64_MIN: none */
+	int64_t last_pushed; /* INT64_MIN: none */
 	/* slot -> capture time, repeated: output thread writes, encoder thread reads */
 	GMutex meta_lock;
 	struct slot_meta meta[META_RING];
@@ -100,13 +100,13 @@ struct rec_cam {
 	 * streaming thread). While `copy` is set the output thread ignores the
 	 * camera's frames and the tap thread owns the segments. */
 	atomic_bool copy;
-	int64_t offset_ns;          /* the camera's calibrated offset */
-	int64_t copy_base;          /* slot of PTS 0 of copied units; INT64_MIN: none yet */
+	int64_t offset_ns; /* the camera's calibrated offset */
+	int64_t copy_base; /* slot of PTS 0 of copied units; INT64_MIN: none yet */
 	GstClockTime copy_last_pts;
 	int64_t copy_last_capture_ns;
-	int64_t copy_prev_n;        /* slot of the last unit seen; INT64_MIN: none */
-	unsigned anomalies;         /* units off the one-per-slot grid in this window */
-	int64_t anomaly_mono;       /* start of that 10 s window */
+	int64_t copy_prev_n;  /* slot of the last unit seen; INT64_MIN: none */
+	unsigned anomalies;   /* units off the one-per-slot grid in this window */
+	int64_t anomaly_mono; /* start of that 10 s window */
 	/* encoder streaming thread, or the tap's while copying (and finish, after it) */
 	struct segment *seg;
 	int64_t last_written;
@@ -122,16 +122,16 @@ struct rec_out {
 	struct rec_cam *cams;
 	unsigned ncams;
 	int64_t period;
-	int64_t base;               /* slot of PTS 0; output thread sets it before the first push */
+	int64_t base; /* slot of PTS 0; output thread sets it before the first push */
 	struct ls_setq *q;
 	GThread *thread, *retention;
-	GMutex lock;                /* protects stop (retention's wait) */
+	GMutex lock; /* protects stop (retention's wait) */
 	GCond cond;
 	bool stop;
 	atomic_bool nospace;
-	atomic_uint episode;        /* +1 each time recording resumes after ENOSPC */
+	atomic_uint episode; /* +1 each time recording resumes after ENOSPC */
 	GMutex pending_lock;
-	GPtrArray *pending;         /* struct ls_rec_segment * whose row could not be written; protected by pending_lock */
+	GPtrArray *pending; /* struct ls_rec_segment * whose row could not be written; protected by pending_lock */
 	uint64_t dropped_nospace;   /* output thread */
 	char *encoder_desc;         /* e.g. "x264enc speed-preset=ultrafast ..." */
 	struct ls_clipper *clipper; /* [detect] clip-on: the clips others ask for (context service), or NULL */
@@ -302,8 +302,8 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 		goto fail;
 	}
 	GError *ge = NULL;
-	s->mux = gst_parse_launch("appsrc name=src format=time max-buffers=0 ! mpegtsmux ! appsink name=sink sync=false",
-				  &ge);
+	s->mux = gst_parse_launch(
+		"appsrc name=src format=time max-buffers=0 ! mpegtsmux ! appsink name=sink sync=false", &ge);
 	if (!s->mux || ge) {
 		g_printerr("record: cannot build the muxer: %s\n", ge ? ge->message : "?");
 		g_clear_error(&ge);
@@ -411,10 +411,7 @@ static GstFlowReturn on_encoded(GstAppSink *sink, gpointer data)
 #define COPY_ANOMALY_WINDOW_NS (10 * LS_NS_PER_SEC)
 #define COPY_ANOMALY_MAX 10 /* units off the grid per window before re-encoding instead */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b < 0);
-}
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
 
 /* Stream copy is not possible for this camera: its segment ends and, from
  * the next set on, the output thread encodes its frames. */
@@ -517,10 +514,7 @@ static bool record_copy(struct rec_out *o, struct ls_output_ctx *ctx, unsigned c
 /* ---- frames in (output thread) ----------------------------------------- */
 
 /* GStreamer's name of a frame format, NULL for one lockstep cannot name */
-static const char *caps_format(enum ls_pixfmt f)
-{
-	return f == LS_FMT_UNKNOWN ? NULL : ls_pixfmt_name(f);
-}
+static const char *caps_format(enum ls_pixfmt f) { return f == LS_FMT_UNKNOWN ? NULL : ls_pixfmt_name(f); }
 
 static void frame_notify(gpointer p)
 {
@@ -593,8 +587,8 @@ static void push_frame(struct rec_out *o, struct rec_cam *c, const struct ls_ent
 	GST_BUFFER_DURATION(b) = (GstClockTime)o->period;
 	if (n % o->rc->gop == 0 || c->last_pushed == INT64_MIN || n != c->last_pushed + 1)
 		gst_element_send_event(GST_ELEMENT(c->src),
-				       gst_video_event_new_downstream_force_key_unit(pts, GST_CLOCK_TIME_NONE, pts, TRUE,
-										     (guint)(n / o->rc->gop)));
+				       gst_video_event_new_downstream_force_key_unit(pts, GST_CLOCK_TIME_NONE, pts,
+										     TRUE, (guint)(n / o->rc->gop)));
 	gst_app_src_push_buffer(c->src, b);
 	c->last_pushed = n;
 }
@@ -682,7 +676,8 @@ static gpointer retention_thread(gpointer data)
 		bool emergency = false;
 		int n = ls_rec_retention(o->idx, o->rc, ls_realtime_ns(), &emergency);
 		if (emergency && !reported)
-			g_printerr("record: less than min-free-mb free in %s: deleting the oldest segments\n", o->rc->dir);
+			g_printerr("record: less than min-free-mb free in %s: deleting the oldest segments\n",
+				   o->rc->dir);
 		reported = emergency;
 		(void)n;
 		/* rows that could not be written: a complete one is written
@@ -691,7 +686,7 @@ static gpointer retention_thread(gpointer data)
 		for (guint i = 0; i < o->pending->len; i++) {
 			struct ls_rec_segment *p = g_ptr_array_index(o->pending, i);
 			int rc = p->state == LS_SEG_COMPLETE ? ls_rec_index_update(o->idx, p, NULL)
-								   : ls_rec_repair(o->idx, o->rc->dir, p, o->cfg->rate);
+							     : ls_rec_repair(o->idx, o->rc->dir, p, o->cfg->rate);
 			if (rc >= 0)
 				g_ptr_array_remove_index(o->pending, i--);
 		}
@@ -734,7 +729,8 @@ static char *encoder_desc(const struct ls_record_config *rc, unsigned gop, char 
 				continue;
 			gst_element_set_state(p, GST_STATE_PLAYING);
 			GstBus *bus = gst_element_get_bus(p);
-			GstMessage *m = gst_bus_timed_pop_filtered(bus, 3 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+			GstMessage *m = gst_bus_timed_pop_filtered(bus, 3 * GST_SECOND,
+								   GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
 			bool ok = m && GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS;
 			if (m)
 				gst_message_unref(m);
@@ -786,10 +782,7 @@ static bool recorded_through(void *user, int64_t n)
 
 /* Beyond its queue: each camera's last frame (for repeats), its encoder's
  * input queue (2) and the frame being encoded. */
-static unsigned rec_frames_held(const struct ls_config *cfg, const void *group)
-{
-	return 4;
-}
+static unsigned rec_frames_held(const struct ls_config *cfg, const void *group) { return 4; }
 
 static void *rec_new(struct ls_output_ctx *ctx, const void *group, char **err)
 {
@@ -839,10 +832,11 @@ static void *rec_new(struct ls_output_ctx *ctx, const void *group, char **err)
 			*err = g_strdup_printf("dir=%s: cannot create %s: %s", rc->dir, c->dirpath, g_strerror(errno));
 			goto fail;
 		}
-		char *d = g_strdup_printf("appsrc name=src format=time is-live=false block=true max-buffers=2 ! "
-					  "videoconvert ! %s ! h264parse ! "
-					  "video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false",
-					  o->encoder_desc);
+		char *d = g_strdup_printf(
+			"appsrc name=src format=time is-live=false block=true max-buffers=2 ! "
+			"videoconvert ! %s ! h264parse ! "
+			"video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false",
+			o->encoder_desc);
 		GError *ge = NULL;
 		c->enc = gst_parse_launch(d, &ge);
 		g_free(d);

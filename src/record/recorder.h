@@ -51,14 +51,14 @@ int ls_seg_state_parse(const char *name);
 struct ls_rec_segment {
 	int64_t id;
 	char *camera;
-	char *path;        /**< relative to the record dir: "CAMERA/SLOT.ts" */
+	char *path;                    /**< relative to the record dir: "CAMERA/SLOT.ts" */
 	int64_t first_slot, last_slot; /**< inclusive; last < first while empty */
 	int64_t start_ns, end_ns;      /**< capture time of the first frame, and of the last frame + T */
 	int64_t bytes;
-	char *keyframes;   /**< slots of its keyframes, comma-separated */
-	int64_t repeated;  /**< frames that repeat the previous one (camera missing from the set) */
+	char *keyframes;  /**< slots of its keyframes, comma-separated */
+	int64_t repeated; /**< frames that repeat the previous one (camera missing from the set) */
 	enum ls_seg_state state;
-	bool copy;         /**< the camera's own H.264, copied: keyframes are the camera's (insert only) */
+	bool copy; /**< the camera's own H.264, copied: keyframes are the camera's (insert only) */
 };
 
 void ls_rec_segment_free(gpointer seg);
@@ -118,20 +118,20 @@ int64_t ls_rec_free_bytes(const char *dir);
 int ls_rec_retention(struct ls_rec_index *idx, const struct ls_record_config *rc, int64_t now_ns, bool *emergency);
 
 struct ls_clip_request {
-	const char *dir;           /**< the record dir (with index.sqlite3) */
+	const char *dir; /**< the record dir (with index.sqlite3) */
 	struct ls_rate rate;
 	int64_t epoch_ns;
 	unsigned gop;
-	const char *const *cameras; /**< NULL-terminated; NULL: every camera in the index */
-	int64_t n1, n2;            /**< requested slots, inclusive, n1 <= n2 */
+	const char *const *cameras;    /**< NULL-terminated; NULL: every camera in the index */
+	int64_t n1, n2;                /**< requested slots, inclusive, n1 <= n2 */
 	int64_t pre_slots, post_slots; /**< added before n1 and after n2 */
-	const char *outdir;        /**< created if missing (its parent must exist) */
+	const char *outdir;            /**< created if missing (its parent must exist) */
 };
 
 struct ls_clip_result {
 	int64_t first_slot, last_slot; /**< the window exported: first is a keyframe on every camera */
 	unsigned ncams;
-	int64_t frames;            /**< total over cameras */
+	int64_t frames; /**< total over cameras */
 };
 
 /** Exports the window from every chosen camera without re-encoding: the

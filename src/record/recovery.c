@@ -69,8 +69,7 @@ int ls_rec_repair(struct ls_rec_index *idx, const char *dir, struct ls_rec_segme
 		rc = s->id ? ls_rec_index_delete(idx, s->id) : 0;
 		goto out;
 	}
-	if (g_str_has_suffix(s->path, ".bad") ||
-	    sc < 0 || keys->len == 0 || g_array_index(keys, int64_t, 0) != 0) {
+	if (g_str_has_suffix(s->path, ".bad") || sc < 0 || keys->len == 0 || g_array_index(keys, int64_t, 0) != 0) {
 		char *bad = g_strconcat(full, ".bad", NULL);
 		char *badrel = g_strconcat(s->path, ".bad", NULL);
 		if (!g_str_has_suffix(s->path, ".bad") && rename(full, bad) == 0) {

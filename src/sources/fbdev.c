@@ -16,7 +16,10 @@ static const char *fb_format_of(const struct fb_var_screeninfo *v)
 {
 	switch (v->bits_per_pixel) {
 	case 32:
-		return v->red.offset == 16 ? "BGRx" : v->red.offset == 0 ? "RGBx" : v->red.offset == 8 ? "xBGR" : "xRGB";
+		return v->red.offset == 16  ? "BGRx"
+		       : v->red.offset == 0 ? "RGBx"
+		       : v->red.offset == 8 ? "xBGR"
+					    : "xRGB";
 	case 24:
 		return v->red.offset == 16 ? "BGR" : "RGB";
 	case 16:
@@ -56,9 +59,10 @@ bool ls_source_fb_open(struct ls_source *s, char **err)
 	if (fstat(s->fb_fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		int bpp = f->format ? fb_bytes_per_pixel(f->format) : 0;
 		if (!f->width || !f->height || !bpp) {
-			*err = g_strdup_printf("camera %s: %s: a regular file needs width, height and a format of BGRx, "
-					       "RGBx, xRGB, xBGR, BGR, RGB, RGB16, BGR16 or GRAY8",
-					       s->name, f->device);
+			*err = g_strdup_printf(
+				"camera %s: %s: a regular file needs width, height and a format of BGRx, "
+				"RGBx, xRGB, xBGR, BGR, RGB, RGB16, BGR16 or GRAY8",
+				s->name, f->device);
 			return false;
 		}
 		s->fb_w = f->width;
@@ -68,8 +72,8 @@ bool ls_source_fb_open(struct ls_source *s, char **err)
 		s->fb_offset = 0;
 		g_strlcpy(s->fb_format, f->format, sizeof s->fb_format);
 		if (s->fb_stride < s->fb_w * bpp) {
-			*err = g_strdup_printf("camera %s: %s: stride %d is less than width x %d bytes", s->name, f->device,
-					       s->fb_stride, bpp);
+			*err = g_strdup_printf("camera %s: %s: stride %d is less than width x %d bytes", s->name,
+					       f->device, s->fb_stride, bpp);
 			return false;
 		}
 		return true;

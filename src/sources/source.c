@@ -254,10 +254,7 @@ static void schedule_retry(struct ls_source *s, const char *why);
  * jitterbuffer, RTCP/NTP mapping and decoder state would be kept too. test://
  * and fbdev:// are read by lockstep's own thread from a pipeline with no
  * such state. */
-static bool rebuilds(const struct ls_source *s)
-{
-	return s->spec.kind != LS_SRC_TEST && s->spec.kind != LS_SRC_FBDEV;
-}
+static bool rebuilds(const struct ls_source *s) { return s->spec.kind != LS_SRC_TEST && s->spec.kind != LS_SRC_FBDEV; }
 
 static gboolean retry_cb(gpointer data)
 {
@@ -405,10 +402,11 @@ static bool build_pipeline(struct ls_source *s, char **err)
 	if (s->spec.kind == LS_SRC_FBDEV) {
 		if (!ls_source_fb_open(s, err))
 			return false;
-		desc = g_strdup_printf("appsrc name=fbsrc is-live=true do-timestamp=true format=time max-buffers=2 "
-				       "leaky-type=downstream caps=video/x-raw,format=%s,width=%d,height=%d,framerate=%d/%d"
-				       " ! videoconvert ! video/x-raw,format=I420",
-				       s->fb_format, s->fb_w, s->fb_h, s->spec.fbdev.fps.num, s->spec.fbdev.fps.den);
+		desc = g_strdup_printf(
+			"appsrc name=fbsrc is-live=true do-timestamp=true format=time max-buffers=2 "
+			"leaky-type=downstream caps=video/x-raw,format=%s,width=%d,height=%d,framerate=%d/%d"
+			" ! videoconvert ! video/x-raw,format=I420",
+			s->fb_format, s->fb_w, s->fb_h, s->spec.fbdev.fps.num, s->spec.fbdev.fps.den);
 	} else {
 		desc = ls_source_spec_gst_desc_tap(&s->spec, s->es_fn != NULL);
 	}
@@ -423,11 +421,12 @@ static bool build_pipeline(struct ls_source *s, char **err)
 	bool drop = s->spec.kind != LS_SRC_TEST && !(s->spec.kind == LS_SRC_FILE && !s->spec.file.realtime);
 	/* the tap's queue drops the oldest when its reader is behind: the
 	 * reader sees the gap, and decoding never waits for it */
-	char *full = g_strdup_printf("%s ! appsink name=sink max-buffers=2 drop=%s sync=%s enable-last-sample=false%s",
-				     desc, drop ? "true" : "false", sync ? "true" : "false",
-				     s->es_fn ? " es. ! queue leaky=downstream max-size-buffers=300 max-size-bytes=0 "
-						"max-size-time=0 ! appsink name=esink sync=false enable-last-sample=false"
-					      : "");
+	char *full = g_strdup_printf(
+		"%s ! appsink name=sink max-buffers=2 drop=%s sync=%s enable-last-sample=false%s", desc,
+		drop ? "true" : "false", sync ? "true" : "false",
+		s->es_fn ? " es. ! queue leaky=downstream max-size-buffers=300 max-size-bytes=0 "
+			   "max-size-time=0 ! appsink name=esink sync=false enable-last-sample=false"
+			 : "");
 	GError *ge = NULL;
 	s->pipeline = gst_parse_launch(full, &ge);
 	g_free(desc);
@@ -470,7 +469,7 @@ static void align_file_start(struct ls_source *s, int64_t start_ns)
 	if (r == GST_STATE_CHANGE_ASYNC)
 		r = gst_element_get_state(s->pipeline, NULL, NULL, 5 * GST_SECOND);
 	if (r != GST_STATE_CHANGE_SUCCESS && r != GST_STATE_CHANGE_NO_PREROLL)
-		return; /* PLAYING below reports the error */
+		return;                                               /* PLAYING below reports the error */
 	gst_element_set_start_time(s->pipeline, GST_CLOCK_TIME_NONE); /* keep our base time */
 	gst_element_set_base_time(s->pipeline, (GstClockTime)start_ns);
 }
@@ -665,8 +664,8 @@ void ls_source_free(struct ls_source **sp)
 	drop_pipeline(s);
 	if (s->abandoned) /* the pipelines stay: their threads are held (halt_pipeline) */
 		g_ptr_array_free(s->abandoned, TRUE);
-	ls_frame_pool_unref(&s->pool); /* frames still out keep it alive */
-	ls_redact_stage_free(&s->redact);   /* its buffers outlive it too */
+	ls_frame_pool_unref(&s->pool);    /* frames still out keep it alive */
+	ls_redact_stage_free(&s->redact); /* its buffers outlive it too */
 	ls_source_spec_clear(&s->spec);
 	g_free(s->name);
 	g_free(s);
@@ -700,10 +699,7 @@ void ls_source_counters(const struct ls_source *cs, struct ls_source_counters *o
 		o->outages++, o->outage_ns += o->down_ns;
 }
 
-const char *ls_source_name(const struct ls_source *s)
-{
-	return s->name;
-}
+const char *ls_source_name(const struct ls_source *s) { return s->name; }
 
 int ls_source_probe(const struct ls_camera_config *cc, int timeout_ms, char **err)
 {

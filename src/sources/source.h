@@ -41,15 +41,15 @@ enum ls_source_state {
 };
 
 struct ls_source_counters {
-	uint64_t frames;     /**< delivered into the ring */
-	uint64_t ring_full;  /**< dropped: the aligner thread was behind */
-	uint64_t pool_empty; /**< dropped: every frame of the pool was held */
+	uint64_t frames;       /**< delivered into the ring */
+	uint64_t ring_full;    /**< dropped: the aligner thread was behind */
+	uint64_t pool_empty;   /**< dropped: every frame of the pool was held */
 	uint64_t camera_drops; /**< test://: frames the simulated camera lost */
 	uint64_t reconnects;
 	int64_t last_capture_ns; /**< capture time of the newest frame, 0 before */
-	uint64_t outages;   /**< times the camera went down after delivering frames (the one under way included) */
-	int64_t outage_ns;  /**< their total length, from the last frame before each to the first after, ns */
-	int64_t down_ns;    /**< how long the outage under way has lasted, ns; 0: up */
+	uint64_t outages;        /**< times the camera went down after delivering frames (the one under way included) */
+	int64_t outage_ns;       /**< their total length, from the last frame before each to the first after, ns */
+	int64_t down_ns;         /**< how long the outage under way has lasted, ns; 0: up */
 };
 
 struct ls_source;

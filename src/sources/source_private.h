@@ -23,33 +23,33 @@ struct payload {
 struct ls_source {
 	unsigned cam;
 	char *name;
-	struct ls_source_spec spec;  /* owned copy */
-	struct ls_spsc *ring;        /* not owned; producer side is ours */
-	struct ls_doorbell *bell;    /* not owned */
-	struct ls_frame_pool *pool;  /* owned reference */
+	struct ls_source_spec spec;     /* owned copy */
+	struct ls_spsc *ring;           /* not owned; producer side is ours */
+	struct ls_doorbell *bell;       /* not owned */
+	struct ls_frame_pool *pool;     /* owned reference */
 	struct ls_redact_stage *redact; /* owned; NULL: frames pass as they are */
 	bool blocking;
-	struct ls_rate rig_rate;     /* to start paced files on the slot grid */
+	struct ls_rate rig_rate; /* to start paced files on the slot grid */
 	int64_t rig_epoch_ns;
-	int64_t first_start_ns;      /* slot time every file's frame 0 maps to, the first time; 0: none */
-	unsigned starts;             /* pipeline starts so far (main thread) */
+	int64_t first_start_ns; /* slot time every file's frame 0 maps to, the first time; 0: none */
+	unsigned starts;        /* pipeline starts so far (main thread) */
 
-	GstElement *pipeline;        /* main thread */
-	GPtrArray *abandoned;        /* x11: pipelines whose thread was held when their X server was lost (never freed) */
-	atomic_ulong stream_thread;  /* pthread_t of the thread that delivers frames (x11: the one in Xlib) */
+	GstElement *pipeline; /* main thread */
+	GPtrArray *abandoned; /* x11: pipelines whose thread was held when their X server was lost (never freed) */
+	atomic_ulong stream_thread; /* pthread_t of the thread that delivers frames (x11: the one in Xlib) */
 	GstElement *appsink;
-	GstElement *esink;           /* the H.264 tap's appsink, or NULL */
-	ls_source_es_fn es_fn;       /* called on the tap's streaming thread */
+	GstElement *esink;     /* the H.264 tap's appsink, or NULL */
+	ls_source_es_fn es_fn; /* called on the tap's streaming thread */
 	void *es_user;
-	GstClock *clock;             /* REALTIME system clock */
+	GstClock *clock; /* REALTIME system clock */
 	guint bus_watch;
 	guint retry_timer;
-	guint watchdog;              /* WATCHDOG_MS: restarts a camera that went silent */
-	unsigned backoff_ms;         /* the next retry's wait */
-	unsigned backoff_max_ms;     /* retry-max-s */
-	int64_t stall_ns;            /* stall-s */
-	int64_t started_ns;          /* CLOCK_REALTIME at the last start */
-	int64_t started_mono_ns;     /* CLOCK_MONOTONIC at the last start */
+	guint watchdog;                   /* WATCHDOG_MS: restarts a camera that went silent */
+	unsigned backoff_ms;              /* the next retry's wait */
+	unsigned backoff_max_ms;          /* retry-max-s */
+	int64_t stall_ns;                 /* stall-s */
+	int64_t started_ns;               /* CLOCK_REALTIME at the last start */
+	int64_t started_mono_ns;          /* CLOCK_MONOTONIC at the last start */
 	_Atomic int64_t virtual_start_ns; /* realtime=false files: stamp of running time 0 (set again at each loop) */
 
 	/* fbdev:// reader: the device (or file) and its geometry */
@@ -63,7 +63,7 @@ struct ls_source {
 	GThread *thread;
 	struct ls_testcam model;
 
-	atomic_int state;            /* enum ls_source_state */
+	atomic_int state; /* enum ls_source_state */
 	atomic_bool stopping;
 	/* counters: written by the streaming thread, read by anyone */
 	atomic_uint_fast64_t frames, ring_full, pool_empty, camera_drops, reconnects;
@@ -75,8 +75,8 @@ struct ls_source {
 	 * by the main thread when it declares the camera down, and taken by the
 	 * streaming thread on the first frame back. */
 	atomic_int_fast64_t down_since_mono, down_last_capture;
-	atomic_uint_fast64_t outages;      /* outages that ended */
-	atomic_int_fast64_t outage_ns;     /* their total length */
+	atomic_uint_fast64_t outages;  /* outages that ended */
+	atomic_int_fast64_t outage_ns; /* their total length */
 };
 
 /** Wraps @buf (transfer full) into a frame stamped @capture_ns and hands it

@@ -89,13 +89,13 @@ static void resolve(void)
 		return;
 	real_open = (Display * (*)(const char *)) dlsym(x, "XOpenDisplay");
 	set_exit_handler = (void (*)(Display *, ls_x_exit_handler, void *))dlsym(x, "XSetIOErrorExitHandler");
-	int (*(*set_io_handler)(int (*)(Display *)))(Display *) =
-		(int (*(*)(int (*)(Display *)))(Display *))dlsym(x, "XSetIOErrorHandler");
+	int (*(*set_io_handler)(int (*)(Display *)))(Display *) = (int (*(*)(int (*)(Display *)))(Display *))dlsym(
+		x, "XSetIOErrorHandler");
 	if (set_exit_handler && set_io_handler) /* both, or Xlib still exits */
 		set_io_handler(on_io_error);
 	else
 		set_exit_handler = NULL; /* libX11 < 1.7: it exits as before */
-	/* the handle stays open: the library is in use for the process's life */
+					 /* the handle stays open: the library is in use for the process's life */
 }
 
 /* Called by Xlib after the IO error handler: only when that gave up

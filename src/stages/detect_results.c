@@ -79,10 +79,12 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 		if (r->motion) {
 			const struct ls_motion_result *m = &r->motion[c];
 			g_string_append_printf(out, ",\"gated\":%s,\"motion\":{\"on\":%s,\"score\":%.4f,\"boxes\":[",
-					       gated ? "true" : "false", m->motion ? "true" : "false", (double)m->score);
+					       gated ? "true" : "false", m->motion ? "true" : "false",
+					       (double)m->score);
 			for (int i = 0; i < m->nboxes; i++)
-				g_string_append_printf(out, "%s[%d,%d,%d,%d]", i ? "," : "", m->boxes[i].x, m->boxes[i].y,
-						       m->boxes[i].x + m->boxes[i].w, m->boxes[i].y + m->boxes[i].h);
+				g_string_append_printf(out, "%s[%d,%d,%d,%d]", i ? "," : "", m->boxes[i].x,
+						       m->boxes[i].y, m->boxes[i].x + m->boxes[i].w,
+						       m->boxes[i].y + m->boxes[i].h);
 			g_string_append(out, "]}");
 		}
 		g_string_append(out, ",\"detections\":[");
@@ -91,8 +93,9 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 			int64_t tid = r->track_id[(size_t)c * r->max_dets + i];
 			g_string_append(out, i ? ",{\"class\":" : "{\"class\":");
 			json_str(out, ls_detector_class_name(d, dt[i].cls));
-			g_string_append_printf(out, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]", (double)dt[i].score,
-					       (double)dt[i].x1, (double)dt[i].y1, (double)dt[i].x2, (double)dt[i].y2);
+			g_string_append_printf(out, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]",
+					       (double)dt[i].score, (double)dt[i].x1, (double)dt[i].y1,
+					       (double)dt[i].x2, (double)dt[i].y2);
 			if (dt[i].has_quad) {
 				g_string_append(out, ",\"quad\":[");
 				for (int k = 0; k < 8; k++)
@@ -110,10 +113,7 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 	g_string_append(out, "]}\n");
 }
 
-const char *ls_detector_provider(const struct ls_detector *d)
-{
-	return d->provider;
-}
+const char *ls_detector_provider(const struct ls_detector *d) { return d->provider; }
 
 void ls_detector_input(const struct ls_detector *d, int *w, int *h, bool *batched)
 {

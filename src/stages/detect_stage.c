@@ -60,7 +60,7 @@ struct cam_counters {
 struct detect_out {
 	struct ls_detect_config dc; /* borrowed from the config */
 	struct ls_detector *det;
-	struct ls_output_ctx *ctx;  /* services: detections out, clip requests */
+	struct ls_output_ctx *ctx; /* services: detections out, clip requests */
 	const char **names;
 	unsigned ncams;
 	unsigned nworkers;
@@ -70,34 +70,34 @@ struct detect_out {
 	FILE *out;
 	bool out_is_stdout;
 
-	GMutex lock;      /* pop + ticket, and the publishing turn */
+	GMutex lock; /* pop + ticket, and the publishing turn */
 	GCond turn;
 	uint64_t next_ticket, next_publish;
 	/* counters (under lock) */
 	uint64_t sets, skipped, empty, cam_frames, detections, failures;
 	int64_t run_ns, total_ns;
-	struct cam_counters *cc;   /* ncams, for --stats-json */
+	struct cam_counters *cc; /* ncams, for --stats-json */
 	bool error_logged;
 
 	/* motion gate (NULL without): the ordered pre-stage */
 	struct ls_motion **motion;
-	bool *motion_on;           /* the gate's last state per camera (under mlock) */
-	bool *motion_bad_logged;   /* a frame the detector could not read was logged */
+	bool *motion_on;         /* the gate's last state per camera (under mlock) */
+	bool *motion_bad_logged; /* a frame the detector could not read was logged */
 	GMutex mlock;
 	GCond mturn;
-	uint64_t next_mticket, next_mfeed; /* next_mticket under lock */
+	uint64_t next_mticket, next_mfeed;                /* next_mticket under lock */
 	uint64_t gated_frames, gated_sets, motion_events; /* gated_* under lock, motion_events under mlock */
 
 	/* trackers, used in the publishing turn only */
 	struct ls_tracker **trackers;
 	struct ls_track_det *tdets;
 	struct ls_track_out *touts;
-	uint64_t *max_id;          /* highest track id seen per camera */
-	uint64_t tracks;           /* confirmed tracks */
+	uint64_t *max_id; /* highest track id seen per camera */
+	uint64_t tracks;  /* confirmed tracks */
 
 	/* clip events (clip-on=): asked of the recorder through the context */
 	bool clips;
-	char *clip_dir;            /* for the start line */
+	char *clip_dir; /* for the start line */
 };
 
 static unsigned ls_detect_threads(const struct ls_detect_config *dc)
@@ -109,10 +109,7 @@ static unsigned ls_detect_threads(const struct ls_detect_config *dc)
 }
 
 /* Beyond its queue: one set in each worker's hands (the rig counts one). */
-static unsigned detect_held(const struct ls_config *cfg, const void *group)
-{
-	return ls_detect_threads(group) - 1;
-}
+static unsigned detect_held(const struct ls_config *cfg, const void *group) { return ls_detect_threads(group) - 1; }
 
 static void *detect_new(struct ls_output_ctx *ctx, const void *group, char **err)
 {
@@ -143,7 +140,8 @@ static void *detect_new(struct ls_output_ctx *ctx, const void *group, char **err
 		for (unsigned c = 0; c < o->ncams; c++) {
 			o->motion[c] = ls_motion_new(NULL);
 			if (!o->motion[c]) {
-				*err = g_strdup_printf("motion-gate: cannot make a motion detector: %s", g_strerror(errno));
+				*err = g_strdup_printf("motion-gate: cannot make a motion detector: %s",
+						       g_strerror(errno));
 				goto fail;
 			}
 		}
@@ -229,13 +227,14 @@ static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_fram
 		const struct ls_frame *f = e->frame;
 		int rc = -EINVAL;
 		if (f->format == LS_FMT_I420 || f->format == LS_FMT_NV12 || f->format == LS_FMT_GRAY8)
-			rc = ls_motion_feed(o->motion[c], f->planes[0], f->width, f->height, f->strides[0], f->capture_ns,
-					    &mres[c]);
+			rc = ls_motion_feed(o->motion[c], f->planes[0], f->width, f->height, f->strides[0],
+					    f->capture_ns, &mres[c]);
 		if (rc < 0) {
 			if (!o->motion_bad_logged[c])
-				g_printerr("[detect] camera %s: the motion detector cannot read this frame (%s %dx%d: %s); "
-					   "detecting on every frame of it\n",
-					   o->names[c], ls_pixfmt_name(f->format), f->width, f->height, g_strerror(-rc));
+				g_printerr(
+					"[detect] camera %s: the motion detector cannot read this frame (%s %dx%d: %s); "
+					"detecting on every frame of it\n",
+					o->names[c], ls_pixfmt_name(f->format), f->width, f->height, g_strerror(-rc));
 			o->motion_bad_logged[c] = true;
 			mres[c].motion = true;
 		}
@@ -261,8 +260,12 @@ static void track_camera(struct detect_out *o, struct ls_detect_result *r, unsig
 	int n = r->count[c];
 	for (int i = 0; i < n; i++)
 		o->tdets[i] = (struct ls_track_det){
-			.x = d[i].x1, .y = d[i].y1, .w = d[i].x2 - d[i].x1, .h = d[i].y2 - d[i].y1,
-			.score = d[i].score, .cls = d[i].cls,
+			.x = d[i].x1,
+			.y = d[i].y1,
+			.w = d[i].x2 - d[i].x1,
+			.h = d[i].y2 - d[i].y1,
+			.score = d[i].score,
+			.cls = d[i].cls,
 		};
 	int k = ls_tracker_update(o->trackers[c], o->tdets, n, r->capture_ns[c], o->touts, (int)o->dc.max_dets);
 	if (k < 0)
@@ -415,7 +418,8 @@ static void detect_stats_json(void *impl, GString *j)
 	for (unsigned c = 0; c < o->ncams; c++) {
 		const struct cam_counters *k = &o->cc[c];
 		g_string_append_printf(
-			j, "%s\"%s\":{\"inferred\":%llu,\"gated\":%llu,\"every_n_skipped\":%llu,\"gate_openings\":%llu}",
+			j,
+			"%s\"%s\":{\"inferred\":%llu,\"gated\":%llu,\"every_n_skipped\":%llu,\"gate_openings\":%llu}",
 			c ? "," : "", o->names[c],
 			(unsigned long long)atomic_load_explicit(&k->inferred, memory_order_relaxed),
 			(unsigned long long)atomic_load_explicit(&k->gated, memory_order_relaxed),
@@ -447,14 +451,15 @@ static void detect_finish(void *impl)
 		g_thread_join(o->threads[i]);
 	g_clear_pointer(&o->threads, g_free);
 	uint64_t inferred = o->sets - o->gated_sets;
-	g_printerr("[detect] %llu framesets (%llu camera frames), %llu detections, %llu tracks, %llu skipped by every-n, "
-		   "%llu without a new frame, %llu dropped while behind, %llu failed; %.1f ms per inferred frameset (%.1f in "
-		   "ONNX Runtime)\n",
-		   (unsigned long long)o->sets, (unsigned long long)o->cam_frames, (unsigned long long)o->detections,
-		   (unsigned long long)o->tracks, (unsigned long long)o->skipped, (unsigned long long)o->empty,
-		   (unsigned long long)(o->q ? ls_setq_dropped(o->q) : 0), (unsigned long long)o->failures,
-		   inferred ? (double)o->total_ns / 1e6 / (double)inferred : 0.0,
-		   inferred ? (double)o->run_ns / 1e6 / (double)inferred : 0.0);
+	g_printerr(
+		"[detect] %llu framesets (%llu camera frames), %llu detections, %llu tracks, %llu skipped by every-n, "
+		"%llu without a new frame, %llu dropped while behind, %llu failed; %.1f ms per inferred frameset (%.1f in "
+		"ONNX Runtime)\n",
+		(unsigned long long)o->sets, (unsigned long long)o->cam_frames, (unsigned long long)o->detections,
+		(unsigned long long)o->tracks, (unsigned long long)o->skipped, (unsigned long long)o->empty,
+		(unsigned long long)(o->q ? ls_setq_dropped(o->q) : 0), (unsigned long long)o->failures,
+		inferred ? (double)o->total_ns / 1e6 / (double)inferred : 0.0,
+		inferred ? (double)o->run_ns / 1e6 / (double)inferred : 0.0);
 	if (o->motion)
 		g_printerr("[detect] motion gate: %llu camera frames gated, %llu of %llu framesets without inference, "
 			   "%llu gate openings\n",

@@ -47,10 +47,7 @@ struct ls_detect_worker *ls_detect_worker_new(struct ls_detector *d, char **err)
 	return NULL;
 }
 
-void ls_detect_worker_free(struct ls_detect_worker **w)
-{
-	g_clear_pointer(w, g_free);
-}
+void ls_detect_worker_free(struct ls_detect_worker **w) { g_clear_pointer(w, g_free); }
 
 int ls_detect_worker_run(struct ls_detect_worker *w, const struct ls_frameset *set, const bool *active,
 			 struct ls_detect_result *r, char **err)
@@ -82,10 +79,10 @@ struct ls_detect_worker {
 	struct ls_detector *d;
 	OrtSession *s;
 	OrtMemoryInfo *mem;
-	float *input;              /* ncams (or 1) x 3 x H x W */
-	struct ls_letterbox *lb;   /* per batch item */
-	unsigned *item_cam;        /* camera of each batch item */
-	struct ls_det *scratch;    /* yolov8 candidates */
+	float *input;            /* ncams (or 1) x 3 x H x W */
+	struct ls_letterbox *lb; /* per batch item */
+	unsigned *item_cam;      /* camera of each batch item */
+	struct ls_det *scratch;  /* yolov8 candidates */
 	size_t scratch_n;
 	int64_t run_ns, total_ns;
 };
@@ -152,8 +149,9 @@ static int run_batch(struct ls_detect_worker *w, int nitems, struct ls_detect_re
 	const char *in_names[1] = { d->in_name };
 	const char *out_names[2] = { d->out_names[0], d->out_names[1] };
 	int rc = 0;
-	char *m = status_msg(api, api->CreateTensorWithDataAsOrtValue(w->mem, w->input, item * (size_t)nitems * sizeof(float),
-								    shape, 4, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &in));
+	char *m = status_msg(api, api->CreateTensorWithDataAsOrtValue(w->mem, w->input,
+								      item * (size_t)nitems * sizeof(float), shape, 4,
+								      ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &in));
 	int64_t t0 = ls_monotonic_ns();
 	if (!m)
 		m = status_msg(api, api->Run(w->s, NULL, in_names, (const OrtValue *const *)&in, 1, out_names,
@@ -197,8 +195,8 @@ static int run_batch(struct ls_detect_worker *w, int nitems, struct ls_detect_re
 				rc = -EIO;
 				goto out;
 			}
-			n = ls_detect_centernet(op[0] + (size_t)b * ncls * cells, op[1] + (size_t)b * 4 * cells, ncls, gh, gw,
-						&w->lb[b], (float)d->dc.threshold, want, out, (int)r->max_dets);
+			n = ls_detect_centernet(op[0] + (size_t)b * ncls * cells, op[1] + (size_t)b * 4 * cells, ncls,
+						gh, gw, &w->lb[b], (float)d->dc.threshold, want, out, (int)r->max_dets);
 			/* peaks of one object can sit in neighbouring cells of
 			 * different scale: the same class-wise NMS as yolov8 */
 			n = ls_det_nms(out, n, (float)d->dc.iou);
@@ -231,9 +229,9 @@ static int run_batch(struct ls_detect_worker *w, int nitems, struct ls_detect_re
 				w->scratch = g_new(struct ls_det, (size_t)nb);
 				w->scratch_n = (size_t)nb;
 			}
-			n = ls_detect_yolov8(op[0] + (size_t)b * od[0][1] * nb, ncls, nb, &w->lb[b], (float)d->dc.threshold,
-					     (float)d->dc.iou, ncls == LS_COCO_CLASSES ? want : NULL, w->scratch, out,
-					     (int)r->max_dets);
+			n = ls_detect_yolov8(op[0] + (size_t)b * od[0][1] * nb, ncls, nb, &w->lb[b],
+					     (float)d->dc.threshold, (float)d->dc.iou,
+					     ncls == LS_COCO_CLASSES ? want : NULL, w->scratch, out, (int)r->max_dets);
 		}
 		r->count[c] = n;
 		r->ran[c] = true;

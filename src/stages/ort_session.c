@@ -32,10 +32,7 @@ struct ls_detector *ls_detector_new(const struct ls_detect_config *dc, unsigned 
 	return NULL;
 }
 
-void ls_detector_free(struct ls_detector **d)
-{
-	g_clear_pointer(d, g_free);
-}
+void ls_detector_free(struct ls_detector **d) { g_clear_pointer(d, g_free); }
 
 const char *ls_detector_ort_version(const struct ls_detector *d, int *api)
 {
@@ -71,14 +68,17 @@ static const OrtApi *ort_load(const char *path, char **err)
 	if (!ort_api && !ort_load_error) {
 		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 		if (!h) {
-			ort_load_error = g_strdup_printf("ONNX Runtime %s: cannot load: %s (run scripts/setup.sh, or set "
-							 "[detect] runtime=)", path, dlerror());
+			ort_load_error = g_strdup_printf(
+				"ONNX Runtime %s: cannot load: %s (run scripts/setup.sh, or set "
+				"[detect] runtime=)",
+				path, dlerror());
 			goto out;
 		}
 		const OrtApiBase *(*get_base)(void) = (const OrtApiBase *(*)(void))dlsym(h, "OrtGetApiBase");
 		const OrtApiBase *base = get_base ? get_base() : NULL;
 		if (!base) {
-			ort_load_error = g_strdup_printf("ONNX Runtime %s: no OrtGetApiBase (not an ONNX Runtime library?)", path);
+			ort_load_error = g_strdup_printf(
+				"ONNX Runtime %s: no OrtGetApiBase (not an ONNX Runtime library?)", path);
 			goto out;
 		}
 		ort_version = base->GetVersionString();
@@ -93,8 +93,9 @@ static const OrtApi *ort_load(const char *path, char **err)
 			ort_api_version = v;
 		}
 		if (!ort_api || ort_api_version < 16) /* the V2 provider calls and names API need 16 */
-			ort_load_error = g_strdup_printf("ONNX Runtime %s: version %s offers API %d, lockstep needs 16 or later",
-							 path, ort_version ? ort_version : "?", ort_api ? ort_api_version : 0);
+			ort_load_error = g_strdup_printf(
+				"ONNX Runtime %s: version %s offers API %d, lockstep needs 16 or later", path,
+				ort_version ? ort_version : "?", ort_api ? ort_api_version : 0);
 		/* the handle stays open for the life of the process */
 	}
 out:
@@ -252,7 +253,8 @@ static char *io_info(const OrtApi *api, OrtSession *s, bool input, size_t i, int
 {
 	OrtTypeInfo *ti = NULL;
 	const OrtTensorTypeAndShapeInfo *tsi = NULL;
-	char *m = status_msg(api, input ? api->SessionGetInputTypeInfo(s, i, &ti) : api->SessionGetOutputTypeInfo(s, i, &ti));
+	char *m = status_msg(api, input ? api->SessionGetInputTypeInfo(s, i, &ti)
+					: api->SessionGetOutputTypeInfo(s, i, &ti));
 	if (!m)
 		m = status_msg(api, api->CastTypeInfoToTensorInfo(ti, &tsi));
 	if (!m && !tsi)
@@ -278,7 +280,8 @@ static char *io_name(const OrtApi *api, OrtSession *s, bool input, size_t i)
 	char *name = NULL, *copy = NULL;
 	char *m = status_msg(api, api->GetAllocatorWithDefaultOptions(&a));
 	if (!m)
-		m = status_msg(api, input ? api->SessionGetInputName(s, i, a, &name) : api->SessionGetOutputName(s, i, a, &name));
+		m = status_msg(api, input ? api->SessionGetInputName(s, i, a, &name)
+					  : api->SessionGetOutputName(s, i, a, &name));
 	if (!m) {
 		copy = g_strdup(name);
 		g_free(status_msg(api, api->AllocatorFree(a, name)));
@@ -336,13 +339,14 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 		return -EINVAL;
 	}
 	if (dims[1] != 3) {
-		*err = g_strdup_printf("%s: input %s has %" G_GINT64_FORMAT " channels, expected 3 (N,3,H,W: RGB, NCHW)",
+		*err = g_strdup_printf("%s: input %s has %" G_GINT64_FORMAT
+				       " channels, expected 3 (N,3,H,W: RGB, NCHW)",
 				       model, dims_str(dims, nd, buf, sizeof buf), dims[1]);
 		return -EINVAL;
 	}
 	if (dims[0] > 1) {
-		*err = g_strdup_printf("%s: input %s has a fixed batch of %" G_GINT64_FORMAT ", expected 1 or free", model,
-				       dims_str(dims, nd, buf, sizeof buf), dims[0]);
+		*err = g_strdup_printf("%s: input %s has a fixed batch of %" G_GINT64_FORMAT ", expected 1 or free",
+				       model, dims_str(dims, nd, buf, sizeof buf), dims[0]);
 		return -EINVAL;
 	}
 	d->batched = dims[0] < 0;
@@ -396,7 +400,8 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 		size_t on = 0;
 		m = nout == 1 ? io_info(api, s, false, 0, od, &on, &type) : NULL;
 		if (nout != 1 || m || on != 4 || od[1] != 1) {
-			*err = g_strdup_printf("%s: format=dbnet needs one output [N,1,H,W] (a text probability map)", model);
+			*err = g_strdup_printf("%s: format=dbnet needs one output [N,1,H,W] (a text probability map)",
+					       model);
 			g_free(m);
 			return -EINVAL;
 		}
@@ -412,7 +417,8 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 	if (f == LS_DETECT_CENTERNET) {
 		if (heat < 0 || wh < 0) {
 			*err = g_strdup_printf("%s: format=centernet needs outputs named heatmap and wh (made by "
-					       "scripts/tfjs2onnx.py)", model);
+					       "scripts/tfjs2onnx.py)",
+					       model);
 			return -EINVAL;
 		}
 		int64_t hd[8], wd[8];
@@ -421,8 +427,9 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 		if (!m)
 			m = io_info(api, s, false, (size_t)wh, wd, &wn, &type);
 		if (m || hn != 4 || wn != 4 || wd[1] != 4 || hd[1] < 1 || hd[1] > 8 * LS_DETECT_CLASS_BYTES) {
-			*err = g_strdup_printf("%s: centernet outputs heatmap %s and wh %s, expected [N,C,h,w] and [N,4,h,w]",
-					       model, dims_str(hd, hn, buf, sizeof buf), m ? m : "?");
+			*err = g_strdup_printf(
+				"%s: centernet outputs heatmap %s and wh %s, expected [N,C,h,w] and [N,4,h,w]", model,
+				dims_str(hd, hn, buf, sizeof buf), m ? m : "?");
 			g_free(m);
 			return -EINVAL;
 		}
@@ -432,14 +439,16 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 		d->nout = 2;
 	} else {
 		if (nout != 1) {
-			*err = g_strdup_printf("%s: %zu outputs: expected one [N, 4 + classes, boxes] (yolov8) or heatmap and "
-					       "wh (centernet)", model, nout);
+			*err = g_strdup_printf(
+				"%s: %zu outputs: expected one [N, 4 + classes, boxes] (yolov8) or heatmap and "
+				"wh (centernet)",
+				model, nout);
 			return -EINVAL;
 		}
 		m = io_info(api, s, false, 0, dims, &nd, &type);
 		if (m || nd != 3 || type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || (dims[1] > 0 && dims[1] < 5)) {
-			*err = g_strdup_printf("%s: output %s: expected float [N, 4 + classes, boxes] (yolov8)%s%s", model,
-					       dims_str(dims, nd, buf, sizeof buf), m ? ": " : "", m ? m : "");
+			*err = g_strdup_printf("%s: output %s: expected float [N, 4 + classes, boxes] (yolov8)%s%s",
+					       model, dims_str(dims, nd, buf, sizeof buf), m ? ": " : "", m ? m : "");
 			g_free(m);
 			return -EINVAL;
 		}
@@ -448,7 +457,8 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 		d->nout = 1;
 	}
 	if (!d->dc.all_classes && d->ncls != LS_COCO_CLASSES) {
-		*err = g_strdup_printf("%s: classes= names COCO classes but the model has %d classes, not 80", model, d->ncls);
+		*err = g_strdup_printf("%s: classes= names COCO classes but the model has %d classes, not 80", model,
+				       d->ncls);
 		return -EINVAL;
 	}
 	return 0;

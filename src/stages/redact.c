@@ -83,18 +83,18 @@ struct ls_redact_stage {
 	struct ls_redact_backend *ocr;
 	struct ls_redactor *r;
 	int w, h;
-	struct ls_logq *audit;    /* the audit log, written by its own thread (never this one), or NULL */
+	struct ls_logq *audit; /* the audit log, written by its own thread (never this one), or NULL */
 	struct bufpool *pool;
 	/* canary */
-	uint8_t *scratch;         /* input copy with the canary drawn in */
+	uint8_t *scratch;               /* input copy with the canary drawn in */
 	struct ls_canary canary_policy; /* when to show it, its verdict (lib/ls_canary.h) */
-	int cx, cy, cw, ch;       /* canary box in the frame */
-	uint8_t *canary;          /* its luma, cw x ch, rendered once with a real font */
-	int vx0, vx1, vy0, vy1;   /* the IBAN value's ink within it */
+	int cx, cy, cw, ch;             /* canary box in the frame */
+	uint8_t *canary;                /* its luma, cw x ch, rendered once with a real font */
+	int vx0, vx1, vy0, vy1;         /* the IBAN value's ink within it */
 	/* per-second summary */
 	int64_t window_start_ns;
 	uint64_t window_frames;
-	GArray *lat_ms;           /* double */
+	GArray *lat_ms; /* double */
 	int last_pending_tiles, last_masks;
 };
 
@@ -111,10 +111,7 @@ static void audit_write(struct ls_redact_stage *st, const char *json)
 	ls_logq_push(st->audit, line); /* g_malloc is malloc: the queue frees it */
 }
 
-static void audit_cb(void *user, const char *json)
-{
-	audit_write(user, json);
-}
+static void audit_cb(void *user, const char *json) { audit_write(user, json); }
 
 static int load_rules(const struct ls_redact_config *rc, struct ls_pii_rules **rules, char **err)
 {
@@ -196,11 +193,12 @@ void ls_redact_stage_free(struct ls_redact_stage **pst)
 static bool render_canary(struct ls_redact_stage *st)
 {
 	int W = 640, H = 48;
-	char *desc = g_strdup_printf("videotestsrc pattern=white num-buffers=1 ! video/x-raw,format=I420,width=%d,height=%d"
-				     " ! textoverlay text=\"" CANARY_TEXT "\" font-desc=\"DejaVu Sans 15\" valignment=top"
-				     " halignment=left xpad=8 ypad=10 color=0xff202020 shaded-background=false draw-shadow=false"
-				     " draw-outline=false ! appsink name=s sync=false",
-				     W, H);
+	char *desc = g_strdup_printf(
+		"videotestsrc pattern=white num-buffers=1 ! video/x-raw,format=I420,width=%d,height=%d"
+		" ! textoverlay text=\"" CANARY_TEXT "\" font-desc=\"DejaVu Sans 15\" valignment=top"
+		" halignment=left xpad=8 ypad=10 color=0xff202020 shaded-background=false draw-shadow=false"
+		" draw-outline=false ! appsink name=s sync=false",
+		W, H);
 	GError *e = NULL;
 	GstElement *p = gst_parse_launch(desc, &e);
 	g_free(desc);
@@ -243,7 +241,8 @@ static bool render_canary(struct ls_redact_stage *st)
 				st->ch = y1 + 9 < H ? y1 + 9 : H;
 				st->canary = g_malloc((size_t)st->cw * (size_t)st->ch);
 				for (int y = 0; y < st->ch; y++)
-					memcpy(st->canary + (size_t)y * (size_t)st->cw, m.data + (size_t)y * W, (size_t)st->cw);
+					memcpy(st->canary + (size_t)y * (size_t)st->cw, m.data + (size_t)y * W,
+					       (size_t)st->cw);
 				st->vx0 = gap_end;
 				st->vx1 = x1;
 				st->vy0 = y0;
@@ -303,7 +302,8 @@ static bool ensure_redactor(struct ls_redact_stage *st, int w, int h)
 	g_free(st->scratch);
 	st->scratch = g_malloc((size_t)w * (size_t)h * 3 / 2);
 	if (st->rc.canary_ns && !st->canary && !render_canary(st)) {
-		g_printerr("camera %s: redact: cannot render the canary (GStreamer textoverlay); no canary\n", st->camera);
+		g_printerr("camera %s: redact: cannot render the canary (GStreamer textoverlay); no canary\n",
+			   st->camera);
 		st->rc.canary_ns = 0;
 	}
 	st->cx = 8;
@@ -407,8 +407,8 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 			copy_planes(st->scratch, width, height, in_planes, in_strides);
 			uint8_t *y = st->scratch;
 			for (int k = 0; k < st->ch; k++)
-				memcpy(y + (size_t)(st->cy + k) * (size_t)width + st->cx, st->canary + (size_t)k * (size_t)st->cw,
-				       (size_t)st->cw);
+				memcpy(y + (size_t)(st->cy + k) * (size_t)width + st->cx,
+				       st->canary + (size_t)k * (size_t)st->cw, (size_t)st->cw);
 			in = (struct ls_redact_image){ { y, y + (size_t)width * (size_t)height,
 							 y + (size_t)width * (size_t)height * 5 / 4 },
 						       { width, width / 2, width / 2 } };
@@ -419,7 +419,8 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 
 	if (st->rc.canary_ns) {
 		/* the value must be masked as personal data (pending does not count) */
-		int bx = st->cx + st->vx0, by = st->cy + st->vy0, bw = st->vx1 - st->vx0 + 1, bh = st->vy1 - st->vy0 + 1;
+		int bx = st->cx + st->vx0, by = st->cy + st->vy0, bw = st->vx1 - st->vx0 + 1,
+		    bh = st->vy1 - st->vy0 + 1;
 		bool shown = st->canary_policy.since_ns != 0;
 		bool caught = shown && ls_redactor_masked_as_pii(st->r, bx, by, bw, bh);
 		if (ls_canary_due(&st->canary_policy, now, caught)) {
