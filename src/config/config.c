@@ -282,6 +282,17 @@ static bool group_has(const struct scan_group *g, const char *name)
 }
 
 /* The line of key @name in the first group of @kind, or 0. */
+/* The line of key @name in group @g, or the group's line without it. */
+static int group_key_line(const struct scan_group *g, const char *name)
+{
+	for (guint j = 0; j < g->keys->len; j++) {
+		const struct scan_key *k = &g_array_index(g->keys, struct scan_key, j);
+		if (strcmp(k->name, name) == 0)
+			return k->line;
+	}
+	return g->line;
+}
+
 static int key_line(const struct ctx *c, enum group_kind kind, const char *name)
 {
 	for (guint i = 0; i < c->groups->len; i++) {
@@ -390,6 +401,11 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		out.line = g->line;
 		u.base = &out;
 		break;
+	case G_OUTPUT_RTSP:
+		out.kind = LS_OUTPUT_RTSP;
+		out.line = g->line;
+		u.base = &out;
+		break;
 	case G_REDACT:
 		c->cfg->redact.present = true;
 		c->cfg->redact.line = g->line;
@@ -447,6 +463,17 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		g_array_append_val(c->cams, cam);
 		memset(&cam, 0, sizeof cam);
 		break;
+	case G_OUTPUT_RTSP:
+		if (!out.password && !ls_config_host_is_loopback(out.host)) {
+			rc = at_line(c, group_key_line(g, "listen"),
+				     "[%s] listen = %s is not a loopback address: set password = (RTSP Basic auth) "
+				     "so that only who knows it can watch",
+				     g->name, out.listen);
+			goto out;
+		}
+		g_array_append_val(c->outputs, out);
+		memset(&out, 0, sizeof out);
+		break;
 	case G_OUTPUT:
 	case G_OUTPUT_FILE:
 		if (!out.file && !out.display) {
@@ -478,6 +505,10 @@ out:
 	g_free(out.file);
 	g_free(out.shm_name);
 	g_free(out.camera);
+	g_free(out.listen);
+	g_free(out.host);
+	g_free(out.user);
+	g_free(out.password);
 	return rc;
 }
 
@@ -503,6 +534,10 @@ void ls_config_free(struct ls_config **pcfg)
 		g_free(cfg->outputs[i].file);
 		g_free(cfg->outputs[i].shm_name);
 		g_free(cfg->outputs[i].camera);
+		g_free(cfg->outputs[i].listen);
+		g_free(cfg->outputs[i].host);
+		g_free(cfg->outputs[i].user);
+		g_free(cfg->outputs[i].password);
 	}
 	g_free(cfg->outputs);
 	g_free(cfg->redact.rules);

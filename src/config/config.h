@@ -57,6 +57,18 @@
  *                         sequence: DIR/frames.jsonl) maps each frame to its slot
  *   display = false       show it in a window
  *
+ *   [output rtsp]         optional: an RTSP server with rtsp://HOST:PORT/CAMERA and
+ *                         /mosaic, the capture time in every frame (RFC 6051)
+ *   listen = 127.0.0.1:8554  HOST:PORT or [IPv6]:PORT; not loopback: needs password
+ *   user = lockstep       RTSP Basic auth user when password is set; default lockstep
+ *   password = s3cret     RTSP Basic auth password every client must give; default
+ *                         none (no auth, loopback only)
+ *   bitrate-kbps = 4000   H.264 bit rate of each stream, 100..100000; default 4000
+ *   keyframe-s = 1        longest time between keyframes, 0.1..60; default 1
+ *   mosaic = true         serve /mosaic (every camera tiled) too; default true
+ *   width = 1280          /mosaic's width, even, 64..7680; default 1280
+ *   height = 720          /mosaic's height, even, 64..4320; default 720
+ *
  *   [redact]              optional; for cameras with redact = on
  *   rules = FILE          personal-data rules; default rules/pii.rules of lockstep
  *   audit = FILE          JSON-lines audit log (no personal data in it); default none
@@ -163,19 +175,28 @@ enum ls_output_kind {
 	LS_OUTPUT_MOSAIC = 0, /**< all cameras tiled into one picture */
 	LS_OUTPUT_SHM,        /**< every frameset in POSIX shared memory */
 	LS_OUTPUT_FILE,       /**< one camera's own frames, no overlays */
+	LS_OUTPUT_RTSP,       /**< an RTSP server: every camera and the mosaic, H.264 */
 };
 
 struct ls_output_config {
 	enum ls_output_kind kind;
-	char *file;        /**< .mp4/.mkv/.ts path as written, or NULL */
-	bool display;      /**< show in a window */
-	int width, height; /**< mosaic: pixels, even */
-	char *shm_name;    /**< shm: segment name (/dev/shm/NAME) */
-	unsigned slots;    /**< shm: framesets the segment holds, 2..1024 (default 4) */
-	int gid;           /**< shm: group allowed to read (mode 0660), or -1 (mode 0600) */
-	bool checksums;    /**< shm: store an FNV-1a 64 checksum of every frame */
-	char *camera;      /**< file: the camera written */
-	int line;          /**< line of the [output ...] header */
+	char *file;          /**< .mp4/.mkv/.ts path as written, or NULL */
+	bool display;        /**< show in a window */
+	int width, height;   /**< mosaic: pixels, even */
+	char *shm_name;      /**< shm: segment name (/dev/shm/NAME) */
+	unsigned slots;      /**< shm: framesets the segment holds, 2..1024 (default 4) */
+	int gid;             /**< shm: group allowed to read (mode 0660), or -1 (mode 0600) */
+	bool checksums;      /**< shm: store an FNV-1a 64 checksum of every frame */
+	char *camera;        /**< file: the camera written */
+	char *listen;        /**< rtsp: HOST:PORT as written ([v6]:PORT for IPv6) */
+	char *host;          /**< rtsp: the host of listen, without brackets */
+	int port;            /**< rtsp: the port of listen, 1..65535 */
+	char *user;          /**< rtsp: Basic auth user (default "lockstep" when a password is set) */
+	char *password;      /**< rtsp: Basic auth password, or NULL (loopback only) */
+	int bitrate_kbps;    /**< rtsp: H.264 bit rate per stream, kbit/s */
+	int64_t keyframe_ns; /**< rtsp: at most this long between keyframes, ns */
+	bool mosaic;         /**< rtsp: serve /mosaic too */
+	int line;            /**< line of the [output ...] header */
 };
 
 /** [redact]: how cameras with redact = on are redacted (see redact.h). */
@@ -297,5 +318,9 @@ char *ls_config_reference(void);
 
 /** Frees the config and sets *cfg to NULL. NULL-safe (cfg or *cfg). */
 void ls_config_free(struct ls_config **cfg);
+
+/** Whether @host names this machine's loopback: localhost, 127.0.0.0/8,
+ *  ::1 (also ::ffff:127.x.y.z). Servers bound elsewhere need a secret. */
+bool ls_config_host_is_loopback(const char *host);
 
 #endif

@@ -287,6 +287,61 @@ static int key_file_file(const struct key_def *kd, const struct key_use *u, cons
 
 /* [redact] */
 
+bool ls_config_host_is_loopback(const char *host)
+{
+	if (!host)
+		return false;
+	if (g_ascii_strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	if (g_ascii_strncasecmp(host, "::ffff:", 7) == 0)
+		host += 7;
+	unsigned a, b, cc, d;
+	char end;
+	return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &cc, &d, &end) == 4 && a == 127 && b < 256 && cc < 256 && d < 256;
+}
+
+/* HOST:PORT or [IPv6]:PORT; fills listen, host and port. */
+static int key_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_output_config *o = u->base;
+	const char *colon = strrchr(v, ':');
+	char *host;
+	int64_t port;
+
+	if (!colon || colon == v) {
+		*reason = g_strdup_printf("expected HOST:PORT (e.g. 127.0.0.1:8554), got \"%s\"", v);
+		return -EINVAL;
+	}
+	if (v[0] == '[') {
+		if (colon[-1] != ']' || colon - v < 3) {
+			*reason = g_strdup_printf("expected [IPv6]:PORT, got \"%s\"", v);
+			return -EINVAL;
+		}
+		host = g_strndup(v + 1, (gsize)(colon - v - 2));
+	} else {
+		host = g_strndup(v, (gsize)(colon - v));
+		if (strchr(host, ':')) {
+			*reason = g_strdup_printf("an IPv6 address goes in brackets ([::1]:8554), got \"%s\"", v);
+			g_free(host);
+			return -EINVAL;
+		}
+	}
+	if (ls_value_parse_int(colon + 1, 1, 65535, &port, reason) < 0) {
+		char *r = *reason;
+		*reason = g_strdup_printf("port %s", r);
+		g_free(r);
+		g_free(host);
+		return -EINVAL;
+	}
+	g_free(o->listen);
+	g_free(o->host);
+	o->listen = g_strdup(v);
+	o->host = host;
+	o->port = (int)port;
+	(void)kd;
+	return 0;
+}
+
 static int key_langs(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
 {
 	for (const char *p = v; *p; p++)
@@ -550,6 +605,25 @@ static const struct key_def config_tab[] = {
 	  .doc = ".mp4/.mkv/.ts (H.264), .y4m (raw) or PNGs (out/%05d.png); FILE.frames.jsonl: frame to slot" },
 	{ G_OUTPUT_FILE, "display", K_BOOL, F_BOOL(OUT, display), .def = "false", .doc = "true: show it in a window" },
 
+	/* [output rtsp] */
+	{ G_OUTPUT_RTSP, "listen", K_CUSTOM, F_STR(OUT, listen), .parse = key_listen, .def = "127.0.0.1:8554",
+	  .range = "HOST:PORT, [IPv6]:PORT",
+	  .doc = "where the server listens; an address other than loopback needs password" },
+	{ G_OUTPUT_RTSP, "user", K_STRING, F_STR(OUT, user), .empty = "needs a name", .def = "lockstep",
+	  .doc = "RTSP Basic auth user, when password is set" },
+	{ G_OUTPUT_RTSP, "password", K_STRING, F_STR(OUT, password), .empty = "needs a password", .eg = "s3cret",
+	  .defdoc = "none (no auth: loopback only)", .doc = "RTSP Basic auth password every client must give" },
+	{ G_OUTPUT_RTSP, "bitrate-kbps", K_INT, F_INT(OUT, bitrate_kbps), .min = 100, .max = 100000, .def = "4000",
+	  .doc = "H.264 bit rate of each stream, kbit/s" },
+	{ G_OUTPUT_RTSP, "keyframe-s", K_FIXED, F_I64(OUT, keyframe_ns), .unit = SEC, .min = SEC / 10, .max = 60 * SEC,
+	  .def = "1", .doc = "longest time between keyframes (how long a new client waits for a picture)" },
+	{ G_OUTPUT_RTSP, "mosaic", K_BOOL, F_BOOL(OUT, mosaic), .def = "true",
+	  .doc = "serve /mosaic (every camera tiled) beside /CAMERA" },
+	{ G_OUTPUT_RTSP, "width", K_INT, F_INT(OUT, width), .min = 64, .max = 7680, .step = 2, .def = "1280",
+	  .doc = "/mosaic's width, pixels" },
+	{ G_OUTPUT_RTSP, "height", K_INT, F_INT(OUT, height), .min = 64, .max = 4320, .step = 2, .def = "720",
+	  .doc = "/mosaic's height, pixels" },
+
 	/* [redact] */
 	{ G_REDACT, "rules", K_STRING, F_STR(RED, rules), .empty = "needs a file name", .eg = "rules/pii.rules",
 	  .defdoc = "lockstep's rules/pii.rules", .doc = "personal-data rules" },
@@ -651,6 +725,8 @@ static const struct group_def group_tab[] = {
 			   "optional: every frameset in /dev/shm/NAME for other processes" },
 	[G_OUTPUT_FILE] = { "output file", sizeof(OUT), "[output file]",
 			    "optional: one camera's frames at their own size; needs file, display = true or both" },
+	[G_OUTPUT_RTSP] = { "output rtsp", sizeof(OUT), "[output rtsp]",
+			    "optional: an RTSP server, rtsp://HOST:PORT/CAMERA and /mosaic, capture time in every frame" },
 	[G_REDACT] = { "redact", sizeof(RED), "[redact]", "optional: how cameras with redact = on are redacted" },
 	[G_DETECT] = { "detect", sizeof(DET), "[detect]", "optional: object detection with ONNX Runtime" },
 	[G_RECORD] = { "record", sizeof(REC), "[record]", "optional: every camera to H.264 segments on disk" },

@@ -38,6 +38,7 @@ unsigned ls_output_registry_plan(const struct ls_config *cfg, struct ls_output_p
 			{ LS_OUTPUT_MOSAIC, &ls_mosaic_out_ops },
 			{ LS_OUTPUT_SHM, &ls_shm_out_ops },
 			{ LS_OUTPUT_FILE, &ls_file_out_ops },
+			{ LS_OUTPUT_RTSP, &ls_rtsp_out_ops },
 		};
 		const struct ls_output_config *oc = &cfg->outputs[i];
 		for (unsigned k = 0; k < G_N_ELEMENTS(kinds); k++)

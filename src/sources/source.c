@@ -165,6 +165,12 @@ static int64_t capture_time(struct ls_source *s, GstSample *smp, GstBuffer *buf)
 	static GstCaps *ntp_caps;
 	if (g_once_init_enter(&ntp_caps))
 		g_once_init_leave(&ntp_caps, gst_caps_new_empty_simple("timestamp/x-ntp"));
+	/* the sender's capture time, from the packets (rtp_capture.h), exact */
+	int64_t t;
+	if (ls_rtp_capture_lookup(s->rtpcap, GST_BUFFER_PTS(buf), &t))
+		return t;
+	/* else rtspsrc's, from RTCP sender reports: the sender's clock at
+	 * the RTP time, which a camera usually takes at capture */
 	if (s->spec.kind == LS_SRC_RTSP) {
 		GstReferenceTimestampMeta *m = gst_buffer_get_reference_timestamp_meta(buf, ntp_caps);
 		if (m && m->timestamp > (guint64)NTP_UNIX_OFFSET_S * GST_SECOND)
@@ -447,6 +453,8 @@ static bool build_pipeline(struct ls_source *s, char **err)
 	}
 	if (s->spec.kind == LS_SRC_FBDEV)
 		s->fbsrc = gst_bin_get_by_name(GST_BIN(s->pipeline), "fbsrc");
+	if (s->spec.kind == LS_SRC_RTSP || s->spec.kind == LS_SRC_UDP)
+		s->rtpcap = ls_rtp_capture_attach(s->pipeline);
 	s->clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
 	gst_pipeline_use_clock(GST_PIPELINE(s->pipeline), s->clock);
 	if (s->spec.kind != LS_SRC_TEST) {
@@ -652,6 +660,7 @@ static void drop_pipeline(struct ls_source *s)
 	s->fb_fd = -1;
 	g_clear_pointer(&s->pipeline, gst_object_unref);
 	g_clear_pointer(&s->clock, gst_object_unref);
+	ls_rtp_capture_free(&s->rtpcap); /* after the pipeline: its probe used it */
 }
 
 void ls_source_free(struct ls_source **sp)

@@ -12,6 +12,7 @@
 #include "ls_frame.h"
 #include "ls_testcam.h"
 #include "source.h"
+#include "rtp_capture.h"
 #include "source_spec.h"
 
 /* What a frame keeps alive: the mapped video frame (which holds a reference
@@ -34,7 +35,8 @@ struct ls_source {
 	int64_t first_start_ns; /* slot time every file's frame 0 maps to, the first time; 0: none */
 	unsigned starts;        /* pipeline starts so far (main thread) */
 
-	GstElement *pipeline; /* main thread */
+	GstElement *pipeline;          /* main thread */
+	struct ls_rtp_capture *rtpcap; /* rtsp/udp: capture times read from the packets (rtp_capture.h), or NULL */
 	GPtrArray *abandoned; /* x11: pipelines whose thread was held when their X server was lost (never freed) */
 	atomic_ulong stream_thread; /* pthread_t of the thread that delivers frames (x11: the one in Xlib) */
 	GstElement *appsink;

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Streams out: lockstep's RTSP server ([output rtsp]) read by real clients
+(another lockstep, ffprobe, a raw RTSP exchange), all on 127.0.0.1:
+  - the round trip: rig A serves its test:// cameras, rig B reads
+    rtsp://127.0.0.1:PORT/a; every frame B writes carries the capture time
+    A gave it (within 1 ms) and sits in the same slot n;
+  - the SDP announces the RFC 6051 NTP-64 header extension; /mosaic plays
+    at the configured size; every mount is encoded once however many
+    clients watch (one media session for two clients);
+  - Basic auth: 401 without credentials, 200 with them; a server on an
+    address other than loopback without a password is refused at load;
+  - a port already in use stops the start with one line naming it.
+Prints TAP.
+
+usage: streams.py LOCKSTEP_BINARY [FILTER]
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import tap
+
+LS = os.path.abspath(sys.argv[1])
+FILTER = sys.argv[2] if len(sys.argv) > 2 else ""
+TMP = tempfile.mkdtemp(prefix="lockstep-streams-")
+SUITE = tap.Suite()
+test = SUITE.test
+RATE = 30
+PERIOD_NS = 10**9 // RATE
+_port = [36000 + os.getpid() % 20000]
+
+
+def port():
+    _port[0] += 1
+    return _port[0]
+
+
+class Rig:
+    """lockstep run CONFIG in the background, its stderr kept."""
+
+    def __init__(self, name, text):
+        self.dir = os.path.join(TMP, name)
+        os.makedirs(self.dir)
+        self.cfg = os.path.join(self.dir, "rig.ini")
+        self.stats = os.path.join(self.dir, "stats.json")
+        with open(self.cfg, "w") as f:
+            f.write(text.replace("@DIR@", self.dir))
+        self.lines = []
+        self.lock = threading.Lock()
+        self.p = subprocess.Popen([LS, "run", self.cfg, "--stats-json", self.stats], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.p.stderr:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def text(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def wait_line(self, pattern, timeout):
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            if re.search(pattern, self.text()):
+                return True
+            if self.p.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.reader.join(timeout=5)
+        assert self.p.returncode == 0, "lockstep exited %d:\n%s" % (self.p.returncode, self.text()[-3000:])
+        with open(self.stats) as f:
+            return [json.loads(l) for l in f if l.strip()]
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+RIGS = []
+
+
+def rig(name, text):
+    r = Rig(name, text)
+    RIGS.append(r)
+    return r
+
+
+def after_each():
+    while RIGS:
+        RIGS.pop().kill()
+
+
+def server_rig(name, p, extra="", cams=None):
+    cams = cams or "[camera a]\nuri = test://?fps=30&width=320&height=180\n" \
+                   "[camera b]\nuri = test://?fps=30&width=320&height=180&pattern=snow\n"
+    r = rig(name, "[rig]\nrate = %d\n%s[output rtsp]\nlisten = 127.0.0.1:%d\nwidth = 640\nheight = 360\n%s\n"
+            "[output file]\ncamera = a\nfile = @DIR@/a.y4m\n" % (RATE, cams, p, extra))
+    assert r.wait_line(r"output rtsp: serving", 15), "no server:\n" + r.text()
+    return r
+
+
+def rtsp_request(p, method, path, cseq=1, auth=None, extra=""):
+    """One RTSP request on a new connection to 127.0.0.1:p; the status code
+    and the whole answer (headers and body)."""
+    s = socket.create_connection(("127.0.0.1", p), timeout=10)
+    req = "%s rtsp://127.0.0.1:%d%s RTSP/1.0\r\nCSeq: %d\r\n" % (method, p, path, cseq)
+    if auth:
+        req += "Authorization: Basic %s\r\n" % base64.b64encode(auth.encode()).decode()
+    req += extra + "\r\n"
+    s.sendall(req.encode())
+    data = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"Content-Length:\s*(\d+)", head, re.I)
+            if len(body) >= (int(m.group(1)) if m else 0):
+                break
+    s.close()
+    text = data.decode(errors="replace")
+    m = re.match(r"RTSP/1.0 (\d+)", text)
+    assert m, "no RTSP answer to %s %s: %r" % (method, path, text[:200])
+    return int(m.group(1)), text
+
+
+def sidecar(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+@test
+def rtsp_round_trip_keeps_capture_time_and_slot():
+    p = port()
+    a = server_rig("rt-a", p)
+    b = rig("rt-b", "[rig]\nrate = %d\n[camera x]\nuri = rtsp://127.0.0.1:%d/a#transport=tcp&latency=100\n"
+            "[output file]\ncamera = x\nfile = @DIR@/x.y4m\n" % (RATE, p))
+    time.sleep(8)
+    b.stop()
+    a.stop()
+    sent = sidecar(os.path.join(a.dir, "a.y4m.frames.jsonl"))
+    got = sidecar(os.path.join(b.dir, "x.y4m.frames.jsonl"))
+    assert len(got) >= 4 * RATE, "B wrote %d frames of rtsp://.../a in 8 s:\n%s" % (len(got), b.text()[-2000:])
+    by_slot = {f["slot"]: f["capture_ns"] for f in sent}
+    matched, off = 0, []
+    for f in got:
+        t = by_slot.get(f["slot"])
+        if t is None:
+            continue
+        matched += 1
+        off.append(abs(f["capture_ns"] - t))
+    # every frame B wrote is a frame A captured, in the same slot
+    assert matched >= len(got) * 0.98, "%d of %d frames of B in a slot A wrote" % (matched, len(got))
+    worst = max(off)
+    assert worst <= 1_000_000, "capture times differ by up to %.3f ms (slots equal)" % (worst / 1e6)
+    print("# %d frames back, same slot, capture time within %.6f ms" % (matched, worst / 1e6))
+
+
+@test
+def sdp_announces_ntp64_and_mosaic_plays():
+    p = port()
+    a = server_rig("sdp", p)
+    code, text = rtsp_request(p, "DESCRIBE", "/a", extra="Accept: application/sdp\r\n")
+    assert code == 200, text
+    assert re.search(r"a=extmap:\d+ urn:ietf:params:rtp-hdrext:ntp-64", text), "no NTP-64 extmap in:\n" + text
+    assert "H264" in text, text
+    out = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
+                          "-show_entries", "stream=codec_name,width,height,profile", "-of", "json",
+                          "rtsp://127.0.0.1:%d/mosaic" % p], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    st = json.loads(out.stdout)["streams"][0]
+    assert (st["codec_name"], st["width"], st["height"]) == ("h264", 640, 360), st
+    assert "Baseline" in st.get("profile", ""), st
+    code, _ = rtsp_request(p, "DESCRIBE", "/nope")
+    assert code == 404, code
+    a.stop()
+
+
+@test
+def one_encoder_for_two_clients():
+    p = port()
+    a = server_rig("shared", p)
+    url = "rtsp://127.0.0.1:%d/b" % p
+    clients = [subprocess.Popen(["gst-launch-1.0", "-q", "rtspsrc", "location=" + url, "protocols=tcp", "!",
+                                 "rtph264depay", "!", "fakesink"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        time.sleep(5)
+        for c in clients:
+            assert c.poll() is None, "a client ended early"
+    finally:
+        for c in clients:
+            c.send_signal(signal.SIGINT)
+            try:
+                c.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                c.kill()
+    stats = a.stop()
+    rtsp = [o for o in stats[-1]["outputs"].values() if o.get("mounts")]
+    assert rtsp, stats[-1]
+    m = rtsp[0]["mounts"]
+    assert m["b"]["sessions"] == 1, "mount b made %d medias for 2 clients: %s" % (m["b"]["sessions"], m)
+    assert m["b"]["sent"] >= 3 * RATE, m
+    assert m["a"]["sessions"] == 0 and m["a"]["sent"] == 0, "a mount nobody asked for was encoded: %s" % m
+
+
+@test
+def basic_auth_and_loopback_rule():
+    p = port()
+    a = server_rig("auth", p, extra="password = s3cret\n")
+    code, _ = rtsp_request(p, "DESCRIBE", "/a")
+    assert code == 401, "no credentials: %d" % code
+    code, _ = rtsp_request(p, "DESCRIBE", "/a", auth="lockstep:wrong")
+    assert code == 401, "wrong password: %d" % code
+    code, text = rtsp_request(p, "DESCRIBE", "/a", auth="lockstep:s3cret")
+    assert code == 200, text
+    a.stop()
+    cfg = os.path.join(TMP, "open.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n[output rtsp]\nlisten = 0.0.0.0:%d\n" % port())
+    out = subprocess.run([LS, "check", cfg], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"open.ini:6: \[output rtsp\] listen = 0.0.0.0:\d+ is not a loopback "
+                                         r"address: set password", lines[0]), out.stderr
+
+
+@test
+def port_in_use_is_one_line():
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    p = port()
+    blocker.bind(("127.0.0.1", p))
+    blocker.listen(1)
+    try:
+        cfg = os.path.join(TMP, "busy.ini")
+        with open(cfg, "w") as f:
+            f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n[output rtsp]\nlisten = 127.0.0.1:%d\n" % p)
+        out = subprocess.run([LS, "run", cfg, "--duration", "2"], capture_output=True, text=True, timeout=60)
+    finally:
+        blocker.close()
+    assert out.returncode != 0, out.stderr
+    lines = [l for l in out.stderr.strip().splitlines() if l]
+    assert len(lines) == 1, out.stderr
+    assert re.search(r"busy.ini:5: \[output rtsp\] listen = 127.0.0.1:%d: cannot listen: .*(in use|Address)" % p,
+                     lines[0]), lines[0]
+
+
+if __name__ == "__main__":
+    try:
+        rc = SUITE.run(FILTER, after_each=after_each)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(rc)
