@@ -483,7 +483,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			r->exit_code = 1;
 			goto out_sources;
 		}
-		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns, files_start);
+		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns, cfg->cams[c].offset_ns, files_start);
 		if (cfg->cams[c].redact) {
 			struct ls_redact_stage *st = ls_redact_stage_new(&cfg->redact, cfg->cams[c].name, &err);
 			if (!st) {

@@ -27,9 +27,11 @@ import tempfile
 import threading
 import time
 
+import stamp
 import tap
 
 LS = os.path.abspath(sys.argv[1])
+HERE = os.path.dirname(os.path.abspath(__file__))
 FILTER = sys.argv[2] if len(sys.argv) > 2 else ""
 TMP = tempfile.mkdtemp(prefix="lockstep-streams-")
 SUITE = tap.Suite()
@@ -114,7 +116,7 @@ def after_each():
 
 
 def server_rig(name, p, extra="", cams=None):
-    cams = cams or "[camera a]\nuri = test://?fps=30&width=320&height=180\n" \
+    cams = cams or "[camera a]\nuri = test://?fps=30&width=320&height=180&pattern=clock\n" \
                    "[camera b]\nuri = test://?fps=30&width=320&height=180&pattern=snow\n"
     r = rig(name, "[rig]\nrate = %d\n%s[output rtsp]\nlisten = 127.0.0.1:%d\nwidth = 640\nheight = 360\n%s\n"
             "[output file]\ncamera = a\nfile = @DIR@/a.y4m\n" % (RATE, cams, p, extra))
@@ -182,7 +184,15 @@ def rtsp_round_trip_keeps_capture_time_and_slot():
     assert matched >= len(got) * 0.98, "%d of %d frames of B in a slot A wrote" % (matched, len(got))
     worst = max(off)
     assert worst <= 1_000_000, "capture times differ by up to %.3f ms (slots equal)" % (worst / 1e6)
-    print("# %d frames back, same slot, capture time within %.6f ms" % (matched, worst / 1e6))
+    # the picture itself says which slot it shows (pattern=clock): after
+    # H.264 and the network, every frame's blocks read back as its slot
+    # and capture time (µs)
+    read = [stamp.read(y) for y in stamp.y4m_frames(os.path.join(b.dir, "x.y4m"))]
+    assert len(read) == len(got), (len(read), len(got))
+    bad = [(r, f) for r, f in zip(read, got) if r != (f["slot"], f["capture_ns"] // 1000)]
+    assert not bad, "%d of %d pictures show another slot or time, e.g. %s" % (len(bad), len(read), bad[:3])
+    print("# %d frames back, same slot, capture time within %.6f ms; every picture's blocks read back as its "
+          "slot" % (matched, worst / 1e6))
 
 
 @test
@@ -231,6 +241,46 @@ def one_encoder_for_two_clients():
     assert m["b"]["sessions"] == 1, "mount b made %d medias for 2 clients: %s" % (m["b"]["sessions"], m)
     assert m["b"]["sent"] >= 3 * RATE, m
     assert m["a"]["sessions"] == 0 and m["a"]["sent"] == 0, "a mount nobody asked for was encoded: %s" % m
+
+
+def client(url):
+    """tests/rtsp_client.py URL: a GStreamer RTSP client printing frames/s."""
+    c = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "rtsp_client.py"), url], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    c.rates = []
+    c.reader = threading.Thread(target=lambda: [c.rates.append(int(l.split()[1])) for l in c.stdout
+                                                if l.startswith("fps ")], daemon=True)
+    c.reader.start()
+    return c
+
+
+@test
+def a_killed_viewer_leaves_the_others_rate_unchanged():
+    p = port()
+    a = server_rig("kill", p)
+    url = "rtsp://127.0.0.1:%d/a" % p
+    keep, doomed = client(url), client(url)
+    try:
+        time.sleep(6)
+        before = list(keep.rates)
+        os.kill(doomed.pid, signal.SIGKILL)  # no TEARDOWN: the socket just dies
+        doomed.wait()
+        time.sleep(6)
+        after = keep.rates[len(before):]
+    finally:
+        keep.kill()
+        keep.wait()
+    stats = a.stop()
+    # the first seconds connect and wait for a keyframe; compare settled seconds
+    b, f = before[2:], after[1:]
+    assert len(b) >= 3 and len(f) >= 4, (before, after)
+    rb, rf = sum(b) / len(b), sum(f) / len(f)
+    assert rb >= RATE * 0.9, "before the kill: %.1f fps %s" % (rb, before)
+    assert abs(rf - rb) <= RATE * 0.1, "the other viewer went from %.1f to %.1f fps: %s / %s" % (rb, rf, before, after)
+    assert min(f) >= RATE * 0.8, "a second below 80%% after the kill: %s" % after
+    m = [o for o in stats[-1]["outputs"].values() if o.get("mounts")][0]["mounts"]
+    assert m["a"]["sessions"] == 1, m
+    print("# the other viewer: %.1f fps before, %.1f fps after the kill" % (rb, rf))
 
 
 @test

@@ -192,8 +192,8 @@ char *ls_source_spec_gst_desc_tap(const struct ls_source_spec *s, bool tap)
 		g_string_append_printf(g,
 				       "videotestsrc is-live=false pattern=%s ! "
 				       "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/%d",
-				       s->test.pattern, s->test.width, s->test.height, s->test.fps.num,
-				       s->test.fps.den);
+				       strcmp(s->test.pattern, LS_PATTERN_CLOCK) == 0 ? "ball" : s->test.pattern,
+				       s->test.width, s->test.height, s->test.fps.num, s->test.fps.den);
 		break;
 	case LS_SRC_FILE:
 		g_string_append(g, "filesrc location=");

@@ -177,6 +177,10 @@ static int set_option(struct ls_source_spec *s, const struct opt *o, const char 
 		return 0;
 	}
 	case OPT_PATTERN:
+		if (strcmp(val, LS_PATTERN_CLOCK) == 0) {
+			*(const char **)p = LS_PATTERN_CLOCK;
+			return 0;
+		}
 		for (size_t i = 0; i < G_N_ELEMENTS(patterns); i++) {
 			if (strcmp(val, patterns[i]) == 0) {
 				*(const char **)p = patterns[i];
@@ -185,7 +189,7 @@ static int set_option(struct ls_source_spec *s, const struct opt *o, const char 
 		}
 		return fail(
 			err,
-			"unknown pattern \"%s\" (expected a videotestsrc pattern such as smpte, ball, snow, pinwheel, gradient)",
+			"unknown pattern \"%s\" (expected clock, or a videotestsrc pattern such as smpte, ball, snow, pinwheel, gradient)",
 			val);
 	case OPT_FORMAT:
 		if (!format_name_ok(val))

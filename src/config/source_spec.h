@@ -55,6 +55,12 @@ enum ls_codec {
 	LS_CODEC_H265,
 };
 
+/** test://?pattern=clock: a moving ball under a strip of blocks that
+ *  encodes each frame's slot n and capture time (lib/ls_stamp.h), and the
+ *  same in digits, drawn by lockstep on every frame: a viewer's picture
+ *  tells which slot it shows and, against the clock, how late it is. */
+#define LS_PATTERN_CLOCK "clock"
+
 /** test:// — a synthetic camera. lockstep generates its frames and their
  *  capture times; these fields describe the simulated camera's errors (how
  *  they combine is the simulator's business, not this module's). */
@@ -65,7 +71,7 @@ struct ls_src_test {
 	double drift_ppm;    /**< clock rate error, ppm; [-10000, 10000]; default 0 */
 	double drop;         /**< probability that a frame is lost; [0, 1]; default 0 */
 	int width, height;   /**< pixels, even, 16..7680; default 640x360 */
-	const char *pattern; /**< videotestsrc pattern nickname (static string); default "smpte" */
+	const char *pattern; /**< videotestsrc pattern nickname, or LS_PATTERN_CLOCK (static string); default "smpte" */
 	uint64_t seed;       /**< random seed; 0 (default): the caller derives one from the camera name */
 };
 

@@ -587,10 +587,12 @@ bool ls_source_set_es_tap(struct ls_source *s, ls_source_es_fn fn, void *user)
 	return false;
 }
 
-void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns)
+void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t offset_ns,
+			    int64_t first_start_ns)
 {
 	s->rig_rate = rate;
 	s->rig_epoch_ns = epoch_ns;
+	s->offset_ns = offset_ns;
 	s->first_start_ns = first_start_ns;
 }
 
@@ -603,6 +605,7 @@ int ls_source_start(struct ls_source *s, char **err)
 	atomic_store(&s->stopping, false);
 	if (!s->watchdog)
 		s->watchdog = g_timeout_add(WATCHDOG_MS, watchdog_cb, s);
+	s->clock_pattern = s->spec.kind == LS_SRC_TEST && strcmp(s->spec.test.pattern, LS_PATTERN_CLOCK) == 0;
 	if (s->spec.kind == LS_SRC_TEST) {
 		struct ls_testcam_params p = {
 			.fps = s->spec.test.fps,

@@ -62,8 +62,11 @@ struct ls_source *ls_source_new(unsigned cam, const struct ls_camera_config *cc,
 /** The rig's slot grid. A file's frame 0 maps to @first_start_ns (a slot
  *  time the rig picks once for all its files, so they start on the same
  *  slot; 0: the source picks one), paced or on event time; after a restart
- *  the source picks the next slot time. Call before ls_source_start(). */
-void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t first_start_ns);
+ *  the source picks the next slot time. @offset_ns: the camera's calibrated offset, for
+ *  the slot a frame is drawn with (pattern=clock). Call before
+ *  ls_source_start(). */
+void ls_source_set_schedule(struct ls_source *s, struct ls_rate rate, int64_t epoch_ns, int64_t offset_ns,
+			    int64_t first_start_ns);
 struct ls_redact_stage;
 /** Redacts every frame with @stage (owned by the source from now on) before
  *  it reaches the aligner. Call before ls_source_start(). */

@@ -32,6 +32,8 @@ struct ls_source {
 	bool blocking;
 	struct ls_rate rig_rate; /* to start paced files on the slot grid */
 	int64_t rig_epoch_ns;
+	int64_t offset_ns;      /* the camera's calibrated offset (slot n of a frame: ls_slot_index) */
+	bool clock_pattern;     /* test://?pattern=clock: draw the slot and capture time (ls_stamp.h) */
 	int64_t first_start_ns; /* slot time every file's frame 0 maps to, the first time; 0: none */
 	unsigned starts;        /* pipeline starts so far (main thread) */
 
