@@ -35,3 +35,5 @@ echo "== [detect]: lockstep's detect stage vs ONNX Runtime alone, CenterNet on v
 bench/detect.sh "$build" 3
 echo "== redaction: lockstep's redactor vs naive full-frame Tesseract, 1920x1080 screens"
 bench/redact_compare.sh "$build" 20 30 6
+echo "== [output rtsp]: CPU against gst-launch encoding the same sources; 1 viewer against 8"
+bench/rtsp_cpu.sh "$build" 20 3

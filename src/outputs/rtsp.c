@@ -259,10 +259,10 @@ static GstRTSPMediaFactory *factory_for(struct rtsp_out *o, struct mount *mt, Gs
 	 * a keyframe every gop frames and SPS/PPS with each (config-interval
 	 * -1), so a client that joins decodes from the next keyframe. appsrc
 	 * drops its oldest frame rather than wait: a slow encoder or client
-	 * loses its own frames, never the rig's. */
+	 * loses its own frames, never the rig's; appsrc's own streaming
+	 * thread runs the encoder (no queue: one thread hop less a frame). */
 	char *launch = g_strdup_printf(
 		"( appsrc name=src is-live=true format=time do-timestamp=true max-buffers=%d leaky-type=downstream "
-		"! queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream "
 		"! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d key-int-max=%u bframes=0 threads=1 "
 		"! video/x-h264,profile=constrained-baseline "
 		"! rtph264pay name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )",
@@ -373,9 +373,9 @@ static unsigned rtsp_frames_held(const struct ls_config *cfg, const void *group)
 {
 	(void)cfg;
 	(void)group;
-	/* per camera: the appsrc's buffers, the queue's 2 and the encoder's
-	 * frame in hand (zerolatency: no lookahead), with one to spare */
-	return APPSRC_BUFFERS + 2 + 2;
+	/* per camera: the appsrc's buffers and the encoder's frame in hand
+	 * (zerolatency: no lookahead), with two to spare */
+	return APPSRC_BUFFERS + 1 + 2;
 }
 
 static int rtsp_start(void *impl, struct ls_setq *q, char **err)
