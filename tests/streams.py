@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Streams out: lockstep's RTSP server ([output rtsp]) read by real clients
+"""Streams out: lockstep's HTTP server ([server]) asked by a real client
+(urllib, plain and over TLS), and its RTSP server ([output rtsp]) read by real clients
 (another lockstep, ffprobe, a raw RTSP exchange), all on 127.0.0.1:
   - the round trip: rig A serves its test:// cameras, rig B reads
     rtsp://127.0.0.1:PORT/a; every frame B writes carries the capture time
@@ -16,6 +17,9 @@ usage: streams.py LOCKSTEP_BINARY [FILTER]
 """
 import base64
 import json
+import ssl
+import urllib.error
+import urllib.request
 import os
 import re
 import shutil
@@ -323,6 +327,115 @@ def port_in_use_is_one_line():
     assert len(lines) == 1, out.stderr
     assert re.search(r"busy.ini:5: \[output rtsp\] listen = 127.0.0.1:%d: cannot listen: .*(in use|Address)" % p,
                      lines[0]), lines[0]
+
+
+def http(url, token=None, method="GET", header=True, tls=False):
+    """(status, headers, JSON body) of one request; errors are answers too."""
+    req = urllib.request.Request(url, method=method)
+    if token and header:
+        req.add_header("Authorization", "Bearer " + token)
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return r.status, r.headers, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, json.loads(e.read() or b"null")
+
+
+def http_rig(name, p, extra=""):
+    r = rig(name, "[rig]\nrate = %d\n[camera a]\nuri = test://?fps=30&width=160&height=90\n"
+            "[camera b]\nuri = test://?fps=30&width=160&height=90\n[server]\nlisten = 127.0.0.1:%d\n%s" % (RATE, p, extra))
+    assert r.wait_line(r"server: http", 15), "no server:\n" + r.text()
+    return r
+
+
+@test
+def http_status_and_error_shape():
+    p = port()
+    a = http_rig("http", p)
+    url = "http://127.0.0.1:%d" % p
+    time.sleep(1.5)  # a first per-second record
+    code, hdr, body = http(url + "/api/v1/status")
+    assert code == 200 and hdr["Content-Type"].startswith("application/json"), (code, hdr)
+    assert body["version"] == 1 and [c["name"] for c in body["cameras"]] == ["a", "b"], body
+    assert body["stats"] and body["stats"]["cameras"]["a"]["state"] == "running", body["stats"]
+    for path, method, want in (("/api/v1/nope", "GET", 404), ("/", "GET", 404), ("/api/v1/status", "POST", 405),
+                               ("/api/v1/status", "DELETE", 405)):
+        code, hdr, body = http(url + path, method=method)
+        assert code == want, (path, method, code)
+        assert body["version"] == 1 and body["error"], body
+    assert hdr["Allow"] == "GET, HEAD", dict(hdr)
+    stats = a.stop()
+    assert stats[-1]["outputs"]["server"]["requests"] >= 5, stats[-1]["outputs"]
+
+
+@test
+def http_token_and_tls():
+    p = port()
+    a = http_rig("token", p, "token = s3cret\n")
+    url = "http://127.0.0.1:%d/api/v1/status" % p
+    code, hdr, body = http(url)
+    assert code == 401 and "Bearer" in hdr["WWW-Authenticate"] and body["error"], (code, dict(hdr), body)
+    assert http(url, token="wrong")[0] == 401
+    assert http(url, token="s3cre")[0] == 401
+    assert http(url, token="s3cret")[0] == 200
+    assert http(url + "?token=s3cret")[0] == 200
+    assert http(url + "?token=nope")[0] == 401
+    stats = a.stop()
+    assert stats[-1]["outputs"]["server"]["unauthorized"] == 4, stats[-1]["outputs"]
+    # TLS with a self-signed certificate made for the test
+    d = os.path.join(TMP, "certs")
+    os.makedirs(d)
+    cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    p = port()
+    b = http_rig("tls", p, "cert = %s\nkey = %s\n" % (cert, key))
+    assert http("https://127.0.0.1:%d/api/v1/status" % p, tls=True)[0] == 200
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/api/v1/status" % p, timeout=5)
+        raise AssertionError("plain HTTP answered on the TLS port")
+    except (urllib.error.URLError, ConnectionError, OSError) as e:
+        assert not isinstance(e, urllib.error.HTTPError), e
+    b.stop()
+
+
+@test
+def http_bad_config_and_busy_port_are_one_line():
+    cases = [("[server]\nlisten = 0.0.0.0:8080\n",
+              r"t.ini:6: \[server\] listen = 0.0.0.0:8080 is not a loopback address: set token = \(Bearer\) or cert"),
+             ("[server]\ncert = /tmp/c.pem\n", r"t.ini:5: \[server\] cert needs key too"),
+             ("[server]\nlisten = localhost\n", r"t.ini:6: \[server\] listen: expected HOST:PORT"),
+             ("[server]\ntoken =\n", r"t.ini:6: \[server\] token: needs a token")]
+    for body, want in cases:
+        cfg = os.path.join(TMP, "t.ini")
+        with open(cfg, "w") as f:
+            f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n" + body)
+        out = subprocess.run([LS, "check", cfg], capture_output=True, text=True, timeout=30)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode != 0 and len(lines) == 1 and re.search(want, lines[0]), (body, out.stderr)
+    # a token makes any address acceptable (checked, not bound)
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n[server]\nlisten = 0.0.0.0:8080\ntoken = x\n")
+    out = subprocess.run([LS, "check", cfg], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    blocker = socket.socket()
+    p = port()
+    blocker.bind(("127.0.0.1", p))
+    blocker.listen(1)
+    try:
+        with open(cfg, "w") as f:
+            f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n[server]\nlisten = 127.0.0.1:%d\n" % p)
+        out = subprocess.run([LS, "run", cfg, "--duration", "2"], capture_output=True, text=True, timeout=60)
+    finally:
+        blocker.close()
+    lines = [l for l in out.stderr.strip().splitlines() if l]
+    assert out.returncode != 0 and len(lines) == 1, out.stderr
+    assert re.search(r"t.ini:5: \[server\] listen = 127.0.0.1:%d: cannot listen: " % p, lines[0]), lines[0]
 
 
 if __name__ == "__main__":

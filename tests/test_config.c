@@ -1097,6 +1097,43 @@ static void test_bad_output_rtsp(void)
 	}
 }
 
+static void test_server(void)
+{
+	struct ls_config *cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n");
+	g_assert_null(cfg->server);
+	ls_config_free(&cfg);
+	cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[server]\n");
+	g_assert_nonnull(cfg->server);
+	g_assert_cmpstr(cfg->server->listen, ==, "127.0.0.1:8080");
+	g_assert_cmpstr(cfg->server->host, ==, "127.0.0.1");
+	g_assert_cmpint(cfg->server->port, ==, 8080);
+	g_assert_null(cfg->server->token);
+	g_assert_null(cfg->server->cert);
+	ls_config_free(&cfg);
+	cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[server]\nlisten = [::]:9443\ncert = c.pem\n"
+		      "key = k.pem\n");
+	g_assert_cmpstr(cfg->server->host, ==, "::");
+	g_assert_cmpstr(cfg->server->cert, ==, "c.pem");
+	g_assert_cmpstr(cfg->server->key, ==, "k.pem");
+	ls_config_free(&cfg);
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "[server]\nlisten = 0.0.0.0:80\n",
+		  "t.ini:6: [server] listen = 0.0.0.0:80 is not a loopback address" },
+		{ "[server]\nkey = k.pem\n", "t.ini:5: [server] key needs cert too" },
+		{ "[server]\nlisten = 127.0.0.1:99999\n", "t.ini:6: [server] listen: port must be in [1, 65535]" },
+		{ "[server]\ncert =\n", "t.ini:6: [server] cert: needs a file name" },
+		{ "[server]\n[server]\n", "t.ini:6:" },
+		{ "[server]\nport = 8080\n", "t.ini:6: unknown key \"port\" in [server]" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *text = g_strconcat("[rig]\nrate = 30\n[camera a]\nuri = test://\n", cases[i].body, NULL);
+		load_bad(text, cases[i].want);
+		g_free(text);
+	}
+}
+
 /* ---- the reference (ls_config_reference) ---------------------------- */
 
 /* FILE in the source root (G_TEST_SRCDIR is tests/), or under the working
@@ -1209,9 +1246,9 @@ static void test_reference_header(void)
  * message expects, in that order. */
 static void test_reference_values(void)
 {
-	static const char *const groups[] = { "[rig]",        "[camera NAME]", "[output mosaic]",
-					      "[output shm]", "[output file]", "[output rtsp]",
-					      "[redact]",     "[detect]",      "[record]" };
+	static const char *const groups[] = { "[rig]",         "[camera NAME]", "[output mosaic]", "[output shm]",
+					      "[output file]", "[output rtsp]", "[redact]",        "[detect]",
+					      "[record]",      "[server]" };
 	char *ref = ls_config_reference();
 	char **lines = g_strsplit(ref, "\n", -1);
 	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);
@@ -1334,6 +1371,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/bad/output-shm", test_bad_output_shm);
 	g_test_add_func("/config/output-rtsp", test_output_rtsp);
 	g_test_add_func("/config/bad/output-rtsp", test_bad_output_rtsp);
+	g_test_add_func("/config/server", test_server);
 	g_test_add_func("/config/detect", test_detect);
 	g_test_add_func("/config/examples/demo", test_example_demo);
 	g_test_add_func("/config/examples/integration", test_example_integration);

@@ -259,6 +259,20 @@ void ls_detect_config_free(struct ls_detect_config *d)
 	g_free(d);
 }
 
+void ls_server_config_free(struct ls_server_config **ps)
+{
+	struct ls_server_config *s = ps ? *ps : NULL;
+	if (!s)
+		return;
+	*ps = NULL;
+	g_free(s->listen);
+	g_free(s->host);
+	g_free(s->token);
+	g_free(s->cert);
+	g_free(s->key);
+	g_free(s);
+}
+
 void ls_record_config_free(struct ls_record_config **pr)
 {
 	struct ls_record_config *r = pr ? *pr : NULL;
@@ -369,6 +383,7 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 	struct ls_output_config out = { 0 };
 	struct ls_detect_config *det = NULL;
 	struct ls_record_config *rec = NULL;
+	struct ls_server_config *srv = NULL;
 	struct key_use u = { 0 };
 	char *val = NULL, *reason = NULL;
 	int rc = 0;
@@ -421,6 +436,11 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		rec = g_new0(struct ls_record_config, 1);
 		rec->line = g->line;
 		u.base = rec;
+		break;
+	case G_SERVER:
+		srv = g_new0(struct ls_server_config, 1);
+		srv->line = g->line;
+		u.base = srv;
 		break;
 	}
 	cfg_set_defaults(g->kind, &u);
@@ -493,10 +513,27 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		c->cfg->record = rec;
 		rec = NULL;
 		break;
+	case G_SERVER:
+		if (!srv->cert != !srv->key) {
+			rc = at_line(c, g->line, "[%s] %s needs %s too (TLS takes a certificate and its key)", g->name,
+				     srv->cert ? "cert" : "key", srv->cert ? "key" : "cert");
+			goto out;
+		}
+		if (!srv->token && !srv->cert && !ls_config_host_is_loopback(srv->host)) {
+			rc = at_line(c, group_key_line(g, "listen"),
+				     "[%s] listen = %s is not a loopback address: set token = (Bearer) or cert = and "
+				     "key = (TLS) so that only who may can use it",
+				     g->name, srv->listen);
+			goto out;
+		}
+		c->cfg->server = srv;
+		srv = NULL;
+		break;
 	}
 out:
 	ls_detect_config_free(det);
 	ls_record_config_free(&rec);
+	ls_server_config_free(&srv);
 	g_free(reason);
 	g_free(val);
 	ls_source_spec_clear(&cam.src);
@@ -545,6 +582,7 @@ void ls_config_free(struct ls_config **pcfg)
 	g_free(cfg->redact.langs);
 	ls_detect_config_free(cfg->detect);
 	ls_record_config_free(&cfg->record);
+	ls_server_config_free(&cfg->server);
 	g_free(cfg->path);
 	g_free(cfg);
 	*pcfg = NULL;

@@ -130,6 +130,13 @@
  *                         without re-encoding (not a redact=on camera; keyframes and
  *                         so segment starts are then the camera's); default off
  *
+ *   [server]              optional: lockstep's HTTP server, the API under /api/v1
+ *   listen = 127.0.0.1:8080  HOST:PORT or [IPv6]:PORT; not loopback: needs token or TLS
+ *   token = s3cret        every request needs Authorization: Bearer TOKEN (or
+ *                         ?token=); default none
+ *   cert = server.pem     TLS certificate (PEM): HTTPS; default none (plain HTTP)
+ *   key = server.key      its private key (PEM); required with cert
+ *
  * [output mosaic] and [output file] need file, display = true, or both.
  * Comments are lines that start with '#': GKeyFile has no comments after a
  * value, so "rate = 30 # x" is an error, and a '#' inside a value (an rtsp
@@ -264,6 +271,20 @@ struct ls_record_config {
 	int line;                   /**< line of the [record] header */
 };
 
+/** [server]: lockstep's HTTP server (src/outputs/server.c). */
+struct ls_server_config {
+	char *listen; /**< HOST:PORT as written ([v6]:PORT for IPv6) */
+	char *host;   /**< the host of listen, without brackets */
+	int port;     /**< 1..65535 */
+	char *token;  /**< the Bearer token every request must carry, or NULL */
+	char *cert;   /**< TLS certificate (PEM) file, or NULL: plain HTTP */
+	char *key;    /**< its private key (PEM) file; set with cert */
+	int line;     /**< line of the [server] header */
+};
+
+/** Frees @s and its strings; sets *s to NULL. NULL-safe. */
+void ls_server_config_free(struct ls_server_config **s);
+
 struct ls_config {
 	char *path;                       /**< the file name used in messages */
 	struct ls_rate rate;              /**< slots per second */
@@ -285,6 +306,7 @@ struct ls_config {
 	int rig_line;                     /**< line of the [rig] header */
 	struct ls_detect_config *detect;  /**< [detect], or NULL */
 	struct ls_record_config *record;  /**< [record], or NULL */
+	struct ls_server_config *server;  /**< [server], or NULL */
 };
 
 /** Reads and validates the config file at @path. On success *out is a new

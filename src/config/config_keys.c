@@ -164,6 +164,7 @@ static int one_of(const char *v, const char *const *list, char **reason)
 #define RED struct ls_redact_config
 #define DET struct ls_detect_config
 #define REC struct ls_record_config
+#define SRV struct ls_server_config
 
 static size_t group_struct_size(enum group_kind kind);
 
@@ -300,13 +301,11 @@ bool ls_config_host_is_loopback(const char *host)
 	return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &cc, &d, &end) == 4 && a == 127 && b < 256 && cc < 256 && d < 256;
 }
 
-/* HOST:PORT or [IPv6]:PORT; fills listen, host and port. */
-static int key_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+/* HOST:PORT or [IPv6]:PORT into *host (g_malloc'd, no brackets) and *port. */
+static int parse_listen(const char *v, char **host, int *port, char **reason)
 {
-	struct ls_output_config *o = u->base;
 	const char *colon = strrchr(v, ':');
-	char *host;
-	int64_t port;
+	int64_t p;
 
 	if (!colon || colon == v) {
 		*reason = g_strdup_printf("expected HOST:PORT (e.g. 127.0.0.1:8554), got \"%s\"", v);
@@ -317,28 +316,59 @@ static int key_listen(const struct key_def *kd, const struct key_use *u, const c
 			*reason = g_strdup_printf("expected [IPv6]:PORT, got \"%s\"", v);
 			return -EINVAL;
 		}
-		host = g_strndup(v + 1, (gsize)(colon - v - 2));
+		*host = g_strndup(v + 1, (gsize)(colon - v - 2));
 	} else {
-		host = g_strndup(v, (gsize)(colon - v));
-		if (strchr(host, ':')) {
+		*host = g_strndup(v, (gsize)(colon - v));
+		if (strchr(*host, ':')) {
 			*reason = g_strdup_printf("an IPv6 address goes in brackets ([::1]:8554), got \"%s\"", v);
-			g_free(host);
+			g_clear_pointer(host, g_free);
 			return -EINVAL;
 		}
 	}
-	if (ls_value_parse_int(colon + 1, 1, 65535, &port, reason) < 0) {
+	if (ls_value_parse_int(colon + 1, 1, 65535, &p, reason) < 0) {
 		char *r = *reason;
 		*reason = g_strdup_printf("port %s", r);
 		g_free(r);
-		g_free(host);
+		g_clear_pointer(host, g_free);
 		return -EINVAL;
 	}
+	*port = (int)p;
+	return 0;
+}
+
+/* [output rtsp] listen: fills listen, host and port. */
+static int key_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_output_config *o = u->base;
+	char *host = NULL;
+	int port = 0;
+
+	(void)kd;
+	if (parse_listen(v, &host, &port, reason) < 0)
+		return -EINVAL;
 	g_free(o->listen);
 	g_free(o->host);
 	o->listen = g_strdup(v);
 	o->host = host;
-	o->port = (int)port;
+	o->port = port;
+	return 0;
+}
+
+/* [server] listen: the same into struct ls_server_config. */
+static int key_server_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_server_config *o = u->base;
+	char *host = NULL;
+	int port = 0;
+
 	(void)kd;
+	if (parse_listen(v, &host, &port, reason) < 0)
+		return -EINVAL;
+	g_free(o->listen);
+	g_free(o->host);
+	o->listen = g_strdup(v);
+	o->host = host;
+	o->port = port;
 	return 0;
 }
 
@@ -710,6 +740,17 @@ static const struct key_def config_tab[] = {
 	  .doc = "auto (x264), x264, or a GStreamer H.264 encoder element" },
 	{ G_RECORD, "copy", K_ENUM, F_ENUM(REC, copy), .choices = copy_choices, .def = "off",
 	  .doc = "auto: store an rtsp:// or udp:// H.264 camera's stream as sent, unless redact = on" },
+
+	/* [server] */
+	{ G_SERVER, "listen", K_CUSTOM, F_STR(SRV, listen), .parse = key_server_listen, .def = "127.0.0.1:8080",
+	  .range = "HOST:PORT, [IPv6]:PORT",
+	  .doc = "where the HTTP server listens; an address other than loopback needs token or TLS" },
+	{ G_SERVER, "token", K_STRING, F_STR(SRV, token), .empty = "needs a token", .eg = "s3cret", .defdoc = "none",
+	  .doc = "every request needs Authorization: Bearer TOKEN (players: ?token=TOKEN)" },
+	{ G_SERVER, "cert", K_STRING, F_STR(SRV, cert), .empty = "needs a file name", .eg = "server.pem",
+	  .defdoc = "none (plain HTTP)", .doc = "TLS certificate, PEM: HTTPS" },
+	{ G_SERVER, "key", K_STRING, F_STR(SRV, key), .empty = "needs a file name", .eg = "server.key",
+	  .defdoc = "none", .doc = "the certificate's private key, PEM; required with cert" },
 };
 
 #undef MS
@@ -730,6 +771,7 @@ static const struct group_def group_tab[] = {
 	[G_REDACT] = { "redact", sizeof(RED), "[redact]", "optional: how cameras with redact = on are redacted" },
 	[G_DETECT] = { "detect", sizeof(DET), "[detect]", "optional: object detection with ONNX Runtime" },
 	[G_RECORD] = { "record", sizeof(REC), "[record]", "optional: every camera to H.264 segments on disk" },
+	[G_SERVER] = { "server", sizeof(SRV), "[server]", "optional: lockstep's HTTP server, the API under /api/v1" },
 };
 
 #undef RIG
@@ -738,6 +780,7 @@ static const struct group_def group_tab[] = {
 #undef RED
 #undef DET
 #undef REC
+#undef SRV
 #undef AT
 #undef F_I64
 #undef F_INT

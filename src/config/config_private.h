@@ -12,7 +12,18 @@
 #include "config.h"
 
 /* In the order of the reference (group_tab[]). */
-enum group_kind { G_RIG, G_CAMERA, G_OUTPUT, G_OUTPUT_SHM, G_OUTPUT_FILE, G_OUTPUT_RTSP, G_REDACT, G_DETECT, G_RECORD };
+enum group_kind {
+	G_RIG,
+	G_CAMERA,
+	G_OUTPUT,
+	G_OUTPUT_SHM,
+	G_OUTPUT_FILE,
+	G_OUTPUT_RTSP,
+	G_REDACT,
+	G_DETECT,
+	G_RECORD,
+	G_SERVER
+};
 
 struct scan_key {
 	char *name;

@@ -100,6 +100,7 @@ extern const struct ls_output_ops ls_shm_out_ops;    /**< [output shm]: every se
 extern const struct ls_output_ops ls_file_out_ops;   /**< [output file]: one camera's frames, no overlays */
 extern const struct ls_output_ops ls_detect_out_ops; /**< [detect]: the detection stage (detect.h) */
 extern const struct ls_output_ops ls_record_out_ops; /**< [record]: every camera to H.264 segments */
+extern const struct ls_output_ops ls_server_out_ops; /**< [server]: the HTTP server, the API under /api/v1 */
 extern const struct ls_output_ops ls_rtsp_out_ops; /**< [output rtsp]: an RTSP server, a mount per camera and /mosaic */
 
 #endif

@@ -7,7 +7,7 @@
 
 unsigned ls_output_registry_max(const struct ls_config *cfg)
 {
-	return cfg->noutputs + 2; /* [output ...] groups, [detect], [record] */
+	return cfg->noutputs + 3; /* [output ...] groups, [detect], [record], [server] */
 }
 
 static void row(struct ls_output_plan *plan, unsigned *n, unsigned max, const struct ls_output_ops *ops,
@@ -30,6 +30,8 @@ unsigned ls_output_registry_plan(const struct ls_config *cfg, struct ls_output_p
 		row(plan, &n, max, &ls_detect_out_ops, cfg->detect, cfg->detect->line, "detect");
 	if (cfg->record)
 		row(plan, &n, max, &ls_record_out_ops, cfg->record, cfg->record->line, "record");
+	if (cfg->server)
+		row(plan, &n, max, &ls_server_out_ops, cfg->server, cfg->server->line, "server");
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		static const struct {
 			enum ls_output_kind kind;

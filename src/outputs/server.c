@@ -1,0 +1,296 @@
+/* [server]: lockstep's HTTP server (libsoup 3), the one door for what
+ * browsers and scripts ask of a running rig. Everything is under /api/v1,
+ * answers are JSON with "version":1, errors have the same shape
+ * ({"version":1,"error":"..."}) and a status that means what HTTP says.
+ * Now: GET /api/v1/status (the cameras and the rig's latest per-second
+ * record). WHEP, the console and /metrics are to join it (issue 13, 14).
+ *
+ * Security: loopback needs nothing. Any other address needs token = (every
+ * request then needs "Authorization: Bearer TOKEN", or ?token=TOKEN for
+ * players that cannot set headers; otherwise 401) or TLS (cert = and
+ * key =); config.c refuses the config without either. The token is compared
+ * in constant time.
+ *
+ * Threads: the server runs on its own thread and GMainContext; the stats
+ * subscription arrives on the rig's stats writer thread and is copied under
+ * `lock`. The output's frameset queue is drained and dropped (frames are
+ * for the streams that will live here). */
+#include <errno.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "output.h"
+
+struct server_out {
+	char *listen;
+	char *token; /* or NULL */
+	bool tls;
+	const struct ls_config *cfg;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	GThread *loop_thread;
+	SoupServer *server;
+	GMutex lock; /* protects stats */
+	char *stats; /* the latest per-second record, or NULL */
+	struct ls_setq *q;
+	GThread *thread;
+	gint requests, refused;
+};
+
+static void on_stats(void *user, const char *json)
+{
+	struct server_out *o = user;
+	char *copy = g_strdup(json);
+	g_mutex_lock(&o->lock);
+	char *old = o->stats;
+	o->stats = copy;
+	g_mutex_unlock(&o->lock);
+	g_free(old);
+}
+
+static void json_str(GString *g, const char *s)
+{
+	g_string_append_c(g, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(g, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(g, "\\u%04x", *p);
+		else
+			g_string_append_c(g, (char)*p);
+	}
+	g_string_append_c(g, '"');
+}
+
+static void reply(SoupServerMessage *msg, guint status, GString *body)
+{
+	soup_server_message_set_status(msg, status, NULL);
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
+	gsize len = body->len;
+	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, g_string_free(body, FALSE), len);
+}
+
+static void reply_error(SoupServerMessage *msg, guint status, const char *text)
+{
+	GString *g = g_string_new("{\"version\":1,\"error\":");
+	json_str(g, text);
+	g_string_append(g, "}\n");
+	reply(msg, status, g);
+}
+
+/* Constant-time comparison of equal-length secrets. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static bool authorized(struct server_out *o, SoupServerMessage *msg, GHashTable *query)
+{
+	if (!o->token)
+		return true;
+	const char *h = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+	if (h && g_ascii_strncasecmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, o->token))
+		return true;
+	const char *q = query ? g_hash_table_lookup(query, "token") : NULL;
+	return q && same_secret(q, o->token);
+}
+
+static void status_json(struct server_out *o, GString *g)
+{
+	g_string_append(g, "{\"version\":1,\"lockstep\":");
+	json_str(g, LOCKSTEP_VERSION);
+	g_string_append_printf(g, ",\"rate\":{\"num\":%d,\"den\":%d},\"cameras\":[", o->cfg->rate.num,
+			       o->cfg->rate.den);
+	for (unsigned c = 0; c < o->cfg->ncams; c++) {
+		g_string_append(g, c ? ",{\"name\":" : "{\"name\":");
+		json_str(g, o->cfg->cams[c].name);
+		g_string_append(g, ",\"kind\":");
+		json_str(g, ls_source_kind_name(o->cfg->cams[c].src.kind));
+		g_string_append_printf(g, ",\"redact\":%s}", o->cfg->cams[c].redact ? "true" : "false");
+	}
+	g_string_append(g, "],\"stats\":");
+	g_mutex_lock(&o->lock);
+	g_string_append(g, o->stats ? o->stats : "null");
+	g_mutex_unlock(&o->lock);
+	g_string_append(g, "}\n");
+}
+
+/* Server thread. */
+static void on_request(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+	struct server_out *o = data;
+	(void)server;
+	g_atomic_int_inc(&o->requests);
+	if (!authorized(o, msg, query)) {
+		g_atomic_int_inc(&o->refused);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
+					     "Bearer realm=\"lockstep\"");
+		reply_error(msg, SOUP_STATUS_UNAUTHORIZED,
+			    "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
+		return;
+	}
+	const char *method = soup_server_message_get_method(msg);
+	if (strcmp(path, "/api/v1/status") == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+						     "GET, HEAD");
+			reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "/api/v1/status takes GET");
+			return;
+		}
+		GString *g = g_string_new(NULL);
+		status_json(o, g);
+		reply(msg, SOUP_STATUS_OK, g);
+		return;
+	}
+	char *text = g_strdup_printf("no such resource: %s (the API is under /api/v1: /api/v1/status)", path);
+	reply_error(msg, SOUP_STATUS_NOT_FOUND, text);
+	g_free(text);
+}
+
+static gpointer loop_thread(gpointer data)
+{
+	struct server_out *o = data;
+	g_main_context_push_thread_default(o->ctx);
+	g_main_loop_run(o->loop);
+	g_main_context_pop_thread_default(o->ctx);
+	return NULL;
+}
+
+static void server_free(void *impl);
+
+static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err)
+{
+	const struct ls_server_config *sc = group;
+	struct server_out *o = g_new0(struct server_out, 1);
+	GError *ge = NULL;
+	g_mutex_init(&o->lock);
+	o->cfg = ls_output_ctx_config(ctx);
+	o->listen = g_strdup(sc->listen);
+	o->token = g_strdup(sc->token);
+	o->ctx = g_main_context_new();
+	o->server = soup_server_new("server-header", "lockstep/" LOCKSTEP_VERSION " ", NULL);
+	if (sc->cert) {
+		GTlsCertificate *cert = g_tls_certificate_new_from_files(sc->cert, sc->key, &ge);
+		if (!cert) {
+			*err = g_strdup_printf("cert = %s, key = %s: %s", sc->cert, sc->key, ge ? ge->message : "?");
+			g_clear_error(&ge);
+			goto fail;
+		}
+		soup_server_set_tls_certificate(o->server, cert);
+		g_object_unref(cert);
+		o->tls = true;
+	}
+	soup_server_add_handler(o->server, NULL, on_request, o, NULL);
+	/* listen on our context: soup attaches its sockets to the thread
+	 * default context at this call */
+	g_main_context_push_thread_default(o->ctx);
+	GInetAddress *ia = g_inet_address_new_from_string(sc->host);
+	GSocketAddress *sa = ia ? g_inet_socket_address_new(ia, (guint16)sc->port) : NULL;
+	bool ok = false;
+	if (!sa) {
+		GResolver *r = g_resolver_get_default();
+		GList *addrs = g_resolver_lookup_by_name(r, sc->host, NULL, &ge);
+		g_object_unref(r);
+		if (addrs) {
+			sa = g_inet_socket_address_new(addrs->data, (guint16)sc->port);
+			g_resolver_free_addresses(addrs);
+		}
+	}
+	if (sa)
+		ok = soup_server_listen(o->server, sa, o->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &ge);
+	g_main_context_pop_thread_default(o->ctx);
+	g_clear_object(&ia);
+	g_clear_object(&sa);
+	if (!ok) {
+		*err = g_strdup_printf("listen = %s: cannot listen: %s", o->listen,
+				       ge ? ge->message : "no such address");
+		g_clear_error(&ge);
+		goto fail;
+	}
+	ls_output_ctx_subscribe_stats(ctx, on_stats, o);
+	o->loop = g_main_loop_new(o->ctx, FALSE);
+	o->loop_thread = g_thread_new("server-http", loop_thread, o);
+	g_printerr("server: http%s://%s/api/v1/status (%s)\n", o->tls ? "s" : "", o->listen,
+		   o->token ? "token required"
+		   : o->tls ? "TLS, no token"
+			    : "no token, loopback");
+	return o;
+fail:
+	server_free(o);
+	return NULL;
+}
+
+static gpointer drain_thread(gpointer data)
+{
+	struct server_out *o = data;
+	struct ls_frameset *set;
+	while ((set = ls_setq_pop(o->q, INT64_MAX)))
+		ls_frameset_unref(&set);
+	return NULL;
+}
+
+static int server_start(void *impl, struct ls_setq *q, char **err)
+{
+	struct server_out *o = impl;
+	(void)err;
+	o->q = q;
+	o->thread = g_thread_new("server-sets", drain_thread, o);
+	return 0;
+}
+
+static void server_finish(void *impl)
+{
+	struct server_out *o = impl;
+	if (o->thread) {
+		g_thread_join(o->thread);
+		o->thread = NULL;
+	}
+	if (o->loop_thread) {
+		g_main_loop_quit(o->loop);
+		g_thread_join(o->loop_thread);
+		o->loop_thread = NULL;
+	}
+	if (o->server)
+		soup_server_disconnect(o->server);
+}
+
+static void server_stats_json(void *impl, GString *j)
+{
+	struct server_out *o = impl;
+	g_string_append_printf(j, ",\"requests\":%d,\"unauthorized\":%d", g_atomic_int_get(&o->requests),
+			       g_atomic_int_get(&o->refused));
+}
+
+static void server_free(void *impl)
+{
+	struct server_out *o = impl;
+	if (!o)
+		return;
+	if (o->loop_thread) {
+		g_main_loop_quit(o->loop);
+		g_thread_join(o->loop_thread);
+	}
+	g_clear_object(&o->server);
+	if (o->loop)
+		g_main_loop_unref(o->loop);
+	if (o->ctx)
+		g_main_context_unref(o->ctx);
+	g_mutex_clear(&o->lock);
+	g_free(o->stats);
+	g_free(o->listen);
+	g_free(o->token);
+	g_free(o);
+}
+
+const struct ls_output_ops ls_server_out_ops = {
+	.kind = "server",
+	.create = server_new,
+	.start = server_start,
+	.finish = server_finish,
+	.free = server_free,
+	.stats_json = server_stats_json,
+};
