@@ -1,8 +1,8 @@
 """Reads the strip test://?pattern=clock draws (lib/ls_stamp.h) from a luma
 plane, and the frames of a .y4m file: what a test (or a person measuring
 their own setup) needs to tell which slot a picture shows and when it was
-captured. Mirrors ls_stamp_read(); see lib/ls_stamp.h for the layout."""
-import numpy as np
+captured. Mirrors ls_stamp_read(); see lib/ls_stamp.h for the layout.
+Plain Python (no numpy), so any python3 runs it."""
 
 ROWS, CELLS, ROW_DIV = 4, 32, 24
 
@@ -16,9 +16,8 @@ def crc16(data):
     return c
 
 
-def read(y):
-    """(slot, capture_us) from a 2-D uint8 luma array, or None."""
-    h, w = y.shape
+def read(y, w, h):
+    """(slot, capture_us) from a luma plane (bytes, w x h, packed), or None."""
     if w < CELLS * 2 or h < ROW_DIV:
         return None
 
@@ -26,7 +25,9 @@ def read(y):
         x0, x1 = c * w // CELLS, (c + 1) * w // CELLS
         y0, y1 = r * h // ROW_DIV, (r + 1) * h // ROW_DIV
         qx, qy = (x1 - x0) // 4, (y1 - y0) // 4
-        return int(y[y0 + qy:y1 - qy, x0 + qx:x1 - qx].mean())
+        x0, x1, y0, y1 = x0 + qx, x1 - qx, y0 + qy, y1 - qy
+        total = sum(sum(y[yy * w + x0:yy * w + x1]) for yy in range(y0, y1))
+        return total // ((x1 - x0) * (y1 - y0))
 
     bits = []
     for r in range(ROWS):
@@ -38,13 +39,11 @@ def read(y):
     m = bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, 120, 8))
     if crc16(m[:13]) != (m[13] << 8 | m[14]):
         return None
-    slot = int.from_bytes(m[:6], "big", signed=True)
-    us = int.from_bytes(m[6:13], "big", signed=True)
-    return slot, us
+    return int.from_bytes(m[:6], "big", signed=True), int.from_bytes(m[6:13], "big", signed=True)
 
 
 def y4m_frames(path):
-    """Yields each frame's luma plane (2-D uint8 array) of an I420 .y4m."""
+    """Yields (luma bytes, width, height) for each frame of an I420 .y4m."""
     with open(path, "rb") as f:
         header = f.readline().split()
         w = int([t for t in header if t.startswith(b"W")][0][1:])
@@ -57,4 +56,4 @@ def y4m_frames(path):
             data = f.read(size)
             if len(data) < size:
                 return
-            yield np.frombuffer(data, dtype=np.uint8, count=w * h).reshape(h, w)
+            yield data[:w * h], w, h

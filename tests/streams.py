@@ -191,7 +191,7 @@ def rtsp_round_trip_keeps_capture_time_and_slot():
     # the picture itself says which slot it shows (pattern=clock): after
     # H.264 and the network, every frame's blocks read back as its slot
     # and capture time (µs)
-    read = [stamp.read(y) for y in stamp.y4m_frames(os.path.join(b.dir, "x.y4m"))]
+    read = [stamp.read(*fr) for fr in stamp.y4m_frames(os.path.join(b.dir, "x.y4m"))]
     assert len(read) == len(got), (len(read), len(got))
     bad = [(r, f) for r, f in zip(read, got) if r != (f["slot"], f["capture_ns"] // 1000)]
     assert not bad, "%d of %d pictures show another slot or time, e.g. %s" % (len(bad), len(read), bad[:3])
