@@ -336,40 +336,36 @@ static int parse_listen(const char *v, char **host, int *port, char **reason)
 	return 0;
 }
 
-/* [output rtsp] listen: fills listen, host and port. */
-static int key_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+/* Stores a parsed listen value: the text as written, its host, its port. */
+static int set_listen(char **listen, char **host, int *port, const char *v, char **reason)
 {
-	struct ls_output_config *o = u->base;
-	char *host = NULL;
-	int port = 0;
+	char *h = NULL;
+	int p = 0;
 
-	(void)kd;
-	if (parse_listen(v, &host, &port, reason) < 0)
+	if (parse_listen(v, &h, &p, reason) < 0)
 		return -EINVAL;
-	g_free(o->listen);
-	g_free(o->host);
-	o->listen = g_strdup(v);
-	o->host = host;
-	o->port = port;
+	g_free(*listen);
+	g_free(*host);
+	*listen = g_strdup(v);
+	*host = h;
+	*port = p;
 	return 0;
 }
 
-/* [server] listen: the same into struct ls_server_config. */
+/* [output rtsp] listen */
+static int key_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_output_config *o = u->base;
+	(void)kd;
+	return set_listen(&o->listen, &o->host, &o->port, v, reason);
+}
+
+/* [server] listen */
 static int key_server_listen(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
 {
 	struct ls_server_config *o = u->base;
-	char *host = NULL;
-	int port = 0;
-
 	(void)kd;
-	if (parse_listen(v, &host, &port, reason) < 0)
-		return -EINVAL;
-	g_free(o->listen);
-	g_free(o->host);
-	o->listen = g_strdup(v);
-	o->host = host;
-	o->port = port;
-	return 0;
+	return set_listen(&o->listen, &o->host, &o->port, v, reason);
 }
 
 static int key_langs(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)

@@ -21,19 +21,7 @@
 
 /* ---- errors ---------------------------------------------------------- */
 
-static int G_GNUC_PRINTF(3, 4) fail_errno(char **err, int errnum, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
-		g_free(*err);
-		*err = g_strdup_vprintf(fmt, ap);
-		va_end(ap);
-	}
-	return -errnum;
-}
-
-#define fail(err, ...) fail_errno((err), EINVAL, __VA_ARGS__)
+#define fail(err, ...) ls_value_fail((err), EINVAL, __VA_ARGS__)
 
 /* ---- options --------------------------------------------------------- */
 
@@ -618,11 +606,11 @@ static int check_chardev(const char *path, int mode, char **err)
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return fail_errno(err, errno, "%s: %s", path, g_strerror(errno));
+		return ls_value_fail(err, errno, "%s: %s", path, g_strerror(errno));
 	if (!S_ISCHR(st.st_mode))
-		return fail_errno(err, ENODEV, "%s: not a character device", path);
+		return ls_value_fail(err, ENODEV, "%s: not a character device", path);
 	if (access(path, mode) < 0)
-		return fail_errno(err, errno, "%s: %s", path, g_strerror(errno));
+		return ls_value_fail(err, errno, "%s: %s", path, g_strerror(errno));
 	return 0;
 }
 
@@ -633,14 +621,14 @@ static int check_file(const char *path, char **err)
 
 	/* stat() first: open() on a FIFO would block. */
 	if (stat(path, &st) < 0)
-		return fail_errno(err, errno, "%s: %s", path, g_strerror(errno));
+		return ls_value_fail(err, errno, "%s: %s", path, g_strerror(errno));
 	if (S_ISDIR(st.st_mode))
-		return fail_errno(err, EISDIR, "%s: is a directory, not a video file", path);
+		return ls_value_fail(err, EISDIR, "%s: is a directory, not a video file", path);
 	if (!S_ISREG(st.st_mode))
-		return fail_errno(err, EINVAL, "%s: not a regular file", path);
+		return ls_value_fail(err, EINVAL, "%s: not a regular file", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail_errno(err, errno, "%s: %s", path, g_strerror(errno));
+		return ls_value_fail(err, errno, "%s: %s", path, g_strerror(errno));
 	close(fd);
 	return 0;
 }
@@ -665,7 +653,7 @@ int ls_source_spec_check(const struct ls_source_spec *s, char **err)
 					    "format (e.g. ?width=1920&height=1080&format=BGRx)",
 					    s->fbdev.device);
 			return access(s->fbdev.device, R_OK) < 0
-				       ? fail_errno(err, errno, "%s: %s", s->fbdev.device, g_strerror(errno))
+				       ? ls_value_fail(err, errno, "%s: %s", s->fbdev.device, g_strerror(errno))
 				       : 0;
 		}
 		return check_chardev(s->fbdev.device, R_OK, err);

@@ -12,7 +12,7 @@
 
 /* ---- errors ---------------------------------------------------------- */
 
-static int G_GNUC_PRINTF(3, 4) fail_errno(char **err, int errnum, const char *fmt, ...)
+int ls_value_fail(char **err, int errnum, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -24,7 +24,7 @@ static int G_GNUC_PRINTF(3, 4) fail_errno(char **err, int errnum, const char *fm
 	return -errnum;
 }
 
-#define fail(err, ...) fail_errno((err), EINVAL, __VA_ARGS__)
+#define fail(err, ...) ls_value_fail((err), EINVAL, __VA_ARGS__)
 
 /* ---- scalar values --------------------------------------------------- */
 

@@ -12,11 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #include "ls_time.h"
 
 /* Each returns 0, or -EINVAL with *err (if not NULL) set to a reason that
  * quotes the value, e.g. `must be in [0, 1], got "2"`. They accept no
  * surrounding spaces; a leading '+' is accepted. */
+
+/** Sets *err (if not NULL; an old message is freed) to the printf-style
+ *  message and returns -@errnum: the one error path of these parsers. */
+int ls_value_fail(char **err, int errnum, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /** "true"/"false", "yes"/"no", "1"/"0" (ASCII case-insensitive). */
 int ls_value_parse_bool(const char *s, bool *out, char **err);

@@ -145,12 +145,6 @@ static bool build(struct file_out *m, int w, int h)
 	return true;
 }
 
-static void free_frame(gpointer data)
-{
-	struct ls_frame *f = data;
-	ls_frame_unref(&f);
-}
-
 static gpointer file_thread(gpointer data)
 {
 	struct file_out *m = data;
@@ -184,25 +178,7 @@ static gpointer file_thread(gpointer data)
 			m->in_w = f->width;
 			m->in_h = f->height;
 		}
-		/* wrap the frame's planes without a copy when they are contiguous */
-		size_t ysz = (size_t)f->strides[0] * (size_t)f->height;
-		GstBuffer *buf;
-		if (f->strides[0] == f->width && f->strides[1] == f->width / 2 && f->planes[1] == f->planes[0] + ysz &&
-		    f->planes[2] == f->planes[1] + ysz / 4) {
-			buf = gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, f->planes[0], ysz * 3 / 2, 0,
-							  ysz * 3 / 2, ls_frame_ref(f), free_frame);
-		} else {
-			buf = gst_buffer_new_allocate(NULL, (size_t)f->width * (size_t)f->height * 3 / 2, NULL);
-			GstMapInfo map;
-			gst_buffer_map(buf, &map, GST_MAP_WRITE);
-			uint8_t *o = map.data;
-			for (int p = 0; p < 3; p++) {
-				int pw = p ? f->width / 2 : f->width, ph = p ? f->height / 2 : f->height;
-				for (int y = 0; y < ph; y++, o += pw)
-					memcpy(o, f->planes[p] + (size_t)y * (size_t)f->strides[p], (size_t)pw);
-			}
-			gst_buffer_unmap(buf, &map);
-		}
+		GstBuffer *buf = ls_output_frame_buffer(f);
 		if (m->written == 0)
 			m->first_slot_ns = set->slot_ns;
 		GST_BUFFER_PTS(buf) = (GstClockTime)(set->slot_ns - m->first_slot_ns);

@@ -2,6 +2,7 @@
 #include "output.h"
 
 #include <gst/app/gstappsrc.h>
+#include <string.h>
 
 #include "x11_guard.h"
 
@@ -87,4 +88,30 @@ void ls_output_append_h264_file(GString *d, const char *file, struct ls_rate rat
 void ls_output_append_display(GString *d)
 {
 	g_string_append(d, " t. ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! autovideosink sync=false");
+}
+
+static void free_frame(gpointer data)
+{
+	struct ls_frame *f = data;
+	ls_frame_unref(&f);
+}
+
+GstBuffer *ls_output_frame_buffer(struct ls_frame *f)
+{
+	size_t ysz = (size_t)f->strides[0] * (size_t)f->height;
+	if (f->strides[0] == f->width && f->strides[1] == f->width / 2 && f->planes[1] == f->planes[0] + ysz &&
+	    f->planes[2] == f->planes[1] + ysz / 4)
+		return gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, f->planes[0], ysz * 3 / 2, 0, ysz * 3 / 2,
+						   ls_frame_ref(f), free_frame);
+	GstBuffer *buf = gst_buffer_new_allocate(NULL, (size_t)f->width * (size_t)f->height * 3 / 2, NULL);
+	GstMapInfo map;
+	gst_buffer_map(buf, &map, GST_MAP_WRITE);
+	uint8_t *o = map.data;
+	for (int p = 0; p < 3; p++) {
+		int pw = p ? f->width / 2 : f->width, ph = p ? f->height / 2 : f->height;
+		for (int y = 0; y < ph; y++, o += pw)
+			memcpy(o, f->planes[p] + (size_t)y * (size_t)f->strides[p], (size_t)pw);
+	}
+	gst_buffer_unmap(buf, &map);
+	return buf;
 }

@@ -78,6 +78,10 @@ void ls_output_bus_error(GstMessage *msg, const char *what, const char *file, gi
 /** Ends an output's appsrc pipeline: EOS, waits up to @timeout_s for the
  *  muxer (a line if it does not finish), then NULL. True at EOS. */
 bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, const char *what, const char *file);
+/** An I420 GstBuffer of frame @f (I420): its planes wrapped without a copy
+ *  when they are contiguous (the buffer then holds a reference to @f until
+ *  it is freed), else copied, packed. (transfer full) */
+GstBuffer *ls_output_frame_buffer(struct ls_frame *f);
 /** Whether ls_output_finish() left @pipeline running for good (a window
  *  whose X server was lost): its owner drops its pointer to it, and never
  *  sets it to NULL or unrefs it. */

@@ -145,33 +145,6 @@ static void on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media
 	gst_object_unref(bin);
 }
 
-static void free_frame(gpointer data)
-{
-	struct ls_frame *f = data;
-	ls_frame_unref(&f);
-}
-
-/* An I420 buffer of @f: its planes wrapped when contiguous, else copied. */
-static GstBuffer *frame_buffer(struct ls_frame *f)
-{
-	size_t ysz = (size_t)f->strides[0] * (size_t)f->height;
-	if (f->strides[0] == f->width && f->strides[1] == f->width / 2 && f->planes[1] == f->planes[0] + ysz &&
-	    f->planes[2] == f->planes[1] + ysz / 4)
-		return gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, f->planes[0], ysz * 3 / 2, 0, ysz * 3 / 2,
-						   ls_frame_ref(f), free_frame);
-	GstBuffer *buf = gst_buffer_new_allocate(NULL, (size_t)f->width * (size_t)f->height * 3 / 2, NULL);
-	GstMapInfo map;
-	gst_buffer_map(buf, &map, GST_MAP_WRITE);
-	uint8_t *o = map.data;
-	for (int p = 0; p < 3; p++) {
-		int pw = p ? f->width / 2 : f->width, ph = p ? f->height / 2 : f->height;
-		for (int y = 0; y < ph; y++, o += pw)
-			memcpy(o, f->planes[p] + (size_t)y * (size_t)f->strides[p], (size_t)pw);
-	}
-	gst_buffer_unmap(buf, &map);
-	return buf;
-}
-
 /* Output thread: pushes @buf (transfer full), @w x @h I420 captured at
  * @capture_ns (CLOCK_REALTIME), to @mt's media if it has one. */
 static void push(struct rtsp_out *o, struct mount *mt, GstBuffer *buf, int w, int h, int64_t capture_ns)
@@ -236,7 +209,8 @@ static gpointer rtsp_thread(gpointer data)
 				atomic_fetch_add(&mt->idle, 1);
 				continue;
 			}
-			push(o, mt, frame_buffer(e->frame), e->frame->width, e->frame->height, e->frame->capture_ns);
+			push(o, mt, ls_output_frame_buffer(e->frame), e->frame->width, e->frame->height,
+			     e->frame->capture_ns);
 		}
 		ls_frameset_unref(&set);
 	}
