@@ -16,14 +16,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+import lsrun
 import servers
 import tap
 
@@ -42,15 +41,14 @@ def port():
     return _port[0]
 
 
-class Rig:
-    """lockstep run CONFIG in the background; stderr lines kept with the
-    time.monotonic() they arrived at."""
+class Rig(lsrun.LsRun):
+    """lockstep run of a rig of camera a (test://) and the cameras given,
+    [output file] of camera cam; stderr lines kept with their arrival time."""
 
     def __init__(self, name, cams, extra="", rig_extra=""):
         self.dir = os.path.join(TMP, name)
         os.makedirs(self.dir)
         self.side = os.path.join(self.dir, "cam.ts")
-        self.stats = os.path.join(self.dir, "stats.json")
         # max-latency 300 ms: camera a's frames must not miss their sets
         # because the reconnection held something up, not because a
         # loaded 2-core machine was a scheduling slice late
@@ -59,52 +57,7 @@ class Rig:
         self.cfg = os.path.join(self.dir, "rig.ini")
         with open(self.cfg, "w") as f:
             f.write(cfg)
-        self.lines = []
-        self.lock = threading.Lock()
-        self.p = subprocess.Popen([LS, "run", self.cfg, "--stats-json", self.stats], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.p.stderr:
-            with self.lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def text(self):
-        with self.lock:
-            return "\n".join(l for _, l in self.lines)
-
-    def wait_line(self, pattern, after, timeout):
-        """The time of the first line matching pattern that arrived after
-        `after`, waiting up to timeout s; None if none came."""
-        until = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                for t, l in self.lines:
-                    if t >= after and re.search(pattern, l):
-                        return t
-            if time.monotonic() > until or self.p.poll() is not None:
-                return None
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-        try:
-            self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        self.reader.join(timeout=5)
-        assert self.p.returncode == 0, "lockstep exited %d:\n%s" % (self.p.returncode, self.text()[-3000:])
-        with open(self.stats) as f:
-            return [json.loads(l) for l in f if l.strip()]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
+        super().__init__(LS, self.cfg, os.path.join(self.dir, "stats.json"))
 
 
 def check_frames_in_step(rig, returns=0):

@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 
+import lsrun
 import stamp
 import tap
 
@@ -50,59 +51,19 @@ def port():
     return _port[0]
 
 
-class Rig:
-    """lockstep run CONFIG in the background, its stderr kept."""
+class Rig(lsrun.LsRun):
+    """lockstep run of a config text (@DIR@: the rig's directory)."""
 
     def __init__(self, name, text):
         self.dir = os.path.join(TMP, name)
         os.makedirs(self.dir)
-        self.cfg = os.path.join(self.dir, "rig.ini")
-        self.stats = os.path.join(self.dir, "stats.json")
-        with open(self.cfg, "w") as f:
+        cfg = os.path.join(self.dir, "rig.ini")
+        with open(cfg, "w") as f:
             f.write(text.replace("@DIR@", self.dir))
-        self.lines = []
-        self.lock = threading.Lock()
-        self.p = subprocess.Popen([LS, "run", self.cfg, "--stats-json", self.stats], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.p.stderr:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def text(self):
-        with self.lock:
-            return "\n".join(self.lines)
+        super().__init__(LS, cfg, os.path.join(self.dir, "stats.json"))
 
     def wait_line(self, pattern, timeout):
-        until = time.monotonic() + timeout
-        while time.monotonic() < until:
-            if re.search(pattern, self.text()):
-                return True
-            if self.p.poll() is not None:
-                return False
-            time.sleep(0.05)
-        return False
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-        try:
-            self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        self.reader.join(timeout=5)
-        assert self.p.returncode == 0, "lockstep exited %d:\n%s" % (self.p.returncode, self.text()[-3000:])
-        with open(self.stats) as f:
-            return [json.loads(l) for l in f if l.strip()]
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
+        return super().wait_line(pattern, 0.0, timeout) is not None
 
 
 RIGS = []
