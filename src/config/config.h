@@ -271,7 +271,7 @@ struct ls_record_config {
 	int line;                   /**< line of the [record] header */
 };
 
-/** [server]: lockstep's HTTP server (src/outputs/server.c). */
+/** [server]: lockstep's HTTP server (src/server/http.c). */
 struct ls_server_config {
 	char *listen; /**< HOST:PORT as written ([v6]:PORT for IPv6) */
 	char *host;   /**< the host of listen, without brackets */

@@ -1,4 +1,4 @@
-/* [server]: lockstep's HTTP server (libsoup 3), the one door for what
+/* http — [server]: lockstep's HTTP server (libsoup 3), the one door for what
  * browsers and scripts ask of a running rig. Everything is under /api/v1,
  * answers are JSON with "version":1, errors have the same shape
  * ({"version":1,"error":"..."}) and a status that means what HTTP says.
