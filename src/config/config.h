@@ -136,6 +136,11 @@
  *                         ?token=); default none
  *   cert = server.pem     TLS certificate (PEM): HTTPS; default none (plain HTTP)
  *   key = server.key      its private key (PEM); required with cert
+ *   max-viewers = 16      0..1000 WebRTC viewers at once (0: no WHEP); past it 503
+ *   bitrate-kbps = 4000   100..100000, each WebRTC stream's H.264 bitrate
+ *   keyframe-s = 2        0.1..60, longest time between a WebRTC stream's keyframes
+ *   mosaic-width = 1280   64..7680, even: /whep/mosaic's width
+ *   mosaic-height = 720   64..4320, even: /whep/mosaic's height
  *
  * [output mosaic] and [output file] need file, display = true, or both.
  * Comments are lines that start with '#': GKeyFile has no comments after a
@@ -279,6 +284,11 @@ struct ls_server_config {
 	char *token;  /**< the Bearer token every request must carry, or NULL */
 	char *cert;   /**< TLS certificate (PEM) file, or NULL: plain HTTP */
 	char *key;    /**< its private key (PEM) file; set with cert */
+	int max_viewers;      /**< WebRTC viewers at once, all streams; 0: WHEP off */
+	int bitrate_kbps;     /**< H.264 bitrate of each WebRTC stream */
+	int64_t keyframe_ns;  /**< longest time between a WebRTC stream's keyframes */
+	int mosaic_width;     /**< /whep/mosaic's size */
+	int mosaic_height;
 	int line;     /**< line of the [server] header */
 };
 

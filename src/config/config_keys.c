@@ -747,6 +747,16 @@ static const struct key_def config_tab[] = {
 	  .defdoc = "none (plain HTTP)", .doc = "TLS certificate, PEM: HTTPS" },
 	{ G_SERVER, "key", K_STRING, F_STR(SRV, key), .empty = "needs a file name", .eg = "server.key",
 	  .defdoc = "none", .doc = "the certificate's private key, PEM; required with cert" },
+	{ G_SERVER, "max-viewers", K_INT, F_INT(SRV, max_viewers), .min = 0, .max = 1000, .def = "16",
+	  .doc = "WebRTC viewers (POST /whep/...) at once, all streams together; past it: 503" },
+	{ G_SERVER, "bitrate-kbps", K_INT, F_INT(SRV, bitrate_kbps), .min = 100, .max = 100000, .def = "4000",
+	  .doc = "H.264 bitrate of each WebRTC stream, kbit/s" },
+	{ G_SERVER, "keyframe-s", K_FIXED, F_I64(SRV, keyframe_ns), .unit = SEC, .min = SEC / 10, .max = 60 * SEC,
+	  .def = "2", .doc = "longest time between keyframes of a WebRTC stream (a new viewer asks for one at once)" },
+	{ G_SERVER, "mosaic-width", K_INT, F_INT(SRV, mosaic_width), .min = 64, .max = 7680, .step = 2, .def = "1280",
+	  .doc = "/whep/mosaic's width, pixels" },
+	{ G_SERVER, "mosaic-height", K_INT, F_INT(SRV, mosaic_height), .min = 64, .max = 4320, .step = 2,
+	  .def = "720", .doc = "/whep/mosaic's height, pixels" },
 };
 
 #undef MS

@@ -3,7 +3,8 @@
  * answers are JSON with "version":1, errors have the same shape
  * ({"version":1,"error":"..."}) and a status that means what HTTP says.
  * Now: GET /api/v1/status (the cameras and the rig's latest per-second
- * record). WHEP, the console and /metrics are to join it (issue 13, 14).
+ * record), WHEP under /whep/ (whep.c) and the synchronized view at /view
+ * (web/view.html). The console and /metrics are to join it (issue 14).
  *
  * Security: loopback needs nothing. Any other address needs token = (every
  * request then needs "Authorization: Bearer TOKEN", or ?token=TOKEN for
@@ -13,25 +14,29 @@
  *
  * Threads: the server runs on its own thread and GMainContext; the stats
  * subscription arrives on the rig's stats writer thread and is copied under
- * `lock`. The output's frameset queue is drained and dropped (frames are
- * for the streams that will live here). */
+ * `lock`. The output's frameset thread hands each set to WHEP's streams
+ * (those with viewers encode it) and drops it. */
 #include <errno.h>
 #include <libsoup/soup.h>
 #include <string.h>
 
 #include "output.h"
+#include "server.h"
 
 struct server_out {
 	char *listen;
 	char *token; /* or NULL */
 	bool tls;
 	const struct ls_config *cfg;
+	struct ls_whep *whep; /* or NULL: max-viewers = 0 */
 	GMainContext *ctx;
 	GMainLoop *loop;
 	GThread *loop_thread;
 	SoupServer *server;
-	GMutex lock; /* protects stats */
+	GMutex lock; /* protects stats, whep_closed */
 	char *stats; /* the latest per-second record, or NULL */
+	GCond closed_cond;
+	bool whep_closed;
 	struct ls_setq *q;
 	GThread *thread;
 	gint requests, refused;
@@ -48,7 +53,7 @@ static void on_stats(void *user, const char *json)
 	g_free(old);
 }
 
-static void json_str(GString *g, const char *s)
+void ls_http_json_str(GString *g, const char *s)
 {
 	g_string_append_c(g, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -70,10 +75,10 @@ static void reply(SoupServerMessage *msg, guint status, GString *body)
 	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, g_string_free(body, FALSE), len);
 }
 
-static void reply_error(SoupServerMessage *msg, guint status, const char *text)
+void ls_http_reply_error(SoupServerMessage *msg, guint status, const char *text)
 {
 	GString *g = g_string_new("{\"version\":1,\"error\":");
-	json_str(g, text);
+	ls_http_json_str(g, text);
 	g_string_append(g, "}\n");
 	reply(msg, status, g);
 }
@@ -102,14 +107,17 @@ static bool authorized(struct server_out *o, SoupServerMessage *msg, GHashTable 
 static void status_json(struct server_out *o, GString *g)
 {
 	g_string_append(g, "{\"version\":1,\"lockstep\":");
-	json_str(g, LOCKSTEP_VERSION);
-	g_string_append_printf(g, ",\"rate\":{\"num\":%d,\"den\":%d},\"cameras\":[", o->cfg->rate.num,
-			       o->cfg->rate.den);
+	ls_http_json_str(g, LOCKSTEP_VERSION);
+	g_string_append_printf(g, ",\"rate\":{\"num\":%d,\"den\":%d},\"epoch_ns\":%lld,\"now_ns\":%lld", o->cfg->rate.num,
+			       o->cfg->rate.den, (long long)o->cfg->epoch_ns, (long long)g_get_real_time() * 1000);
+	if (o->whep)
+		ls_whep_status_json(o->whep, g);
+	g_string_append(g, ",\"cameras\":[");
 	for (unsigned c = 0; c < o->cfg->ncams; c++) {
 		g_string_append(g, c ? ",{\"name\":" : "{\"name\":");
-		json_str(g, o->cfg->cams[c].name);
+		ls_http_json_str(g, o->cfg->cams[c].name);
 		g_string_append(g, ",\"kind\":");
-		json_str(g, ls_source_kind_name(o->cfg->cams[c].src.kind));
+		ls_http_json_str(g, ls_source_kind_name(o->cfg->cams[c].src.kind));
 		g_string_append_printf(g, ",\"redact\":%s}", o->cfg->cams[c].redact ? "true" : "false");
 	}
 	g_string_append(g, "],\"stats\":");
@@ -129,7 +137,7 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		g_atomic_int_inc(&o->refused);
 		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
 					     "Bearer realm=\"lockstep\"");
-		reply_error(msg, SOUP_STATUS_UNAUTHORIZED,
+		ls_http_reply_error(msg, SOUP_STATUS_UNAUTHORIZED,
 			    "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
 		return;
 	}
@@ -138,7 +146,7 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 			soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
 						     "GET, HEAD");
-			reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "/api/v1/status takes GET");
+			ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "/api/v1/status takes GET");
 			return;
 		}
 		GString *g = g_string_new(NULL);
@@ -146,8 +154,12 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		reply(msg, SOUP_STATUS_OK, g);
 		return;
 	}
+	if (g_str_has_prefix(path, "/whep/") && o->whep) {
+		ls_whep_request(o->whep, msg, path);
+		return;
+	}
 	char *text = g_strdup_printf("no such resource: %s (the API is under /api/v1: /api/v1/status)", path);
-	reply_error(msg, SOUP_STATUS_NOT_FOUND, text);
+	ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND, text);
 	g_free(text);
 }
 
@@ -168,6 +180,7 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 	struct server_out *o = g_new0(struct server_out, 1);
 	GError *ge = NULL;
 	g_mutex_init(&o->lock);
+	g_cond_init(&o->closed_cond);
 	o->cfg = ls_output_ctx_config(ctx);
 	o->listen = g_strdup(sc->listen);
 	o->token = g_strdup(sc->token);
@@ -211,6 +224,14 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 		g_clear_error(&ge);
 		goto fail;
 	}
+	if (sc->max_viewers > 0) {
+		char *why = NULL;
+		o->whep = ls_whep_new(o->cfg, sc, o->ctx, &why);
+		if (!o->whep) {
+			*err = why;
+			goto fail;
+		}
+	}
 	ls_output_ctx_subscribe_stats(ctx, on_stats, o);
 	o->loop = g_main_loop_new(o->ctx, FALSE);
 	o->loop_thread = g_thread_new("server-http", loop_thread, o);
@@ -228,8 +249,11 @@ static gpointer drain_thread(gpointer data)
 {
 	struct server_out *o = data;
 	struct ls_frameset *set;
-	while ((set = ls_setq_pop(o->q, INT64_MAX)))
+	while ((set = ls_setq_pop(o->q, INT64_MAX))) {
+		if (o->whep)
+			ls_whep_push(o->whep, set);
 		ls_frameset_unref(&set);
+	}
 	return NULL;
 }
 
@@ -242,12 +266,31 @@ static int server_start(void *impl, struct ls_setq *q, char **err)
 	return 0;
 }
 
+/* Server thread: WHEP's viewers end while the loop still runs. */
+static gboolean close_whep(gpointer data)
+{
+	struct server_out *o = data;
+	ls_whep_close(o->whep);
+	g_mutex_lock(&o->lock);
+	o->whep_closed = true;
+	g_cond_signal(&o->closed_cond);
+	g_mutex_unlock(&o->lock);
+	return G_SOURCE_REMOVE;
+}
+
 static void server_finish(void *impl)
 {
 	struct server_out *o = impl;
 	if (o->thread) {
 		g_thread_join(o->thread);
 		o->thread = NULL;
+	}
+	if (o->whep && o->loop_thread) {
+		g_main_context_invoke(o->ctx, close_whep, o);
+		g_mutex_lock(&o->lock);
+		while (!o->whep_closed)
+			g_cond_wait(&o->closed_cond, &o->lock);
+		g_mutex_unlock(&o->lock);
 	}
 	if (o->loop_thread) {
 		g_main_loop_quit(o->loop);
@@ -258,11 +301,22 @@ static void server_finish(void *impl)
 		soup_server_disconnect(o->server);
 }
 
+static unsigned server_frames_held(const struct ls_config *cfg, const void *group)
+{
+	(void)group;
+	/* per stream: the appsrc's frames and the encoder's frame in hand
+	 * (zerolatency), with two to spare; the mosaic's are its own copies */
+	(void)cfg;
+	return 2 + 1 + 2;
+}
+
 static void server_stats_json(void *impl, GString *j)
 {
 	struct server_out *o = impl;
 	g_string_append_printf(j, ",\"requests\":%d,\"unauthorized\":%d", g_atomic_int_get(&o->requests),
 			       g_atomic_int_get(&o->refused));
+	if (o->whep)
+		ls_whep_stats_json(o->whep, j);
 }
 
 static void server_free(void *impl)
@@ -274,12 +328,14 @@ static void server_free(void *impl)
 		g_main_loop_quit(o->loop);
 		g_thread_join(o->loop_thread);
 	}
+	ls_whep_free(&o->whep);
 	g_clear_object(&o->server);
 	if (o->loop)
 		g_main_loop_unref(o->loop);
 	if (o->ctx)
 		g_main_context_unref(o->ctx);
 	g_mutex_clear(&o->lock);
+	g_cond_clear(&o->closed_cond);
 	g_free(o->stats);
 	g_free(o->listen);
 	g_free(o->token);
@@ -289,6 +345,7 @@ static void server_free(void *impl)
 const struct ls_output_ops ls_server_out_ops = {
 	.kind = "server",
 	.create = server_new,
+	.frames_held = server_frames_held,
 	.start = server_start,
 	.finish = server_finish,
 	.free = server_free,
