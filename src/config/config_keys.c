@@ -755,8 +755,8 @@ static const struct key_def config_tab[] = {
 	  .def = "2", .doc = "longest time between keyframes of a WebRTC stream (a new viewer asks for one at once)" },
 	{ G_SERVER, "mosaic-width", K_INT, F_INT(SRV, mosaic_width), .min = 64, .max = 7680, .step = 2, .def = "1280",
 	  .doc = "/whep/mosaic's width, pixels" },
-	{ G_SERVER, "mosaic-height", K_INT, F_INT(SRV, mosaic_height), .min = 64, .max = 4320, .step = 2,
-	  .def = "720", .doc = "/whep/mosaic's height, pixels" },
+	{ G_SERVER, "mosaic-height", K_INT, F_INT(SRV, mosaic_height), .min = 64, .max = 4320, .step = 2, .def = "720",
+	  .doc = "/whep/mosaic's height, pixels" },
 };
 
 #undef MS

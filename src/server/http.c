@@ -108,8 +108,9 @@ static void status_json(struct server_out *o, GString *g)
 {
 	g_string_append(g, "{\"version\":1,\"lockstep\":");
 	ls_http_json_str(g, LOCKSTEP_VERSION);
-	g_string_append_printf(g, ",\"rate\":{\"num\":%d,\"den\":%d},\"epoch_ns\":%lld,\"now_ns\":%lld", o->cfg->rate.num,
-			       o->cfg->rate.den, (long long)o->cfg->epoch_ns, (long long)g_get_real_time() * 1000);
+	g_string_append_printf(g, ",\"rate\":{\"num\":%d,\"den\":%d},\"epoch_ns\":%lld,\"now_ns\":%lld",
+			       o->cfg->rate.num, o->cfg->rate.den, (long long)o->cfg->epoch_ns,
+			       (long long)g_get_real_time() * 1000);
 	if (o->whep)
 		ls_whep_status_json(o->whep, g);
 	g_string_append(g, ",\"cameras\":[");
@@ -138,7 +139,7 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
 					     "Bearer realm=\"lockstep\"");
 		ls_http_reply_error(msg, SOUP_STATUS_UNAUTHORIZED,
-			    "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
+				    "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
 		return;
 	}
 	const char *method = soup_server_message_get_method(msg);
@@ -152,6 +153,29 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		GString *g = g_string_new(NULL);
 		status_json(o, g);
 		reply(msg, SOUP_STATUS_OK, g);
+		return;
+	}
+	if (strcmp(path, "/view") == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+						     "GET, HEAD");
+			ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "/view takes GET");
+			return;
+		}
+		if (!o->whep) {
+			ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND,
+					    "/view needs WHEP: max-viewers = 0 in [server]");
+			return;
+		}
+		GBytes *page = g_resources_lookup_data("/lockstep/web/view.html", 0, NULL);
+		SoupMessageHeaders *hd = soup_server_message_get_response_headers(msg);
+		soup_message_headers_replace(hd, "Cache-Control", "no-store");
+		soup_message_headers_replace(hd, "X-Content-Type-Options", "nosniff");
+		soup_message_headers_replace(hd, "Referrer-Policy", "no-referrer");
+		soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+		soup_server_message_set_response(msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY,
+						 g_bytes_get_data(page, NULL), g_bytes_get_size(page));
+		g_bytes_unref(page);
 		return;
 	}
 	if (g_str_has_prefix(path, "/whep/") && o->whep) {

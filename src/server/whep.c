@@ -30,6 +30,11 @@
  * receives RTCP here); the receiving side's is the browser's, which /view
  * sets (RTCRtpReceiver.jitterBufferTarget, 0 unless holding a tile back).
  *
+ * A viewer ends with DELETE, with ICE failed or closed (or disconnected
+ * for 5 s), or when nothing (no RTCP report, no ICE consent check) has come
+ * from it for 5 s: a killed browser says nothing, and ICE alone may take
+ * half a minute to notice. Its branch is unlinked and freed.
+ *
  * ICE: host candidates on the address the server listens on (127.0.0.1
  * for loopback), all interfaces for a wildcard address or a name; UDP only.
  *
@@ -51,11 +56,13 @@
 #include "output.h"
 #include "server.h"
 
-#define APPSRC_BUFFERS 2       /* raw frames waiting for a stream's encoder at most */
-#define VIEWER_QUEUE 3         /* encoded frames waiting for one viewer at most */
-#define OFFER_MAX_BYTES 65536  /* a larger offer is refused (413) */
-#define GATHER_TIMEOUT_MS 3000 /* answer with the candidates there are by then */
-#define GONE_GRACE_MS 5000     /* ICE disconnected this long: the viewer is gone */
+#define APPSRC_BUFFERS 2               /* raw frames waiting for a stream's encoder at most */
+#define VIEWER_QUEUE 3                 /* encoded frames waiting for one viewer at most */
+#define OFFER_MAX_BYTES 65536          /* a larger offer is refused (413) */
+#define GATHER_TIMEOUT_MS 3000         /* answer with the candidates there are by then */
+#define GONE_GRACE_MS 5000             /* ICE disconnected this long: the viewer is gone */
+#define SILENT_US (5 * G_USEC_PER_SEC) /* nothing from the viewer this long: gone */
+#define FIRST_US (15 * G_USEC_PER_SEC) /* from the answer to its first packet at most */
 
 struct ls_whep;
 
@@ -84,6 +91,9 @@ struct viewer {
 	enum viewer_state state;
 	guint timer; /* gathering timeout, then the disconnect grace */
 	gint64 joined_us;
+	gint64 answered_us;
+	gint64 *heard_us; /* when a packet last came from the viewer (atomic; 0: never) */
+	bool probed;      /* the probe that sets heard_us is on its nicesrc */
 };
 
 struct ls_whep {
@@ -96,11 +106,12 @@ struct ls_whep {
 	unsigned nstreams;
 	struct ls_mosaic *mosaic;
 	int mw, mh;
-	GstClock *clock; /* CLOCK_REALTIME */
+	GstClock *clock;     /* CLOCK_REALTIME */
 	GHashTable *viewers; /* id -> viewer (server thread) */
 	int nviewers;        /* in the table (server thread) */
 	guint next_id;
 	bool closed;
+	GSource *watch; /* each second: viewers gone silent end */
 	atomic_uint offers, answered, bad_offers, busy, left;
 };
 
@@ -347,6 +358,7 @@ static void viewer_free(struct viewer *v)
 		gst_bin_remove(GST_BIN(st->pipe), els[i]);
 	}
 	g_free(v->resource);
+	g_free(v->heard_us);
 	g_free(v);
 }
 
@@ -399,6 +411,7 @@ static void viewer_answer(struct viewer *v)
 	soup_server_message_unpause(v->msg);
 	g_clear_object(&v->msg);
 	v->state = V_ANSWERED;
+	v->answered_us = g_get_monotonic_time();
 	atomic_fetch_add(&w->answered, 1);
 	g_printerr("server: %s: viewer %u joined; %d watching\n", v->st->name, v->id, w->nviewers);
 }
@@ -524,6 +537,7 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 	v->id = ++w->next_id;
 	v->resource = g_strdup_printf("/whep/%s/%u", st->name, v->id);
 	v->joined_us = g_get_monotonic_time();
+	v->heard_us = g_new0(gint64, 1);
 	v->queue = gst_element_factory_make("queue", NULL);
 	v->pay = gst_element_factory_make("rtph264pay", NULL);
 	v->webrtc = gst_element_factory_make("webrtcbin", NULL);
@@ -531,8 +545,7 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 	 * frames; its own thread from here on */
 	g_object_set(v->queue, "leaky", 2, "max-size-buffers", VIEWER_QUEUE, "max-size-bytes", 0, "max-size-time",
 		     (guint64)0, NULL);
-	g_object_set(v->pay, "pt", (guint)pt, "config-interval", -1, "mtu", 1200, "timestamp-offset", (guint)0,
-		     NULL);
+	g_object_set(v->pay, "pt", (guint)pt, "config-interval", -1, "mtu", 1200, "timestamp-offset", (guint)0, NULL);
 	gst_util_set_object_arg(G_OBJECT(v->pay), "aggregate-mode", "zero-latency");
 	gst_util_set_object_arg(G_OBJECT(v->webrtc), "bundle-policy", "max-bundle");
 	g_object_set(v->webrtc, "latency", 0, NULL);
@@ -549,8 +562,7 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 	}
 	g_object_set_data(G_OBJECT(v->webrtc), "ls-whep", w);
 	g_signal_connect(v->webrtc, "notify::ice-gathering-state", G_CALLBACK(on_gathering), GUINT_TO_POINTER(v->id));
-	g_signal_connect(v->webrtc, "notify::ice-connection-state", G_CALLBACK(on_ice_state),
-			 GUINT_TO_POINTER(v->id));
+	g_signal_connect(v->webrtc, "notify::ice-connection-state", G_CALLBACK(on_ice_state), GUINT_TO_POINTER(v->id));
 	gst_bin_add_many(GST_BIN(st->pipe), v->queue, v->pay, v->webrtc, NULL);
 	GstPad *wsink = gst_element_request_pad_simple(v->webrtc, "sink_%u");
 	GstPad *psrc = gst_element_get_static_pad(v->pay, "src");
@@ -564,8 +576,8 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 		if (tr) {
 			GstCaps *caps = gst_caps_new_simple(
 				"application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
-				"H264", "clock-rate", G_TYPE_INT, 90000, "payload", G_TYPE_INT, pt, "packetization-mode",
-				G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f",
+				"H264", "clock-rate", G_TYPE_INT, 90000, "payload", G_TYPE_INT, pt,
+				"packetization-mode", G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f",
 				"level-asymmetry-allowed", G_TYPE_STRING, "1", NULL);
 			g_object_set(tr, "codec-preferences", caps, "direction",
 				     GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
@@ -646,6 +658,65 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 	return v;
 }
 
+/* nicesrc's thread: a packet (RTCP, STUN consent) came from the viewer */
+static GstPadProbeReturn on_heard(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	(void)pad;
+	(void)info;
+	__atomic_store_n((gint64 *)data, g_get_monotonic_time(), __ATOMIC_RELAXED);
+	return GST_PAD_PROBE_OK;
+}
+
+/* Server thread: puts on_heard on the viewer's nicesrc once webrtcbin has
+ * made it (after the answer). */
+static void viewer_probe(struct viewer *v)
+{
+	GstIterator *it = gst_bin_iterate_recurse(GST_BIN(v->webrtc));
+	GValue val = G_VALUE_INIT;
+	while (gst_iterator_next(it, &val) == GST_ITERATOR_OK) {
+		GstElement *e = g_value_get_object(&val);
+		GstElementFactory *f = gst_element_get_factory(e);
+		if (f && strcmp(GST_OBJECT_NAME(f), "nicesrc") == 0) {
+			GstPad *src = gst_element_get_static_pad(e, "src");
+			if (src) {
+				gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+						  on_heard, v->heard_us, NULL);
+				gst_object_unref(src);
+				v->probed = true;
+			}
+		}
+		g_value_reset(&val);
+	}
+	g_value_unset(&val);
+	gst_iterator_free(it);
+}
+
+/* Server thread, each second: a viewer that has sent nothing (no RTCP
+ * report, no ICE consent check) for SILENT_US has gone without a word (its
+ * browser killed, its network gone): ICE alone may take half a minute or
+ * more to say so. */
+static gboolean watch_viewers(gpointer data)
+{
+	struct ls_whep *w = data;
+	gint64 now = g_get_monotonic_time();
+	GList *vs = g_hash_table_get_values(w->viewers), *gone = NULL;
+	for (GList *l = vs; l; l = l->next) {
+		struct viewer *v = l->data;
+		if (v->state != V_ANSWERED)
+			continue;
+		if (!v->probed)
+			viewer_probe(v);
+		gint64 heard = __atomic_load_n(v->heard_us, __ATOMIC_RELAXED);
+		if (heard ? now - heard > SILENT_US : now - v->answered_us > FIRST_US)
+			gone = g_list_prepend(gone, GUINT_TO_POINTER(v->id));
+	}
+	g_list_free(vs);
+	for (GList *l = gone; l; l = l->next)
+		viewer_end(w, GPOINTER_TO_UINT(l->data), "nothing heard from it for 5 s");
+	g_list_free(gone);
+	return G_SOURCE_CONTINUE;
+}
+
 static void whep_post(struct ls_whep *w, SoupServerMessage *msg, struct stream *st)
 {
 	atomic_fetch_add(&w->offers, 1);
@@ -714,7 +785,8 @@ void ls_whep_request(struct ls_whep *w, SoupServerMessage *msg, const char *path
 			return;
 		}
 		soup_message_headers_replace(hd, "Allow", "POST");
-		ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "a WHEP endpoint takes POST with an SDP offer");
+		ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+				    "a WHEP endpoint takes POST with an SDP offer");
 		return;
 	}
 	/* /whep/STREAM/ID: a viewer's resource */
@@ -766,10 +838,12 @@ struct ls_whep *ls_whep_new(const struct ls_config *cfg, const struct ls_server_
 	w->gop = gop < 1 ? 1 : (unsigned)gop;
 	if (ls_config_host_is_loopback(sc->host))
 		w->ice_ip = g_strdup(strchr(sc->host, ':') ? "::1" : "127.0.0.1");
-	else if (g_hostname_is_ip_address(sc->host) && strcmp(sc->host, "0.0.0.0") != 0 &&
-		 strcmp(sc->host, "::") != 0)
+	else if (g_hostname_is_ip_address(sc->host) && strcmp(sc->host, "0.0.0.0") != 0 && strcmp(sc->host, "::") != 0)
 		w->ice_ip = g_strdup(sc->host);
 	w->clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
+	w->watch = g_timeout_source_new_seconds(1);
+	g_source_set_callback(w->watch, watch_viewers, w, NULL);
+	g_source_attach(w->watch, ctx);
 	w->viewers = g_hash_table_new(g_direct_hash, g_direct_equal);
 	w->nstreams = cfg->ncams + 1;
 	w->streams = g_new0(struct stream, w->nstreams);
@@ -800,6 +874,11 @@ struct ls_whep *ls_whep_new(const struct ls_config *cfg, const struct ls_server_
 void ls_whep_close(struct ls_whep *w)
 {
 	w->closed = true;
+	if (w->watch) {
+		g_source_destroy(w->watch);
+		g_source_unref(w->watch);
+		w->watch = NULL;
+	}
 	GList *ids = g_hash_table_get_keys(w->viewers);
 	for (GList *l = ids; l; l = l->next)
 		viewer_end(w, GPOINTER_TO_UINT(l->data), "the rig stops");
@@ -810,7 +889,8 @@ void ls_whep_close(struct ls_whep *w)
 
 void ls_whep_stats_json(struct ls_whep *w, GString *j)
 {
-	g_string_append_printf(j, ",\"whep\":{\"offers\":%u,\"answered\":%u,\"bad_offers\":%u,\"busy\":%u,\"left\":%u,"
+	g_string_append_printf(j,
+			       ",\"whep\":{\"offers\":%u,\"answered\":%u,\"bad_offers\":%u,\"busy\":%u,\"left\":%u,"
 			       "\"streams\":{",
 			       atomic_load(&w->offers), atomic_load(&w->answered), atomic_load(&w->bad_offers),
 			       atomic_load(&w->busy), atomic_load(&w->left));
@@ -843,7 +923,7 @@ void ls_whep_free(struct ls_whep **wp)
 	struct ls_whep *w = *wp;
 	if (!w)
 		return;
-	if (g_hash_table_size(w->viewers))
+	if (g_hash_table_size(w->viewers) || w->watch)
 		ls_whep_close(w);
 	for (unsigned i = 0; i < w->nstreams; i++) {
 		stream_stop(&w->streams[i]);
