@@ -72,14 +72,15 @@ def redact(s, extra=(), env=None, name=None, input_uri=None, rate=None, timeout=
     return out, audit, index
 
 
-def check(s, out, index, extra=()):
+def check(s, out, index, extra=(), frames=None):
+    """The checker on OUT/o.y4m (or @frames: a directory of PNGs)."""
     mp = os.path.join(out, "map.json")
     with open(mp, "w") as f:
         json.dump(index, f)
     # --min-visible 0.5: a line cut by a scroll edge to less than half its
     # height (a sliver of 3-5 px) cannot be read by anyone; the checker counts
     # every other box, half-typed values included.
-    p = run([PY, os.path.join(CORPUS, "check_redaction.py"), os.path.join(corpus(), s), os.path.join(out, "o.y4m"),
+    p = run([PY, os.path.join(CORPUS, "check_redaction.py"), os.path.join(corpus(), s), frames or os.path.join(out, "o.y4m"),
              "--map", mp, "--list", "5", "--min-visible", "0.5"] + list(extra), check=False, timeout=300)
     if p.returncode not in (0, 1):
         raise AssertionError("checker failed: %s" % p.stderr)
@@ -322,6 +323,79 @@ def test_rtsp_stream_of_redacted_camera():
         res["frames_checked"], res["pii_boxes_checked"], res["leaks"]), flush=True)
     assert res["frames_checked"] >= 15, res
     assert res["leaks"] == 0, json.dumps(res["leak_list"])
+
+
+def whep_grab(redact_on, name):
+    """A redact = on (or off) file camera of the form scenario served over
+    WHEP to Chromium's /view at the corpus's own size; the grid the page
+    painted is grabbed as PNG (canvas.toDataURL) about 7 times a second.
+    Returns the checker's result."""
+    import base64
+    import socket
+    import browser
+    import tap
+    try:
+        b = browser.Browser()
+    except tap.SkipTest as e:
+        raise SkipTest(str(e))
+    d = os.path.join(tmp, name)
+    frames = os.path.join(d, "frames")
+    os.makedirs(frames, exist_ok=True)
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        p = so.getsockname()[1]
+    t = truth("form")
+    cfg = os.path.join(d, "a.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
+                "[camera screen]\nuri = file://%s?loop=true\nredact = %s\n"
+                "[redact]\nworkers = 2\n"
+                "[server]\nlisten = 127.0.0.1:%d\nbitrate-kbps = 8000\n"
+                "[output file]\ncamera = screen\nfile = %s/a.y4m\n"
+                % (os.path.join(corpus(), "form.y4m"), "on" if redact_on else "off", p, d))
+    a = subprocess.Popen([LOCKSTEP, "run", cfg, "--duration", "12", "--quiet"], stderr=subprocess.PIPE, text=True)
+    grabs = []
+    try:
+        time.sleep(1.5)
+        b.d.get("http://127.0.0.1:%d/view?cameras=screen&width=%d&height=%d" % (p, t["width"], t["height"]))
+        until = time.monotonic() + 9
+        while time.monotonic() < until:
+            g = b.js("const v = window.lsView; return v && v.painted ? "
+                     "[v.slot, document.getElementById('grid').toDataURL('image/png')] : null")
+            if g and (not grabs or grabs[-1][0] != g[0]):
+                grabs.append(g)
+            time.sleep(0.15)
+    finally:
+        b.close()
+        _, a_err = a.communicate(timeout=60)
+    assert a.returncode == 0, a_err
+    with open(os.path.join(d, "a.y4m.frames.jsonl")) as f:
+        nf = len(t["frames"]) if isinstance(t["frames"], list) else t["frames"]
+        by_slot = {r["slot"]: round(r["stream_ns"] * t["fps"] / 1e9) % nf for r in map(json.loads, f)}
+    index = []
+    for k, (slot, url) in enumerate(grabs):
+        with open(os.path.join(frames, "f%05d.png" % k), "wb") as f:
+            f.write(base64.b64decode(url.split(",", 1)[1]))
+        index.append(by_slot.get(slot))
+    shown = [i for i in index if i is not None]
+    assert len(shown) >= 15, "%d frames grabbed from the browser with a known slot (%d in all)\n%s" % (
+        len(shown), len(index), a_err)
+    return check("form", d, index, ["--tolerance", "48", "--shrink", "2"], frames=frames)
+
+
+@suite.test
+def test_whep_stream_of_redacted_camera():
+    """A redact = on camera watched in a browser over WHEP (/view): the
+    checker finds no personal data in the frames Chromium painted. The same
+    camera with redact = off shows the checker sees what the browser shows."""
+    res = whep_grab(True, "whep-on")
+    print("# in Chromium over WHEP: %d frames, %d personal-data boxes checked, %d leaks" % (
+        res["frames_checked"], res["pii_boxes_checked"], res["leaks"]), flush=True)
+    assert res["frames_checked"] >= 15 and res["pii_boxes_checked"] > 0, res
+    assert res["leaks"] == 0, json.dumps(res["leak_list"])
+    off = whep_grab(False, "whep-off")
+    print("# the same with redact = off: %d frames, %d leaks" % (off["frames_checked"], off["leaks"]), flush=True)
+    assert off["leaks"] > 0, off
 
 
 @suite.test

@@ -199,6 +199,34 @@ static int check_offer(const char *body, gsize len, GstSDPMessage **out, const c
 
 /* ---- streams ---- */
 
+static void viewer_end(struct ls_whep *w, guint id, const char *why);
+static void stream_stop(struct stream *st);
+
+/* Server thread: an error in a stream's pipeline (the encoder) ends its
+ * viewers, in one line; the stream starts afresh for the next viewer. */
+static gboolean on_stream_bus(GstBus *bus, GstMessage *m, gpointer data)
+{
+	struct stream *st = data;
+	(void)bus;
+	if (GST_MESSAGE_TYPE(m) != GST_MESSAGE_ERROR)
+		return G_SOURCE_CONTINUE;
+	GError *ge = NULL;
+	gst_message_parse_error(m, &ge, NULL);
+	g_printerr("server: %s: the stream failed (%s: %s); its viewers end\n", st->name, GST_OBJECT_NAME(m->src),
+		   ge ? ge->message : "?");
+	g_clear_error(&ge);
+	GList *vs = g_hash_table_get_values(st->w->viewers), *ids = NULL;
+	for (GList *l = vs; l; l = l->next)
+		if (((struct viewer *)l->data)->st == st)
+			ids = g_list_prepend(ids, GUINT_TO_POINTER(((struct viewer *)l->data)->id));
+	g_list_free(vs);
+	for (GList *l = ids; l; l = l->next)
+		viewer_end(st->w, GPOINTER_TO_UINT(l->data), "the stream failed");
+	g_list_free(ids);
+	stream_stop(st);
+	return G_SOURCE_REMOVE;
+}
+
 /* Server thread: makes @st's pipeline (appsrc ! x264enc ! tee), playing. */
 static bool stream_start(struct stream *st, char **err)
 {
@@ -222,8 +250,15 @@ static bool stream_start(struct stream *st, char **err)
 	gst_pipeline_use_clock(GST_PIPELINE(pipe), w->clock);
 	gst_element_set_start_time(pipe, GST_CLOCK_TIME_NONE);
 	gst_element_set_base_time(pipe, (GstClockTime)w->cfg->epoch_ns);
+	/* on the server thread's context (the thread default here) */
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipe));
+	gst_bus_add_watch(bus, on_stream_bus, st);
+	gst_object_unref(bus);
 	if (gst_element_set_state(pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
 		*err = g_strdup("the encoder pipeline does not start");
+		GstBus *b = gst_pipeline_get_bus(GST_PIPELINE(pipe));
+		gst_bus_remove_watch(b);
+		gst_object_unref(b);
 		gst_object_unref(pipe);
 		return false;
 	}
@@ -246,6 +281,9 @@ static void stream_stop(struct stream *st)
 	g_mutex_unlock(&st->lock);
 	if (!pipe)
 		return;
+	GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipe));
+	gst_bus_remove_watch(bus);
+	gst_object_unref(bus);
 	gst_element_set_state(pipe, GST_STATE_NULL);
 	gst_object_unref(src);
 	gst_object_unref(tee);
@@ -521,6 +559,33 @@ static char *promise_error(GstPromise *p)
 	return why;
 }
 
+/* The stream's thread: caps queries from a viewer's branch stop at its
+ * queue. The encoder is shared: a viewer's offer (level 3.1 from most
+ * browsers: no 1080p) must not cap what it makes for everyone. */
+static GstPadProbeReturn keep_encoder_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	(void)data;
+	GstQuery *q = GST_PAD_PROBE_INFO_QUERY(info);
+	if (GST_QUERY_TYPE(q) == GST_QUERY_CAPS) {
+		GstCaps *filter = NULL;
+		gst_query_parse_caps(q, &filter);
+		GstCaps *any = gst_pad_get_pad_template_caps(pad);
+		if (filter) {
+			GstCaps *c = gst_caps_intersect(any, filter);
+			gst_caps_unref(any);
+			any = c;
+		}
+		gst_query_set_caps_result(q, any);
+		gst_caps_unref(any);
+		return GST_PAD_PROBE_HANDLED;
+	}
+	if (GST_QUERY_TYPE(q) == GST_QUERY_ACCEPT_CAPS) {
+		gst_query_set_accept_caps_result(q, TRUE);
+		return GST_PAD_PROBE_HANDLED;
+	}
+	return GST_PAD_PROBE_OK;
+}
+
 /* Server thread: a viewer of @st for @offer (taken), payload type @pt.
  * Returns the viewer, its answer pending, or NULL with *status and *why. */
 static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMessage *offer, int pt,
@@ -569,16 +634,16 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 	bool linked = gst_element_link(v->queue, v->pay) && wsink && gst_pad_link(psrc, wsink) == GST_PAD_LINK_OK;
 	gst_object_unref(psrc);
 	/* what the transceiver answers with, before any frame has been
-	 * encoded: H.264 constrained baseline at the offered payload type */
+	 * encoded: H.264 at the offered payload type; the stream's own
+	 * profile-level-id goes in the caps the payloader sends */
 	if (wsink) {
 		GstWebRTCRTPTransceiver *tr = NULL;
 		g_object_get(wsink, "transceiver", &tr, NULL);
 		if (tr) {
-			GstCaps *caps = gst_caps_new_simple(
-				"application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
-				"H264", "clock-rate", G_TYPE_INT, 90000, "payload", G_TYPE_INT, pt,
-				"packetization-mode", G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING, "42e01f",
-				"level-asymmetry-allowed", G_TYPE_STRING, "1", NULL);
+			GstCaps *caps = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video",
+							    "encoding-name", G_TYPE_STRING, "H264", "clock-rate",
+							    G_TYPE_INT, 90000, "payload", G_TYPE_INT, pt,
+							    "packetization-mode", G_TYPE_STRING, "1", NULL);
 			g_object_set(tr, "codec-preferences", caps, "direction",
 				     GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
 			gst_caps_unref(caps);
@@ -635,6 +700,7 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 	}
 	/* the viewer's frames: from the tee, starting with a keyframe */
 	GstPad *qsink = gst_element_get_static_pad(v->queue, "sink");
+	gst_pad_add_probe(qsink, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, keep_encoder_caps, NULL, NULL);
 	v->teepad = gst_element_request_pad_simple(st->tee, "src_%u");
 	gst_pad_link(v->teepad, qsink);
 	gst_object_unref(qsink);
