@@ -19,7 +19,6 @@
 usage: bench/whep.py BUILD_DIR [SECONDS] [ROUNDS]
 """
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import browser  # noqa: E402
+from lsrun import free_port  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -36,12 +36,6 @@ ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 LS = os.path.abspath(os.path.join(BUILD, "lockstep"))
 TMP = tempfile.mkdtemp(prefix="lockstep-bench-whep-")
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(xs, p):

@@ -2,8 +2,10 @@
 test suites: its stderr lines are kept with the time.monotonic() each
 arrived at, so a test can wait for a line and know when it came."""
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -60,3 +62,23 @@ class LsRun:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RigDir(LsRun):
+    """`lockstep run` of a config text written to ROOT/NAME/rig.ini (@DIR@ in
+    the text: that directory), stats in ROOT/NAME/stats.json."""
+
+    def __init__(self, lockstep, root, name, text):
+        self.dir = os.path.join(root, name)
+        os.makedirs(self.dir)
+        cfg = os.path.join(self.dir, "rig.ini")
+        with open(cfg, "w") as f:
+            f.write(text.replace("@DIR@", self.dir))
+        super().__init__(lockstep, cfg, os.path.join(self.dir, "stats.json"))

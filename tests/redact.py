@@ -331,8 +331,8 @@ def whep_grab(redact_on, name):
     painted is grabbed as PNG (canvas.toDataURL) about 7 times a second.
     Returns the checker's result."""
     import base64
-    import socket
     import browser
+    import lsrun
     import tap
     try:
         b = browser.Browser()
@@ -341,9 +341,7 @@ def whep_grab(redact_on, name):
     d = os.path.join(tmp, name)
     frames = os.path.join(d, "frames")
     os.makedirs(frames, exist_ok=True)
-    with socket.socket() as so:
-        so.bind(("127.0.0.1", 0))
-        p = so.getsockname()[1]
+    p = lsrun.free_port()
     t = truth("form")
     cfg = os.path.join(d, "a.ini")
     with open(cfg, "w") as f:

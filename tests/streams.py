@@ -51,16 +51,11 @@ def port():
     return _port[0]
 
 
-class Rig(lsrun.LsRun):
+class Rig(lsrun.RigDir):
     """lockstep run of a config text (@DIR@: the rig's directory)."""
 
     def __init__(self, name, text):
-        self.dir = os.path.join(TMP, name)
-        os.makedirs(self.dir)
-        cfg = os.path.join(self.dir, "rig.ini")
-        with open(cfg, "w") as f:
-            f.write(text.replace("@DIR@", self.dir))
-        super().__init__(LS, cfg, os.path.join(self.dir, "stats.json"))
+        super().__init__(LS, TMP, name, text)
 
     def wait_line(self, pattern, timeout):
         return super().wait_line(pattern, 0.0, timeout) is not None

@@ -20,7 +20,7 @@ usage: webrtc.py LOCKSTEP_BINARY [FILTER]
 """
 import json
 import os
-import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,29 +39,18 @@ test = SUITE.test
 CLEANUP = []
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def clock_cam(name, extra=""):
     return "[camera %s]\nuri = test://?fps=30&width=640&height=360&pattern=clock%s\n" % (name, extra)
 
 
-class Rig(lsrun.LsRun):
+class Rig(lsrun.RigDir):
     def __init__(self, name, text):
-        self.dir = os.path.join(TMP, name)
-        os.makedirs(self.dir)
-        cfg = os.path.join(self.dir, "rig.ini")
-        with open(cfg, "w") as f:
-            f.write(text)
-        super().__init__(LS, cfg, os.path.join(self.dir, "stats.json"))
+        super().__init__(LS, TMP, name, text)
         CLEANUP.append(self.kill)
 
 
 def rig(name, cams, server_extra="", rate=30):
-    p = free_port()
+    p = lsrun.free_port()
     r = Rig(name, "[rig]\nrate = %d\n%s[server]\nlisten = 127.0.0.1:%d\n%s" % (rate, cams, p, server_extra))
     assert r.wait_line(r"^server: http://", 0, 15), r.text()
     r.base = "http://127.0.0.1:%d" % p
@@ -322,8 +311,8 @@ def whep_config_errors():
         os.makedirs(d)
         cfg = os.path.join(d, "rig.ini")
         with open(cfg, "w") as f:
-            f.write("[camera a]\nuri = test://\n[server]\nlisten = 127.0.0.1:%d\n%s" % (free_port(), extra))
-        p = lsrun.subprocess.run([LS, "run", cfg, "--duration", "1"], capture_output=True, text=True, timeout=30)
+            f.write("[camera a]\nuri = test://\n[server]\nlisten = 127.0.0.1:%d\n%s" % (lsrun.free_port(), extra))
+        p = subprocess.run([LS, "run", cfg, "--duration", "1"], capture_output=True, text=True, timeout=30)
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         assert p.returncode != 0 and len(lines) == 1 and want in lines[0], (extra, p.stderr)
 

@@ -94,15 +94,9 @@ static void *mosaic_new(struct ls_output_ctx *ctx, const void *group, char **err
 	m->w = oc->width;
 	m->h = oc->height;
 	m->rate = cfg->rate;
-	const char **names = g_new0(const char *, cfg->ncams + 1);
-	for (unsigned c = 0; c < cfg->ncams; c++)
-		names[c] = cfg->cams[c].name;
-	m->mosaic = ls_mosaic_new(m->w, m->h, cfg->ncams, names);
-	g_free(names);
-	if (!m->mosaic) {
-		*err = g_strdup_printf("cannot lay out %u cameras in %dx%d", cfg->ncams, m->w, m->h);
+	m->mosaic = ls_output_mosaic_new(cfg, m->w, m->h, err);
+	if (!m->mosaic)
 		goto fail;
-	}
 	want_detections(m, ctx, cfg);
 	if (m->file) {
 		/* fail now, with the path, rather than from the muxer later */

@@ -4,6 +4,7 @@
 #include <gst/app/gstappsrc.h>
 #include <string.h>
 
+#include "ls_mosaic.h"
 #include "x11_guard.h"
 
 const char *ls_output_muxer(const char *file)
@@ -94,6 +95,25 @@ static void free_frame(gpointer data)
 {
 	struct ls_frame *f = data;
 	ls_frame_unref(&f);
+}
+
+GstCaps *ls_output_i420_caps(int w, int h, struct ls_rate rate)
+{
+	return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, w, "height",
+				   G_TYPE_INT, h, "framerate", GST_TYPE_FRACTION, rate.num, rate.den,
+				   "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+}
+
+struct ls_mosaic *ls_output_mosaic_new(const struct ls_config *cfg, int w, int h, char **err)
+{
+	const char **names = g_new0(const char *, cfg->ncams + 1);
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		names[c] = cfg->cams[c].name;
+	struct ls_mosaic *m = ls_mosaic_new(w, h, cfg->ncams, names);
+	g_free(names);
+	if (!m)
+		*err = g_strdup_printf("cannot lay out %u cameras in %dx%d", cfg->ncams, w, h);
+	return m;
 }
 
 GstBuffer *ls_output_frame_buffer(struct ls_frame *f)

@@ -82,6 +82,13 @@ bool ls_output_finish(GstElement *pipeline, GstElement *appsrc, int timeout_s, c
  *  when they are contiguous (the buffer then holds a reference to @f until
  *  it is freed), else copied, packed. (transfer full) */
 GstBuffer *ls_output_frame_buffer(struct ls_frame *f);
+/** Caps of @w x @h I420 at @rate frames per second, square pixels: what an
+ *  output's appsrc of raw frames announces. (transfer full) */
+GstCaps *ls_output_i420_caps(int w, int h, struct ls_rate rate);
+struct ls_mosaic;
+/** A @w x @h mosaic of every camera of @cfg, labelled with their names; NULL
+ *  with *err set ("cannot lay out N cameras in WxH") when they do not fit. */
+struct ls_mosaic *ls_output_mosaic_new(const struct ls_config *cfg, int w, int h, char **err);
 /** Whether ls_output_finish() left @pipeline running for good (a window
  *  whose X server was lost): its owner drops its pointer to it, and never
  *  sets it to NULL or unrefs it. */

@@ -160,10 +160,7 @@ static void push(struct rtsp_out *o, struct mount *mt, GstBuffer *buf, int w, in
 		return;
 	}
 	if (w != mt->w || h != mt->h) {
-		GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-						    w, "height", G_TYPE_INT, h, "framerate", GST_TYPE_FRACTION,
-						    o->rate.num, o->rate.den, "pixel-aspect-ratio", GST_TYPE_FRACTION,
-						    1, 1, NULL);
+		GstCaps *caps = ls_output_i420_caps(w, h, o->rate);
 		gst_app_src_set_caps(GST_APP_SRC(mt->appsrc), caps);
 		gst_caps_unref(caps);
 		mt->w = w;
@@ -279,16 +276,13 @@ static void *rtsp_new(struct ls_output_ctx *ctx, const void *group, char **err)
 		g_mutex_init(&mt->lock);
 	}
 	if (oc->mosaic) {
-		const char **names = g_new0(const char *, cfg->ncams + 1);
-		for (unsigned c = 0; c < cfg->ncams; c++)
-			names[c] = cfg->cams[c].name;
 		o->mw = oc->width;
 		o->mh = oc->height;
-		o->mosaic = ls_mosaic_new(o->mw, o->mh, cfg->ncams, names);
-		g_free(names);
+		char *why = NULL;
+		o->mosaic = ls_output_mosaic_new(cfg, o->mw, o->mh, &why);
 		if (!o->mosaic) {
-			*err = g_strdup_printf("cannot lay out %u cameras in %dx%d for /mosaic", cfg->ncams, o->mw,
-					       o->mh);
+			*err = g_strdup_printf("%s for /mosaic", why);
+			g_free(why);
 			goto fail;
 		}
 	}

@@ -128,6 +128,18 @@ static void status_json(struct server_out *o, GString *g)
 	g_string_append(g, "}\n");
 }
 
+/* Whether @method is GET or HEAD; else answers 405 (with Allow) for @path. */
+static bool takes_get(SoupServerMessage *msg, const char *method, const char *path)
+{
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return true;
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET, HEAD");
+	char *text = g_strdup_printf("%s takes GET", path);
+	ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, text);
+	g_free(text);
+	return false;
+}
+
 /* Server thread. */
 static void on_request(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
 {
@@ -144,24 +156,16 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	}
 	const char *method = soup_server_message_get_method(msg);
 	if (strcmp(path, "/api/v1/status") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
-						     "GET, HEAD");
-			ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "/api/v1/status takes GET");
+		if (!takes_get(msg, method, path))
 			return;
-		}
 		GString *g = g_string_new(NULL);
 		status_json(o, g);
 		reply(msg, SOUP_STATUS_OK, g);
 		return;
 	}
 	if (strcmp(path, "/view") == 0) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
-						     "GET, HEAD");
-			ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "/view takes GET");
+		if (!takes_get(msg, method, path))
 			return;
-		}
 		if (!o->whep) {
 			ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND,
 					    "/view needs WHEP: max-viewers = 0 in [server]");

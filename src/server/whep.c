@@ -302,10 +302,7 @@ static void stream_push(struct stream *st, GstBuffer *buf, int w, int h, GstCloc
 		return;
 	}
 	if (w != st->fw || h != st->fh) {
-		GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-						    w, "height", G_TYPE_INT, h, "framerate", GST_TYPE_FRACTION,
-						    wh->cfg->rate.num, wh->cfg->rate.den, "pixel-aspect-ratio",
-						    GST_TYPE_FRACTION, 1, 1, NULL);
+		GstCaps *caps = ls_output_i420_caps(w, h, wh->cfg->rate);
 		gst_app_src_set_caps(GST_APP_SRC(st->appsrc), caps);
 		gst_caps_unref(caps);
 		st->fw = w;
@@ -913,24 +910,20 @@ struct ls_whep *ls_whep_new(const struct ls_config *cfg, const struct ls_server_
 	w->viewers = g_hash_table_new(g_direct_hash, g_direct_equal);
 	w->nstreams = cfg->ncams + 1;
 	w->streams = g_new0(struct stream, w->nstreams);
-	const char **names = g_new0(const char *, cfg->ncams + 1);
 	for (unsigned i = 0; i < w->nstreams; i++) {
 		struct stream *st = &w->streams[i];
 		st->w = w;
 		st->cam = i;
 		st->name = g_strdup(i < cfg->ncams ? cfg->cams[i].name : "mosaic");
 		g_mutex_init(&st->lock);
-		if (i < cfg->ncams)
-			names[i] = cfg->cams[i].name;
 	}
 	w->mw = sc->mosaic_width;
 	w->mh = sc->mosaic_height;
-	w->mosaic = ls_mosaic_new(w->mw, w->mh, cfg->ncams, names);
-	g_free(names);
+	char *why = NULL;
+	w->mosaic = ls_output_mosaic_new(cfg, w->mw, w->mh, &why);
 	if (!w->mosaic) {
-		*err = g_strdup_printf("cannot lay out %u cameras in %dx%d for /whep/mosaic (mosaic-width, "
-				       "mosaic-height)",
-				       cfg->ncams, w->mw, w->mh);
+		*err = g_strdup_printf("/whep/mosaic: %s (mosaic-width, mosaic-height)", why);
+		g_free(why);
 		ls_whep_free(&w);
 		return NULL;
 	}
