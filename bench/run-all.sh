@@ -37,3 +37,5 @@ echo "== redaction: lockstep's redactor vs naive full-frame Tesseract, 1920x1080
 bench/redact_compare.sh "$build" 20 30 6
 echo "== [output rtsp]: CPU against gst-launch encoding the same sources; 1 viewer against 8"
 bench/rtsp_cpu.sh "$build" 20 3
+echo "== WHEP in Chromium: glass-to-glass latency against the encoder+decoder floor; CPU with 1 viewer against 8"
+/usr/bin/python3 bench/whep.py "$build" 20 2

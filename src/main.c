@@ -197,9 +197,10 @@ static int cmd_check(int argc, char **argv)
 		}
 	}
 	if (!bad)
-		printf("%s: ok: %u camera%s at %g fps, %u output%s%s\n", cfg->path, cfg->ncams,
+		printf("%s: ok: %u camera%s at %g fps, %u output%s%s%s\n", cfg->path, cfg->ncams,
 		       cfg->ncams == 1 ? "" : "s", (double)cfg->rate.num / cfg->rate.den, cfg->noutputs,
-		       cfg->noutputs == 1 ? "" : "s", probe ? ", every camera opened" : "");
+		       cfg->noutputs == 1 ? "" : "s", cfg->server ? ", the HTTP server" : "",
+		       probe ? ", every camera opened" : "");
 	ls_config_free(&cfg);
 	return bad ? 1 : 0;
 }
