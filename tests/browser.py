@@ -9,9 +9,13 @@ network."""
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import tempfile
+import time
 
 import tap
+from lsrun import free_port
 
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
@@ -37,18 +41,60 @@ class Browser:
         except ImportError:
             raise tap.SkipTest("python3-selenium not installed (scripts/setup.sh)")
         self.profile = tempfile.mkdtemp(prefix="lockstep-chromium-")
+        self.procs = []
+        # Chromium and chromedriver are started here and reached at
+        # 127.0.0.1: selenium and chromedriver otherwise find each other and
+        # the browser at "localhost", which a machine without /etc/hosts
+        # (a bare Debian root) does not resolve
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        devtools = free_port()
+        self.browser = self._start([exe] + FLAGS + ["--window-size=%d,%d" % (width, height),
+                                                    "--user-data-dir=" + self.profile,
+                                                    "--remote-debugging-address=127.0.0.1",
+                                                    "--remote-debugging-port=%d" % devtools, "about:blank"],
+                                   devtools, "chromium")
+        port = free_port()
+        self.driver = self._start([shutil.which("chromedriver"), "--port=%d" % port], port, "chromedriver")
         o = webdriver.ChromeOptions()
-        for f in FLAGS + ["--window-size=%d,%d" % (width, height), "--user-data-dir=" + self.profile]:
-            o.add_argument(f)
-        self.d = webdriver.Chrome(options=o)
+        o.debugger_address = "127.0.0.1:%d" % devtools
+        try:
+            self.d = webdriver.Remote(command_executor="http://127.0.0.1:%d" % port, options=o)
+        except Exception:
+            self._stop()
+            raise
         self.d.set_script_timeout(30)
+
+    def _start(self, argv, port, what):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        until = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return p
+            except OSError:
+                if p.poll() is not None or time.monotonic() > until:
+                    self._stop()
+                    raise RuntimeError("%s did not listen on 127.0.0.1:%d" % (what, port))
+                time.sleep(0.05)
+
+    def _stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.procs = []
 
     def js(self, script, *args):
         return self.d.execute_script(script, *args)
 
     def pids(self):
-        """chromedriver's descendants: the browser's processes."""
-        root = self.d.service.process.pid
+        """The browser's processes: chromium and its descendants."""
+        root = self.browser.pid
         kids = {}
         for p in os.listdir("/proc"):
             if p.isdigit():
@@ -58,7 +104,7 @@ class Browser:
                     kids.setdefault(ppid, []).append(int(p))
                 except (OSError, ValueError, IndexError):
                     pass
-        out, todo = [], [root]
+        out, todo = [root], [root]
         while todo:
             for k in kids.get(todo.pop(), []):
                 out.append(k)
@@ -79,4 +125,5 @@ class Browser:
             self.d.quit()
         except Exception:
             pass
+        self._stop()
         shutil.rmtree(self.profile, ignore_errors=True)
