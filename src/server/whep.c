@@ -40,7 +40,8 @@
  *
  * Threads: requests and viewer life (make, answer, end) run on the server
  * thread; webrtcbin's signals arrive on its own threads and are passed to
- * the server thread by viewer id (a viewer gone by then is ignored). The
+ * the server thread by viewer id (an idle source on its context; a viewer
+ * gone by then is ignored). The
  * frameset thread pushes frames under stream.lock, which guards appsrc, the
  * caps and the viewer count it reads. */
 #include <gst/app/gstappsrc.h>
@@ -414,7 +415,7 @@ static void viewer_end(struct ls_whep *w, guint id, const char *why)
 static void viewer_answer(struct viewer *v)
 {
 	struct ls_whep *w = v->w;
-	if (v->state != V_GATHERING)
+	if (v->state != V_GATHERING || !v->msg)
 		return;
 	if (v->timer) {
 		g_source_destroy(g_main_context_find_source_by_id(w->ctx, v->timer));
@@ -511,7 +512,13 @@ static void post_event(struct ls_whep *w, guint id, int what)
 	ev->w = w;
 	ev->id = id;
 	ev->what = what;
-	g_main_context_invoke_full(w->ctx, G_PRIORITY_DEFAULT, on_viewer_event, ev, g_free);
+	/* always later, from the server thread's loop: never inside the
+	 * server thread's own call into webrtcbin (viewer_new), where the
+	 * viewer is not whole yet */
+	GSource *s = g_idle_source_new();
+	g_source_set_callback(s, on_viewer_event, ev, g_free);
+	g_source_attach(s, w->ctx);
+	g_source_unref(s);
 }
 
 /* webrtcbin's threads: the viewer is passed by id, never by pointer. */
