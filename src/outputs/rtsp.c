@@ -15,11 +15,6 @@
  * SDP names and source.c takes the meta) stamps the frame with the original
  * capture time, so the frame keeps its slot n.
  *
- * RTP time is capture time: the medias run on CLOCK_REALTIME (the capture
- * clock) and a frame's PTS is its capture time minus the media's base
- * time, so RTCP sender reports (NTP from the same wall clock) map RTP time
- * to the capture clock for clients that read no header extension.
- *
  * Threads: the output thread pops sets and pushes to the mounts' appsrcs
  * (never blocking: appsrc drops its oldest buffer when 2 wait); the
  * server runs on its own thread and GMainContext, where media-configure and
@@ -71,7 +66,6 @@ struct rtsp_out {
 	struct ls_setq *q;
 	GThread *thread;
 	GstCaps *ntp_caps;
-	GstClock *clock; /* the medias' clock: CLOCK_REALTIME */
 };
 
 static void on_unprepared(GstRTSPMedia *media, gpointer data)
@@ -165,15 +159,6 @@ static void push(struct rtsp_out *o, struct mount *mt, GstBuffer *buf, int w, in
 		atomic_fetch_add(&mt->idle, 1);
 		return;
 	}
-	/* PTS = capture time on the media's clock (CLOCK_REALTIME, the
-	 * capture clock) as running time: RTP time then follows capture
-	 * time, and RTCP sender reports (NTP from the same wall clock) map it
-	 * to the capture clock. Before the media plays, or a frame captured
-	 * before it started: the appsrc stamps it on arrival. */
-	GstClockTime base = gst_element_get_base_time(mt->appsrc);
-	GstState state = GST_STATE(mt->appsrc);
-	if (state == GST_STATE_PLAYING && base != GST_CLOCK_TIME_NONE && capture_ns > (int64_t)base)
-		GST_BUFFER_PTS(buf) = (GstClockTime)capture_ns - base;
 	if (w != mt->w || h != mt->h) {
 		GstCaps *caps = ls_output_i420_caps(w, h, o->rate);
 		gst_app_src_set_caps(GST_APP_SRC(mt->appsrc), caps);
@@ -256,7 +241,6 @@ static GstRTSPMediaFactory *factory_for(struct rtsp_out *o, struct mount *mt, Gs
 	gst_rtsp_media_factory_set_launch(f, launch);
 	g_free(launch);
 	gst_rtsp_media_factory_set_shared(f, TRUE);
-	gst_rtsp_media_factory_set_clock(f, o->clock);
 	g_signal_connect(f, "media-configure", G_CALLBACK(on_media_configure), mt);
 	if (auth) {
 		/* only the role the Basic auth token carries may see it */
@@ -282,7 +266,6 @@ static void *rtsp_new(struct ls_output_ctx *ctx, const void *group, char **err)
 	int64_t gop = oc->keyframe_ns / ls_rate_period_ns(cfg->rate);
 	o->gop = gop < 1 ? 1 : (unsigned)gop;
 	o->ntp_caps = gst_caps_new_empty_simple("timestamp/x-ntp");
-	o->clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
 	o->nmounts = cfg->ncams + (oc->mosaic ? 1 : 0);
 	o->mounts = g_new0(struct mount, o->nmounts);
 	for (unsigned i = 0; i < o->nmounts; i++) {
@@ -465,7 +448,6 @@ static void rtsp_free(void *impl)
 	ls_mosaic_free(&o->mosaic);
 	if (o->ntp_caps)
 		gst_caps_unref(o->ntp_caps);
-	g_clear_object(&o->clock);
 	g_free(o->listen);
 	g_free(o);
 }
