@@ -104,6 +104,43 @@ GstCaps *ls_output_i420_caps(int w, int h, struct ls_rate rate)
 				   "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
 }
 
+void ls_output_loop_init(struct ls_output_loop *l) { l->ctx = g_main_context_new(); }
+
+static gpointer loop_thread(gpointer data)
+{
+	struct ls_output_loop *l = data;
+	g_main_context_push_thread_default(l->ctx);
+	g_main_loop_run(l->loop);
+	g_main_context_pop_thread_default(l->ctx);
+	return NULL;
+}
+
+void ls_output_loop_run(struct ls_output_loop *l, const char *name)
+{
+	l->loop = g_main_loop_new(l->ctx, FALSE);
+	l->thread = g_thread_new(name, loop_thread, l);
+}
+
+void ls_output_loop_stop(struct ls_output_loop *l)
+{
+	if (!l->thread)
+		return;
+	g_main_loop_quit(l->loop);
+	g_thread_join(l->thread);
+	l->thread = NULL;
+}
+
+void ls_output_loop_clear(struct ls_output_loop *l)
+{
+	ls_output_loop_stop(l);
+	if (l->loop)
+		g_main_loop_unref(l->loop);
+	if (l->ctx)
+		g_main_context_unref(l->ctx);
+	l->loop = NULL;
+	l->ctx = NULL;
+}
+
 struct ls_mosaic *ls_output_mosaic_new(const struct ls_config *cfg, int w, int h, char **err)
 {
 	const char **names = g_new0(const char *, cfg->ncams + 1);

@@ -85,6 +85,23 @@ GstBuffer *ls_output_frame_buffer(struct ls_frame *f);
 /** Caps of @w x @h I420 at @rate frames per second, square pixels: what an
  *  output's appsrc of raw frames announces. (transfer full) */
 GstCaps *ls_output_i420_caps(int w, int h, struct ls_rate rate);
+/** A GMainLoop on its own thread and GMainContext: where an output's
+ *  server (RTSP, HTTP) runs, away from the rig's threads. */
+struct ls_output_loop {
+	GMainContext *ctx; /**< made by ls_output_loop_init; attach sources here before run */
+	GMainLoop *loop;
+	GThread *thread; /**< non-NULL while it runs */
+};
+/** Makes @l's context (nothing runs yet). */
+void ls_output_loop_init(struct ls_output_loop *l);
+/** Runs @l's loop on a thread named @name, with its context the thread
+ *  default there. */
+void ls_output_loop_run(struct ls_output_loop *l, const char *name);
+/** Quits @l's loop and joins its thread; nothing if it does not run. */
+void ls_output_loop_stop(struct ls_output_loop *l);
+/** Stops @l and frees its loop and context; safe on a zeroed @l. */
+void ls_output_loop_clear(struct ls_output_loop *l);
+
 struct ls_mosaic;
 /** A @w x @h mosaic of every camera of @cfg, labelled with their names; NULL
  *  with *err set ("cannot lay out N cameras in WxH") when they do not fit. */

@@ -53,10 +53,8 @@ struct rtsp_out {
 	unsigned ncams;
 	struct ls_rate rate;
 	int bitrate_kbps;
-	unsigned gop; /* frames between keyframes */
-	GMainContext *ctx;
-	GMainLoop *loop;
-	GThread *loop_thread;
+	unsigned gop;               /* frames between keyframes */
+	struct ls_output_loop loop; /* the server's thread and context */
 	GSource *listen_src;
 	GstRTSPServer *server;
 	struct mount *mounts;
@@ -214,15 +212,6 @@ static gpointer rtsp_thread(gpointer data)
 	return NULL;
 }
 
-static gpointer loop_thread(gpointer data)
-{
-	struct rtsp_out *o = data;
-	g_main_context_push_thread_default(o->ctx);
-	g_main_loop_run(o->loop);
-	g_main_context_pop_thread_default(o->ctx);
-	return NULL;
-}
-
 static GstRTSPMediaFactory *factory_for(struct rtsp_out *o, struct mount *mt, GstRTSPAuth *auth)
 {
 	GstRTSPMediaFactory *f = gst_rtsp_media_factory_new();
@@ -319,16 +308,15 @@ static void *rtsp_new(struct ls_output_ctx *ctx, const void *group, char **err)
 	g_clear_object(&auth);
 
 	/* Bind now, so that a port in use fails the start with its reason. */
-	o->ctx = g_main_context_new();
+	ls_output_loop_init(&o->loop);
 	o->listen_src = gst_rtsp_server_create_source(o->server, NULL, &ge);
 	if (!o->listen_src) {
 		*err = g_strdup_printf("listen = %s: cannot listen: %s", o->listen, ge ? ge->message : "?");
 		g_clear_error(&ge);
 		goto fail;
 	}
-	g_source_attach(o->listen_src, o->ctx);
-	o->loop = g_main_loop_new(o->ctx, FALSE);
-	o->loop_thread = g_thread_new("output-rtsp-server", loop_thread, o);
+	g_source_attach(o->listen_src, o->loop.ctx);
+	ls_output_loop_run(&o->loop, "output-rtsp-server");
 	g_printerr("output rtsp: serving rtsp://%s/{%s%s} (%s)\n", o->listen, cfg->ncams ? cfg->cams[0].name : "",
 		   cfg->ncams > 1 ? ",..." : "", oc->password ? "Basic auth" : "no auth, loopback");
 	return o;
@@ -394,11 +382,7 @@ static void rtsp_finish(void *impl)
 		g_source_unref(o->listen_src);
 		o->listen_src = NULL;
 	}
-	if (o->loop_thread) {
-		g_main_loop_quit(o->loop);
-		g_thread_join(o->loop_thread);
-		o->loop_thread = NULL;
-	}
+	ls_output_loop_stop(&o->loop);
 	for (unsigned i = 0; i < o->nmounts; i++)
 		g_printerr("output rtsp: %s: %llu frames sent, %u client sessions\n", o->mounts[i].path,
 			   (unsigned long long)atomic_load(&o->mounts[i].pushed),
@@ -428,10 +412,7 @@ static void rtsp_free(void *impl)
 		g_source_destroy(o->listen_src);
 		g_source_unref(o->listen_src);
 	}
-	if (o->loop_thread) {
-		g_main_loop_quit(o->loop);
-		g_thread_join(o->loop_thread);
-	}
+	ls_output_loop_stop(&o->loop);
 	g_clear_object(&o->server);
 	for (unsigned i = 0; i < o->nmounts; i++) {
 		struct mount *mt = &o->mounts[i];
@@ -441,10 +422,7 @@ static void rtsp_free(void *impl)
 		g_free(mt->path);
 	}
 	g_free(o->mounts);
-	if (o->loop)
-		g_main_loop_unref(o->loop);
-	if (o->ctx)
-		g_main_context_unref(o->ctx);
+	ls_output_loop_clear(&o->loop);
 	ls_mosaic_free(&o->mosaic);
 	if (o->ntp_caps)
 		gst_caps_unref(o->ntp_caps);

@@ -28,10 +28,8 @@ struct server_out {
 	char *token; /* or NULL */
 	bool tls;
 	const struct ls_config *cfg;
-	struct ls_whep *whep; /* or NULL: max-viewers = 0 */
-	GMainContext *ctx;
-	GMainLoop *loop;
-	GThread *loop_thread;
+	struct ls_whep *whep;       /* or NULL: max-viewers = 0 */
+	struct ls_output_loop loop; /* the server's thread and context */
 	SoupServer *server;
 	GMutex lock; /* protects stats, whep_closed */
 	char *stats; /* the latest per-second record, or NULL */
@@ -191,15 +189,6 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	g_free(text);
 }
 
-static gpointer loop_thread(gpointer data)
-{
-	struct server_out *o = data;
-	g_main_context_push_thread_default(o->ctx);
-	g_main_loop_run(o->loop);
-	g_main_context_pop_thread_default(o->ctx);
-	return NULL;
-}
-
 static void server_free(void *impl);
 
 static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err)
@@ -212,7 +201,7 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 	o->cfg = ls_output_ctx_config(ctx);
 	o->listen = g_strdup(sc->listen);
 	o->token = g_strdup(sc->token);
-	o->ctx = g_main_context_new();
+	ls_output_loop_init(&o->loop);
 	o->server = soup_server_new("server-header", "lockstep/" LOCKSTEP_VERSION " ", NULL);
 	if (sc->cert) {
 		GTlsCertificate *cert = g_tls_certificate_new_from_files(sc->cert, sc->key, &ge);
@@ -228,7 +217,7 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 	soup_server_add_handler(o->server, NULL, on_request, o, NULL);
 	/* listen on our context: soup attaches its sockets to the thread
 	 * default context at this call */
-	g_main_context_push_thread_default(o->ctx);
+	g_main_context_push_thread_default(o->loop.ctx);
 	GInetAddress *ia = g_inet_address_new_from_string(sc->host);
 	GSocketAddress *sa = ia ? g_inet_socket_address_new(ia, (guint16)sc->port) : NULL;
 	bool ok = false;
@@ -243,7 +232,7 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 	}
 	if (sa)
 		ok = soup_server_listen(o->server, sa, o->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, &ge);
-	g_main_context_pop_thread_default(o->ctx);
+	g_main_context_pop_thread_default(o->loop.ctx);
 	g_clear_object(&ia);
 	g_clear_object(&sa);
 	if (!ok) {
@@ -254,15 +243,14 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 	}
 	if (sc->max_viewers > 0) {
 		char *why = NULL;
-		o->whep = ls_whep_new(o->cfg, sc, o->ctx, &why);
+		o->whep = ls_whep_new(o->cfg, sc, o->loop.ctx, &why);
 		if (!o->whep) {
 			*err = why;
 			goto fail;
 		}
 	}
 	ls_output_ctx_subscribe_stats(ctx, on_stats, o);
-	o->loop = g_main_loop_new(o->ctx, FALSE);
-	o->loop_thread = g_thread_new("server-http", loop_thread, o);
+	ls_output_loop_run(&o->loop, "server-http");
 	g_printerr("server: http%s://%s/api/v1/status (%s)\n", o->tls ? "s" : "", o->listen,
 		   o->token ? "token required"
 		   : o->tls ? "TLS, no token"
@@ -313,18 +301,14 @@ static void server_finish(void *impl)
 		g_thread_join(o->thread);
 		o->thread = NULL;
 	}
-	if (o->whep && o->loop_thread) {
-		g_main_context_invoke(o->ctx, close_whep, o);
+	if (o->whep && o->loop.thread) {
+		g_main_context_invoke(o->loop.ctx, close_whep, o);
 		g_mutex_lock(&o->lock);
 		while (!o->whep_closed)
 			g_cond_wait(&o->closed_cond, &o->lock);
 		g_mutex_unlock(&o->lock);
 	}
-	if (o->loop_thread) {
-		g_main_loop_quit(o->loop);
-		g_thread_join(o->loop_thread);
-		o->loop_thread = NULL;
-	}
+	ls_output_loop_stop(&o->loop);
 	if (o->server)
 		soup_server_disconnect(o->server);
 }
@@ -352,16 +336,10 @@ static void server_free(void *impl)
 	struct server_out *o = impl;
 	if (!o)
 		return;
-	if (o->loop_thread) {
-		g_main_loop_quit(o->loop);
-		g_thread_join(o->loop_thread);
-	}
+	ls_output_loop_stop(&o->loop);
 	ls_whep_free(&o->whep);
 	g_clear_object(&o->server);
-	if (o->loop)
-		g_main_loop_unref(o->loop);
-	if (o->ctx)
-		g_main_context_unref(o->ctx);
+	ls_output_loop_clear(&o->loop);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->closed_cond);
 	g_free(o->stats);

@@ -203,6 +203,25 @@ static int check_offer(const char *body, gsize len, GstSDPMessage **out, const c
 static void viewer_end(struct ls_whep *w, guint id, const char *why);
 static void stream_stop(struct stream *st);
 
+/* Server thread: ends, with @why, every viewer @pick (NULL: all) says. The
+ * ids first: ending a viewer changes the table. */
+static void end_viewers(struct ls_whep *w, bool (*pick)(struct viewer *v, gpointer data), gpointer data,
+			const char *why)
+{
+	GList *vs = g_hash_table_get_values(w->viewers), *ids = NULL;
+	for (GList *l = vs; l; l = l->next) {
+		struct viewer *v = l->data;
+		if (!pick || pick(v, data))
+			ids = g_list_prepend(ids, GUINT_TO_POINTER(v->id));
+	}
+	g_list_free(vs);
+	for (GList *l = ids; l; l = l->next)
+		viewer_end(w, GPOINTER_TO_UINT(l->data), why);
+	g_list_free(ids);
+}
+
+static bool of_stream(struct viewer *v, gpointer st) { return v->st == st; }
+
 /* Server thread: an error in a stream's pipeline (the encoder) ends its
  * viewers, in one line; the stream starts afresh for the next viewer. */
 static gboolean on_stream_bus(GstBus *bus, GstMessage *m, gpointer data)
@@ -216,14 +235,7 @@ static gboolean on_stream_bus(GstBus *bus, GstMessage *m, gpointer data)
 	g_printerr("server: %s: the stream failed (%s: %s); its viewers end\n", st->name, GST_OBJECT_NAME(m->src),
 		   ge ? ge->message : "?");
 	g_clear_error(&ge);
-	GList *vs = g_hash_table_get_values(st->w->viewers), *ids = NULL;
-	for (GList *l = vs; l; l = l->next)
-		if (((struct viewer *)l->data)->st == st)
-			ids = g_list_prepend(ids, GUINT_TO_POINTER(((struct viewer *)l->data)->id));
-	g_list_free(vs);
-	for (GList *l = ids; l; l = l->next)
-		viewer_end(st->w, GPOINTER_TO_UINT(l->data), "the stream failed");
-	g_list_free(ids);
+	end_viewers(st->w, of_stream, st, "the stream failed");
 	stream_stop(st);
 	return G_SOURCE_REMOVE;
 }
@@ -362,12 +374,29 @@ static struct stream *find_stream(struct ls_whep *w, const char *name, size_t le
 	return NULL;
 }
 
+/* Server thread: @v's one timer (gathering timeout, then disconnect grace). */
+static void viewer_timer_stop(struct viewer *v)
+{
+	if (!v->timer)
+		return;
+	g_source_destroy(g_main_context_find_source_by_id(v->w->ctx, v->timer));
+	v->timer = 0;
+}
+
+static void viewer_timer_start(struct viewer *v, guint ms, GSourceFunc fn)
+{
+	viewer_timer_stop(v);
+	GSource *s = g_timeout_source_new(ms);
+	g_source_set_callback(s, fn, v, NULL);
+	v->timer = g_source_attach(s, v->w->ctx);
+	g_source_unref(s);
+}
+
 /* Server thread: ends @v and frees it, and what it held in the pipeline. */
 static void viewer_free(struct viewer *v)
 {
 	struct stream *st = v->st;
-	if (v->timer)
-		g_source_destroy(g_main_context_find_source_by_id(v->w->ctx, v->timer));
+	viewer_timer_stop(v);
 	if (v->msg) {
 		ls_http_reply_error(v->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the stream ended before its answer");
 		soup_server_message_unpause(v->msg);
@@ -417,10 +446,7 @@ static void viewer_answer(struct viewer *v)
 	struct ls_whep *w = v->w;
 	if (v->state != V_GATHERING || !v->msg)
 		return;
-	if (v->timer) {
-		g_source_destroy(g_main_context_find_source_by_id(w->ctx, v->timer));
-		v->timer = 0;
-	}
+	viewer_timer_stop(v);
 	GstWebRTCSessionDescription *local = NULL;
 	g_object_get(v->webrtc, "local-description", &local, NULL);
 	if (!local) {
@@ -486,18 +512,12 @@ static gboolean on_viewer_event(gpointer data)
 		viewer_answer(v);
 		break;
 	case 1:
-		if (v->state == V_ANSWERED && v->timer) {
-			g_source_destroy(g_main_context_find_source_by_id(v->w->ctx, v->timer));
-			v->timer = 0;
-		}
+		if (v->state == V_ANSWERED)
+			viewer_timer_stop(v);
 		break;
 	case 2:
-		if (v->state == V_ANSWERED && !v->timer) {
-			GSource *s = g_timeout_source_new(GONE_GRACE_MS);
-			g_source_set_callback(s, on_gone_grace, v, NULL);
-			v->timer = g_source_attach(s, v->w->ctx);
-			g_source_unref(s);
-		}
+		if (v->state == V_ANSWERED && !v->timer)
+			viewer_timer_start(v, GONE_GRACE_MS, on_gone_grace);
 		break;
 	default:
 		viewer_end(ev->w, ev->id, "ICE failed or closed");
@@ -716,10 +736,7 @@ static struct viewer *viewer_new(struct ls_whep *w, struct stream *st, GstSDPMes
 
 	v->msg = g_object_ref(msg);
 	soup_server_message_pause(msg);
-	GSource *s = g_timeout_source_new(GATHER_TIMEOUT_MS);
-	g_source_set_callback(s, on_gather_timeout, v, NULL);
-	v->timer = g_source_attach(s, w->ctx);
-	g_source_unref(s);
+	viewer_timer_start(v, GATHER_TIMEOUT_MS, on_gather_timeout);
 	/* gathering may be complete already */
 	GstWebRTCICEGatheringState gs;
 	g_object_get(v->webrtc, "ice-gathering-state", &gs, NULL);
@@ -765,25 +782,20 @@ static void viewer_probe(struct viewer *v)
  * report, no ICE consent check) for SILENT_US has gone without a word (its
  * browser killed, its network gone): ICE alone may take half a minute or
  * more to say so. */
+static bool silent(struct viewer *v, gpointer now_us)
+{
+	if (v->state != V_ANSWERED)
+		return false;
+	if (!v->probed)
+		viewer_probe(v);
+	gint64 now = *(gint64 *)now_us, heard = __atomic_load_n(v->heard_us, __ATOMIC_RELAXED);
+	return heard ? now - heard > SILENT_US : now - v->answered_us > FIRST_US;
+}
+
 static gboolean watch_viewers(gpointer data)
 {
-	struct ls_whep *w = data;
 	gint64 now = g_get_monotonic_time();
-	GList *vs = g_hash_table_get_values(w->viewers), *gone = NULL;
-	for (GList *l = vs; l; l = l->next) {
-		struct viewer *v = l->data;
-		if (v->state != V_ANSWERED)
-			continue;
-		if (!v->probed)
-			viewer_probe(v);
-		gint64 heard = __atomic_load_n(v->heard_us, __ATOMIC_RELAXED);
-		if (heard ? now - heard > SILENT_US : now - v->answered_us > FIRST_US)
-			gone = g_list_prepend(gone, GUINT_TO_POINTER(v->id));
-	}
-	g_list_free(vs);
-	for (GList *l = gone; l; l = l->next)
-		viewer_end(w, GPOINTER_TO_UINT(l->data), "nothing heard from it for 5 s");
-	g_list_free(gone);
+	end_viewers(data, silent, &now, "nothing heard from it for 5 s");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -945,10 +957,7 @@ void ls_whep_close(struct ls_whep *w)
 		g_source_unref(w->watch);
 		w->watch = NULL;
 	}
-	GList *ids = g_hash_table_get_keys(w->viewers);
-	for (GList *l = ids; l; l = l->next)
-		viewer_end(w, GPOINTER_TO_UINT(l->data), "the rig stops");
-	g_list_free(ids);
+	end_viewers(w, NULL, NULL, "the rig stops");
 	for (unsigned i = 0; i < w->nstreams; i++)
 		stream_stop(&w->streams[i]);
 }
