@@ -28,7 +28,9 @@ struct server_out {
 	char *token; /* or NULL */
 	bool tls;
 	const struct ls_config *cfg;
-	struct ls_whep *whep;       /* or NULL: max-viewers = 0 */
+	struct ls_whep *whep;      /* or NULL: max-viewers = 0 */
+	struct ls_recordings *rec; /* or NULL: no [record] */
+	struct ls_console *console;
 	struct ls_output_loop loop; /* the server's thread and context */
 	SoupServer *server;
 	GMutex lock; /* protects stats, whep_closed */
@@ -126,17 +128,65 @@ static void status_json(struct server_out *o, GString *g)
 	g_string_append(g, "}\n");
 }
 
-/* Whether @method is GET or HEAD; else answers 405 (with Allow) for @path. */
-static bool takes_get(SoupServerMessage *msg, const char *method, const char *path)
+bool ls_http_takes(SoupServerMessage *msg, const char *method, const char *path, const char *allow)
 {
-	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		return true;
-	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET, HEAD");
-	char *text = g_strdup_printf("%s takes GET", path);
+	for (const char *a = allow; *a;) {
+		size_t n = strcspn(a, ", ");
+		if (n && strlen(method) == n && strncmp(a, method, n) == 0)
+			return true;
+		a += n;
+		a += strspn(a, ", ");
+	}
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", allow);
+	char *text = g_strdup_printf("%s takes %s, not %s", path, allow, method);
 	ls_http_reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, text);
 	g_free(text);
 	return false;
 }
+
+void ls_http_reply_json(SoupServerMessage *msg, guint status, JsonNode *node)
+{
+	JsonGenerator *gen = json_generator_new();
+	json_generator_set_root(gen, node);
+	gsize len = 0;
+	char *text = json_generator_to_data(gen, &len);
+	g_object_unref(gen);
+	json_node_unref(node);
+	GString *g = g_string_new_len(text, (gssize)len);
+	g_free(text);
+	g_string_append_c(g, '\n');
+	reply(msg, status, g);
+}
+
+void ls_http_reply_resource(SoupServerMessage *msg, const char *name, const char *type)
+{
+	char *path = g_strconcat("/lockstep/web/", name, NULL);
+	GBytes *data = strchr(name, '/') ? NULL : g_resources_lookup_data(path, 0, NULL);
+	g_free(path);
+	if (!data) {
+		char *text = g_strdup_printf("no such page or file: %s", name);
+		ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND, text);
+		g_free(text);
+		return;
+	}
+	SoupMessageHeaders *hd = soup_server_message_get_response_headers(msg);
+	soup_message_headers_replace(hd, "Cache-Control", "no-store");
+	soup_message_headers_replace(hd, "X-Content-Type-Options", "nosniff");
+	soup_message_headers_replace(hd, "Referrer-Policy", "no-referrer");
+	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+	soup_server_message_set_response(msg, type, SOUP_MEMORY_COPY, g_bytes_get_data(data, NULL),
+					 g_bytes_get_size(data));
+	g_bytes_unref(data);
+}
+
+/* The console's pages (web/, compiled in). */
+static const struct {
+	const char *path, *file;
+} pages[] = {
+	{ "/", "live.html" },         { "/health", "health.html" },
+	{ "/events", "events.html" }, { "/recordings", "recordings.html" },
+	{ "/config", "config.html" },
+};
 
 /* Server thread. */
 static void on_request(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
@@ -154,7 +204,7 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	}
 	const char *method = soup_server_message_get_method(msg);
 	if (strcmp(path, "/api/v1/status") == 0) {
-		if (!takes_get(msg, method, path))
+		if (!ls_http_takes(msg, method, path, "GET, HEAD"))
 			return;
 		GString *g = g_string_new(NULL);
 		status_json(o, g);
@@ -162,22 +212,59 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		return;
 	}
 	if (strcmp(path, "/view") == 0) {
-		if (!takes_get(msg, method, path))
+		if (!ls_http_takes(msg, method, path, "GET, HEAD"))
 			return;
 		if (!o->whep) {
 			ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND,
 					    "/view needs WHEP: max-viewers = 0 in [server]");
 			return;
 		}
-		GBytes *page = g_resources_lookup_data("/lockstep/web/view.html", 0, NULL);
-		SoupMessageHeaders *hd = soup_server_message_get_response_headers(msg);
-		soup_message_headers_replace(hd, "Cache-Control", "no-store");
-		soup_message_headers_replace(hd, "X-Content-Type-Options", "nosniff");
-		soup_message_headers_replace(hd, "Referrer-Policy", "no-referrer");
+		ls_http_reply_resource(msg, "view.html", "text/html; charset=utf-8");
+		return;
+	}
+	for (unsigned i = 0; i < G_N_ELEMENTS(pages); i++)
+		if (strcmp(path, pages[i].path) == 0) {
+			if (ls_http_takes(msg, method, path, "GET, HEAD"))
+				ls_http_reply_resource(msg, pages[i].file, "text/html; charset=utf-8");
+			return;
+		}
+	if (g_str_has_prefix(path, "/ui/")) {
+		if (!ls_http_takes(msg, method, path, "GET, HEAD"))
+			return;
+		const char *name = path + 4;
+		if (g_str_has_prefix(name, "vendor/"))
+			ls_http_reply_vendor(msg, name + 7);
+		else
+			ls_http_reply_resource(msg, name,
+					       g_str_has_suffix(name, ".js")    ? "text/javascript; charset=utf-8"
+					       : g_str_has_suffix(name, ".css") ? "text/css; charset=utf-8"
+										: "application/octet-stream");
+		return;
+	}
+	if (o->console && ls_console_request(o->console, msg, path, query))
+		return;
+	if (strcmp(path, "/metrics") == 0) {
+		if (!ls_http_takes(msg, method, path, "GET, HEAD"))
+			return;
+		GString *g = g_string_new(NULL);
+		g_mutex_lock(&o->lock);
+		ls_metrics_text(g, o->cfg, o->stats);
+		g_mutex_unlock(&o->lock);
 		soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-		soup_server_message_set_response(msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY,
-						 g_bytes_get_data(page, NULL), g_bytes_get_size(page));
-		g_bytes_unref(page);
+		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control",
+					     "no-store");
+		gsize len = g->len;
+		soup_server_message_set_response(msg, "text/plain; version=0.0.4; charset=utf-8", SOUP_MEMORY_TAKE,
+						 g_string_free(g, FALSE), len);
+		return;
+	}
+	if (g_str_has_prefix(path, "/api/v1/recordings") || g_str_has_prefix(path, "/api/v1/clips")) {
+		if (!o->rec) {
+			ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND,
+					    "this rig records nothing: no [record] section");
+			return;
+		}
+		ls_recordings_request(o->rec, msg, path, query);
 		return;
 	}
 	if (g_str_has_prefix(path, "/whep/") && o->whep) {
@@ -249,6 +336,15 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 			goto fail;
 		}
 	}
+	{
+		char *why = NULL;
+		o->rec = ls_recordings_new(o->cfg, o->loop.ctx, &why);
+		if (why) {
+			*err = why;
+			goto fail;
+		}
+	}
+	o->console = ls_console_new(ctx, o->cfg, o->loop.ctx);
 	ls_output_ctx_subscribe_stats(ctx, on_stats, o);
 	ls_output_loop_run(&o->loop, "server-http");
 	g_printerr("server: http%s://%s/api/v1/status (%s)\n", o->tls ? "s" : "", o->listen,
@@ -268,6 +364,7 @@ static gpointer drain_thread(gpointer data)
 	while ((set = ls_setq_pop(o->q, INT64_MAX))) {
 		if (o->whep)
 			ls_whep_push(o->whep, set);
+		ls_console_push(o->console, set);
 		ls_frameset_unref(&set);
 	}
 	return NULL;
@@ -286,7 +383,11 @@ static int server_start(void *impl, struct ls_setq *q, char **err)
 static gboolean close_whep(gpointer data)
 {
 	struct server_out *o = data;
-	ls_whep_close(o->whep);
+	if (o->whep)
+		ls_whep_close(o->whep);
+	if (o->rec)
+		ls_recordings_close(o->rec);
+	ls_console_close(o->console);
 	g_mutex_lock(&o->lock);
 	o->whep_closed = true;
 	g_cond_signal(&o->closed_cond);
@@ -301,7 +402,7 @@ static void server_finish(void *impl)
 		g_thread_join(o->thread);
 		o->thread = NULL;
 	}
-	if (o->whep && o->loop.thread) {
+	if (o->loop.thread) {
 		g_main_context_invoke(o->loop.ctx, close_whep, o);
 		g_mutex_lock(&o->lock);
 		while (!o->whep_closed)
@@ -338,6 +439,8 @@ static void server_free(void *impl)
 		return;
 	ls_output_loop_stop(&o->loop);
 	ls_whep_free(&o->whep);
+	ls_recordings_free(&o->rec);
+	ls_console_free(&o->console);
 	g_clear_object(&o->server);
 	ls_output_loop_clear(&o->loop);
 	g_mutex_clear(&o->lock);

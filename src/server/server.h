@@ -4,6 +4,7 @@
 #ifndef LS_SERVER_H
 #define LS_SERVER_H
 
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "config.h"
@@ -13,6 +14,53 @@
 void ls_http_json_str(GString *g, const char *s);
 /** Answers @msg with @status and {"version":1,"error":TEXT}. */
 void ls_http_reply_error(SoupServerMessage *msg, guint status, const char *text);
+
+/** Answers @msg with @status and @node (taken; JSON with json-glib). */
+void ls_http_reply_json(SoupServerMessage *msg, guint status, JsonNode *node);
+/** Whether @method is one of @allow (comma-separated, "GET, HEAD"); else
+ *  answers 405 with Allow: @allow and a one-line reason naming @path. */
+bool ls_http_takes(SoupServerMessage *msg, const char *method, const char *path, const char *allow);
+/** Serves the compiled-in resource /lockstep/web/@name with @type; 404
+ *  when there is none. */
+void ls_http_reply_resource(SoupServerMessage *msg, const char *name, const char *type);
+
+/* console.c: the console's live feed (server-sent events), its events and
+ * statistics history, thumbnails and the running config (/api/v1/...). */
+struct ls_output_ctx;
+struct ls_console;
+/** Subscribes to @octx's statistics, events and detections. @ctx is the
+ *  server thread's context. */
+struct ls_console *ls_console_new(struct ls_output_ctx *octx, const struct ls_config *cfg, GMainContext *ctx);
+/** Server thread: answers @path when it is the console's (true), else false. */
+bool ls_console_request(struct ls_console *c, SoupServerMessage *msg, const char *path, GHashTable *query);
+/** The server's frameset thread: keeps what thumbnails need of @set. */
+void ls_console_push(struct ls_console *c, const struct ls_frameset *set);
+/** Server thread, rig stopping: ends the live feeds. */
+void ls_console_close(struct ls_console *c);
+void ls_console_free(struct ls_console **c);
+/** Serves the chart library fetched at setup (uPlot, npm): @name is one of
+ *  its files; 404 for any other name or when it is not installed. */
+void ls_http_reply_vendor(SoupServerMessage *msg, const char *name);
+
+/* metrics.c: GET /metrics, the Prometheus text format (0.0.4). */
+/** Appends the exposition of @stats_json (the rig's latest per-second
+ *  record, or NULL before the first) of a run of @cfg to @out. */
+void ls_metrics_text(GString *out, const struct ls_config *cfg, const char *stats_json);
+
+/* recordings.c: the recordings of [record] (/api/v1/recordings...) and
+ * clip export (/api/v1/clips...), for the console's synchronized player. */
+struct ls_recordings;
+/** NULL without [record] (and *err NULL), or NULL with *err set. @ctx is
+ *  the server thread's context: a paused message is finished there. */
+struct ls_recordings *ls_recordings_new(const struct ls_config *cfg, GMainContext *ctx, char **err);
+/** Server thread: answers a request whose @path starts with
+ *  /api/v1/recordings or /api/v1/clips. Long work runs off the server
+ *  thread (the message is paused meanwhile). */
+void ls_recordings_request(struct ls_recordings *r, SoupServerMessage *msg, const char *path, GHashTable *query);
+/** Server thread, rig stopping: finishes what is paused. */
+void ls_recordings_close(struct ls_recordings *r);
+/** Frees @r (after ls_recordings_close, with the server thread stopped); NULL-safe. */
+void ls_recordings_free(struct ls_recordings **r);
 
 /* WHEP (RFC 9725): WebRTC to browsers, POST /whep/CAMERA and /whep/mosaic. */
 struct ls_whep;
