@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int ls_pctl_init(struct ls_pctl *p, unsigned cap)
@@ -83,4 +84,71 @@ void ls_pctl_get(struct ls_pctl *p, int64_t *p50, int64_t *p99, int64_t *max)
 	*p50 = ls_percentile_sorted(p->v, p->n, 50);
 	*p99 = ls_percentile_sorted(p->v, p->n, 99);
 	*max = p->max;
+}
+
+int ls_hist_init(struct ls_hist *h, const int64_t *le, unsigned n)
+{
+	if (n == 0 || n > LS_HIST_MAX)
+		return -EINVAL;
+	for (unsigned i = 1; i < n; i++)
+		if (le[i] <= le[i - 1])
+			return -EINVAL;
+	h->le = le;
+	h->n = n;
+	for (unsigned i = 0; i <= n; i++)
+		atomic_init(&h->bucket[i], 0);
+	atomic_init(&h->sum, 0);
+	return 0;
+}
+
+void ls_hist_add(struct ls_hist *h, int64_t v)
+{
+	/* the first bound >= v (binary search; n <= LS_HIST_MAX) */
+	unsigned lo = 0, hi = h->n;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (h->le[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	atomic_fetch_add_explicit(&h->bucket[lo], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
+}
+
+void ls_hist_read(const struct ls_hist *h, uint64_t *cum, int64_t *sum)
+{
+	/* the sum first: a sample seen in a bucket may be missing from it, but
+	 * the counts stay cumulative whatever the writers do meanwhile */
+	*sum = atomic_load_explicit(&h->sum, memory_order_relaxed);
+	uint64_t acc = 0;
+	for (unsigned i = 0; i <= h->n; i++) {
+		acc += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+		cum[i] = acc;
+	}
+}
+
+int ls_hist_json(const struct ls_hist *h, const char *unit_name, double unit, char *buf, size_t cap)
+{
+	uint64_t cum[LS_HIST_MAX + 1];
+	int64_t sum;
+	ls_hist_read(h, cum, &sum);
+	size_t len = 0;
+	int w;
+#define PUT(...)                                                                                     \
+	do {                                                                                         \
+		w = snprintf(buf + (len < cap ? len : cap), len < cap ? cap - len : 0, __VA_ARGS__); \
+		if (w < 0)                                                                           \
+			return w;                                                                    \
+		len += (size_t)w;                                                                    \
+	} while (0)
+	PUT("{\"le_%s\":[", unit_name);
+	for (unsigned i = 0; i < h->n; i++)
+		PUT("%s%.15g", i ? "," : "", (double)h->le[i] / unit);
+	PUT("],\"counts\":[");
+	for (unsigned i = 0; i <= h->n; i++)
+		PUT("%s%llu", i ? "," : "", (unsigned long long)cum[i]);
+	PUT("],\"sum_%s\":%.15g,\"count\":%llu}", unit_name, (double)sum / unit, (unsigned long long)cum[h->n]);
+#undef PUT
+	return len > INT_MAX ? INT_MAX : (int)len;
 }

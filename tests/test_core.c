@@ -1,5 +1,6 @@
 /* Unit tests of the small core modules: ring, frame pool, frameset queue,
- * percentiles, the test-camera model and the schedule runner. */
+ * percentiles and histograms, the test-camera model and the schedule runner. */
+#include <errno.h>
 #include <glib.h>
 #include <pthread.h>
 #include <signal.h>
@@ -226,6 +227,76 @@ static void test_pctl(void)
 	ls_pctl_clear(&p);
 }
 
+/* ls_hist: bucket edges (le is inclusive), +Inf, cumulative reads, the
+ * JSON shape, bad bounds, and adds from several threads at once. */
+static const int64_t hist_le[] = { 10, 100, 1000 };
+
+static void test_hist(void)
+{
+	struct ls_hist h;
+	static const int64_t bad[] = { 10, 10 };
+	g_assert_cmpint(ls_hist_init(&h, bad, 2), ==, -EINVAL);
+	g_assert_cmpint(ls_hist_init(&h, hist_le, 0), ==, -EINVAL);
+	g_assert_cmpint(ls_hist_init(&h, hist_le, LS_HIST_MAX + 1), ==, -EINVAL);
+	g_assert_cmpint(ls_hist_init(&h, hist_le, 3), ==, 0);
+	uint64_t cum[4];
+	int64_t sum;
+	ls_hist_read(&h, cum, &sum);
+	g_assert_cmpuint(cum[3], ==, 0);
+	g_assert_cmpint(sum, ==, 0);
+	/* -5 and 10 in le=10; 11 and 100 in le=100; 5000 only in +Inf */
+	const int64_t v[] = { -5, 10, 11, 100, 5000 };
+	for (unsigned i = 0; i < G_N_ELEMENTS(v); i++)
+		ls_hist_add(&h, v[i]);
+	ls_hist_read(&h, cum, &sum);
+	g_assert_cmpuint(cum[0], ==, 2);
+	g_assert_cmpuint(cum[1], ==, 4);
+	g_assert_cmpuint(cum[2], ==, 4);
+	g_assert_cmpuint(cum[3], ==, 5);
+	g_assert_cmpint(sum, ==, 5116);
+
+	char buf[256];
+	int n = ls_hist_json(&h, "us", 1000, buf, sizeof buf);
+	g_assert_cmpint(n, ==, (int)strlen(buf));
+	g_assert_cmpstr(buf, ==, "{\"le_us\":[0.01,0.1,1],\"counts\":[2,4,4,5],\"sum_us\":5.116,\"count\":5}");
+	/* too small a buffer: truncated, and says how much it needed */
+	char small[8];
+	g_assert_cmpint(ls_hist_json(&h, "us", 1000, small, sizeof small), ==, n);
+	g_assert_cmpuint(strlen(small), ==, sizeof small - 1);
+}
+
+static gpointer hist_adder(gpointer data)
+{
+	for (int i = 0; i < 100000; i++)
+		ls_hist_add(data, i % 2000);
+	return NULL;
+}
+
+static void test_hist_threads(void)
+{
+	struct ls_hist h;
+	g_assert_cmpint(ls_hist_init(&h, hist_le, 3), ==, 0);
+	GThread *t[4];
+	for (unsigned i = 0; i < G_N_ELEMENTS(t); i++)
+		t[i] = g_thread_new("hist", hist_adder, &h);
+	/* a reader meanwhile never sees a bucket above the next one */
+	for (int k = 0; k < 1000; k++) {
+		uint64_t cum[4];
+		int64_t sum;
+		ls_hist_read(&h, cum, &sum);
+		for (unsigned i = 1; i < 4; i++)
+			g_assert_cmpuint(cum[i - 1], <=, cum[i]);
+	}
+	for (unsigned i = 0; i < G_N_ELEMENTS(t); i++)
+		g_thread_join(t[i]);
+	uint64_t cum[4];
+	int64_t sum;
+	ls_hist_read(&h, cum, &sum);
+	g_assert_cmpuint(cum[3], ==, 400000);
+	g_assert_cmpuint(cum[0], ==, 4 * 50 * 11); /* 0..10 of every 2000 */
+	g_assert_cmpint(sum, ==, 4 * 50 * (int64_t)(1999 * 2000 / 2));
+}
+
 static void test_testcam(void)
 {
 	struct ls_testcam_params p = { .fps = { 30, 1 }, .epoch_ns = 0, .offset_ns = 5 * MS };
@@ -444,6 +515,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/core/frame/pixfmt", test_pixfmt);
 	g_test_add_func("/core/setq", test_setq);
 	g_test_add_func("/core/stats/percentiles", test_pctl);
+	g_test_add_func("/core/stats/histogram", test_hist);
+	g_test_add_func("/core/stats/histogram-threads", test_hist_threads);
 	g_test_add_func("/core/testcam", test_testcam);
 	g_test_add_func("/core/sched/plumbing", test_sched_plumbing);
 	return g_test_run();
