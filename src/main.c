@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "x11_guard.h"
+#include "check.h"
 #include "config.h"
 #include "redact.h"
 #include "lockstep_shm.h"
@@ -160,47 +161,16 @@ static int cmd_check(int argc, char **argv)
 	int rc = load(path, &cfg);
 	if (rc)
 		return rc;
-	int bad = 0;
-	for (unsigned c = 0; c < cfg->ncams; c++) {
-		const struct ls_camera_config *cc = &cfg->cams[c];
-		char *err = NULL;
-		if (ls_source_spec_check(&cc->src, &err) < 0) {
-			fprintf(stderr, "%s:%d: [camera %s] uri: %s\n", cfg->path, cc->line, cc->name, err);
-			g_free(err);
-			bad++;
-			continue;
-		}
-		if (probe && ls_source_probe(cc, (int)timeout_ms, &err) < 0) {
-			fprintf(stderr, "%s:%d: %s\n", cfg->path, cc->line, err);
-			g_free(err);
-			bad++;
-		}
+	GPtrArray *problems = g_ptr_array_new_with_free_func(g_free);
+	unsigned bad = ls_config_check(cfg, probe, (int)timeout_ms, problems);
+	for (guint i = 0; i < problems->len; i++)
+		fprintf(stderr, "%s\n", (const char *)g_ptr_array_index(problems, i));
+	g_ptr_array_unref(problems);
+	if (!bad) {
+		char *line = ls_config_summary(cfg, probe);
+		printf("%s\n", line);
+		g_free(line);
 	}
-	if (any_redact(cfg)) {
-		char *err = NULL;
-		if (ls_redact_stage_probe(&cfg->redact, &err) < 0) {
-			fprintf(stderr, "%s:%d: [redact] %s\n", cfg->path, cfg->redact.line, err);
-			g_free(err);
-			bad++;
-		}
-	}
-	if (cfg->record) {
-		struct stat st;
-		const char *d = cfg->record->dir;
-		int e = stat(d, &st) < 0             ? errno
-			: !S_ISDIR(st.st_mode)       ? ENOTDIR
-			: access(d, W_OK | X_OK) < 0 ? errno
-						     : 0;
-		if (e) {
-			fprintf(stderr, "%s:%d: [record] dir=%s: %s\n", cfg->path, cfg->record->line, d, g_strerror(e));
-			bad++;
-		}
-	}
-	if (!bad)
-		printf("%s: ok: %u camera%s at %g fps, %u output%s%s%s\n", cfg->path, cfg->ncams,
-		       cfg->ncams == 1 ? "" : "s", (double)cfg->rate.num / cfg->rate.den, cfg->noutputs,
-		       cfg->noutputs == 1 ? "" : "s", cfg->server ? ", the HTTP server" : "",
-		       probe ? ", every camera opened" : "");
 	ls_config_free(&cfg);
 	return bad ? 1 : 0;
 }

@@ -12,6 +12,8 @@
 #include "ls_detect.h"
 #include "ls_motion.h"
 
+struct ls_frameset;
+
 /** Detections of one frameset. Arrays have ncams entries; dets has
  *  ncams * max_dets entries, camera c's at dets + c * max_dets. */
 struct ls_detect_result {
@@ -28,6 +30,9 @@ struct ls_detect_result {
 	bool *gated;                           /**< had a new frame that the motion gate kept from the
 			       *  detector (JSON "gated":true; the board clears its boxes) */
 	const struct ls_motion_result *motion; /**< ncams entries, or NULL (no motion gate) */
+	/** The set detected on, valid during the publishing call only (a
+	 *  subscriber that wants pixels copies them: the console's thumbnails) */
+	const struct ls_frameset *set;
 };
 
 /** Filled from a detections subscription (the publisher's thread) and read

@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "ls_time.h"
+#include "output_ctx.h"
 #include "recorder.h"
 
 /* A clip waiting for its post-roll to be recorded. */
 struct clip_req {
 	int64_t n1, n2;      /* first and last event slot */
+	unsigned cam;        /* the first event's camera */
 	int64_t deadline_ns; /* monotonic: cut what there is after this */
 	char *what;          /* "a-person-3": the first event, for the directory name and the log */
 	unsigned events;
@@ -26,7 +28,8 @@ struct ls_clipper {
 	char *clip_dir;
 	ls_clipper_recorded_fn recorded;
 	void *recorded_user;
-	GMutex lock; /* protects what follows */
+	const struct ls_output_ctx *ctx; /* where clips are reported, or NULL */
+	GMutex lock;                     /* protects what follows */
 	GCond wake;
 	GQueue clips; /* struct clip_req *, oldest first */
 	bool busy;    /* the head is being exported: do not extend it */
@@ -34,6 +37,50 @@ struct ls_clipper {
 	GThread *thread;
 	uint64_t events, made, failed;
 };
+
+void ls_clipper_set_events(struct ls_clipper *c, const struct ls_output_ctx *ctx) { c->ctx = ctx; }
+
+/* Appends @s as a JSON string. */
+static void json_str(GString *g, const char *s)
+{
+	g_string_append_c(g, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(g, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(g, "\\u%04x", *p);
+		else
+			g_string_append_c(g, (char)*p);
+	}
+	g_string_append_c(g, '"');
+}
+
+/* The export thread: "clip-ready" or "clip-failed" for clip @c. */
+static void clip_event(struct ls_clipper *o, const struct clip_req *c, const char *outdir, int rc,
+		       const struct ls_clip_result *res, const char *err)
+{
+	if (!o->ctx)
+		return;
+	GString *f = g_string_new("\"camera\":");
+	json_str(f, c->cam < o->ncams ? o->names[c->cam] : "");
+	g_string_append(f, ",\"what\":");
+	json_str(f, c->what);
+	if (rc < 0) {
+		g_string_append(f, ",\"error\":");
+		json_str(f, err ? err : "failed");
+		ls_output_ctx_event(o->ctx, "clip-failed", f->str);
+	} else {
+		g_string_append_printf(f, ",\"first_slot\":%lld,\"last_slot\":%lld,\"frames\":%lld,\"dir\":",
+				       (long long)res->first_slot, (long long)res->last_slot, (long long)res->frames);
+		json_str(f, outdir);
+		char *manifest = g_build_filename(outdir, "manifest.json", NULL);
+		g_string_append(f, ",\"manifest\":");
+		json_str(f, manifest);
+		g_free(manifest);
+		ls_output_ctx_event(o->ctx, "clip-ready", f->str);
+	}
+	g_string_free(f, TRUE);
+}
 
 struct ls_clipper *ls_clipper_new(const struct ls_config *cfg, ls_clipper_recorded_fn recorded, void *user, char **err)
 {
@@ -82,6 +129,7 @@ void ls_clipper_event(void *clipper, int64_t n, unsigned cam, const char *what)
 	} else {
 		struct clip_req *c = g_new0(struct clip_req, 1);
 		c->n1 = c->n2 = n;
+		c->cam = cam;
 		c->events = 1;
 		c->deadline_ns = ls_monotonic_ns() + wait_ns;
 		c->what = g_strdup_printf("%s-%s", o->names[cam], what);
@@ -129,6 +177,7 @@ static gpointer clip_main(gpointer data)
 			struct ls_clip_result res;
 			char *err = NULL;
 			int rc = ls_record_clip(&req, &res, &err);
+			clip_event(o, c, outdir, rc, &res, err);
 			if (rc < 0)
 				g_printerr("[detect] clip %s: %s\n", name, err ? err : "failed");
 			else

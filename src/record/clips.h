@@ -27,6 +27,11 @@ typedef bool (*ls_clipper_recorded_fn)(void *user, int64_t n);
  *  and cfg->record must be set); clips go to clip-dir (made if missing).
  *  NULL and *err on failure. */
 struct ls_clipper *ls_clipper_new(const struct ls_config *cfg, ls_clipper_recorded_fn recorded, void *user, char **err);
+/** Reports each clip to @ctx's events service: "clip-ready" (fields:
+ *  camera of the first event, what, first_slot, last_slot, frames, dir,
+ *  manifest) or "clip-failed" (what, error). Before ls_clipper_start. */
+struct ls_output_ctx;
+void ls_clipper_set_events(struct ls_clipper *c, const struct ls_output_ctx *ctx);
 /** Starts the export thread. */
 void ls_clipper_start(struct ls_clipper *c);
 /** An event at slot @n of camera @cam, named @what ("person-3", "motion").

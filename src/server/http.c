@@ -364,7 +364,6 @@ static gpointer drain_thread(gpointer data)
 	while ((set = ls_setq_pop(o->q, INT64_MAX))) {
 		if (o->whep)
 			ls_whep_push(o->whep, set);
-		ls_console_push(o->console, set);
 		ls_frameset_unref(&set);
 	}
 	return NULL;

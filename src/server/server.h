@@ -33,8 +33,6 @@ struct ls_console;
 struct ls_console *ls_console_new(struct ls_output_ctx *octx, const struct ls_config *cfg, GMainContext *ctx);
 /** Server thread: answers @path when it is the console's (true), else false. */
 bool ls_console_request(struct ls_console *c, SoupServerMessage *msg, const char *path, GHashTable *query);
-/** The server's frameset thread: keeps what thumbnails need of @set. */
-void ls_console_push(struct ls_console *c, const struct ls_frameset *set);
 /** Server thread, rig stopping: ends the live feeds. */
 void ls_console_close(struct ls_console *c);
 void ls_console_free(struct ls_console **c);

@@ -24,6 +24,7 @@
 #ifndef LS_REDACT_STAGE_H
 #define LS_REDACT_STAGE_H
 
+#include <glib.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -34,6 +35,13 @@ struct ls_redact_stage;
  *  line) when the rules or the audit file are bad. */
 struct ls_redact_stage *ls_redact_stage_new(const struct ls_redact_config *rc, const char *camera, char **err);
 void ls_redact_stage_free(struct ls_redact_stage **st);
+/** Where the stage reports its events (the rig forwards them to the output
+ *  context's events service): "redact-full-mask" when every frame starts
+ *  being masked whole (fields: camera, why), "redact-full-mask-end" when
+ *  it stops, "canary-failed" when the canary was not masked in time. Called
+ *  on the camera's streaming thread; set before the camera starts. */
+typedef void (*ls_redact_event_fn)(void *user, const char *kind, const char *fields);
+void ls_redact_stage_set_events(struct ls_redact_stage *st, ls_redact_event_fn fn, void *user);
 
 /** Redacts one I420 frame. Returns an opaque buffer whose planes the caller
  *  puts in its frame (planes/strides out), released with
@@ -42,6 +50,11 @@ void ls_redact_stage_free(struct ls_redact_stage **st);
 void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_planes[3], const int in_strides[3],
 			      int width, int height, int64_t capture_ns, uint8_t *out_planes[3], int out_strides[3]);
 void ls_redact_stage_release(void *buf);
+
+/** Appends ,"redact":{"frames":F,"full_masks":M} to @j: frames redacted
+ *  and, of those, covered whole (watchdog or failed canary) since the start.
+ *  Any thread (the rig's aligner thread, for its camera's stats object). */
+void ls_redact_stage_stats_json(struct ls_redact_stage *st, GString *j);
 
 /** Checks that rules load and Tesseract starts (lockstep check). */
 int ls_redact_stage_probe(const struct ls_redact_config *rc, char **err);
