@@ -17,6 +17,23 @@
 
 #define RING_FRAMES 64
 #define PCTL_SAMPLES 4096
+#define PHASE_SAMPLES 256 /* per camera and second: a camera's frame rate, with room */
+
+/* Bucket bounds of the cumulative histograms in the stats record (ns),
+ * written as "skew_hist" (µs) and "latency_hist" (ms). Skew of a set on
+ * one clock is µs to a few ms, tens of ms when a camera drifts; latency
+ * (slot time to emission) is a few ms up to max-latency-ms, seconds when
+ * something stalls. */
+static const int64_t skew_le_ns[] = {
+	10 * LS_NS_PER_US,  25 * LS_NS_PER_US, 50 * LS_NS_PER_US,   100 * LS_NS_PER_US, 250 * LS_NS_PER_US,
+	500 * LS_NS_PER_US, 1 * LS_NS_PER_MS,  2500 * LS_NS_PER_US, 5 * LS_NS_PER_MS,   10 * LS_NS_PER_MS,
+	25 * LS_NS_PER_MS,  50 * LS_NS_PER_MS, 100 * LS_NS_PER_MS,
+};
+static const int64_t latency_le_ns[] = {
+	1 * LS_NS_PER_MS,    2500 * LS_NS_PER_US, 5 * LS_NS_PER_MS,   10 * LS_NS_PER_MS,  25 * LS_NS_PER_MS,
+	50 * LS_NS_PER_MS,   100 * LS_NS_PER_MS,  250 * LS_NS_PER_MS, 500 * LS_NS_PER_MS, 1 * LS_NS_PER_SEC,
+	2500 * LS_NS_PER_MS, 5 * LS_NS_PER_SEC,   10 * LS_NS_PER_SEC,
+};
 
 struct rig {
 	const struct ls_config *cfg;
@@ -43,7 +60,13 @@ struct rig {
 	int64_t *last_pop_mono; /* CLOCK_MONOTONIC of each camera's last frame */
 	int64_t event_clock;    /* event time: calibrated time of the last frame taken */
 	struct ls_pctl skew, latency;
+	struct ls_pctl *phase; /* per camera: capture - slot time of its present frames this second */
 	uint64_t warmup_frames;
+	/* since the start, for /metrics (written here, read by the stats tick) */
+	struct ls_hist skew_hist, latency_hist;
+	/* each camera's redaction stage (NULL: none); borrowed: its source owns
+	 * it and outlives the aligner thread */
+	struct ls_redact_stage **redact;
 
 	/* stats writer */
 	GAsyncQueue *lines; /* gchar*: "S<status>" / "J<json>"; "" = end */
@@ -55,9 +78,17 @@ struct rig {
 static void on_set(struct ls_frameset *set, void *user)
 {
 	struct rig *r = user;
-	if (set->npresent >= 2)
+	if (set->npresent >= 2) {
 		ls_pctl_add(&r->skew, set->skew_ns);
+		ls_hist_add(&r->skew_hist, set->skew_ns);
+	}
 	ls_pctl_add(&r->latency, set->emit_ns - set->slot_ns);
+	ls_hist_add(&r->latency_hist, set->emit_ns - set->slot_ns);
+	/* the console's "distance from the slot": raw capture time (the
+	 * camera's offset included) minus the slot's time */
+	for (unsigned c = 0; c < set->ncams && c < r->ncams; c++)
+		if (set->entries[c].state == LS_ENTRY_PRESENT && set->entries[c].frame)
+			ls_pctl_add(&r->phase[c], set->entries[c].frame->capture_ns - set->slot_ns);
 	for (unsigned i = 0; i < r->noutputs; i++)
 		ls_setq_push(r->outputs[i].q, ls_frameset_ref(set));
 	ls_frameset_unref(&set);
@@ -133,12 +164,25 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 		g_string_append_printf(j,
 				       ":{\"state\":\"%s\",\"frames\":%llu,\"ring_full\":%llu,\"pool_empty\":%llu,"
 				       "\"camera_drops\":%llu,\"reconnects\":%llu,\"outages\":%llu,\"outage_s\":%.3f,"
-				       "\"down_s\":%.3f}%s",
+				       "\"down_s\":%.3f",
 				       ls_source_state_name(st), (unsigned long long)sc.frames,
 				       (unsigned long long)sc.ring_full, (unsigned long long)sc.pool_empty,
 				       (unsigned long long)sc.camera_drops, (unsigned long long)sc.reconnects,
 				       (unsigned long long)sc.outages, (double)sc.outage_ns / 1e9,
-				       (double)sc.down_ns / 1e9, c + 1 < r->ncams ? "," : "");
+				       (double)sc.down_ns / 1e9);
+		/* phase: p50 of capture - slot time over the second, in ms; null
+		 * without a frame in a set this second */
+		int64_t p50, p99, pmax;
+		bool any = r->phase[c].n > 0;
+		ls_pctl_get(&r->phase[c], &p50, &p99, &pmax);
+		ls_pctl_reset(&r->phase[c]);
+		if (any)
+			g_string_append_printf(j, ",\"phase_ms\":%.3f", (double)p50 / 1e6);
+		else
+			g_string_append(j, ",\"phase_ms\":null");
+		if (r->redact[c])
+			ls_redact_stage_stats_json(r->redact[c], j);
+		g_string_append(j, c + 1 < r->ncams ? "}," : "}");
 		if (st != LS_SOURCE_RUNNING)
 			g_string_append_printf(cam_txt, " %s:%s", r->cfg->cams[c].name, ls_source_state_name(st));
 	}
@@ -152,8 +196,14 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 	}
 	g_string_append_printf(j,
 			       "},\"skew_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-			       "\"latency_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f}}",
+			       "\"latency_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f},",
 			       s50 / 1e3, s99 / 1e3, smax / 1e3, l50 / 1e6, l99 / 1e6, lmax / 1e6);
+	/* since the start: "skew_hist" in µs, "latency_hist" in ms (ls_hist_json) */
+	char hist[1024];
+	ls_hist_json(&r->skew_hist, "us", 1e3, hist, sizeof hist);
+	g_string_append_printf(j, "\"skew_hist\":%s,", hist);
+	ls_hist_json(&r->latency_hist, "ms", 1e6, hist, sizeof hist);
+	g_string_append_printf(j, "\"latency_hist\":%s}", hist);
 	char *status = g_strdup_printf(
 		"S%sslot %lld | sets %llu (%llu complete, %llu partial) dropped %llu | skew p50/p99/max %.2f/%.2f/%.2f ms "
 		"| latency p50/p99/max %.1f/%.1f/%.1f ms%s%s%s%s",
@@ -460,6 +510,12 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	}
 	ls_pctl_init(&r->skew, PCTL_SAMPLES);
 	ls_pctl_init(&r->latency, PCTL_SAMPLES);
+	ls_hist_init(&r->skew_hist, skew_le_ns, G_N_ELEMENTS(skew_le_ns));
+	ls_hist_init(&r->latency_hist, latency_le_ns, G_N_ELEMENTS(latency_le_ns));
+	r->phase = g_new0(struct ls_pctl, cfg->ncams);
+	for (unsigned c = 0; c < cfg->ncams; c++)
+		ls_pctl_init(&r->phase[c], PHASE_SAMPLES);
+	r->redact = g_new0(struct ls_redact_stage *, cfg->ncams);
 	ls_doorbell_init(&r->bell);
 	r->rings = g_new0(struct ls_spsc *, cfg->ncams);
 	r->sources = g_new0(struct ls_source *, cfg->ncams);
@@ -494,6 +550,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 				goto out_sources;
 			}
 			ls_source_set_redact(r->sources[c], st);
+			r->redact[c] = st;
 		}
 	}
 	/* the outputs, through the registry; they reach the rig's services only
@@ -569,6 +626,10 @@ out_sources:
 	g_free(r->cam_state);
 	ls_pctl_clear(&r->skew);
 	ls_pctl_clear(&r->latency);
+	for (unsigned c = 0; r->phase && c < cfg->ncams; c++)
+		ls_pctl_clear(&r->phase[c]);
+	g_free(r->phase);
+	g_free(r->redact);
 out_plan:
 	g_free(plan);
 	if (r->json)

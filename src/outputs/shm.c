@@ -8,6 +8,7 @@
  * tell a quiet rig from a dead writer. */
 #include <errno.h>
 #include <glib.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +22,9 @@ struct shm_out {
 	struct ls_shm_writer *w; /* output thread after start */
 	struct ls_setq *q;
 	GThread *thread;
-	bool failed;
-	uint64_t published, regenerations;
+	/* written by the output thread, read by shm_stats_json (aligner thread) */
+	atomic_bool failed;
+	atomic_uint_fast64_t published, regenerations;
 };
 
 static void *shm_new(struct ls_output_ctx *ctx, const void *group, char **err)
@@ -96,11 +98,11 @@ static gpointer shm_thread(gpointer data)
 				ls_shm_writer_heartbeat(m->w);
 			continue;
 		}
-		if (!m->failed) {
+		if (!atomic_load(&m->failed)) {
 			int rc = ls_shm_writer_publish(m->w, set);
 			if (rc == -EXDEV) {
 				if (regenerate(m, set) < 0)
-					m->failed = true;
+					atomic_store(&m->failed, true);
 				else
 					rc = ls_shm_writer_publish(m->w, set);
 			}
@@ -129,8 +131,9 @@ static void shm_finish(void *impl)
 		m->thread = NULL;
 	}
 	if (m->w)
-		g_printerr("output shm: published %llu sets to /dev/shm/%s%s\n", (unsigned long long)m->published,
-			   m->cfg.name, m->regenerations ? " (layout changed on the way)" : "");
+		g_printerr("output shm: published %llu sets to /dev/shm/%s%s\n",
+			   (unsigned long long)atomic_load(&m->published), m->cfg.name,
+			   atomic_load(&m->regenerations) ? " (layout changed on the way)" : "");
 	ls_shm_writer_close(&m->w); /* readers see "writer gone" at once */
 }
 
@@ -146,10 +149,24 @@ static void shm_free(void *impl)
 	g_free(m);
 }
 
+/* --stats-json, on the rig's aligner thread: appends
+ * ,"name":"SEGMENT","published":P,"regenerations":R,"failed":B (sets
+ * published, new segment generations since the start; the output stopped).
+ * Atomics only. Segment names need no escaping ([A-Za-z0-9_.-], ls_shm). */
+static void shm_stats_json(void *impl, GString *j)
+{
+	struct shm_out *m = impl;
+	g_string_append_printf(j, ",\"name\":\"%s\",\"published\":%llu,\"regenerations\":%llu,\"failed\":%s",
+			       m->cfg.name, (unsigned long long)atomic_load(&m->published),
+			       (unsigned long long)atomic_load(&m->regenerations),
+			       atomic_load(&m->failed) ? "true" : "false");
+}
+
 const struct ls_output_ops ls_shm_out_ops = {
 	.kind = "shm",
 	.create = shm_new,
 	.start = shm_start,
 	.finish = shm_finish,
 	.free = shm_free,
+	.stats_json = shm_stats_json,
 };

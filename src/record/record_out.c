@@ -75,7 +75,8 @@ struct segment {
 	unsigned episode;    /* rec_out.episode when it opened */
 	/* written by the muxer thread */
 	atomic_int_fast64_t bytes;
-	atomic_int werr; /* errno of the first failed write, 0 */
+	atomic_int werr;                  /* errno of the first failed write, 0 */
+	atomic_uint_fast64_t *stat_bytes; /* the camera's bytes written since the start (rec_cam) */
 };
 
 struct rec_out;
@@ -113,6 +114,9 @@ struct rec_cam {
 	GstCaps *seg_caps;
 	uint64_t segments, frames, skipped;
 	atomic_int_fast64_t closed_through; /* last slot in a closed (complete) segment; INT64_MIN: none */
+	/* for the stats record (rec_stats_json, the rig's aligner thread):
+	 * bytes written by the muxer threads, segments opened */
+	atomic_uint_fast64_t stat_bytes, stat_segments;
 };
 
 struct rec_out {
@@ -164,8 +168,10 @@ static GstFlowReturn on_mux_sample(GstAppSink *sink, gpointer data)
 			}
 			off += (size_t)w;
 		}
-		if (!atomic_load(&s->werr))
+		if (!atomic_load(&s->werr)) {
 			atomic_fetch_add(&s->bytes, (int64_t)map.size);
+			atomic_fetch_add_explicit(s->stat_bytes, map.size, memory_order_relaxed);
+		}
 		gst_buffer_unmap(b, &map);
 	}
 	gst_sample_unref(smp);
@@ -277,6 +283,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	s->row.copy = atomic_load(&c->copy);
 	s->dirpath = c->dirpath;
 	s->episode = atomic_load(&o->episode);
+	s->stat_bytes = &c->stat_bytes;
 	char *full = g_build_filename(o->rc->dir, s->row.path, NULL);
 	s->fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int e = s->fd < 0 ? errno : 0;
@@ -321,6 +328,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	s->synced_mono = g_get_monotonic_time() * 1000;
 	c->seg = s;
 	c->segments++;
+	atomic_fetch_add_explicit(&c->stat_segments, 1, memory_order_relaxed);
 	gst_caps_replace(&c->seg_caps, caps);
 	return true;
 fail:
@@ -973,6 +981,25 @@ static void rec_free(void *impl)
 	g_free(o);
 }
 
+/* --stats-json, on the rig's aligner thread: appends
+ * ,"nospace":B,"cameras":{"NAME":{"bytes":N,"segments":S},...}: bytes
+ * written to segment files and segments opened since the start (a segment
+ * cut short by ENOSPC counts what reached the file). Atomics only. Camera
+ * names need no escaping (config.c allows A-Z a-z 0-9 _ . - only). */
+static void rec_stats_json(void *impl, GString *j)
+{
+	struct rec_out *o = impl;
+	g_string_append_printf(j, ",\"nospace\":%s,\"cameras\":{", atomic_load(&o->nospace) ? "true" : "false");
+	for (unsigned i = 0; i < o->ncams; i++) {
+		struct rec_cam *c = &o->cams[i];
+		g_string_append_printf(
+			j, "%s\"%s\":{\"bytes\":%llu,\"segments\":%llu}", i ? "," : "", c->name,
+			(unsigned long long)atomic_load_explicit(&c->stat_bytes, memory_order_relaxed),
+			(unsigned long long)atomic_load_explicit(&c->stat_segments, memory_order_relaxed));
+	}
+	g_string_append_c(j, '}');
+}
+
 const struct ls_output_ops ls_record_out_ops = {
 	.kind = "record",
 	.create = rec_new,
@@ -980,4 +1007,5 @@ const struct ls_output_ops ls_record_out_ops = {
 	.start = rec_start,
 	.finish = rec_finish,
 	.free = rec_free,
+	.stats_json = rec_stats_json,
 };

@@ -42,6 +42,7 @@
 
 #include "detect.h"
 #include "ls_motion.h"
+#include "ls_stats.h"
 #include "ls_time.h"
 #include "ls_track.h"
 #include "output.h"
@@ -55,6 +56,14 @@ struct cam_counters {
 	atomic_uint_fast64_t gated;    /* on a slot every-n picks, kept from it by the closed gate (idem) */
 	atomic_uint_fast64_t every_n;  /* on a slot every-n skips (at pop, under lock) */
 	atomic_uint_fast64_t openings; /* gate openings (motion pre-stage, under mlock) */
+};
+
+/* Bucket bounds of the inference histogram (ns): a small model on a GPU
+ * takes ms, a large one on a CPU seconds. */
+static const int64_t inference_le_ns[] = {
+	1 * LS_NS_PER_MS,   2500 * LS_NS_PER_US, 5 * LS_NS_PER_MS,    10 * LS_NS_PER_MS,
+	25 * LS_NS_PER_MS,  50 * LS_NS_PER_MS,   100 * LS_NS_PER_MS,  250 * LS_NS_PER_MS,
+	500 * LS_NS_PER_MS, 1 * LS_NS_PER_SEC,   2500 * LS_NS_PER_MS, 5 * LS_NS_PER_SEC,
 };
 
 struct detect_out {
@@ -76,7 +85,8 @@ struct detect_out {
 	/* counters (under lock) */
 	uint64_t sets, skipped, empty, cam_frames, detections, failures;
 	int64_t run_ns, total_ns;
-	struct cam_counters *cc; /* ncams, for --stats-json */
+	struct cam_counters *cc;  /* ncams, for --stats-json */
+	struct ls_hist inference; /* ONNX Run() time per inferred frameset (ns); atomics: workers add, stats read */
 	bool error_logged;
 
 	/* motion gate (NULL without): the ordered pre-stage */
@@ -133,6 +143,7 @@ static void *detect_new(struct ls_output_ctx *ctx, const void *group, char **err
 		atomic_init(&o->cc[c].every_n, 0);
 		atomic_init(&o->cc[c].openings, 0);
 	}
+	ls_hist_init(&o->inference, inference_le_ns, G_N_ELEMENTS(inference_le_ns));
 	if (dc->motion_gate) {
 		o->motion = g_new0(struct ls_motion *, o->ncams);
 		o->motion_on = g_new0(bool, o->ncams);
@@ -344,7 +355,12 @@ static gpointer worker_main(gpointer data)
 			ngated += gated[c];
 		}
 		char *err = NULL;
+		int64_t run0, run1, tot;
+		ls_detect_worker_times(w, &run0, &tot);
 		int rc = ls_detect_worker_run(w, set, active, r, &err);
+		ls_detect_worker_times(w, &run1, &tot);
+		if (rc >= 0 && nactive > 0)
+			ls_hist_add(&o->inference, run1 - run0);
 		r->gated = o->motion ? gated : NULL;
 		r->motion = mres;
 		for (unsigned c = 0; c < o->ncams; c++)
@@ -408,9 +424,10 @@ static gpointer worker_main(gpointer data)
 
 /* --stats-json, on the rig's aligner thread: appends
  * ,"motion_gate":B,"cameras":{"NAME":{"inferred":I,"gated":G,
- * "every_n_skipped":E,"gate_openings":K},...}. Atomics only: never waits
- * on a worker. Camera names need no escaping (config.c allows
- * A-Z a-z 0-9 _ . - only). */
+ * "every_n_skipped":E,"gate_openings":K},...},"inference_hist":H with H
+ * the time in ONNX Runtime's Run() per inferred frameset since the start
+ * (ls_hist_json, in ms). Atomics only: never waits on a worker. Camera
+ * names need no escaping (config.c allows A-Z a-z 0-9 _ . - only). */
 static void detect_stats_json(void *impl, GString *j)
 {
 	struct detect_out *o = impl;
@@ -426,7 +443,9 @@ static void detect_stats_json(void *impl, GString *j)
 			(unsigned long long)atomic_load_explicit(&k->every_n, memory_order_relaxed),
 			(unsigned long long)atomic_load_explicit(&k->openings, memory_order_relaxed));
 	}
-	g_string_append_c(j, '}');
+	char hist[1024];
+	ls_hist_json(&o->inference, "ms", 1e6, hist, sizeof hist);
+	g_string_append_printf(j, "},\"inference_hist\":%s", hist);
 }
 
 static int detect_start(void *impl, struct ls_setq *q, char **err)

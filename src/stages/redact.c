@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,9 @@ struct ls_redact_stage {
 	uint64_t window_frames;
 	GArray *lat_ms; /* double */
 	int last_pending_tiles, last_masks;
+	/* for the stats record: written on the streaming thread, read on the
+	 * rig's aligner thread (ls_redact_stage_stats_json) */
+	atomic_uint_fast64_t stat_frames, stat_full_masks;
 };
 
 /* Queues one audit record for the log's writer thread: the streaming
@@ -445,6 +449,9 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 		ls_redact_fill(&out, width, height, 0, 0, width, height);
 		audit_write(st, "{\"event\":\"full-mask\",\"why\":\"canary-failed\"}");
 	}
+	atomic_fetch_add_explicit(&st->stat_frames, 1, memory_order_relaxed);
+	if (s.full_mask || ls_canary_failed(&st->canary_policy))
+		atomic_fetch_add_explicit(&st->stat_full_masks, 1, memory_order_relaxed);
 	st->last_pending_tiles = s.pending_tiles;
 	st->last_masks = s.mask_boxes;
 	double lat = (double)(ls_realtime_ns() - capture_ns) / 1e6;
@@ -456,6 +463,13 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 		out_strides[p] = out.strides[p];
 	}
 	return b;
+}
+
+void ls_redact_stage_stats_json(struct ls_redact_stage *st, GString *j)
+{
+	g_string_append_printf(j, ",\"redact\":{\"frames\":%llu,\"full_masks\":%llu}",
+			       (unsigned long long)atomic_load_explicit(&st->stat_frames, memory_order_relaxed),
+			       (unsigned long long)atomic_load_explicit(&st->stat_full_masks, memory_order_relaxed));
 }
 
 int ls_redact_stage_probe(const struct ls_redact_config *rc, char **err)
