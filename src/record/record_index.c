@@ -25,6 +25,7 @@ static const char schema[] =
 	" keyframes TEXT NOT NULL,"
 	" repeated INTEGER NOT NULL DEFAULT 0,"
 	" copy INTEGER NOT NULL DEFAULT 0,"
+	" missing TEXT NOT NULL DEFAULT '',"
 	" state TEXT NOT NULL CHECK (state IN ('recording','complete','protected','quarantined','deleting')));"
 	"CREATE INDEX IF NOT EXISTS segments_slot ON segments (first_slot, camera);"
 	"CREATE TABLE IF NOT EXISTS clips ("
@@ -57,6 +58,7 @@ void ls_rec_segment_free(gpointer p)
 	g_free(s->camera);
 	g_free(s->path);
 	g_free(s->keyframes);
+	g_free(s->missing);
 	g_free(s);
 }
 
@@ -89,13 +91,20 @@ int ls_rec_index_open(const char *dir, struct ls_rec_index **out, char **err)
 		rc = sqlite3_exec(idx->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(idx->db, schema, NULL, NULL, &msg);
-		/* an index made before stream copy: add its column */
-		sqlite3_stmt *probe = NULL;
-		if (rc == SQLITE_OK &&
-		    sqlite3_prepare_v2(idx->db, "SELECT copy FROM segments LIMIT 0", -1, &probe, NULL) != SQLITE_OK)
-			rc = sqlite3_exec(idx->db, "ALTER TABLE segments ADD COLUMN copy INTEGER NOT NULL DEFAULT 0",
-					  NULL, NULL, &msg);
-		sqlite3_finalize(probe);
+		/* an index made before stream copy, or before missing ranges:
+		 * add their columns */
+		static const char *const added[][2] = {
+			{ "SELECT copy FROM segments LIMIT 0",
+			  "ALTER TABLE segments ADD COLUMN copy INTEGER NOT NULL DEFAULT 0" },
+			{ "SELECT missing FROM segments LIMIT 0",
+			  "ALTER TABLE segments ADD COLUMN missing TEXT NOT NULL DEFAULT ''" },
+		};
+		for (unsigned i = 0; rc == SQLITE_OK && i < G_N_ELEMENTS(added); i++) {
+			sqlite3_stmt *probe = NULL;
+			if (sqlite3_prepare_v2(idx->db, added[i][0], -1, &probe, NULL) != SQLITE_OK)
+				rc = sqlite3_exec(idx->db, added[i][1], NULL, NULL, &msg);
+			sqlite3_finalize(probe);
+		}
 	}
 	if (rc != SQLITE_OK) {
 		if (err)
@@ -135,7 +144,7 @@ int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char
 	g_mutex_lock(&idx->lock);
 	if (sqlite3_prepare_v2(idx->db,
 			       "INSERT INTO segments (camera, path, first_slot, last_slot, start_ns, end_ns, bytes,"
-			       " keyframes, repeated, state, copy) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			       " keyframes, repeated, state, copy, missing) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = sql_error(idx, err, "insert");
 		goto out;
@@ -151,6 +160,7 @@ int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char
 	sqlite3_bind_int64(st, 9, s->repeated);
 	sqlite3_bind_text(st, 10, ls_seg_state_name(s->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 11, s->copy);
+	sqlite3_bind_text(st, 12, s->missing ? s->missing : "", -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = sql_error(idx, err, "insert");
 		goto out;
@@ -170,7 +180,7 @@ int ls_rec_index_update(struct ls_rec_index *idx, const struct ls_rec_segment *s
 	g_mutex_lock(&idx->lock);
 	if (sqlite3_prepare_v2(idx->db,
 			       "UPDATE segments SET path=?, last_slot=?, end_ns=?, bytes=?, keyframes=?, repeated=?,"
-			       " state=? WHERE id=?",
+			       " state=?, missing=? WHERE id=?",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = sql_error(idx, err, "update");
 		goto out;
@@ -182,7 +192,8 @@ int ls_rec_index_update(struct ls_rec_index *idx, const struct ls_rec_segment *s
 	sqlite3_bind_text(st, 5, s->keyframes ? s->keyframes : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, s->repeated);
 	sqlite3_bind_text(st, 7, ls_seg_state_name(s->state), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, s->id);
+	sqlite3_bind_text(st, 8, s->missing ? s->missing : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, s->id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = sql_error(idx, err, "update");
 		goto out;
@@ -238,11 +249,12 @@ GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, int s
 	sqlite3_stmt *st = NULL;
 	GPtrArray *a = NULL;
 	g_mutex_lock(&idx->lock);
-	if (sqlite3_prepare_v2(idx->db,
-			       "SELECT id, camera, path, first_slot, last_slot, start_ns, end_ns, bytes, keyframes,"
-			       " repeated, state, copy FROM segments WHERE (?1 IS NULL OR camera=?1) AND (?2 IS NULL OR"
-			       " state=?2) AND last_slot >= ?3 AND first_slot <= ?4 ORDER BY first_slot, camera",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    idx->db,
+		    "SELECT id, camera, path, first_slot, last_slot, start_ns, end_ns, bytes, keyframes,"
+		    " repeated, state, copy, missing FROM segments WHERE (?1 IS NULL OR camera=?1) AND (?2 IS NULL OR"
+		    " state=?2) AND last_slot >= ?3 AND first_slot <= ?4 ORDER BY first_slot, camera",
+		    -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	if (camera)
 		sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
@@ -269,6 +281,7 @@ GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, int s
 		s->state = sv < 0 ? LS_SEG_QUARANTINED : (enum ls_seg_state)sv; /* the schema's CHECK allows no other */
 		g_free(name);
 		s->copy = sqlite3_column_int(st, 11) != 0;
+		s->missing = col_text(st, 12);
 		g_ptr_array_add(a, s);
 	}
 	if (rc != SQLITE_DONE)
@@ -296,6 +309,43 @@ int ls_rec_index_add_clip(struct ls_rec_index *idx, int64_t n1, int64_t n2, cons
 	sqlite3_finalize(st);
 	g_mutex_unlock(&idx->lock);
 	return rc;
+}
+
+void ls_rec_ranges_add(GString *g, int64_t n)
+{
+	/* the last range: "A" or "A-B" after the last comma */
+	const char *last = strrchr(g->str, ',');
+	last = last ? last + 1 : g->str;
+	if (*last) {
+		const char *dash = strchr(last + 1, '-'); /* past a leading minus of a negative slot */
+		int64_t end = g_ascii_strtoll(dash ? dash + 1 : last, NULL, 10);
+		if (n == end + 1) {
+			g_string_truncate(g, dash ? (gsize)(dash - g->str) : g->len);
+			g_string_append_printf(g, "-%lld", (long long)n);
+			return;
+		}
+	}
+	g_string_append_printf(g, "%s%lld", g->len ? "," : "", (long long)n);
+}
+
+bool ls_rec_ranges_has(const char *ranges, int64_t n)
+{
+	for (const char *p = ranges; p && *p;) {
+		char *end;
+		int64_t a = g_ascii_strtoll(p, &end, 10), b = a;
+		if (end == p)
+			return false;
+		if (*end == '-') {
+			p = end + 1;
+			b = g_ascii_strtoll(p, &end, 10);
+			if (end == p)
+				return false;
+		}
+		if (n >= a && n <= b)
+			return true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return false;
 }
 
 int ls_rec_index_check(struct ls_rec_index *idx)

@@ -70,6 +70,7 @@ struct segment {
 	char *dirpath; /* DIR/CAMERA */
 	struct ls_rec_segment row;
 	GString *keys;
+	GString *missing; /* slots of the repeats, as ranges (ls_rec_ranges_add) */
 	int64_t frames, repeated, last_capture_ns;
 	int64_t synced_mono; /* last fdatasync, CLOCK_MONOTONIC ns */
 	unsigned episode;    /* rec_out.episode when it opened */
@@ -199,6 +200,7 @@ static void add_pending(struct rec_out *o, const struct ls_rec_segment *row)
 	p->camera = g_strdup(row->camera);
 	p->path = g_strdup(row->path);
 	p->keyframes = g_strdup(row->keyframes);
+	p->missing = g_strdup(row->missing);
 	p->state = row->state;
 	g_mutex_lock(&o->pending_lock);
 	g_ptr_array_add(o->pending, p);
@@ -232,6 +234,8 @@ static void segment_close(struct rec_cam *c)
 	gst_element_set_state(s->mux, GST_STATE_NULL);
 	gst_object_unref(s->src);
 	gst_object_unref(s->mux);
+	s->row.missing = g_string_free(s->missing, FALSE);
+	s->missing = NULL;
 	int werr = atomic_load(&s->werr);
 	if (!werr && fsync(s->fd) < 0)
 		werr = errno;
@@ -265,6 +269,7 @@ static void segment_close(struct rec_cam *c)
 	g_free(s->row.camera);
 	g_free(s->row.path);
 	g_free(s->row.keyframes);
+	g_free(s->row.missing);
 	g_free(s);
 }
 
@@ -325,6 +330,7 @@ static bool segment_open(struct rec_cam *c, int64_t n, int64_t capture_ns, GstCa
 	gst_object_unref(sink);
 	gst_element_set_state(s->mux, GST_STATE_PLAYING);
 	s->keys = g_string_new(NULL);
+	s->missing = g_string_new(NULL);
 	s->synced_mono = g_get_monotonic_time() * 1000;
 	c->seg = s;
 	c->segments++;
@@ -367,6 +373,8 @@ static void write_unit(struct rec_cam *c, GstBuffer *b, GstCaps *caps, int64_t n
 	gst_app_src_push_buffer(s->src, out); /* takes out */
 	s->frames++;
 	s->repeated += meta->repeated;
+	if (meta->repeated)
+		ls_rec_ranges_add(s->missing, n);
 	s->last_capture_ns = meta->capture_ns;
 	c->last_written = n;
 	c->frames++;
@@ -870,6 +878,7 @@ static void *rec_new(struct ls_output_ctx *ctx, const void *group, char **err)
 		o->clipper = ls_clipper_new(cfg, recorded_through, o, err);
 		if (!o->clipper)
 			goto fail;
+		ls_clipper_set_events(o->clipper, ctx);
 		ls_output_ctx_provide_clips(ctx, ls_clipper_event, o->clipper);
 	}
 	return o;

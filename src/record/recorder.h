@@ -57,6 +57,9 @@ struct ls_rec_segment {
 	int64_t bytes;
 	char *keyframes;  /**< slots of its keyframes, comma-separated */
 	int64_t repeated; /**< frames that repeat the previous one (camera missing from the set) */
+	char *missing;    /**< the slots of those repeats, as ranges: "120-135,200" ("" none; NULL
+			       reads as ""); written when the segment closes, so a recovered
+			       segment's are lost */
 	enum ls_seg_state state;
 	bool copy; /**< the camera's own H.264, copied: keyframes are the camera's (insert only) */
 };
@@ -70,8 +73,8 @@ void ls_rec_index_close(struct ls_rec_index **idx);
 
 /** Inserts @s (its id is set). 0 or -EIO (*err set if err). */
 int ls_rec_index_insert(struct ls_rec_index *idx, struct ls_rec_segment *s, char **err);
-/** Writes last_slot, end_ns, bytes, keyframes, repeated and state of the
- *  row s->id. 0 or -EIO. */
+/** Writes last_slot, end_ns, bytes, keyframes, repeated, missing and state
+ *  of the row s->id. 0 or -EIO. */
 int ls_rec_index_update(struct ls_rec_index *idx, const struct ls_rec_segment *s, char **err);
 /** Moves row @id from state @from to @to. 1 when it moved, 0 when it was
  *  not in @from, -EIO. */
@@ -82,6 +85,12 @@ int ls_rec_index_delete(struct ls_rec_index *idx, int64_t id);
  *  struct ls_rec_segment * (free with g_ptr_array_unref), or NULL on error. */
 GPtrArray *ls_rec_index_list(struct ls_rec_index *idx, const char *camera, int state, int64_t n1, int64_t n2);
 int ls_rec_index_add_clip(struct ls_rec_index *idx, int64_t n1, int64_t n2, const char *out);
+
+/** Appends slot @n to the ranges text @g ("120-135,200"): extends the last
+ *  range when @n follows it. Slots must come in increasing order. */
+void ls_rec_ranges_add(GString *g, int64_t n);
+/** Whether slot @n is in the ranges text @ranges (NULL: none). */
+bool ls_rec_ranges_has(const char *ranges, int64_t n);
 /** PRAGMA integrity_check: 0 when "ok". */
 int ls_rec_index_check(struct ls_rec_index *idx);
 
