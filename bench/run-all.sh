@@ -39,3 +39,5 @@ echo "== [output rtsp]: CPU against gst-launch encoding the same sources; 1 view
 bench/rtsp_cpu.sh "$build" 20 3
 echo "== WHEP in Chromium: glass-to-glass latency against the encoder+decoder floor; CPU with 1 viewer against 8"
 /usr/bin/python3 bench/whep.py "$build" 20 2
+echo "== console: recordings timeline click to every one of 4 tiles painted with that slot, 30 clicks"
+/usr/bin/python3 bench/console_seek.py "$build" 30 30
