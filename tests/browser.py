@@ -92,6 +92,35 @@ class Browser:
     def js(self, script, *args):
         return self.d.execute_script(script, *args)
 
+    def cdp(self, cmd, params=None):
+        """A Chrome DevTools Protocol command through chromedriver (a
+        webdriver.Remote has no execute_cdp_cmd of its own)."""
+        self.d.command_executor._commands.setdefault(
+            "executeCdpCommand", ("POST", "/session/$sessionId/goog/cdp/execute"))
+        return self.d.execute("executeCdpCommand", {"cmd": cmd, "params": params or {}})["value"]
+
+    def watch_errors(self):
+        """From the next page on, every uncaught error, unhandled rejection,
+        console.error and failed resource load is kept in the page's
+        window.__lsErrors (read with errors()); installed before any of the
+        page's own scripts run."""
+        self.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": """
+            window.__lsErrors = [];
+            addEventListener('error', e => __lsErrors.push(e.message ||
+                ('failed to load ' + ((e.target && (e.target.src || e.target.href)) || '?'))), true);
+            addEventListener('unhandledrejection', e => __lsErrors.push('unhandled: ' + (e.reason && e.reason.message || e.reason)));
+            const ce = console.error.bind(console);
+            console.error = (...a) => { __lsErrors.push(a.map(String).join(' ')); ce(...a); };
+        """})
+
+    def errors(self):
+        """What watch_errors() caught on the current page (and its frames)."""
+        return self.d.execute_script("""
+            const out = (window.__lsErrors || []).slice();
+            for (const f of document.querySelectorAll('iframe'))
+                try { out.push(...(f.contentWindow.__lsErrors || [])); } catch (e) {}
+            return out;""")
+
     def pids(self):
         """The browser's processes: chromium and its descendants."""
         root = self.browser.pid
