@@ -222,6 +222,15 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 	(void)now;
 }
 
+/* A redacting camera's events (its streaming thread), to the events
+ * service once the context exists (outputs are made before sources start). */
+static void redact_event(void *user, const char *kind, const char *fields)
+{
+	struct rig *r = user;
+	if (r->ctx)
+		ls_output_ctx_event(r->ctx, kind, fields);
+}
+
 /* The events service: a camera that went down or came back since the last
  * record (aligner thread, once a second). */
 static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, const struct ls_source_counters *sc)
@@ -549,6 +558,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 				r->exit_code = 1;
 				goto out_sources;
 			}
+			ls_redact_stage_set_events(st, redact_event, r);
 			ls_source_set_redact(r->sources[c], st);
 			r->redact[c] = st;
 		}

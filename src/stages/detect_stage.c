@@ -103,7 +103,11 @@ struct detect_out {
 	struct ls_track_det *tdets;
 	struct ls_track_out *touts;
 	uint64_t *max_id; /* highest track id seen per camera */
-	uint64_t tracks;  /* confirmed tracks */
+	/* the tracks each camera's tracker reported last (id, class), for
+	 * "track-ended" events: ncams * max_dets, publishing turn only */
+	uint64_t *live_id;
+	int *live_cls, *nlive;
+	uint64_t tracks; /* confirmed tracks */
 
 	/* clip events (clip-on=): asked of the recorder through the context */
 	bool clips;
@@ -173,6 +177,9 @@ static void *detect_new(struct ls_output_ctx *ctx, const void *group, char **err
 	o->tdets = g_new(struct ls_track_det, dc->max_dets);
 	o->touts = g_new(struct ls_track_out, dc->max_dets);
 	o->max_id = g_new0(uint64_t, o->ncams);
+	o->live_id = g_new0(uint64_t, (size_t)o->ncams * dc->max_dets);
+	o->live_cls = g_new0(int, (size_t)o->ncams * dc->max_dets);
+	o->nlive = g_new0(int, o->ncams);
 	if (dc->clip_any && cfg->record) {
 		/* the recorder cuts them; the directory is checked here, where
 		 * clip-dir is configured */
@@ -250,6 +257,11 @@ static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_fram
 			mres[c].motion = true;
 		}
 		active[c] = mres[c].motion;
+		if (mres[c].motion != o->motion_on[c] && rc == 0) {
+			char ev[128];
+			snprintf(ev, sizeof ev, "\"camera\":\"%s\",\"slot\":%lld", o->names[c], (long long)set->n);
+			ls_output_ctx_event(o->ctx, mres[c].motion ? "motion-on" : "motion-off", ev);
+		}
 		if (mres[c].motion && !o->motion_on[c] && rc == 0) {
 			o->motion_events++;
 			atomic_fetch_add_explicit(&o->cc[c].openings, 1, memory_order_relaxed);
@@ -261,6 +273,46 @@ static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_fram
 	o->next_mfeed++;
 	g_cond_broadcast(&o->mturn);
 	g_mutex_unlock(&o->mlock);
+}
+
+/* The events service: a track of camera @c started or ended at slot @n
+ * (@t: its box, or NULL). Camera names need no escaping (config.c allows
+ * A-Z a-z 0-9 _ . - only); class names come from the model's list. */
+static void track_event(struct detect_out *o, const char *kind, int64_t n, unsigned c, uint64_t id, int cls,
+			const struct ls_track_out *t)
+{
+	GString *f = g_string_sized_new(160);
+	g_string_append_printf(f, "\"camera\":\"%s\",\"slot\":%lld,\"track\":%llu,\"class\":\"", o->names[c],
+			       (long long)n, (unsigned long long)id);
+	for (const char *p = ls_detector_class_name(o->det, cls); p && *p; p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			g_string_append_c(f, *p);
+	g_string_append_c(f, '"');
+	if (t)
+		g_string_append_printf(f, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]", t->score, t->x, t->y, t->w,
+				       t->h);
+	ls_output_ctx_event(o->ctx, kind, f->str);
+	g_string_free(f, TRUE);
+}
+
+/* Tracks camera @c's tracker reported before and not in its @k new
+ * outputs (o->touts) have ended; the new outputs become the live ones. */
+static void track_events_ended(struct detect_out *o, const struct ls_detect_result *r, unsigned c, int k)
+{
+	uint64_t *live = o->live_id + (size_t)c * o->dc.max_dets;
+	int *cls = o->live_cls + (size_t)c * o->dc.max_dets;
+	for (int i = 0; i < o->nlive[c]; i++) {
+		bool still = false;
+		for (int j = 0; j < k && !still; j++)
+			still = o->touts[j].id == live[i];
+		if (!still)
+			track_event(o, "track-ended", r->n, c, live[i], cls[i], NULL);
+	}
+	o->nlive[c] = 0;
+	for (int j = 0; j < k && j < (int)o->dc.max_dets; j++) {
+		live[o->nlive[c]] = o->touts[j].id;
+		cls[o->nlive[c]++] = o->touts[j].cls;
+	}
 }
 
 /* The publishing turn's tracking: updates camera @c's tracker with its
@@ -281,6 +333,7 @@ static void track_camera(struct detect_out *o, struct ls_detect_result *r, unsig
 	int k = ls_tracker_update(o->trackers[c], o->tdets, n, r->capture_ns[c], o->touts, (int)o->dc.max_dets);
 	if (k < 0)
 		return; /* a capture time before the previous (a source restarted): no ids this frame */
+	track_events_ended(o, r, c, k);
 	for (int i = 0; i < k; i++) {
 		const struct ls_track_out *t = &o->touts[i];
 		if (t->det >= 0 && t->det < n)
@@ -289,6 +342,7 @@ static void track_camera(struct detect_out *o, struct ls_detect_result *r, unsig
 			continue;
 		o->max_id[c] = t->id;
 		o->tracks++;
+		track_event(o, "track-started", r->n, c, t->id, t->cls, t);
 		bool want = o->clips && t->cls >= 0 && t->cls < 256 &&
 			    (o->dc.clip_classes[t->cls / 8] & (1u << (t->cls % 8)));
 		if (want) {
@@ -366,7 +420,7 @@ static gpointer worker_main(gpointer data)
 		for (unsigned c = 0; c < o->ncams; c++)
 			if (gated[c])
 				r->capture_ns[c] = set->entries[c].frame->capture_ns;
-		ls_frameset_unref(&set);
+		r->set = set; /* held through the publishing turn: subscribers may copy pixels */
 
 		g_mutex_lock(&o->lock);
 		while (o->next_publish != ticket)
@@ -407,6 +461,8 @@ static gpointer worker_main(gpointer data)
 		o->next_publish++;
 		g_cond_broadcast(&o->turn);
 		g_mutex_unlock(&o->lock);
+		r->set = NULL;
+		ls_frameset_unref(&set);
 	}
 	g_mutex_lock(&o->lock);
 	int64_t rn = 0, tn = 0;
@@ -508,6 +564,9 @@ static void detect_free(void *impl)
 	g_free(o->tdets);
 	g_free(o->touts);
 	g_free(o->max_id);
+	g_free(o->live_id);
+	g_free(o->live_cls);
+	g_free(o->nlive);
 	for (unsigned i = 0; o->workers && i < o->nworkers; i++)
 		ls_detect_worker_free(&o->workers[i]);
 	g_free(o->workers);

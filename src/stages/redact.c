@@ -86,6 +86,10 @@ struct ls_redact_stage {
 	int w, h;
 	struct ls_logq *audit; /* the audit log, written by its own thread (never this one), or NULL */
 	struct bufpool *pool;
+	/* events (ls_redact_stage_set_events), and the full-mask episode they report */
+	ls_redact_event_fn event_fn;
+	void *event_user;
+	bool full_on;
 	/* canary */
 	uint8_t *scratch;               /* input copy with the canary drawn in */
 	struct ls_canary canary_policy; /* when to show it, its verdict (lib/ls_canary.h) */
@@ -390,6 +394,25 @@ static void copy_planes(uint8_t *dst, int w, int h, uint8_t *const in[3], const 
 	}
 }
 
+void ls_redact_stage_set_events(struct ls_redact_stage *st, ls_redact_event_fn fn, void *user)
+{
+	st->event_fn = fn;
+	st->event_user = user;
+}
+
+/* Reports @kind with the camera and, when not NULL, why. Camera names need
+ * no escaping (config.c allows A-Z a-z 0-9 _ . - only); @why is one of the
+ * redactor's fixed reasons. */
+static void stage_event(struct ls_redact_stage *st, const char *kind, const char *why)
+{
+	if (!st->event_fn)
+		return;
+	char f[256];
+	snprintf(f, sizeof f, "\"camera\":\"%s\"%s%s%s", st->camera, why ? ",\"why\":\"" : "", why ? why : "",
+		 why ? "\"" : "");
+	st->event_fn(st->event_user, kind, f);
+}
+
 void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_planes[3], const int in_strides[3],
 			      int width, int height, int64_t capture_ns, uint8_t *out_planes[3], int out_strides[3])
 {
@@ -440,14 +463,24 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 				 ls_canary_verdict_name(v), (double)age / 1e6);
 			audit_write(st, buf);
 			if (v == LS_CANARY_FAIL && !was_failed)
+				stage_event(st, "canary-failed", NULL);
+			if (v == LS_CANARY_FAIL && !was_failed)
 				g_printerr("camera %s: redact: the canary IBAN was not masked within %d s; every frame "
 					   "is masked until one is\n",
 					   st->camera, (int)(CANARY_TIMEOUT_NS / LS_NS_PER_SEC));
 		}
 	}
-	if (ls_canary_failed(&st->canary_policy) && !s.full_mask) {
+	bool canary_mask = ls_canary_failed(&st->canary_policy) && !s.full_mask;
+	if (canary_mask) {
 		ls_redact_fill(&out, width, height, 0, 0, width, height);
 		audit_write(st, "{\"event\":\"full-mask\",\"why\":\"canary-failed\"}");
+	}
+	if ((s.full_mask || canary_mask) != st->full_on) {
+		st->full_on = s.full_mask || canary_mask;
+		if (st->full_on)
+			stage_event(st, "redact-full-mask", canary_mask ? "canary-failed" : s.full_why);
+		else
+			stage_event(st, "redact-full-mask-end", NULL);
 	}
 	atomic_fetch_add_explicit(&st->stat_frames, 1, memory_order_relaxed);
 	if (s.full_mask || ls_canary_failed(&st->canary_policy))
