@@ -86,8 +86,9 @@ struct ls_console {
 	GPtrArray *pending; /* struct pending *: track events awaiting detections */
 	GThreadPool *encoder;
 	uint64_t thumbs, thumbs_failed;
-	GPtrArray *feeds;     /* struct feed *: server thread only */
-	unsigned feeds_ended; /* slow feeds ended (server thread) */
+	GPtrArray *feeds; /* struct feed *: server thread only */
+	gint nfeeds;      /* feeds->len, for other threads */
+	gint feeds_ended; /* slow feeds ended */
 };
 
 static void event_clear(struct event *e)
@@ -109,7 +110,7 @@ static void feed_write(struct feed *f, const char *text, gsize len)
 	if (f->queued - f->written > FEED_BACKLOG_MAX) {
 		/* a viewer that does not read: ended, never waited for */
 		f->done = true;
-		f->c->feeds_ended++;
+		g_atomic_int_inc(&f->c->feeds_ended);
 		soup_message_body_complete(soup_server_message_get_response_body(f->msg));
 		soup_server_message_unpause(f->msg);
 		return;
@@ -163,6 +164,7 @@ static void on_feed_finished(SoupServerMessage *msg, gpointer data)
 	struct feed *f = data;
 	(void)msg;
 	g_ptr_array_remove(f->c->feeds, f);
+	g_atomic_int_set(&f->c->nfeeds, (gint)f->c->feeds->len);
 	g_free(f);
 }
 
@@ -186,6 +188,7 @@ static void feed_start(struct ls_console *c, SoupServerMessage *msg)
 	g_signal_connect(msg, "wrote-body-data", G_CALLBACK(on_wrote), f);
 	g_signal_connect(msg, "finished", G_CALLBACK(on_feed_finished), f);
 	g_ptr_array_add(c->feeds, f);
+	g_atomic_int_set(&c->nfeeds, (gint)c->feeds->len);
 	/* the newest record at once, so a page has numbers before the next second */
 	GString *first = g_string_new("retry: 2000\n\n");
 	g_mutex_lock(&c->lock);
@@ -720,6 +723,17 @@ struct ls_console *ls_console_new(struct ls_output_ctx *octx, const struct ls_co
 	if (c->encoder)
 		ls_output_ctx_subscribe_detections(octx, on_detections, c);
 	return c;
+}
+
+void ls_console_stats_json(struct ls_console *c, GString *j)
+{
+	g_mutex_lock(&c->lock);
+	unsigned long long events = c->next_id - 1, thumbs = c->thumbs, failed = c->thumbs_failed;
+	g_mutex_unlock(&c->lock);
+	g_string_append_printf(j,
+			       ",\"console\":{\"feeds\":%d,\"feeds_ended\":%d,\"events\":%llu,\"thumbnails\":%llu,"
+			       "\"thumbnails_failed\":%llu}",
+			       g_atomic_int_get(&c->nfeeds), g_atomic_int_get(&c->feeds_ended), events, thumbs, failed);
 }
 
 void ls_console_close(struct ls_console *c)

@@ -1,16 +1,25 @@
 /* http — [server]: lockstep's HTTP server (libsoup 3), the one door for what
- * browsers and scripts ask of a running rig. Everything is under /api/v1,
+ * browsers and scripts ask of a running rig. The API is under /api/v1,
  * answers are JSON with "version":1, errors have the same shape
  * ({"version":1,"error":"..."}) and a status that means what HTTP says.
- * Now: GET /api/v1/status (the cameras and the rig's latest per-second
- * record), WHEP under /whep/ (whep.c) and the synchronized view at /view
- * (web/view.html). The console and /metrics are to join it (issue 14).
+ *   /, /health, /events, /recordings, /config   the console's pages (web/)
+ *   /ui/NAME                                     their scripts and styles;
+ *                                                /ui/vendor/: uPlot (setup)
+ *   /view                                        the synchronized grid
+ *   /api/v1/status                               cameras, rate, epoch, streams
+ *   /api/v1/feed, stats, events, cameras, config console.c
+ *   /api/v1/recordings..., /api/v1/clips...      recordings.c
+ *   /metrics                                     metrics.c (Prometheus)
+ *   /whep/...                                    whep.c (WebRTC)
  *
  * Security: loopback needs nothing. Any other address needs token = (every
  * request then needs "Authorization: Bearer TOKEN", or ?token=TOKEN for
  * players that cannot set headers; otherwise 401) or TLS (cert = and
  * key =); config.c refuses the config without either. The token is compared
- * in constant time.
+ * in constant time. ?token= is taken for GET and HEAD only: a POST or
+ * DELETE needs the header, which a cross-site form cannot send (and the
+ * POSTs take only application/json or application/sdp bodies, which a
+ * form cannot send either, so a rig without a token is as safe).
  *
  * Threads: the server runs on its own thread and GMainContext; the stats
  * subscription arrives on the rig's stats writer thread and is copied under
@@ -100,6 +109,11 @@ static bool authorized(struct server_out *o, SoupServerMessage *msg, GHashTable 
 	const char *h = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
 	if (h && g_ascii_strncasecmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, o->token))
 		return true;
+	/* ?token= only for reading: a request that changes something (POST,
+	 * DELETE) needs the header, which a cross-site form cannot send */
+	const char *method = soup_server_message_get_method(msg);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return false;
 	const char *q = query ? g_hash_table_lookup(query, "token") : NULL;
 	return q && same_secret(q, o->token);
 }
@@ -199,7 +213,8 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
 					     "Bearer realm=\"lockstep\"");
 		ls_http_reply_error(msg, SOUP_STATUS_UNAUTHORIZED,
-				    "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
+				    "this server needs its token: Authorization: Bearer TOKEN (or ?token=TOKEN, for "
+				    "GET only)");
 		return;
 	}
 	const char *method = soup_server_message_get_method(msg);
@@ -378,7 +393,18 @@ static int server_start(void *impl, struct ls_setq *q, char **err)
 	return 0;
 }
 
-/* Server thread: WHEP's viewers end while the loop still runs. */
+/* Server thread: WHEP's viewers, the paused recordings requests and the
+ * console's live feeds end while the loop still runs. */
+static gboolean closed(gpointer data)
+{
+	struct server_out *o = data;
+	g_mutex_lock(&o->lock);
+	o->whep_closed = true;
+	g_cond_signal(&o->closed_cond);
+	g_mutex_unlock(&o->lock);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean close_whep(gpointer data)
 {
 	struct server_out *o = data;
@@ -387,10 +413,11 @@ static gboolean close_whep(gpointer data)
 	if (o->rec)
 		ls_recordings_close(o->rec);
 	ls_console_close(o->console);
-	g_mutex_lock(&o->lock);
-	o->whep_closed = true;
-	g_cond_signal(&o->closed_cond);
-	g_mutex_unlock(&o->lock);
+	/* a moment for the ended feeds' last chunks to be written */
+	GSource *s = g_timeout_source_new(150);
+	g_source_set_callback(s, closed, o, NULL);
+	g_source_attach(s, o->loop.ctx);
+	g_source_unref(s);
 	return G_SOURCE_REMOVE;
 }
 
@@ -429,6 +456,8 @@ static void server_stats_json(void *impl, GString *j)
 			       g_atomic_int_get(&o->refused));
 	if (o->whep)
 		ls_whep_stats_json(o->whep, j);
+	if (o->console)
+		ls_console_stats_json(o->console, j);
 }
 
 static void server_free(void *impl)
