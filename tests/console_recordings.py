@@ -113,7 +113,7 @@ window.__readStamp = window.__readStamp || function (ctx, x, y, w, h) {
 // with the player's own account, in one go (between two paints)
 window.__tiles = function () {
   const P = window.lsPlayer, out = { shownSlot: P.shownSlot, slot: P.slot, shown: { ...P.shown }, read: {},
-    painted: P.painted, at: performance.now() };
+    painted: P.painted, at: performance.now(), clock: P.clock() };
   for (const [c, t] of Object.entries(P.tiles)) {
     const b = t.box;
     out.read[c] = b ? window.__readStamp(t.canvas.getContext("2d"), b.x, b.y, b.w, b.h) : null;
@@ -233,6 +233,9 @@ def _setup():
     d_gaps = [g for g in cams["d"]["gaps"] if g not in cams["a"]["gaps"]]
     assert d_gaps and max(z - a + 1 for a, z in d_gaps) >= 60, (cams["d"]["gaps"], cams["a"]["gaps"])
     STATE["d_gap"] = max(d_gaps, key=lambda g: g[1] - g[0])
+    # the rig keeps recording, and each camera's segment closes on its own
+    # thread: checks stay at or before every camera's last closed slot
+    STATE["hi"] = min(c["last_slot"] for c in ix["cameras"])
     STATE["index"] = ix
 
 
@@ -283,14 +286,20 @@ def ranges(text):
 
 
 def click_timeline(b, n):
-    """A click on the timeline at slot n; the slot the player went to."""
+    """A click on the timeline at slot n; the slot the player went to. The
+    page may rescale its timeline between reading x and the click (it
+    refreshes the index of a rig that is recording): then once more."""
     from selenium.webdriver.common.action_chains import ActionChains
-    x, y = b.js("return [lsPlayer.xOfSlot(arguments[0]), lsPlayer.timelineY()]", n)
-    tl = b.d.find_element("id", "timeline")
-    r = b.js("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]", tl)
-    ActionChains(b.d).move_to_element_with_offset(tl, int(x - r[0] - r[2] / 2), int(y - r[1] - r[3] / 2)) \
-        .click().perform()
-    return b.js("return lsPlayer.slot")
+    for _ in range(3):
+        x, y = b.js("return [lsPlayer.xOfSlot(arguments[0]), lsPlayer.timelineY()]", n)
+        tl = b.d.find_element("id", "timeline")
+        r = b.js("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]", tl)
+        ActionChains(b.d).move_to_element_with_offset(tl, int(x - r[0] - r[2] / 2), int(y - r[1] - r[3] / 2)) \
+            .click().perform()
+        got = b.js("return lsPlayer.slot")
+        if abs(got - n) <= 1:
+            break
+    return got
 
 
 @test
@@ -311,12 +320,13 @@ def index_api_matches_sqlite():
     # missing: the union of the rows' own text, in the window
     want = []
     for first, last, missing, _ in db_rows("d"):
-        want += [[max(a, first), min(b, last)] for a, b in ranges(missing)]
+        if first <= cams["d"]["last_slot"]:  # closed when the API answered
+            want += [[max(a, first), min(b, last)] for a, b in ranges(missing)]
     assert cams["d"]["missing"] == want and len(want) >= 5, (cams["d"]["missing"], want)
     for c in "abcd":
         segs = [[s["first_slot"], s["last_slot"]] for s in cams[c]["segments"] if s["state"] in
                 ("complete", "protected")]
-        assert segs == [[r[0], r[1]] for r in db_rows(c)], c
+        assert segs == [[r[0], r[1]] for r in db_rows(c) if r[0] <= cams[c]["last_slot"]], c
     assert ix["version"] == 1 and ix["first_slot"] == min(s["first_slot"] for c in cams.values()
                                                           for s in c["segments"])
     # a window, in slots and in ns
@@ -340,7 +350,7 @@ def jpeg_api_is_the_slot():
     rng = random.Random(3)
     n0 = ix["first_slot"]
     checked = 0
-    for n in [n0, n0 + 1, n0 + 2] + [rng.randint(n0, ix["last_slot"]) for _ in range(6)]:
+    for n in [n0, n0 + 1, n0 + 2] + [rng.randint(n0, STATE["hi"]) for _ in range(6)]:
         for cam in "abcd":
             st, hd, body = http("/api/v1/recordings/%s/%d.jpg?w=320" % (cam, n), raw=True)
             if no_frame(ix, cam, n):
@@ -370,6 +380,7 @@ def seek_every_tile_same_slot():
     rng = random.Random(5)
     # the page's range: the index it loaded (the rig keeps recording)
     first, last = b.js("return [lsPlayer.first, lsPlayer.last]")
+    last = min(last, STATE["hi"])
     for i in range(8):
         want = rng.randint(first, last)
         n = click_timeline(b, want) if i % 2 == 0 else (b.js("lsPlayer.seek(arguments[0])", want) or want)
@@ -391,18 +402,20 @@ def play_and_check(b, ix, speed, secs):
     p1, skipped, fetch = b.js("lsPlayer.pause(); return [lsPlayer.painted, lsPlayer.skipped, lsPlayer.fetchMs]")
     for t in samples:
         check_tiles(t, ix, "playing %gx" % speed)
-    moved = samples[-1]["shownSlot"] - samples[0]["shownSlot"]
     dt = (samples[-1]["at"] - samples[0]["at"]) / 1000
-    rate = moved / dt
+    rate = (samples[-1]["clock"] - samples[0]["clock"]) / dt
+    lag = sorted(t["clock"] - t["shownSlot"] for t in samples)
     distinct = len({t["shownSlot"] for t in samples})
     fetch = sorted(fetch)
-    print("# %gx: %d samples read, %d slots among them; the player moved %.1f slots/s (clock %.0f), painted %d "
-          "grids in %.1f s, skipped %d slots; a set of 4 pictures took %.0f ms (median)" % (
-              speed, len(samples), distinct, rate, 30 * speed, p1 - p0, secs, skipped, fetch[len(fetch) // 2]),
-          flush=True)
-    # the clock runs at speed x rate (it skips what it cannot fetch in time)
-    assert 0.8 * 30 * speed <= rate <= 1.1 * 30 * speed, rate
-    assert distinct >= 0.5 * len(samples), distinct
+    print("# %gx: %d samples read, %d slots among them; the clock ran at %.1f slots/s, the grid %d slots behind "
+          "it (median); painted %d grids in %.1f s, skipped %d slots; a set of 4 pictures took %.0f ms (median)" % (
+              speed, len(samples), distinct, rate, lag[len(lag) // 2], p1 - p0, secs, skipped,
+              fetch[len(fetch) // 2]), flush=True)
+    # the clock runs at speed x rate; the grid follows it, skipping what it
+    # could not fetch in time (this machine may be busy: loose bounds)
+    assert 0.95 * 30 * speed <= rate <= 1.05 * 30 * speed, rate
+    assert 0 <= lag[len(lag) // 2] <= 30 * speed, lag
+    assert distinct >= 0.5 * len(samples) and p1 - p0 >= 5 * secs, (distinct, p1 - p0)
 
 
 @test
@@ -427,7 +440,7 @@ def gap_camera_no_data_exactly_where_missing():
     slots = {g0 - 1, g0, g0 + 1, (g0 + g1) // 2, g1 - 1, g1, g1 + 1}
     for a, z in d["missing"][:8]:
         slots |= {a - 1, a, z, z + 1}
-    slots = sorted(n for n in slots if ix["first_slot"] <= n <= ix["last_slot"])
+    slots = sorted(n for n in slots if ix["first_slot"] <= n <= STATE["hi"])
     nodata = 0
     for n in slots:
         b.js("lsPlayer.seek(arguments[0])", n)
@@ -453,14 +466,19 @@ def export_from_the_page_plays():
     first = ix["first_slot"]
     a_want, z_want = first + 40, first + 100
     tl = b.d.find_element("id", "timeline")
-    r = b.js("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]", tl)
-    x0, x1, y = b.js("return [lsPlayer.xOfSlot(arguments[0]), lsPlayer.xOfSlot(arguments[1]), "
-                     "lsPlayer.timelineY()]", a_want, z_want)
-    ox, oy = -r[2] / 2 - r[0], -r[3] / 2 - r[1]
-    ActionChains(b.d).move_to_element_with_offset(tl, int(x0 + ox), int(y + oy)).click_and_hold() \
-        .move_by_offset(int((x1 - x0) / 2), 0).move_by_offset(int((x1 - x0) / 2), 0).release().perform()
-    sel = b.js("return lsPlayer.selection")
-    assert sel and abs(sel[0] - a_want) <= 1 and abs(sel[1] - z_want) <= 1, sel
+    for _ in range(3):  # once more if the timeline rescaled meanwhile (see click_timeline)
+        r = b.js("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]", tl)
+        x0, x1, y = b.js("return [lsPlayer.xOfSlot(arguments[0]), lsPlayer.xOfSlot(arguments[1]), "
+                         "lsPlayer.timelineY()]", a_want, z_want)
+        ox, oy = -r[2] / 2 - r[0], -r[3] / 2 - r[1]
+        start = round(x0 + ox)
+        half = round((x1 - x0) / 2)
+        ActionChains(b.d).move_to_element_with_offset(tl, start, round(y + oy)).click_and_hold() \
+            .move_by_offset(half, 0).move_by_offset(round(x1 + ox) - start - half, 0).release().perform()
+        sel = b.js("return lsPlayer.selection")
+        if sel and abs(sel[0] - a_want) <= 1 and abs(sel[1] - z_want) <= 1:
+            break
+    assert sel and abs(sel[0] - a_want) <= 1 and abs(sel[1] - z_want) <= 1, (sel, a_want, z_want)
     b.d.find_element("id", "export").click()
     wait(b, "document.querySelectorAll('#export-out a').length >= 6", 60)
     links = b.js("return [...document.querySelectorAll('#export-out a')].map(a => a.getAttribute('href'))")

@@ -8,7 +8,9 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Access units handed to the decoder ahead of the picture asked for: a
  * frame-threaded decoder holds a few before the first comes out. */
@@ -16,6 +18,7 @@
 #define WAIT_NS (5 * GST_SECOND)      /* longest wait for one picture: then the decoder is stuck */
 #define IDLE_US (60 * G_USEC_PER_SEC) /* a decoder unused this long is freed */
 #define JPEG_QUALITY 85
+#define NICE 10 /* decoding for a browser gives way to the rig */
 
 struct decoder {
 	char *camera;       /* immutable */
@@ -123,6 +126,22 @@ void ls_playback_free(struct ls_playback **pp)
 	*pp = NULL;
 }
 
+/* Sync bus handler, on the thread that posts: a streaming thread of ours
+ * starting is niced (libav's decoder threads, made from it, inherit it).
+ * Every message is dropped: nobody reads these buses, and a decoder lives
+ * as long as someone plays. */
+static GstBusSyncReply on_message(GstBus *bus, GstMessage *m, gpointer data)
+{
+	GstStreamStatusType type;
+	GstElement *owner;
+	if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_STREAM_STATUS) {
+		gst_message_parse_stream_status(m, &type, &owner);
+		if (type == GST_STREAM_STATUS_TYPE_ENTER)
+			setpriority(PRIO_PROCESS, (id_t)gettid(), NICE);
+	}
+	return GST_BUS_DROP;
+}
+
 /* Builds @desc with an appsrc "src" (when @src) or a filesrc "f" reading
  * @location, and an appsink "sink", playing. */
 static GstElement *launch(const char *desc, GstAppSrc **src, const char *location, GstAppSink **sink)
@@ -135,6 +154,9 @@ static GstElement *launch(const char *desc, GstAppSrc **src, const char *locatio
 			gst_object_unref(p);
 		return NULL;
 	}
+	GstBus *bus = gst_element_get_bus(p);
+	gst_bus_set_sync_handler(bus, on_message, NULL, NULL);
+	gst_object_unref(bus);
 	if (src)
 		*src = GST_APP_SRC(gst_bin_get_by_name(GST_BIN(p), "src"));
 	if (location) {

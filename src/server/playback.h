@@ -18,7 +18,8 @@
  * same slot again (a paused player redrawing) costs nothing.
  *
  * Threads: any thread may call ls_playback_jpeg (the server's worker
- * pool); each decoder is used by one caller at a time (`lock`), so two
+ * pool, at nice 10; the pipelines' streaming threads too: decoding for a
+ * browser gives way to the rig); each decoder is used by one caller at a time (`lock`), so two
  * callers for the same camera use two decoders. */
 #ifndef LS_PLAYBACK_H
 #define LS_PLAYBACK_H

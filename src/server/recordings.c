@@ -25,7 +25,8 @@
  *
  * Threads: requests arrive on the server thread (its GMainContext, @ctx).
  * Reading the index, decoding and exporting run in a pool of POOL_THREADS
- * workers while the message is paused; each job ends on the server thread
+ * workers (at nice WORKER_NICE, so a browser never takes the rig's CPU)
+ * while the message is paused; each job ends on the server thread
  * (g_main_context_invoke), which answers and unpauses it. A job is
  * reference counted: the server thread's list `jobs`, the worker and the
  * invoke each hold one. ls_recordings_close (server thread) answers every
@@ -36,6 +37,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,9 @@
 #include "server.h"
 
 #define POOL_THREADS 2
+/* the workers' nice value: decoding for a browser gives way to the rig
+ * (the threads of the pipelines they build inherit it) */
+#define WORKER_NICE 10
 #define BODY_MAX 65536  /* bytes of a POST body */
 #define CLIP_MAX_S 1800 /* longest clip a POST may ask for, s */
 #define JPEG_MIN_W 16   /* ?w= bounds */
@@ -882,6 +887,11 @@ static void work(gpointer data, gpointer user)
 {
 	struct job *j = data;
 	struct ls_recordings *r = user;
+	static _Thread_local bool niced;
+	if (!niced) {
+		setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE); /* Linux: per thread */
+		niced = true;
+	}
 	if (g_atomic_int_get(&r->closed)) {
 		job_fail(j, SOUP_STATUS_SERVICE_UNAVAILABLE, g_strdup("the rig is stopping"));
 	} else if (j->kind == JOB_LIST) {
@@ -890,10 +900,11 @@ static void work(gpointer data, gpointer user)
 		do_jpeg(r, j);
 	} else if (j->kind == JOB_CLIP) {
 		do_clip(r, j);
-		g_atomic_int_set(&r->exporting, 0);
 	} else {
 		do_clips(r, j);
 	}
+	if (j->kind == JOB_CLIP)
+		g_atomic_int_set(&r->exporting, 0);
 	struct finish *f = g_new(struct finish, 1);
 	f->r = r;
 	f->j = j; /* the worker's reference, dropped by finish_free */

@@ -38,6 +38,7 @@ const P = window.lsPlayer = {
   play: () => play(),
   pause: () => pause(),
   setSpeed: x => setSpeed(x),
+  clock: () => (P.playing ? Math.min(P.last, clockAt(performance.now())) : P.slot), // the slot the clock is at
   xOfSlot: n => xOfSlot(n),   // client x of slot n on the timeline
   timelineY: () => $("timeline").getBoundingClientRect().top + AXIS_H + 2,
   exportClip: (a, b) => exportClip(a, b),
@@ -88,7 +89,8 @@ async function loadIndex() {
   rec = r;
   P.cameras = r.cameras.map(c => c.name);
   const slider = $("slider");
-  const whole = !view || (view[0] === P.first && view[1] === P.last);
+  // a view of the whole recording grows with it, unless a press is under way
+  const whole = !view || (view[0] === P.first && view[1] === P.last && !down);
   P.first = r.first_slot;
   P.last = r.last_slot;
   if (P.first !== null) {
@@ -411,9 +413,10 @@ function setSelection(sel) {
   drawTimeline();
 }
 
+let down = null; // a press on the timeline: {x, t, dragging}
+
 function timelineEvents() {
   const c = $("timeline");
-  let down = null;
   c.addEventListener("mousedown", e => {
     if (P.first === null || e.button !== 0) return;
     const g = tlGeom();
