@@ -108,14 +108,15 @@ def main():
             painted.append(n)
             time.sleep(rng.uniform(0.2, 0.5))
         fetch = b.js("return lsPlayer.fetchMs")
-        print("clicks: %d at random points of a %d s, 4-camera recording (slots %d..%d)" % (
-            CLICKS, RECORD_S, first, last))
+        print("clicks: %d at random points of a %d s, 4-camera recording (slots %d..%d); load average %.1f" % (
+            CLICKS, RECORD_S, first, last, os.getloadavg()[0]))
         print("click -> all 4 tiles painted with that slot: p50 %.0f ms, p95 %.0f ms, max %.0f ms (goal <= 500 ms)"
               % (pct(lat, 50), pct(lat, 95), max(lat)))
         print("of which fetching the 4 pictures (the page's own timing, last 50 sets): p50 %.0f ms, max %.0f ms" % (
             pct(fetch, 50), max(fetch)))
         print("grids read back from the pixels with a tile on another slot: %d of %d" % (bad, CLICKS))
-        print("goal %s" % ("met" if pct(lat, 95) <= 500 else "MISSED"))
+        print("goal (p95) %s; max %s" % ("met" if pct(lat, 95) <= 500 else "MISSED",
+                                         "under it" if max(lat) <= 500 else "over it"))
     finally:
         if b:
             b.close()
