@@ -41,3 +41,5 @@ echo "== WHEP in Chromium: glass-to-glass latency against the encoder+decoder fl
 /usr/bin/python3 bench/whep.py "$build" 20 2
 echo "== console: recordings timeline click to every one of 4 tiles painted with that slot, 30 clicks"
 /usr/bin/python3 bench/console_seek.py "$build" 30 30
+echo "== console: lockstep's CPU with 8 cameras, without and with the console (Health, Live) open in Chromium"
+/usr/bin/python3 bench/console_cpu.py "$build" 15 2

@@ -326,6 +326,8 @@ def api_feed_config_cameras_and_token():
     assert st == 401, st
     st, _, _ = http(base + "/health")
     assert st == 401, st
+    st, _, body = http(base + "/ui/common.js")  # scripts and styles hold no data: no token
+    assert st == 200 and "export" in body, st
     st, hd, body = http(base + "/api/v1/config?token=" + tok)
     assert st == 200, (st, body)
     c = json.loads(body)
