@@ -7,8 +7,8 @@
   jitter; camera d drops 8 % of its frames, so its recording has slots
   where it had no frame) recorded in three runs of lockstep on one [record]
   dir: all four, then a, b and c only (camera d has a gap), then all four
-  again with [server] (and a token), which keeps recording while the page
-  is tested.
+  again with [server] and a token (the page opened with ?token=), which
+  keeps recording while the page is tested.
 
   - the index API: every camera's segments, d's gap and missing slots the
     same as the SQLite index says; pictures read back from their clock
@@ -157,7 +157,7 @@ def record_run(name, cams, secs):
     assert p.returncode == 0, p.stderr[-2000:]
 
 
-def http(path, method="GET", body=None, ctype=None, token=None, raw=False):
+def http(path, method="GET", body=None, ctype=None, token=TOKEN, raw=False):
     """(status, headers, body) of one request to the serving rig."""
     h = {}
     if ctype:
@@ -201,7 +201,7 @@ def _setup():
     record_run("one", "abcd", 4)
     record_run("two", "abc", 3)
     port = lsrun.free_port()
-    r = lsrun.RigDir(LS, TMP, "three", cfg_text("abcd", port))
+    r = lsrun.RigDir(LS, TMP, "three", cfg_text("abcd", port, TOKEN))
     CLEANUP.append(r.kill)
     assert r.wait_line(r"^server: http://", 0, 15), r.text()
     STATE["rig"] = r
@@ -224,7 +224,7 @@ def _setup():
     # chromedriver's CDP door (webdriver.Remote has no execute_cdp_cmd)
     b.d.command_executor._commands["cdp"] = ("POST", "/session/$sessionId/goog/cdp/execute")
     b.d.execute("cdp", {"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": ERRORS_JS}})
-    b.d.get(STATE["base"] + "/recordings")
+    b.d.get(STATE["base"] + "/recordings?token=" + TOKEN)
     wait(b, "window.lsPlayer && window.lsPlayer.painted > 0", 20)
     b.js(READ_JS)
     ix = api("/api/v1/recordings")
@@ -609,6 +609,8 @@ def http_traversal_and_bad_requests():
     assert st == 400 and "zz" in body, (st, body)
     st, _, body = http("/api/v1/clips?token=x", "POST", ok, "application/json")
     assert st == 401, (st, body)
+    st, _, body = http("/api/v1/recordings", token=None)
+    assert st == 401, (st, body)
     st, hd, body = http("/api/v1/recordings", "DELETE")
     assert st == 405 and "GET" in hd["Allow"], (st, body)
     for q in ["?from=x", "?from=5&to=1", "?from=1&from_ns=1", "?bogus=1"]:
@@ -655,13 +657,13 @@ def token_rig_post_needs_the_header():
     base = "http://127.0.0.1:%d" % port
     n = STATE["index"]["first_slot"] + 200
     body = json.dumps({"from": n, "to": n + 20, "cameras": ["a"]})
-    st, _, text = http(base + "/api/v1/recordings")
+    st, _, text = http(base + "/api/v1/recordings", token=None)
     assert st == 401, (st, text)
-    st, _, text = http(base + "/api/v1/clips?token=" + TOKEN, "POST", body, "application/json")
+    st, _, text = http(base + "/api/v1/clips?token=" + TOKEN, "POST", body, "application/json", token=None)
     assert st == 401 and "Authorization" in text, (st, text)
     st, _, text = http(base + "/api/v1/clips", "POST", body, "application/json", token=TOKEN)
     assert st == 201, (st, text)
-    st, _, text = http(base + "/api/v1/recordings/a/%d.jpg?token=%s" % (n, TOKEN), raw=True)
+    st, _, text = http(base + "/api/v1/recordings/a/%d.jpg?token=%s" % (n, TOKEN), token=None, raw=True)
     assert st == 200 and text[:2] == b"\xff\xd8", st
     r.stop()
 
