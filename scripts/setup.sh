@@ -40,8 +40,8 @@ PKGS=(
 	clang-format
 	# [output rtsp]: GStreamer's RTSP server library (C headers)
 	libgstrtspserver-1.0-dev
-	# [server]: the HTTP server (libsoup 3)
-	libsoup-3.0-dev
+	# [server]: the HTTP server (libsoup 3) and its JSON (json-glib)
+	libsoup-3.0-dev libjson-glib-dev
 	# tests: a self-signed certificate for the HTTPS test
 	openssl
 	# [server] WHEP: webrtcbin's C API (and its SDP, from -base), ICE (libnice)
