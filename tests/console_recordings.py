@@ -525,6 +525,10 @@ def export_from_the_page_plays():
         assert z.read("a.mp4") == fh.read()
     lst = api("/api/v1/clips")
     assert lst["clips"][0]["id"] == cid, lst
+    # the export is an event like [detect]'s clips, for the Events page and the bus
+    ev = [e for e in api("/api/v1/events?kind=clip-ready")["events"] if e.get("clip") == cid]
+    assert len(ev) == 1 and ev[0]["what"] == "export" and ev[0]["first_slot"] == clip["first_slot"] and \
+        ev[0]["last_slot"] == clip["last_slot"] and ev[0]["manifest"].endswith("manifest.json"), ev
     STATE["clip"] = clip
     print("# clip %s: slots %d..%d (asked %d..%d), %d cameras" % (cid, clip["first_slot"], clip["last_slot"],
                                                                  sel[0], sel[1], len(clip["cameras"])), flush=True)

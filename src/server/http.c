@@ -356,7 +356,7 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 	}
 	{
 		char *why = NULL;
-		o->rec = ls_recordings_new(o->cfg, o->loop.ctx, &why);
+		o->rec = ls_recordings_new(o->cfg, o->loop.ctx, ctx, &why);
 		if (why) {
 			*err = why;
 			goto fail;

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "output_ctx.h"
 #include "playback.h"
 #include "recorder.h"
 #include "server.h"
@@ -84,6 +85,7 @@ struct ls_recordings {
 	char *dir;     /* [record] dir */
 	char *exports; /* DIR/exports */
 	GMainContext *ctx;
+	const struct ls_output_ctx *events; /* where exports are reported */
 	GThreadPool *pool;
 	struct ls_playback *play;
 	GMutex index_lock; /* protects idx (opened on first use by a worker) */
@@ -831,10 +833,25 @@ static void do_clip(struct ls_recordings *r, struct job *j)
 		g_printerr("server: clip %s: no zip: %s\n", id, g_strerror(-rc));
 	g_ptr_array_unref(files);
 	j->json = clip_json(r, id);
-	if (!j->json)
+	if (!j->json) {
 		job_fail(j, SOUP_STATUS_INTERNAL_SERVER_ERROR, g_strdup_printf("clip %s: no manifest written", id));
-	else
+	} else {
 		j->status = SOUP_STATUS_CREATED;
+		/* the events service: the clip is ready, as [detect]'s are */
+		char *manifest = g_build_filename(outdir, "manifest.json", NULL);
+		GString *f = g_string_new("\"what\":\"export\",\"clip\":");
+		ls_http_json_str(f, id);
+		g_string_append_printf(f, ",\"first_slot\":%lld,\"last_slot\":%lld,\"frames\":%lld,\"dir\":",
+				       (long long)res.first_slot, (long long)res.last_slot, (long long)res.frames);
+		ls_http_json_str(f, outdir);
+		g_string_append(f, ",\"manifest\":");
+		ls_http_json_str(f, manifest);
+		char *fields = g_string_free(f, FALSE);
+		if (r->events)
+			ls_output_ctx_event(r->events, "clip-ready", fields);
+		g_free(fields);
+		g_free(manifest);
+	}
 out:
 	g_free(outdir);
 	g_free(id);
@@ -1256,7 +1273,8 @@ void ls_recordings_request(struct ls_recordings *r, SoupServerMessage *msg, cons
 
 /* ---- life ------------------------------------------------------------------- */
 
-struct ls_recordings *ls_recordings_new(const struct ls_config *cfg, GMainContext *ctx, char **err)
+struct ls_recordings *ls_recordings_new(const struct ls_config *cfg, GMainContext *ctx,
+					const struct ls_output_ctx *octx, char **err)
 {
 	if (!cfg->record)
 		return NULL;
@@ -1264,6 +1282,7 @@ struct ls_recordings *ls_recordings_new(const struct ls_config *cfg, GMainContex
 	struct ls_recordings *r = g_new0(struct ls_recordings, 1);
 	r->cfg = cfg;
 	r->ctx = g_main_context_ref(ctx);
+	r->events = octx;
 	r->dir = g_strdup(cfg->record->dir);
 	r->exports = g_build_filename(cfg->record->dir, "exports", NULL);
 	r->play = ls_playback_new(cfg->record->dir, cfg->rate);

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "ls_frameset.h"
 
+struct ls_output_ctx;
+
 /** Appends @s to @g as a JSON string (quotes and escapes). */
 void ls_http_json_str(GString *g, const char *s);
 /** Answers @msg with @status and {"version":1,"error":TEXT}. */
@@ -26,7 +28,6 @@ void ls_http_reply_resource(SoupServerMessage *msg, const char *name, const char
 
 /* console.c: the console's live feed (server-sent events), its events and
  * statistics history, thumbnails and the running config (/api/v1/...). */
-struct ls_output_ctx;
 struct ls_console;
 /** Subscribes to @octx's statistics, events and detections. @ctx is the
  *  server thread's context. */
@@ -52,8 +53,10 @@ void ls_metrics_text(GString *out, const struct ls_config *cfg, const char *stat
  * clip export (/api/v1/clips...), for the console's synchronized player. */
 struct ls_recordings;
 /** NULL without [record] (and *err NULL), or NULL with *err set. @ctx is
- *  the server thread's context: a paused message is finished there. */
-struct ls_recordings *ls_recordings_new(const struct ls_config *cfg, GMainContext *ctx, char **err);
+ *  the server thread's context: a paused message is finished there; an
+ *  export is reported to @octx's events service ("clip-ready"). */
+struct ls_recordings *ls_recordings_new(const struct ls_config *cfg, GMainContext *ctx,
+					const struct ls_output_ctx *octx, char **err);
 /** Server thread: answers a request whose @path starts with
  *  /api/v1/recordings or /api/v1/clips. Long work runs off the server
  *  thread (the message is paused meanwhile). */
