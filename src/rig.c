@@ -14,6 +14,7 @@
 #include "output.h"
 #include "redact.h"
 #include "source.h"
+#include "values.h"
 
 #define RING_FRAMES 64
 #define PCTL_SAMPLES 4096
@@ -96,20 +97,6 @@ static void on_set(struct ls_frameset *set, void *user)
 
 static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, const struct ls_source_counters *sc);
 
-static void json_escape(GString *s, const char *v)
-{
-	g_string_append_c(s, '"');
-	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			g_string_append_printf(s, "\\%c", *v);
-		else if ((unsigned char)*v < 0x20)
-			g_string_append_printf(s, "\\u%04x", *v);
-		else
-			g_string_append_c(s, *v);
-	}
-	g_string_append_c(s, '"');
-}
-
 /* Builds the per-second record; aligner thread. The strings go to the
  * writer thread. */
 static void stats_tick(struct rig *r, int64_t now, bool final)
@@ -147,7 +134,7 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 	g_string_append(j, "\"missing\":{");
 	GString *miss_txt = g_string_new("");
 	for (unsigned c = 0; c < r->ncams; c++) {
-		json_escape(j, r->cfg->cams[c].name);
+		ls_json_str(j, r->cfg->cams[c].name);
 		g_string_append_printf(j, ":%llu%s", (unsigned long long)missing[c], c + 1 < r->ncams ? "," : "");
 		if (missing[c])
 			g_string_append_printf(miss_txt, " %s=%llu", r->cfg->cams[c].name,
@@ -160,7 +147,7 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 		ls_source_counters(r->sources[c], &sc);
 		enum ls_source_state st = ls_source_state(r->sources[c]);
 		camera_event(r, c, st, &sc);
-		json_escape(j, r->cfg->cams[c].name);
+		ls_json_str(j, r->cfg->cams[c].name);
 		g_string_append_printf(j,
 				       ":{\"state\":\"%s\",\"frames\":%llu,\"ring_full\":%llu,\"pool_empty\":%llu,"
 				       "\"camera_drops\":%llu,\"reconnects\":%llu,\"outages\":%llu,\"outage_s\":%.3f,"
@@ -188,7 +175,7 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 	}
 	g_string_append(j, "},\"outputs\":{");
 	for (unsigned i = 0; i < r->noutputs; i++) {
-		json_escape(j, r->outputs[i].name);
+		ls_json_str(j, r->outputs[i].name);
 		g_string_append_printf(j, ":{\"dropped\":%llu", (unsigned long long)ls_setq_dropped(r->outputs[i].q));
 		if (r->outputs[i].ops->stats_json)
 			r->outputs[i].ops->stats_json(r->outputs[i].impl, j);
@@ -244,7 +231,7 @@ static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, con
 	if (!up && !down)
 		return; /* starting, idle: neither */
 	GString *f = g_string_new("\"camera\":");
-	json_escape(f, r->cfg->cams[c].name);
+	ls_json_str(f, r->cfg->cams[c].name);
 	g_string_append_printf(f, ",\"state\":\"%s\",\"outages\":%llu,\"outage_s\":%.3f", ls_source_state_name(st),
 			       (unsigned long long)sc->outages, (double)sc->outage_ns / 1e9);
 	ls_output_ctx_event(r->ctx, up ? "camera-up" : "camera-down", f->str);

@@ -179,3 +179,17 @@ int ls_value_parse_rate(const char *s, struct ls_rate *out, char **err)
 	*out = r;
 	return 0;
 }
+
+void ls_json_str(GString *g, const char *s)
+{
+	g_string_append_c(g, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(g, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(g, "\\u%04x", *p);
+		else
+			g_string_append_c(g, (char)*p);
+	}
+	g_string_append_c(g, '"');
+}

@@ -44,4 +44,9 @@ int ls_value_parse_rate(const char *s, struct ls_rate *out, char **err);
  *  an exact decimal without trailing zeros: 4500000 ns in ms is "4.5". */
 void ls_value_format_fixed(char *buf, size_t size, int64_t ns, int64_t unit_ns);
 
+/** Appends @s to @g as a JSON string: quoted, with '"', '\\' and control
+ *  characters escaped (UTF-8 passes through). Shared by everything that
+ *  writes JSON by hand: --stats-json, events, detections, the server. */
+void ls_json_str(GString *g, const char *s);
+
 #endif

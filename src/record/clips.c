@@ -7,6 +7,7 @@
 #include "ls_time.h"
 #include "output_ctx.h"
 #include "recorder.h"
+#include "values.h"
 
 /* A clip waiting for its post-roll to be recorded. */
 struct clip_req {
@@ -40,21 +41,6 @@ struct ls_clipper {
 
 void ls_clipper_set_events(struct ls_clipper *c, const struct ls_output_ctx *ctx) { c->ctx = ctx; }
 
-/* Appends @s as a JSON string. */
-static void json_str(GString *g, const char *s)
-{
-	g_string_append_c(g, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(g, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(g, "\\u%04x", *p);
-		else
-			g_string_append_c(g, (char)*p);
-	}
-	g_string_append_c(g, '"');
-}
-
 /* The export thread: "clip-ready" or "clip-failed" for clip @c. */
 static void clip_event(struct ls_clipper *o, const struct clip_req *c, const char *outdir, int rc,
 		       const struct ls_clip_result *res, const char *err)
@@ -62,20 +48,20 @@ static void clip_event(struct ls_clipper *o, const struct clip_req *c, const cha
 	if (!o->ctx)
 		return;
 	GString *f = g_string_new("\"camera\":");
-	json_str(f, c->cam < o->ncams ? o->names[c->cam] : "");
+	ls_json_str(f, c->cam < o->ncams ? o->names[c->cam] : "");
 	g_string_append(f, ",\"what\":");
-	json_str(f, c->what);
+	ls_json_str(f, c->what);
 	if (rc < 0) {
 		g_string_append(f, ",\"error\":");
-		json_str(f, err ? err : "failed");
+		ls_json_str(f, err ? err : "failed");
 		ls_output_ctx_event(o->ctx, "clip-failed", f->str);
 	} else {
 		g_string_append_printf(f, ",\"first_slot\":%lld,\"last_slot\":%lld,\"frames\":%lld,\"dir\":",
 				       (long long)res->first_slot, (long long)res->last_slot, (long long)res->frames);
-		json_str(f, outdir);
+		ls_json_str(f, outdir);
 		char *manifest = g_build_filename(outdir, "manifest.json", NULL);
 		g_string_append(f, ",\"manifest\":");
-		json_str(f, manifest);
+		ls_json_str(f, manifest);
 		g_free(manifest);
 		ls_output_ctx_event(o->ctx, "clip-ready", f->str);
 	}

@@ -62,20 +62,6 @@ static void on_stats(void *user, const char *json)
 	g_free(old);
 }
 
-void ls_http_json_str(GString *g, const char *s)
-{
-	g_string_append_c(g, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(g, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(g, "\\u%04x", *p);
-		else
-			g_string_append_c(g, (char)*p);
-	}
-	g_string_append_c(g, '"');
-}
-
 static void reply(SoupServerMessage *msg, guint status, GString *body)
 {
 	soup_server_message_set_status(msg, status, NULL);
@@ -87,7 +73,7 @@ static void reply(SoupServerMessage *msg, guint status, GString *body)
 void ls_http_reply_error(SoupServerMessage *msg, guint status, const char *text)
 {
 	GString *g = g_string_new("{\"version\":1,\"error\":");
-	ls_http_json_str(g, text);
+	ls_json_str(g, text);
 	g_string_append(g, "}\n");
 	reply(msg, status, g);
 }
@@ -121,7 +107,7 @@ static bool authorized(struct server_out *o, SoupServerMessage *msg, GHashTable 
 static void status_json(struct server_out *o, GString *g)
 {
 	g_string_append(g, "{\"version\":1,\"lockstep\":");
-	ls_http_json_str(g, LOCKSTEP_VERSION);
+	ls_json_str(g, LOCKSTEP_VERSION);
 	g_string_append_printf(g, ",\"rate\":{\"num\":%d,\"den\":%d},\"epoch_ns\":%lld,\"now_ns\":%lld",
 			       o->cfg->rate.num, o->cfg->rate.den, (long long)o->cfg->epoch_ns,
 			       (long long)g_get_real_time() * 1000);
@@ -130,9 +116,9 @@ static void status_json(struct server_out *o, GString *g)
 	g_string_append(g, ",\"cameras\":[");
 	for (unsigned c = 0; c < o->cfg->ncams; c++) {
 		g_string_append(g, c ? ",{\"name\":" : "{\"name\":");
-		ls_http_json_str(g, o->cfg->cams[c].name);
+		ls_json_str(g, o->cfg->cams[c].name);
 		g_string_append(g, ",\"kind\":");
-		ls_http_json_str(g, ls_source_kind_name(o->cfg->cams[c].src.kind));
+		ls_json_str(g, ls_source_kind_name(o->cfg->cams[c].src.kind));
 		g_string_append_printf(g, ",\"redact\":%s}", o->cfg->cams[c].redact ? "true" : "false");
 	}
 	g_string_append(g, "],\"stats\":");

@@ -840,12 +840,12 @@ static void do_clip(struct ls_recordings *r, struct job *j)
 		/* the events service: the clip is ready, as [detect]'s are */
 		char *manifest = g_build_filename(outdir, "manifest.json", NULL);
 		GString *f = g_string_new("\"what\":\"export\",\"clip\":");
-		ls_http_json_str(f, id);
+		ls_json_str(f, id);
 		g_string_append_printf(f, ",\"first_slot\":%lld,\"last_slot\":%lld,\"frames\":%lld,\"dir\":",
 				       (long long)res.first_slot, (long long)res.last_slot, (long long)res.frames);
-		ls_http_json_str(f, outdir);
+		ls_json_str(f, outdir);
 		g_string_append(f, ",\"manifest\":");
-		ls_http_json_str(f, manifest);
+		ls_json_str(f, manifest);
 		char *fields = g_string_free(f, FALSE);
 		if (r->events)
 			ls_output_ctx_event(r->events, "clip-ready", fields);

@@ -8,12 +8,11 @@
 #include <libsoup/soup.h>
 
 #include "config.h"
+#include "values.h"
 #include "ls_frameset.h"
 
 struct ls_output_ctx;
 
-/** Appends @s to @g as a JSON string (quotes and escapes). */
-void ls_http_json_str(GString *g, const char *s);
 /** Answers @msg with @status and {"version":1,"error":TEXT}. */
 void ls_http_reply_error(SoupServerMessage *msg, guint status, const char *text);
 

@@ -975,7 +975,7 @@ void ls_whep_stats_json(struct ls_whep *w, GString *j)
 		int viewers = st->viewers;
 		g_mutex_unlock(&st->lock);
 		g_string_append(j, i ? "," : "");
-		ls_http_json_str(j, st->name);
+		ls_json_str(j, st->name);
 		g_string_append_printf(j, ":{\"viewers\":%d,\"sent\":%llu,\"idle\":%llu}", viewers,
 				       (unsigned long long)atomic_load(&st->pushed),
 				       (unsigned long long)atomic_load(&st->idle));
@@ -988,7 +988,7 @@ void ls_whep_status_json(struct ls_whep *w, GString *j)
 	g_string_append(j, ",\"streams\":[");
 	for (unsigned i = 0; i < w->nstreams; i++) {
 		g_string_append(j, i ? "," : "");
-		ls_http_json_str(j, w->streams[i].name);
+		ls_json_str(j, w->streams[i].name);
 	}
 	g_string_append_printf(j, "],\"max_viewers\":%d", w->max_viewers);
 }

@@ -2,6 +2,7 @@
  * one JSON line, class names, and what a detector tells about its model
  * (provider, input size). Built with and without ONNX Runtime. */
 #include "detector_private.h"
+#include "values.h"
 
 #include <stdio.h>
 
@@ -47,21 +48,6 @@ const char *ls_detector_class_name(const struct ls_detector *d, int cls)
 	return buf;
 }
 
-static void json_str(GString *s, const char *v)
-{
-	g_string_append_c(s, '"');
-	for (; *v; v++) {
-		unsigned char ch = (unsigned char)*v;
-		if (ch == '"' || ch == '\\')
-			g_string_append_printf(s, "\\%c", ch);
-		else if (ch < 0x20)
-			g_string_append_printf(s, "\\u%04x", ch);
-		else
-			g_string_append_c(s, (char)ch);
-	}
-	g_string_append_c(s, '"');
-}
-
 void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_result *r, const char *const *names,
 			   GString *out)
 {
@@ -74,7 +60,7 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 			continue;
 		g_string_append(out, first ? "{\"camera\":" : ",{\"camera\":");
 		first = false;
-		json_str(out, names && names[c] ? names[c] : "?");
+		ls_json_str(out, names && names[c] ? names[c] : "?");
 		g_string_append_printf(out, ",\"capture_ns\":%" G_GINT64_FORMAT, r->capture_ns[c]);
 		if (r->motion) {
 			const struct ls_motion_result *m = &r->motion[c];
@@ -92,7 +78,7 @@ void ls_detect_result_json(const struct ls_detector *d, const struct ls_detect_r
 		for (int i = 0; i < r->count[c]; i++) {
 			int64_t tid = r->track_id[(size_t)c * r->max_dets + i];
 			g_string_append(out, i ? ",{\"class\":" : "{\"class\":");
-			json_str(out, ls_detector_class_name(d, dt[i].cls));
+			ls_json_str(out, ls_detector_class_name(d, dt[i].cls));
 			g_string_append_printf(out, ",\"score\":%.3f,\"box\":[%.1f,%.1f,%.1f,%.1f]",
 					       (double)dt[i].score, (double)dt[i].x1, (double)dt[i].y1,
 					       (double)dt[i].x2, (double)dt[i].y2);
