@@ -319,7 +319,7 @@ def http_status_and_error_shape():
     assert code == 200 and hdr["Content-Type"].startswith("application/json"), (code, hdr)
     assert body["version"] == 1 and [c["name"] for c in body["cameras"]] == ["a", "b"], body
     assert body["stats"] and body["stats"]["cameras"]["a"]["state"] == "running", body["stats"]
-    for path, method, want in (("/api/v1/nope", "GET", 404), ("/", "GET", 404), ("/api/v1/status", "POST", 405),
+    for path, method, want in (("/api/v1/nope", "GET", 404), ("/nope", "GET", 404), ("/api/v1/status", "POST", 405),
                                ("/api/v1/status", "DELETE", 405)):
         code, hdr, body = http(url + path, method=method)
         assert code == want, (path, method, code)
