@@ -376,15 +376,16 @@ def api_feed_config_cameras_and_token():
 
 @test
 def thumbnail_of_a_started_track():
-    """[detect] on real footage (vtest.avi, pedestrians): "track-started"
-    events carry the class and a thumbnail: a JPEG of the box, cut from
-    the frameset's frame; the Events page shows it."""
+    """[detect] on real footage (vtest.avi, pedestrians), its motion gate
+    on: "track-started" events carry the class and a thumbnail (a JPEG of
+    the box, cut from the frameset's frame), which the Events page shows;
+    the gate opening is a "motion-on" event."""
     model = os.path.join(ROOT, ".cache/models/centernet.onnx")
     video = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
     if not os.path.exists(model) or not os.path.exists(video):
         raise tap.SkipTest("no CenterNet model or vtest.avi (scripts/setup.sh)")
     r = rig("thumbs", "[camera street]\nuri = file://%s?loop=true\n" % video, rate=5,
-            extra="[detect]\nmodel = %s\nclasses = person\nthreshold = 0.45\nthreads = 2\n" % model)
+            extra="[detect]\nmodel = %s\nclasses = person\nthreshold = 0.45\nthreads = 2\nmotion-gate = on\n" % model)
     ev = until("a track with a thumbnail", lambda: [
         e for e in json.loads(http(r.base + "/api/v1/events?kind=track-started")[2])["events"] if e.get("thumb")], 60, 0.5)
     e = ev[-1]
@@ -398,6 +399,9 @@ def thumbnail_of_a_started_track():
     w, h = im.size
     bw, bh = e["box"][2], e["box"][3]
     assert 8 <= w <= 192 and 8 <= h <= 192 and abs(w / h - bw / bh) < 0.6, (im.size, e["box"])
+    # the motion gate opened on the pedestrians: an event too
+    mo = json.loads(http(r.base + "/api/v1/events?kind=motion-on")[2])["events"]
+    assert mo and mo[-1]["camera"] == "street" and mo[-1]["slot"] > 0, mo
     b = chrome()
     b.d.get(r.base + "/events?kind=track-started")
     until("thumbnail shown", lambda: b.js("return [...document.querySelectorAll('#list img')].some(i => i.complete && i.naturalWidth > 0)"), 15)

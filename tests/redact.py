@@ -4,7 +4,8 @@
 the checker asserts that no personal-data box is ever shown unmasked in any
 output frame; it also reports the over-masking. Then the fail-closed paths
 (latency budget, a dead OCR worker, the canary), the fbdev and x11 sources,
-a run config with redact = on, and bad input.
+a run config with redact = on, its streams (RTSP, WHEP in Chromium) and
+its recordings as the web console serves them, and bad input.
 
 usage: redact.py LOCKSTEP SOURCE_ROOT  (run by meson, TAP on stdout)
 """
@@ -394,6 +395,89 @@ def test_whep_stream_of_redacted_camera():
     off = whep_grab(False, "whep-off")
     print("# the same with redact = off: %d frames, %d leaks" % (off["frames_checked"], off["leaks"]), flush=True)
     assert off["leaks"] > 0, off
+
+
+def console_rig(name, redact_on, seconds, env=None, fetch=True):
+    """A redact = on (or off) file camera of the form scenario, recorded
+    ([record]) and served by [server], for `seconds`; while it runs, every
+    recorded frame is fetched through the console's recordings API
+    (/api/v1/recordings/screen/SLOT.jpg: what the Recordings page shows).
+    Returns (checker result or None, the events the console kept)."""
+    import urllib.error
+    import urllib.request
+    import lsrun
+    d = os.path.join(tmp, name)
+    rec, frames = os.path.join(d, "rec"), os.path.join(d, "frames")
+    os.makedirs(rec)
+    os.makedirs(frames)
+    p = lsrun.free_port()
+    t = truth("form")
+    cfg = os.path.join(d, "a.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
+                "[camera screen]\nuri = file://%s?loop=true\nredact = %s\n"
+                "[redact]\nworkers = 2\n"
+                "[record]\ndir = %s\nsegment-s = 2\n"
+                "[server]\nlisten = 127.0.0.1:%d\n"
+                "[output file]\ncamera = screen\nfile = %s/a.y4m\n"
+                % (os.path.join(corpus(), "form.y4m"), "on" if redact_on else "off", rec, p, d))
+    a = subprocess.Popen([LOCKSTEP, "run", cfg, "--duration", str(seconds), "--quiet"], stderr=subprocess.PIPE,
+                         text=True, env=dict(os.environ, **(env or {})))
+    base = "http://127.0.0.1:%d" % p
+    got = {}
+    events = []
+    try:
+        time.sleep(seconds - 3)
+        with urllib.request.urlopen(base + "/api/v1/recordings", timeout=10) as r:
+            ix = json.loads(r.read())
+        slots = [n for c in ix["cameras"] for sg in c["segments"] for n in range(sg["first_slot"], sg["last_slot"] + 1)
+                 if fetch]
+        for n in slots:
+            try:
+                with urllib.request.urlopen(base + "/api/v1/recordings/screen/%d.jpg" % n, timeout=10) as r:
+                    got[n] = r.read()
+            except urllib.error.HTTPError:
+                pass
+        with urllib.request.urlopen(base + "/api/v1/events?limit=2000", timeout=10) as r:
+            events = json.loads(r.read())["events"]
+    finally:
+        _, a_err = a.communicate(timeout=60)
+    assert a.returncode == 0, a_err
+    if not fetch:
+        return None, events
+    with open(os.path.join(d, "a.y4m.frames.jsonl")) as f:
+        nf = len(t["frames"]) if isinstance(t["frames"], list) else t["frames"]
+        by_slot = {r["slot"]: round(r["stream_ns"] * t["fps"] / 1e9) % nf for r in map(json.loads, f)}
+    from PIL import Image
+    import io
+    index = []
+    for k, n in enumerate(sorted(got)):
+        Image.open(io.BytesIO(got[n])).convert("RGB").save(os.path.join(frames, "f%05d.png" % k))
+        index.append(by_slot.get(n))
+    assert sum(i is not None for i in index) >= 10, "%d recorded frames fetched, %d with a known slot\n%s" % (
+        len(index), sum(i is not None for i in index), a_err)
+    return check("form", d, index, ["--tolerance", "48", "--shrink", "2"], frames=frames), events
+
+
+@suite.test
+def test_console_recordings_of_redacted_camera():
+    """The console never shows an unredacted frame of a redact = on camera,
+    recorded either: every recorded frame fetched through the Recordings
+    page's API has no personal data (the same with redact = off shows the
+    checker sees what the API serves). A redact = on camera whose OCR
+    workers die is an event on the console: redact-full-mask, why
+    ocr-worker-dead."""
+    res, _ = console_rig("console-on", True, 10)
+    print("# recorded frames through /api/v1/recordings: %d frames, %d personal-data boxes checked, %d leaks" % (
+        res["frames_checked"], res["pii_boxes_checked"], res["leaks"]), flush=True)
+    assert res["frames_checked"] >= 10 and res["pii_boxes_checked"] > 0, res
+    assert res["leaks"] == 0, json.dumps(res["leak_list"])
+    off, _ = console_rig("console-off", False, 8)
+    print("# the same with redact = off: %d frames, %d leaks" % (off["frames_checked"], off["leaks"]), flush=True)
+    assert off["leaks"] > 0, off
+    _, events = console_rig("console-dead", True, 6, env={"LOCKSTEP_FAULT_OCR": "fail"}, fetch=False)
+    full = [e for e in events if e["kind"] == "redact-full-mask"]
+    assert full and full[0]["camera"] == "screen" and full[0]["why"] == "ocr-worker-dead", events
 
 
 @suite.test
