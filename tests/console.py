@@ -300,6 +300,8 @@ def event_on_the_page_within_2s():
     st, _, body = http(r.base + "/api/v1/events?kind=camera&camera=cam")
     kinds = {e["kind"] for e in json.loads(body)["events"]}
     assert kinds == {"camera-down", "camera-up"}, kinds
+    st, _, body = http(r.base + "/api/v1/events?kind=camera-up")
+    assert {e["kind"] for e in json.loads(body)["events"]} == {"camera-up"}, body
     st, _, body = http(r.base + "/api/v1/events?before=%d&limit=1" % ids[0])
     assert [e["id"] for e in json.loads(body)["events"]] == [ids[1]], body
     for q in ("limit=0", "limit=x", "before=-1"):

@@ -507,9 +507,11 @@ static void get_events(struct ls_console *c, SoupServerMessage *msg, GHashTable 
 			continue;
 		if (camera && g_strcmp0(camera, e->camera))
 			continue;
-		/* kind=camera matches camera-down and camera-up */
+		/* a kind is matched exactly; a word without '-' names a family:
+		 * kind=camera is camera-down and camera-up, kind=track both
+		 * track kinds (kind=redact-full-mask is not its -end) */
 		if (kind && g_strcmp0(kind, e->kind) &&
-		    !(e->kind && g_str_has_prefix(e->kind, kind) && e->kind[strlen(kind)] == '-'))
+		    (strchr(kind, '-') || !e->kind || !g_str_has_prefix(e->kind, kind) || e->kind[strlen(kind)] != '-'))
 			continue;
 		g_string_append_printf(g, "%s%s", n++ ? "," : "", e->json);
 	}
