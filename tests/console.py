@@ -377,6 +377,28 @@ def api_feed_config_cameras_and_token():
 
 
 @test
+def the_example_config_serves_the_console():
+    """examples/console.ini (its record dir and port moved here) passes
+    lockstep check and serves every page and the recordings."""
+    rec = os.path.join(TMP, "example-rec")
+    os.makedirs(rec)
+    p = lsrun.free_port()
+    text = open(os.path.join(ROOT, "examples/console.ini")).read()
+    text = text.replace("dir = out/console-rec", "dir = " + rec).replace("127.0.0.1:8080", "127.0.0.1:%d" % p)
+    assert ("dir = " + rec) in text and ":%d" % p in text
+    r = Rig("example", text)
+    chk = subprocess.run([LS, "check", os.path.join(r.dir, "rig.ini"), "--no-probe"], capture_output=True, text=True)
+    assert chk.returncode == 0 and ": ok: 4 cameras" in chk.stdout, chk
+    assert r.wait_line(r"^server: http://", 0, 15), r.text()
+    base = "http://127.0.0.1:%d" % p
+    for page in ("/", "/health", "/events", "/recordings", "/config", "/metrics"):
+        st, _, _ = http(base + page)
+        assert st == 200, (page, st)
+    until("a recorded segment", lambda: json.loads(http(base + "/api/v1/recordings")[2])["cameras"], 20, 0.5)
+    r.stop()
+
+
+@test
 def thumbnail_of_a_started_track():
     """[detect] on real footage (vtest.avi, pedestrians), its motion gate
     on: "track-started" events carry the class and a thumbnail (a JPEG of
