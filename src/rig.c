@@ -45,7 +45,8 @@ struct rig {
 	struct ls_output *outputs;
 	unsigned noutputs;
 	struct ls_output_ctx *ctx; /* services the outputs share (output_ctx.h) */
-	int *cam_state;            /* each camera's state at the last stats record (aligner thread) */
+	int *cam_said; /* CAM_SAID_*: what the events service last said of each camera (atomic: aligner and main thread) */
+	uint64_t *cam_outages; /* each camera's outages at the last stats record (aligner thread) */
 	struct ls_doorbell bell;
 	struct ls_aligner *al;
 	bool event_time;
@@ -218,24 +219,64 @@ static void redact_event(void *user, const char *kind, const char *fields)
 		ls_output_ctx_event(r->ctx, kind, fields);
 }
 
-/* The events service: a camera that went down or came back since the last
- * record (aligner thread, once a second). */
-static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, const struct ls_source_counters *sc)
+/* What the events service last said of a camera (rig.cam_said). */
+enum { CAM_SAID_NOTHING = 0, CAM_SAID_UP, CAM_SAID_DOWN };
+
+static void camera_said(struct rig *r, unsigned c, const char *kind, enum ls_source_state st,
+			const struct ls_source_counters *sc)
 {
-	bool up = st == LS_SOURCE_RUNNING, was_up = r->cam_state[c] == LS_SOURCE_RUNNING;
-	bool down = st == LS_SOURCE_RECONNECTING || st == LS_SOURCE_ENDED;
-	bool was_down = r->cam_state[c] == LS_SOURCE_RECONNECTING || r->cam_state[c] == LS_SOURCE_ENDED;
-	r->cam_state[c] = (int)st;
-	if (up == was_up && down == was_down)
-		return;
-	if (!up && !down)
-		return; /* starting, idle: neither */
 	GString *f = g_string_new("\"camera\":");
 	ls_json_str(f, r->cfg->cams[c].name);
 	g_string_append_printf(f, ",\"state\":\"%s\",\"outages\":%llu,\"outage_s\":%.3f", ls_source_state_name(st),
 			       (unsigned long long)sc->outages, (double)sc->outage_ns / 1e9);
-	ls_output_ctx_event(r->ctx, up ? "camera-up" : "camera-down", f->str);
+	ls_output_ctx_event(r->ctx, kind, f->str);
 	g_string_free(f, TRUE);
+}
+
+/* The events service: a camera that went down or came back since the last
+ * record (aligner thread, once a second). Down is an outage under way
+ * (the source's watchdog or a failure started one: its state may read
+ * reconnecting or, while a new connection is tried, starting) or a file
+ * that ended; up is frames flowing with no outage. An outage that began
+ * and ended between two records (its count grew) is reported as a down
+ * and an up. Each change is said once: cam_said moves by compare-and-swap,
+ * as on_outage (main thread) may have said "down" first. */
+static void camera_event(struct rig *r, unsigned c, enum ls_source_state st, const struct ls_source_counters *sc)
+{
+	bool down = sc->down_ns > 0 || st == LS_SOURCE_RECONNECTING || st == LS_SOURCE_ENDED;
+	bool up = st == LS_SOURCE_RUNNING && !down;
+	uint64_t before = r->cam_outages[c];
+	r->cam_outages[c] = sc->outages;
+	int said = g_atomic_int_get(&r->cam_said[c]);
+	if (up && said == CAM_SAID_UP && sc->outages > before) {
+		camera_said(r, c, "camera-down", st, sc);
+		camera_said(r, c, "camera-up", st, sc);
+	} else if (down && said != CAM_SAID_DOWN) {
+		if (g_atomic_int_compare_and_exchange(&r->cam_said[c], said, CAM_SAID_DOWN))
+			camera_said(r, c, "camera-down", st, sc);
+	} else if (up && said != CAM_SAID_UP) {
+		if (g_atomic_int_compare_and_exchange(&r->cam_said[c], said, CAM_SAID_UP))
+			camera_said(r, c, "camera-up", st, sc);
+	}
+}
+
+/* A camera's outage started (main thread, ls_source_set_outage_fn): said
+ * at once, not at the next record. */
+static void on_outage(void *user, struct ls_source *s)
+{
+	struct rig *r = user;
+	for (unsigned c = 0; c < r->ncams; c++) {
+		if (r->sources[c] != s)
+			continue;
+		int said = g_atomic_int_get(&r->cam_said[c]);
+		if (said == CAM_SAID_DOWN || !r->ctx ||
+		    !g_atomic_int_compare_and_exchange(&r->cam_said[c], said, CAM_SAID_DOWN))
+			return;
+		struct ls_source_counters sc;
+		ls_source_counters(s, &sc);
+		camera_said(r, c, "camera-down", ls_source_state(s), &sc);
+		return;
+	}
 }
 
 static gpointer writer_main(gpointer data)
@@ -517,7 +558,8 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	r->sources = g_new0(struct ls_source *, cfg->ncams);
 	r->seen_first = g_new0(bool, cfg->ncams);
 	r->last_pop_mono = g_new0(int64_t, cfg->ncams);
-	r->cam_state = g_new0(int, cfg->ncams);
+	r->cam_said = g_new0(int, cfg->ncams);
+	r->cam_outages = g_new0(uint64_t, cfg->ncams);
 	/* a frame is held by: the ring, the aligner window, the outputs, and
 	 * `hold` (4 to spare) */
 	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + frames_held + 4;
@@ -536,6 +578,7 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 			goto out_sources;
 		}
 		ls_source_set_schedule(r->sources[c], cfg->rate, cfg->epoch_ns, cfg->cams[c].offset_ns, files_start);
+		ls_source_set_outage_fn(r->sources[c], on_outage, r);
 		if (cfg->cams[c].redact) {
 			struct ls_redact_stage *st = ls_redact_stage_new(&cfg->redact, cfg->cams[c].name, &err);
 			if (!st) {
@@ -620,7 +663,8 @@ out_sources:
 	g_free(r->sources);
 	g_free(r->seen_first);
 	g_free(r->last_pop_mono);
-	g_free(r->cam_state);
+	g_free(r->cam_said);
+	g_free(r->cam_outages);
 	ls_pctl_clear(&r->skew);
 	ls_pctl_clear(&r->latency);
 	for (unsigned c = 0; r->phase && c < cfg->ncams; c++)

@@ -321,12 +321,15 @@ static void schedule_retry(struct ls_source *s, const char *why)
 	int64_t last = atomic_load(&s->last_frame_mono);
 	if (last >= s->started_mono_ns)
 		s->backoff_ms = backoff_min_ms(s); /* it delivered frames since its last start: a fresh failure */
-	if (last && atomic_load(&s->state) == LS_SOURCE_RUNNING && !atomic_load(&s->down_since_mono)) {
+	bool outage = last && atomic_load(&s->state) == LS_SOURCE_RUNNING && !atomic_load(&s->down_since_mono);
+	if (outage) {
 		atomic_store(&s->down_last_capture, atomic_load(&s->last_capture_ns));
 		atomic_store(&s->down_since_mono, last);
 	}
 	g_printerr("camera %s: %s; retrying in %.1f s\n", s->name, why, s->backoff_ms / 1000.0);
 	atomic_store(&s->state, LS_SOURCE_RECONNECTING);
+	if (outage && s->outage_fn)
+		s->outage_fn(s->outage_user, s);
 	halt_pipeline(s);
 	s->retry_timer = g_timeout_add(s->backoff_ms, retry_cb, s);
 	s->backoff_ms = s->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms : s->backoff_ms * 2;
@@ -562,6 +565,12 @@ void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage)
 {
 	ls_redact_stage_free(&s->redact);
 	s->redact = stage;
+}
+
+void ls_source_set_outage_fn(struct ls_source *s, ls_source_outage_fn fn, void *user)
+{
+	s->outage_fn = fn;
+	s->outage_user = user;
 }
 
 bool ls_source_set_es_tap(struct ls_source *s, ls_source_es_fn fn, void *user)

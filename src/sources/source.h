@@ -71,6 +71,12 @@ struct ls_redact_stage;
 /** Redacts every frame with @stage (owned by the source from now on) before
  *  it reaches the aligner. Call before ls_source_start(). */
 void ls_source_set_redact(struct ls_source *s, struct ls_redact_stage *stage);
+/** Called when an outage of the camera starts (it had delivered frames and
+ *  failed or went silent), on the main thread, before it is retried: the
+ *  rig reports "camera-down" at once rather than at its next record. Set
+ *  before the camera starts. */
+typedef void (*ls_source_outage_fn)(void *user, struct ls_source *s);
+void ls_source_set_outage_fn(struct ls_source *s, ls_source_outage_fn fn, void *user);
 /** Receives each H.264 access unit of the camera's own stream (byte-stream,
  *  SPS/PPS before every IDR, decode order) on the tap's streaming thread,
  *  with its caps and the capture time its decoded frame gets. */

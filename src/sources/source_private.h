@@ -45,6 +45,8 @@ struct ls_source {
 	GstElement *esink;     /* the H.264 tap's appsink, or NULL */
 	ls_source_es_fn es_fn; /* called on the tap's streaming thread */
 	void *es_user;
+	ls_source_outage_fn outage_fn; /* main thread, when an outage starts */
+	void *outage_user;
 	GstClock *clock; /* REALTIME system clock */
 	guint bus_watch;
 	guint retry_timer;
