@@ -24,8 +24,6 @@ usage: console.py LOCKSTEP_BINARY [FILTER]
 """
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile

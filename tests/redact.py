@@ -326,6 +326,31 @@ def test_rtsp_stream_of_redacted_camera():
     assert res["leaks"] == 0, json.dumps(res["leak_list"])
 
 
+def form_rig(d, redact_on, port, extra="", server_extra=""):
+    """Writes D/a.ini: the form scenario as a looping file camera, redact =
+    on or off, [server] on PORT (plus @server_extra keys), [output file]
+    D/a.y4m (whose frames list maps each slot to the corpus frame it
+    showed), plus @extra sections."""
+    cfg = os.path.join(d, "a.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
+                "[camera screen]\nuri = file://%s?loop=true\nredact = %s\n"
+                "[redact]\nworkers = 2\n%s"
+                "[server]\nlisten = 127.0.0.1:%d\n%s"
+                "[output file]\ncamera = screen\nfile = %s/a.y4m\n"
+                % (os.path.join(corpus(), "form.y4m"), "on" if redact_on else "off", extra, port, server_extra, d))
+    return cfg
+
+
+def form_frames_by_slot(d):
+    """Slot -> the corpus frame of the form scenario the rig in D showed
+    there (from D/a.y4m's frames list)."""
+    t = truth("form")
+    nf = len(t["frames"]) if isinstance(t["frames"], list) else t["frames"]
+    with open(os.path.join(d, "a.y4m.frames.jsonl")) as f:
+        return {r["slot"]: round(r["stream_ns"] * t["fps"] / 1e9) % nf for r in map(json.loads, f)}
+
+
 def whep_grab(redact_on, name):
     """A redact = on (or off) file camera of the form scenario served over
     WHEP to Chromium's /view at the corpus's own size; the grid the page
@@ -344,14 +369,7 @@ def whep_grab(redact_on, name):
     os.makedirs(frames, exist_ok=True)
     p = lsrun.free_port()
     t = truth("form")
-    cfg = os.path.join(d, "a.ini")
-    with open(cfg, "w") as f:
-        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
-                "[camera screen]\nuri = file://%s?loop=true\nredact = %s\n"
-                "[redact]\nworkers = 2\n"
-                "[server]\nlisten = 127.0.0.1:%d\nbitrate-kbps = 8000\n"
-                "[output file]\ncamera = screen\nfile = %s/a.y4m\n"
-                % (os.path.join(corpus(), "form.y4m"), "on" if redact_on else "off", p, d))
+    cfg = form_rig(d, redact_on, p, server_extra="bitrate-kbps = 8000\n")
     a = subprocess.Popen([LOCKSTEP, "run", cfg, "--duration", "12", "--quiet"], stderr=subprocess.PIPE, text=True)
     grabs = []
     try:
@@ -368,9 +386,7 @@ def whep_grab(redact_on, name):
         b.close()
         _, a_err = a.communicate(timeout=60)
     assert a.returncode == 0, a_err
-    with open(os.path.join(d, "a.y4m.frames.jsonl")) as f:
-        nf = len(t["frames"]) if isinstance(t["frames"], list) else t["frames"]
-        by_slot = {r["slot"]: round(r["stream_ns"] * t["fps"] / 1e9) % nf for r in map(json.loads, f)}
+    by_slot = form_frames_by_slot(d)
     index = []
     for k, (slot, url) in enumerate(grabs):
         with open(os.path.join(frames, "f%05d.png" % k), "wb") as f:
@@ -411,16 +427,7 @@ def console_rig(name, redact_on, seconds, env=None, fetch=True):
     os.makedirs(rec)
     os.makedirs(frames)
     p = lsrun.free_port()
-    t = truth("form")
-    cfg = os.path.join(d, "a.ini")
-    with open(cfg, "w") as f:
-        f.write("[rig]\nrate = 10\nmax-latency-ms = 400\n"
-                "[camera screen]\nuri = file://%s?loop=true\nredact = %s\n"
-                "[redact]\nworkers = 2\n"
-                "[record]\ndir = %s\nsegment-s = 2\n"
-                "[server]\nlisten = 127.0.0.1:%d\n"
-                "[output file]\ncamera = screen\nfile = %s/a.y4m\n"
-                % (os.path.join(corpus(), "form.y4m"), "on" if redact_on else "off", rec, p, d))
+    cfg = form_rig(d, redact_on, p, "[record]\ndir = %s\nsegment-s = 2\n" % rec)
     a = subprocess.Popen([LOCKSTEP, "run", cfg, "--duration", str(seconds), "--quiet"], stderr=subprocess.PIPE,
                          text=True, env=dict(os.environ, **(env or {})))
     base = "http://127.0.0.1:%d" % p
@@ -445,9 +452,7 @@ def console_rig(name, redact_on, seconds, env=None, fetch=True):
     assert a.returncode == 0, a_err
     if not fetch:
         return None, events
-    with open(os.path.join(d, "a.y4m.frames.jsonl")) as f:
-        nf = len(t["frames"]) if isinstance(t["frames"], list) else t["frames"]
-        by_slot = {r["slot"]: round(r["stream_ns"] * t["fps"] / 1e9) % nf for r in map(json.loads, f)}
+    by_slot = form_frames_by_slot(d)
     from PIL import Image
     import io
     index = []
