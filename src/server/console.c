@@ -437,29 +437,6 @@ static void encode_job(gpointer data, gpointer user)
 
 /* ---- requests (server thread) --------------------------------------------- */
 
-/* A query value as a number in [lo, hi]; @def when absent; false (with a
- * 400 answered) when it is not one. */
-static bool query_int(SoupServerMessage *msg, GHashTable *query, const char *name, gint64 lo, gint64 hi, gint64 def,
-		      gint64 *out)
-{
-	const char *v = query ? g_hash_table_lookup(query, name) : NULL;
-	*out = def;
-	if (!v)
-		return true;
-	char *end = NULL;
-	errno = 0;
-	gint64 x = g_ascii_strtoll(v, &end, 10);
-	if (errno || end == v || *end || x < lo || x > hi) {
-		char *text = g_strdup_printf("%s=%s: expected a whole number from %lld to %lld", name, v, (long long)lo,
-					     (long long)hi);
-		ls_http_reply_error(msg, SOUP_STATUS_BAD_REQUEST, text);
-		g_free(text);
-		return false;
-	}
-	*out = x;
-	return true;
-}
-
 static void reply_text_json(SoupServerMessage *msg, GString *g)
 {
 	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
@@ -471,7 +448,7 @@ static void reply_text_json(SoupServerMessage *msg, GString *g)
 static void get_stats(struct ls_console *c, SoupServerMessage *msg, GHashTable *query)
 {
 	gint64 seconds;
-	if (!query_int(msg, query, "seconds", 1, HISTORY_MAX, HISTORY_MAX, &seconds))
+	if (!ls_http_query_int(msg, query, "seconds", 1, HISTORY_MAX, HISTORY_MAX, &seconds))
 		return;
 	/* the records are JSON already: joined, not parsed again */
 	GString *g = g_string_new("{\"version\":1,\"records\":[");
@@ -488,8 +465,8 @@ static void get_stats(struct ls_console *c, SoupServerMessage *msg, GHashTable *
 static void get_events(struct ls_console *c, SoupServerMessage *msg, GHashTable *query)
 {
 	gint64 limit, before;
-	if (!query_int(msg, query, "limit", 1, EVENTS_MAX, 200, &limit) ||
-	    !query_int(msg, query, "before", 1, G_MAXINT64, G_MAXINT64, &before))
+	if (!ls_http_query_int(msg, query, "limit", 1, EVENTS_MAX, 200, &limit) ||
+	    !ls_http_query_int(msg, query, "before", 1, G_MAXINT64, G_MAXINT64, &before))
 		return;
 	const char *camera = query ? g_hash_table_lookup(query, "camera") : NULL;
 	const char *kind = query ? g_hash_table_lookup(query, "kind") : NULL;

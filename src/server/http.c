@@ -144,6 +144,27 @@ bool ls_http_takes(SoupServerMessage *msg, const char *method, const char *path,
 	return false;
 }
 
+bool ls_http_query_int(SoupServerMessage *msg, GHashTable *query, const char *name, gint64 lo, gint64 hi, gint64 def,
+		       gint64 *out)
+{
+	const char *v = query ? g_hash_table_lookup(query, name) : NULL;
+	*out = def;
+	if (!v)
+		return true;
+	char *end = NULL;
+	errno = 0;
+	gint64 x = g_ascii_strtoll(v, &end, 10);
+	if (errno || end == v || *end || x < lo || x > hi) {
+		char *text = g_strdup_printf("%s=%s: expected a whole number from %lld to %lld", name, v, (long long)lo,
+					     (long long)hi);
+		ls_http_reply_error(msg, SOUP_STATUS_BAD_REQUEST, text);
+		g_free(text);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
 void ls_http_reply_json(SoupServerMessage *msg, guint status, JsonNode *node)
 {
 	JsonGenerator *gen = json_generator_new();

@@ -1038,13 +1038,9 @@ static void request_jpeg(struct ls_recordings *r, SoupServerMessage *msg, const 
 	}
 	if (!ls_http_takes(msg, soup_server_message_get_method(msg), path, "GET, HEAD") || !query_ok(msg, query, "w"))
 		return;
-	int64_t w = 0;
-	const char *ws = query ? g_hash_table_lookup(query, "w") : NULL;
-	if (ws && (!parse_int(ws, strlen(ws), &w) || w < JPEG_MIN_W || w > JPEG_MAX_W)) {
-		bad_request(msg, g_strdup_printf("w = \"%s\": expected a width in pixels, %d..%d", ws, JPEG_MIN_W,
-						 JPEG_MAX_W));
+	gint64 w;
+	if (!ls_http_query_int(msg, query, "w", JPEG_MIN_W, JPEG_MAX_W, 0, &w))
 		return;
-	}
 	struct job *j = g_new0(struct job, 1);
 	j->kind = JOB_JPEG;
 	j->camera = g_strndup(rest, (size_t)(slash - rest));

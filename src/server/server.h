@@ -21,6 +21,10 @@ void ls_http_reply_json(SoupServerMessage *msg, guint status, JsonNode *node);
 /** Whether @method is one of @allow (comma-separated, "GET, HEAD"); else
  *  answers 405 with Allow: @allow and a one-line reason naming @path. */
 bool ls_http_takes(SoupServerMessage *msg, const char *method, const char *path, const char *allow);
+/** Query value @name as a whole number in [@lo, @hi] into *out (@def when
+ *  absent); false, with a 400 naming it answered, when it is not one. */
+bool ls_http_query_int(SoupServerMessage *msg, GHashTable *query, const char *name, gint64 lo, gint64 hi, gint64 def,
+		       gint64 *out);
 /** Serves the compiled-in resource /lockstep/web/@name with @type; 404
  *  when there is none. */
 void ls_http_reply_resource(SoupServerMessage *msg, const char *name, const char *type);
