@@ -704,6 +704,14 @@ struct ls_console *ls_console_new(struct ls_output_ctx *octx, const struct ls_co
 	return c;
 }
 
+char *ls_console_latest(struct ls_console *c)
+{
+	g_mutex_lock(&c->lock);
+	char *copy = g_strdup(c->latest);
+	g_mutex_unlock(&c->lock);
+	return copy;
+}
+
 void ls_console_stats_json(struct ls_console *c, GString *j)
 {
 	g_mutex_lock(&c->lock);

@@ -21,9 +21,9 @@
  * POSTs take only application/json or application/sdp bodies, which a
  * form cannot send either, so a rig without a token is as safe).
  *
- * Threads: the server runs on its own thread and GMainContext; the stats
- * subscription arrives on the rig's stats writer thread and is copied under
- * `lock`. The output's frameset thread hands each set to WHEP's streams
+ * Threads: the server runs on its own thread and GMainContext; the rig's
+ * per-second record is kept by the console (console.c: /api/v1/status and
+ * /metrics read its copy). The output's frameset thread hands each set to WHEP's streams
  * (those with viewers encode it) and drops it. */
 #include <errno.h>
 #include <libsoup/soup.h>
@@ -42,25 +42,13 @@ struct server_out {
 	struct ls_console *console;
 	struct ls_output_loop loop; /* the server's thread and context */
 	SoupServer *server;
-	GMutex lock; /* protects stats, whep_closed */
-	char *stats; /* the latest per-second record, or NULL */
+	GMutex lock; /* protects whep_closed */
 	GCond closed_cond;
 	bool whep_closed;
 	struct ls_setq *q;
 	GThread *thread;
 	gint requests, refused;
 };
-
-static void on_stats(void *user, const char *json)
-{
-	struct server_out *o = user;
-	char *copy = g_strdup(json);
-	g_mutex_lock(&o->lock);
-	char *old = o->stats;
-	o->stats = copy;
-	g_mutex_unlock(&o->lock);
-	g_free(old);
-}
 
 static void reply(SoupServerMessage *msg, guint status, GString *body)
 {
@@ -122,9 +110,9 @@ static void status_json(struct server_out *o, GString *g)
 		g_string_append_printf(g, ",\"redact\":%s}", o->cfg->cams[c].redact ? "true" : "false");
 	}
 	g_string_append(g, "],\"stats\":");
-	g_mutex_lock(&o->lock);
-	g_string_append(g, o->stats ? o->stats : "null");
-	g_mutex_unlock(&o->lock);
+	char *stats = ls_console_latest(o->console);
+	g_string_append(g, stats ? stats : "null");
+	g_free(stats);
 	g_string_append(g, "}\n");
 }
 
@@ -272,9 +260,9 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 		if (!ls_http_takes(msg, method, path, "GET, HEAD"))
 			return;
 		GString *g = g_string_new(NULL);
-		g_mutex_lock(&o->lock);
-		ls_metrics_text(g, o->cfg, o->stats);
-		g_mutex_unlock(&o->lock);
+		char *stats = ls_console_latest(o->console);
+		ls_metrics_text(g, o->cfg, stats);
+		g_free(stats);
 		soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
 		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control",
 					     "no-store");
@@ -370,7 +358,6 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 		}
 	}
 	o->console = ls_console_new(ctx, o->cfg, o->loop.ctx);
-	ls_output_ctx_subscribe_stats(ctx, on_stats, o);
 	ls_output_loop_run(&o->loop, "server-http");
 	g_printerr("server: http%s://%s/api/v1/status (%s)\n", o->tls ? "s" : "", o->listen,
 		   o->token ? "token required"
@@ -483,7 +470,6 @@ static void server_free(void *impl)
 	ls_output_loop_clear(&o->loop);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->closed_cond);
-	g_free(o->stats);
 	g_free(o->listen);
 	g_free(o->token);
 	g_free(o);

@@ -37,6 +37,9 @@ struct ls_console;
 struct ls_console *ls_console_new(struct ls_output_ctx *octx, const struct ls_config *cfg, GMainContext *ctx);
 /** Server thread: answers @path when it is the console's (true), else false. */
 bool ls_console_request(struct ls_console *c, SoupServerMessage *msg, const char *path, GHashTable *query);
+/** The rig's latest per-second record (a copy to g_free), or NULL before
+ *  the first. Any thread. */
+char *ls_console_latest(struct ls_console *c);
 /** Appends ,"console":{...}: live feeds open and ended for not reading,
  *  events kept, thumbnails made. Any thread. */
 void ls_console_stats_json(struct ls_console *c, GString *j);
