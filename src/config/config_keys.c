@@ -165,6 +165,7 @@ static int one_of(const char *v, const char *const *list, char **reason)
 #define DET struct ls_detect_config
 #define REC struct ls_record_config
 #define SRV struct ls_server_config
+#define BUS struct ls_bus_config
 
 static size_t group_struct_size(enum group_kind kind);
 
@@ -381,6 +382,205 @@ static int key_langs(const struct key_def *kd, const struct key_use *u, const ch
 	}
 	*(char **)key_field(kd, u) = g_strdup(v);
 	return 0;
+}
+
+/* [bus] */
+
+/* url: one server, or a comma-separated list (a NATS cluster), each
+ * SCHEME://[USER[:PASSWORD]@]HOST[:PORT]; every one of one transport. */
+static int key_bus_url(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_bus_config *b = u->base;
+	char **parts = g_strsplit(v, ",", -1);
+	GPtrArray *servers = g_ptr_array_new_with_free_func(g_free);
+	int rc = 0, kind = -1;
+	bool tls = false;
+
+	(void)kd;
+	for (char **pp = parts; *pp && rc == 0; pp++) {
+		char *one = g_strstrip(*pp), *host = NULL, *userinfo = NULL;
+		const char *sep = strstr(one, "://");
+		static const struct {
+			const char *scheme;
+			int kind, port;
+			bool tls;
+		} schemes[] = {
+			{ "nats", LS_BUS_NATS, 4222, false },
+			{ "tls", LS_BUS_NATS, 4222, true },
+			{ "mqtt", LS_BUS_MQTT, 1883, false },
+			{ "mqtts", LS_BUS_MQTT, 8883, true },
+		};
+		int si = -1;
+		for (unsigned i = 0; sep && i < G_N_ELEMENTS(schemes); i++)
+			if (strlen(schemes[i].scheme) == (size_t)(sep - one) &&
+			    g_ascii_strncasecmp(one, schemes[i].scheme, (gsize)(sep - one)) == 0)
+				si = (int)i;
+		if (si < 0) {
+			*reason = g_strdup_printf("expected nats://HOST:PORT, tls://, mqtt:// or mqtts://, got \"%s\"",
+						  one);
+			rc = -EINVAL;
+			break;
+		}
+		if (kind >= 0 && kind != schemes[si].kind) {
+			*reason = g_strdup_printf("\"%s\": every server of the list must be NATS or every one MQTT",
+						  one);
+			rc = -EINVAL;
+			break;
+		}
+		if (schemes[si].kind == LS_BUS_MQTT && servers->len) {
+			*reason = g_strdup("MQTT takes one server");
+			rc = -EINVAL;
+			break;
+		}
+		kind = schemes[si].kind;
+		tls = tls || schemes[si].tls;
+		const char *hp = sep + 3;
+		const char *at = strrchr(hp, '@');
+		if (at) {
+			userinfo = g_strndup(hp, (gsize)(at - hp));
+			hp = at + 1;
+		}
+		if (strchr(hp, '/') || strchr(hp, '?')) {
+			*reason = g_strdup_printf("\"%s\": no path or query after HOST:PORT", one);
+			g_free(userinfo);
+			rc = -EINVAL;
+			break;
+		}
+		int port = schemes[si].port;
+		const char *colon = strrchr(hp, ':');
+		bool v6 = hp[0] == '[';
+		if (colon && (!v6 || colon[-1] == ']')) {
+			char *pr = NULL;
+			int64_t pv = 0;
+			if (ls_value_parse_int(colon + 1, 1, 65535, &pv, &pr) < 0) {
+				*reason = g_strdup_printf("\"%s\": port %s", one, pr);
+				g_free(pr);
+				g_free(userinfo);
+				rc = -EINVAL;
+				break;
+			}
+			port = (int)pv;
+			host = g_strndup(hp, (gsize)(colon - hp));
+		} else {
+			host = g_strdup(hp);
+		}
+		if (v6 && host[0] == '[') {
+			size_t hl = strlen(host);
+			if (hl < 3 || host[hl - 1] != ']') {
+				*reason = g_strdup_printf("\"%s\": expected [IPv6]:PORT", one);
+				rc = -EINVAL;
+			} else {
+				memmove(host, host + 1, hl - 2);
+				host[hl - 2] = 0;
+			}
+		}
+		if (rc == 0 &&
+		    (!*host || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") !=
+				       strlen(host))) {
+			*reason = g_strdup_printf("\"%s\": bad host \"%s\"", one, host);
+			rc = -EINVAL;
+		}
+		if (rc == 0) {
+			if (userinfo) {
+				char *colon2 = strchr(userinfo, ':');
+				if (colon2)
+					*colon2 = 0;
+				if (!b->user && *userinfo)
+					b->user = g_uri_unescape_string(userinfo, NULL);
+				if (!b->password && colon2)
+					b->password = g_uri_unescape_string(colon2 + 1, NULL);
+			}
+			bool brackets = strchr(host, ':') != NULL;
+			g_ptr_array_add(servers, g_strdup_printf("%s://%s%s%s:%d", schemes[si].scheme,
+								 brackets ? "[" : "", host, brackets ? "]" : "", port));
+			if (!b->host) {
+				b->host = g_strdup(host);
+				b->port = port;
+			}
+		}
+		g_free(host);
+		g_free(userinfo);
+	}
+	g_strfreev(parts);
+	if (rc == 0 && !servers->len) {
+		*reason = g_strdup("expected nats://HOST:PORT or mqtt://HOST:PORT");
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		g_free(b->url);
+		b->url = g_strdup(v);
+		b->transport = (enum ls_bus_transport_kind)kind;
+		b->tls = b->tls || tls;
+		g_ptr_array_add(servers, NULL);
+		g_strfreev(b->servers);
+		b->servers = (char **)g_ptr_array_free(servers, FALSE);
+	} else {
+		g_ptr_array_free(servers, TRUE);
+	}
+	return rc;
+}
+
+/* name, stream: 1 to 64 of A-Z a-z 0-9 _ - */
+static int key_bus_word(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	size_t n = strlen(v);
+	if (n < 1 || n > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n) {
+		*reason = g_strdup_printf("expected 1 to 64 of A-Z a-z 0-9 _ -, got \"%s\"", v);
+		return -EINVAL;
+	}
+	char **p = key_field(kd, u);
+	g_free(*p);
+	*p = g_strdup(v);
+	return 0;
+}
+
+/* subject-prefix: tokens of A-Z a-z 0-9 _ - joined by '.', no wildcards */
+static int key_bus_prefix(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	size_t n = strlen(v);
+	bool ok = n >= 1 && n <= 200 && v[0] != '.' && v[n - 1] != '.' && !strstr(v, "..");
+	ok = ok && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
+	if (!ok) {
+		*reason = g_strdup_printf("expected tokens of A-Z a-z 0-9 _ - joined by '.' (no * or >), such as "
+					  "lockstep.site1, got \"%s\"",
+					  v);
+		return -EINVAL;
+	}
+	char **p = key_field(kd, u);
+	g_free(*p);
+	*p = g_strdup(v);
+	return 0;
+}
+
+static const char *const bus_kinds[] = { "frameset", "detections", "events", "stats", "deepstream", NULL };
+
+static int key_bus_messages(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	char **names = g_strsplit(v, ",", -1);
+	unsigned bits = 0;
+	int rc = 0;
+	for (char **p = names; *p && rc == 0; p++) {
+		char *n = g_strstrip(*p);
+		int i = -1;
+		for (int k = 0; bus_kinds[k]; k++)
+			if (strcmp(n, bus_kinds[k]) == 0)
+				i = k;
+		if (i < 0) {
+			char *l = join(bus_kinds);
+			*reason = g_strdup_printf("unknown message kind \"%s\" (expected a list of %s)", n, l);
+			g_free(l);
+			rc = -EINVAL;
+		}
+		bits |= 1u << (i < 0 ? 0 : i);
+	}
+	g_strfreev(names);
+	if (rc == 0 && !bits) {
+		*reason = g_strdup("empty list");
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		*(unsigned *)key_field(kd, u) = bits;
+	return rc;
 }
 
 /* [detect] */
@@ -757,6 +957,62 @@ static const struct key_def config_tab[] = {
 	  .doc = "/whep/mosaic's width, pixels" },
 	{ G_SERVER, "mosaic-height", K_INT, F_INT(SRV, mosaic_height), .min = 64, .max = 4320, .step = 2, .def = "720",
 	  .doc = "/whep/mosaic's height, pixels" },
+
+	/* [bus] */
+	{ G_BUS, "url", K_CUSTOM, F_STR(BUS, url), .parse = key_bus_url, .eg = "nats://127.0.0.1:4222",
+	  .range = "nats://, tls:// (a comma-separated list for a cluster), mqtt://, mqtts://; USER:PASSWORD@ allowed",
+	  .missing = "needs url = nats://HOST:PORT or mqtt://HOST:PORT", .doc = "the broker" },
+	{ G_BUS, "user", K_STRING, F_STR(BUS, user), .empty = "needs a name", .eg = "rig1",
+	  .defdoc = "the URL's, else none", .doc = "user name" },
+	{ G_BUS, "password", K_STRING, F_STR(BUS, password), .empty = "needs a password", .eg = "s3cret",
+	  .defdoc = "the URL's, else none", .doc = "password" },
+	{ G_BUS, "token", K_STRING, F_STR(BUS, token), .empty = "needs a token", .eg = "s3cret", .defdoc = "none",
+	  .doc = "NATS token authentication" },
+	{ G_BUS, "creds", K_STRING, F_STR(BUS, creds), .empty = "needs a file name", .eg = "rig.creds",
+	  .defdoc = "none", .doc = "NATS credentials file (JWT and NKey seed)" },
+	{ G_BUS, "tls", K_ONOFF, F_BOOL(BUS, tls), .eg = "on", .defdoc = "on for tls:// and mqtts://, else off",
+	  .doc = "TLS to the broker" },
+	{ G_BUS, "ca", K_STRING, F_STR(BUS, ca), .empty = "needs a file name", .eg = "ca.pem",
+	  .defdoc = "the system's CAs", .doc = "CA certificates (PEM) the broker's certificate is checked against" },
+	{ G_BUS, "cert", K_STRING, F_STR(BUS, cert), .empty = "needs a file name", .eg = "client.pem", .defdoc = "none",
+	  .doc = "TLS client certificate (PEM)" },
+	{ G_BUS, "key", K_STRING, F_STR(BUS, key), .empty = "needs a file name", .eg = "client.key", .defdoc = "none",
+	  .doc = "its private key (PEM); required with cert" },
+	{ G_BUS, "name", K_CUSTOM, F_STR(BUS, name), .parse = key_bus_word, .eg = "rig1",
+	  .range = "1 to 64 of A-Z a-z 0-9 _ -", .defdoc = "the host name",
+	  .doc = "the rig's name on the bus: in every message and message id" },
+	{ G_BUS, "subject-prefix", K_CUSTOM, F_STR(BUS, prefix), .parse = key_bus_prefix, .eg = "lockstep.rig1",
+	  .range = "tokens of A-Z a-z 0-9 _ - joined by .", .defdoc = "lockstep.NAME",
+	  .doc = "subjects are PREFIX.frameset, .detections, .events.KIND, .stats (MQTT: / for .)" },
+	{ G_BUS, "messages", K_CUSTOM, F_INT(BUS, messages), .parse = key_bus_messages, .names = bus_kinds,
+	  .range = "a list of frameset, detections, events, stats, deepstream",
+	  .def = "frameset,detections,events,stats",
+	  .doc = "the message kinds sent (deepstream: DeepStream's minimal schema)" },
+	{ G_BUS, "jetstream", K_ONOFF, F_BOOL(BUS, jetstream), .def = "on",
+	  .doc = "NATS: publish to a JetStream stream with acks; off: core NATS, at most once" },
+	{ G_BUS, "stream", K_CUSTOM, F_STR(BUS, stream), .parse = key_bus_word, .eg = "LOCKSTEP_RIG1",
+	  .range = "1 to 64 of A-Z a-z 0-9 _ -", .defdoc = "LOCKSTEP_NAME",
+	  .doc = "JetStream stream, made if missing" },
+	{ G_BUS, "stream-max-mb", K_CUSTOM, F_I64(BUS, stream_max_bytes), .parse = key_mib, .unit = 1000000,
+	  .min = 1000000, .max = INT64_C(1000000) << 30, .range = "1..1048576", .def = "1024",
+	  .doc = "the stream's size limit when made, MiB" },
+	{ G_BUS, "stream-max-age-s", K_FIXED, F_I64(BUS, stream_max_age_ns), .unit = SEC, .min = 0,
+	  .max = INT64_C(315360000) * SEC, .def = "86400", .doc = "the stream's age limit when made; 0: none" },
+	{ G_BUS, "replicas", K_INT, F_INT(BUS, replicas), .min = 1, .max = 5, .def = "1",
+	  .doc = "the stream's replicas when made (a cluster: 3)" },
+	{ G_BUS, "spool", K_STRING, F_STR(BUS, spool), .empty = "needs a file name",
+	  .eg = "/var/lib/lockstep/bus.spool",
+	  .defdoc = "bus-NAME.spool in [record] dir, else in the working directory",
+	  .doc = "SQLite spool: messages kept while the broker is down, replayed in order" },
+	{ G_BUS, "spool-mb", K_CUSTOM, F_I64(BUS, spool_bytes), .parse = key_mib, .unit = 1000000, .min = 100000,
+	  .max = INT64_C(1000000) << 30, .range = "0.1..1048576", .def = "256",
+	  .doc = "the spool's bound, MiB: the oldest go first, counted" },
+	{ G_BUS, "queue", K_INT, F_INT(BUS, queue), .min = 16, .max = 1048576, .def = "65536",
+	  .doc = "messages between the rig and the publisher thread" },
+	{ G_BUS, "ack-timeout-ms", K_FIXED, F_I64(BUS, ack_timeout_ns), .unit = MS, .min = 10 * MS, .max = 60 * SEC,
+	  .def = "2000", .doc = "a publish not acknowledged in this time is spooled and sent again" },
+	{ G_BUS, "control", K_ONOFF, F_BOOL(BUS, control), .def = "off",
+	  .doc = "on: obey PREFIX.control (start at an epoch, stop) and PREFIX.clip (export a clip); the run waits for start" },
 };
 
 #undef MS
@@ -778,6 +1034,8 @@ static const struct group_def group_tab[] = {
 	[G_DETECT] = { "detect", sizeof(DET), "[detect]", "optional: object detection with ONNX Runtime" },
 	[G_RECORD] = { "record", sizeof(REC), "[record]", "optional: every camera to H.264 segments on disk" },
 	[G_SERVER] = { "server", sizeof(SRV), "[server]", "optional: lockstep's HTTP server, the API under /api/v1" },
+	[G_BUS] = { "bus", sizeof(BUS), "[bus]",
+		    "optional: metadata to NATS JetStream or MQTT, spooled while the broker is down" },
 };
 
 #undef RIG
@@ -787,6 +1045,7 @@ static const struct group_def group_tab[] = {
 #undef DET
 #undef REC
 #undef SRV
+#undef BUS
 #undef AT
 #undef F_I64
 #undef F_INT

@@ -22,7 +22,8 @@ enum group_kind {
 	G_REDACT,
 	G_DETECT,
 	G_RECORD,
-	G_SERVER
+	G_SERVER,
+	G_BUS
 };
 
 struct scan_key {

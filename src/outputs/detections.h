@@ -33,6 +33,14 @@ struct ls_detect_result {
 	/** The set detected on, valid during the publishing call only (a
 	 *  subscriber that wants pixels copies them: the console's thumbnails) */
 	const struct ls_frameset *set;
+	/** The set as the JSON line [detect] output = writes (without its
+	 *  newline), valid during the publishing call only */
+	const char *json;
+	size_t json_len;
+	/** The name of class @cls (the model's classes: "person", "text",
+	 *  "class7"), with @namer; valid during the publishing call only */
+	const char *(*class_name)(const void *namer, int cls);
+	const void *namer;
 };
 
 /** Filled from a detections subscription (the publisher's thread) and read

@@ -129,6 +129,7 @@ extern const struct ls_output_ops ls_file_out_ops;   /**< [output file]: one cam
 extern const struct ls_output_ops ls_detect_out_ops; /**< [detect]: the detection stage (detect.h) */
 extern const struct ls_output_ops ls_record_out_ops; /**< [record]: every camera to H.264 segments */
 extern const struct ls_output_ops ls_server_out_ops; /**< [server]: the HTTP server, the API under /api/v1 */
+extern const struct ls_output_ops ls_bus_out_ops;    /**< [bus]: metadata to NATS JetStream or MQTT (src/bus/) */
 extern const struct ls_output_ops ls_rtsp_out_ops; /**< [output rtsp]: an RTSP server, a mount per camera and /mosaic */
 
 #endif

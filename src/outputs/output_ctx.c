@@ -2,6 +2,8 @@
 
 #include "ls_time.h"
 
+#include <errno.h>
+
 struct sub {
 	void (*fn)(void);
 	void *user;
@@ -17,6 +19,11 @@ struct ls_output_ctx {
 	ls_clip_request_fn clips;
 	void *clips_user;
 	GMutex event_lock; /* one event at a time to subscribers */
+	ls_export_fn export_fn;
+	void *export_user;
+	ls_run_control_fn run_fn;
+	void *run_user;
+	bool hold_start;
 };
 
 struct ls_output_ctx *ls_output_ctx_new(const struct ls_config *cfg, ls_output_tap_provider tap, void *rig)
@@ -116,4 +123,41 @@ void ls_output_ctx_event(const struct ls_output_ctx *ctx, const char *kind, cons
 	}
 	g_mutex_unlock((GMutex *)&ctx->event_lock);
 	g_free(json);
+}
+
+void ls_output_ctx_provide_export(struct ls_output_ctx *ctx, ls_export_fn fn, void *user)
+{
+	ctx->export_fn = fn;
+	ctx->export_user = user;
+}
+
+int ls_output_ctx_export(const struct ls_output_ctx *ctx, const char *const *cameras, int64_t n1, int64_t n2,
+			 const char *name, GString *json, char **err)
+{
+	if (!ctx->export_fn) {
+		if (err)
+			*err = g_strdup("this rig records nothing (no [record])");
+		return -ENOTSUP;
+	}
+	return ctx->export_fn(ctx->export_user, cameras, n1, n2, name, json, err);
+}
+
+void ls_output_ctx_provide_run_control(struct ls_output_ctx *ctx, ls_run_control_fn fn, void *user)
+{
+	ctx->run_fn = fn;
+	ctx->run_user = user;
+}
+
+void ls_output_ctx_hold_start(struct ls_output_ctx *ctx) { ctx->hold_start = true; }
+
+bool ls_output_ctx_start_held(const struct ls_output_ctx *ctx) { return ctx->hold_start; }
+
+int ls_output_ctx_run_control(const struct ls_output_ctx *ctx, enum ls_run_command cmd, int64_t at_ns, char **err)
+{
+	if (!ctx->run_fn) {
+		if (err)
+			*err = g_strdup("this run takes no commands");
+		return -ENOTSUP;
+	}
+	return ctx->run_fn(ctx->run_user, cmd, at_ns, err);
 }

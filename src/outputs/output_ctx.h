@@ -56,6 +56,37 @@ void ls_output_ctx_provide_clips(struct ls_output_ctx *ctx, ls_clip_request_fn f
 /** Asks the provider; false (nothing done) when there is none. Any thread. */
 bool ls_output_ctx_request_clip(const struct ls_output_ctx *ctx, int64_t n, unsigned cam, const char *what);
 
+/** Exports slots @n1..@n2 (inclusive) of @cameras (NULL-terminated; NULL:
+ *  every camera) from the recording to a new directory named @name under
+ *  the recorder's exports, now, on the caller's thread (seconds of I/O).
+ *  0 and @json filled with the clip's object ({"dir","manifest",
+ *  "first_slot","last_slot","frames"}), or a negative errno and *err one
+ *  line. */
+typedef int (*ls_export_fn)(void *user, const char *const *cameras, int64_t n1, int64_t n2, const char *name,
+			    GString *json, char **err);
+/** The recorder offers exports (at most one provider). */
+void ls_output_ctx_provide_export(struct ls_output_ctx *ctx, ls_export_fn fn, void *user);
+/** -ENOTSUP (and *err) when nothing records; else as ls_export_fn. Any thread. */
+int ls_output_ctx_export(const struct ls_output_ctx *ctx, const char *const *cameras, int64_t n1, int64_t n2,
+			 const char *name, GString *json, char **err);
+
+/* ---- run control -------------------------------------------------------- */
+enum ls_run_command {
+	LS_RUN_START, /**< start emitting framesets at slot time @at_ns (the first slot is the one at or after it) */
+	LS_RUN_STOP,  /**< end the run after the slot at @at_ns (0: now) */
+};
+/** The rig's answer to a command: 0, or a negative errno and *err one line
+ *  (a start when the run already started, a time in the past). */
+typedef int (*ls_run_control_fn)(void *user, enum ls_run_command cmd, int64_t at_ns, char **err);
+/** The rig provides it, before outputs are made. */
+void ls_output_ctx_provide_run_control(struct ls_output_ctx *ctx, ls_run_control_fn fn, void *user);
+/** From an output's create(): the run emits no frameset until a START
+ *  command came (the cameras run, their frames are dropped as warm-up). */
+void ls_output_ctx_hold_start(struct ls_output_ctx *ctx);
+bool ls_output_ctx_start_held(const struct ls_output_ctx *ctx);
+/** Any thread. -ENOTSUP when the rig gave no control. */
+int ls_output_ctx_run_control(const struct ls_output_ctx *ctx, enum ls_run_command cmd, int64_t at_ns, char **err);
+
 /* ---- source taps ------------------------------------------------------- */
 /** Taps camera @cam's encoded stream before decoding (udp:// and rtsp://
  *  H.264); false when it has none. From create() only. */

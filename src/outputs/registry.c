@@ -7,7 +7,7 @@
 
 unsigned ls_output_registry_max(const struct ls_config *cfg)
 {
-	return cfg->noutputs + 3; /* [output ...] groups, [detect], [record], [server] */
+	return cfg->noutputs + 4; /* [output ...] groups, [detect], [record], [server], [bus] */
 }
 
 static void row(struct ls_output_plan *plan, unsigned *n, unsigned max, const struct ls_output_ops *ops,
@@ -32,6 +32,9 @@ unsigned ls_output_registry_plan(const struct ls_config *cfg, struct ls_output_p
 		row(plan, &n, max, &ls_record_out_ops, cfg->record, cfg->record->line, "record");
 	if (cfg->server)
 		row(plan, &n, max, &ls_server_out_ops, cfg->server, cfg->server->line, "server");
+	/* [bus] after [record]: a segment closed as [record] finishes is still sent */
+	if (cfg->bus)
+		row(plan, &n, max, &ls_bus_out_ops, cfg->bus, cfg->bus->line, "bus");
 	for (unsigned i = 0; i < cfg->noutputs; i++) {
 		static const struct {
 			enum ls_output_kind kind;

@@ -47,6 +47,7 @@
 #include "output.h"
 #include "recorder.h"
 #include "clips.h"
+#include "values.h"
 
 #define META_RING 128 /* slots an encoder may hold, at most */
 /* Input timestamps start here: x264enc asks GstVideoEncoder to move any
@@ -140,6 +141,8 @@ struct rec_out {
 	uint64_t dropped_nospace;   /* output thread */
 	char *encoder_desc;         /* e.g. "x264enc speed-preset=ultrafast ..." */
 	struct ls_clipper *clipper; /* [detect] clip-on: the clips others ask for (context service), or NULL */
+	struct ls_output_ctx *ctx;  /* the events service (segment-closed) */
+	char *exports;              /* DIR/exports: where exports for others go (context service) */
 };
 
 /* ---- segments (encoder streaming thread) ------------------------------- */
@@ -216,6 +219,28 @@ static void fsync_dir(const char *dir)
 	}
 }
 
+/* The events service: a segment is complete on disk (fsync'd, in the index). */
+static void segment_event(struct rec_out *o, const struct ls_rec_segment *row, int64_t frames)
+{
+	if (!o->ctx)
+		return;
+	GString *f = g_string_new("\"camera\":");
+	ls_json_str(f, row->camera);
+	g_string_append(f, ",\"path\":");
+	ls_json_str(f, row->path);
+	g_string_append(f, ",\"dir\":");
+	ls_json_str(f, o->rc->dir);
+	g_string_append_printf(
+		f,
+		",\"first_slot\":%lld,\"last_slot\":%lld,\"start_ns\":%lld,\"end_ns\":%lld,\"bytes\":%lld,"
+		"\"frames\":%lld,\"repeated\":%lld,\"missing\":",
+		(long long)row->first_slot, (long long)row->last_slot, (long long)row->start_ns, (long long)row->end_ns,
+		(long long)row->bytes, (long long)frames, (long long)row->repeated);
+	ls_json_str(f, row->missing ? row->missing : "");
+	ls_output_ctx_event(o->ctx, "segment-closed", f->str);
+	g_string_free(f, TRUE);
+}
+
 /* Closes @c's segment: EOS through its muxer, then the durability order:
  * fsync the file, fsync the directory, then the row says complete. */
 static void segment_close(struct rec_cam *c)
@@ -263,6 +288,7 @@ static void segment_close(struct rec_cam *c)
 			report_nospace(o, c->name, ENOSPC, s->episode);
 			add_pending(o, &s->row);
 		}
+		segment_event(o, &s->row, s->frames);
 	}
 	if (s->keys)
 		g_string_free(s->keys, TRUE);
@@ -800,6 +826,44 @@ static bool recorded_through(void *user, int64_t n)
  * input queue (2) and the frame being encoded. */
 static unsigned rec_frames_held(const struct ls_config *cfg, const void *group) { return 4; }
 
+/* The export service (output_ctx.h): a clip of the recording for another
+ * output (the bus's remote clip requests), into DIR/exports/NAME. */
+static int rec_export(void *user, const char *const *cameras, int64_t n1, int64_t n2, const char *name, GString *json,
+		      char **err)
+{
+	struct rec_out *o = user;
+	if (mkdir(o->exports, 0755) < 0 && errno != EEXIST) {
+		int e = errno;
+		*err = g_strdup_printf("cannot make %s: %s", o->exports, g_strerror(e));
+		return -e;
+	}
+	char *outdir = g_build_filename(o->exports, name, NULL);
+	struct ls_clip_request req = {
+		.dir = o->rc->dir,
+		.rate = o->cfg->rate,
+		.epoch_ns = o->cfg->epoch_ns,
+		.gop = o->rc->gop,
+		.cameras = cameras,
+		.n1 = n1,
+		.n2 = n2,
+		.outdir = outdir,
+	};
+	struct ls_clip_result res;
+	int rc = ls_record_clip(&req, &res, err);
+	if (rc == 0) {
+		char *manifest = g_build_filename(outdir, "manifest.json", NULL);
+		g_string_append(json, "{\"dir\":");
+		ls_json_str(json, outdir);
+		g_string_append(json, ",\"manifest\":");
+		ls_json_str(json, manifest);
+		g_string_append_printf(json, ",\"first_slot\":%lld,\"last_slot\":%lld,\"frames\":%lld}",
+				       (long long)res.first_slot, (long long)res.last_slot, (long long)res.frames);
+		g_free(manifest);
+	}
+	g_free(outdir);
+	return rc;
+}
+
 static void *rec_new(struct ls_output_ctx *ctx, const void *group, char **err)
 {
 	const struct ls_config *cfg = ls_output_ctx_config(ctx);
@@ -881,6 +945,9 @@ static void *rec_new(struct ls_output_ctx *ctx, const void *group, char **err)
 		ls_clipper_set_events(o->clipper, ctx);
 		ls_output_ctx_provide_clips(ctx, ls_clipper_event, o->clipper);
 	}
+	o->ctx = ctx;
+	o->exports = g_build_filename(rc->dir, "exports", NULL);
+	ls_output_ctx_provide_export(ctx, rec_export, o);
 	return o;
 fail:
 	rec_free(o);
@@ -980,6 +1047,7 @@ static void rec_free(void *impl)
 		g_free(c->name);
 	}
 	ls_clipper_free(&o->clipper);
+	g_free(o->exports);
 	g_free(o->cams);
 	g_free(o->encoder_desc);
 	g_ptr_array_unref(o->pending);

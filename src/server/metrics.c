@@ -322,6 +322,27 @@ static void outputs(GString *out, JsonObject *rec)
 	histogram(out, obj(det, "inference_hist"), "lockstep_detect_inference_seconds",
 		  "Time in the detector's model (ONNX Runtime Run()) per inferred frameset.");
 
+	JsonObject *bus = obj(outs, "bus");
+	top(out, bus, "published", "lockstep_bus_published_total", "counter",
+	    "Messages [bus] published straight away and the broker acknowledged.");
+	top(out, bus, "spooled", "lockstep_bus_spooled_total", "counter",
+	    "Messages [bus] put in its spool (broker down, slow, or the spool not yet empty).");
+	top(out, bus, "replayed", "lockstep_bus_replayed_total", "counter",
+	    "Spooled messages [bus] sent later and the broker acknowledged.");
+	top(out, bus, "spool_held", "lockstep_bus_spool_messages", "gauge", "Messages in [bus]'s spool now.");
+	top(out, bus, "spool_bytes", "lockstep_bus_spool_bytes", "gauge",
+	    "Bytes (subject, id, payload) in [bus]'s spool now; spool-mb bounds it.");
+	top(out, bus, "spool_dropped", "lockstep_bus_spool_dropped_total", "counter",
+	    "Messages [bus] lost: the oldest dropped from a full spool, or a spool write that failed.");
+	top(out, bus, "queue_dropped", "lockstep_bus_queue_dropped_total", "counter",
+	    "Messages [bus] lost because its queue to the publisher thread was full.");
+	top(out, bus, "outages", "lockstep_bus_outages_total", "counter",
+	    "Times [bus] found the broker down or not acknowledging.");
+	if (bus && json_object_has_member(bus, "connected")) {
+		struct fam f = fam(out, "lockstep_bus_connected", "gauge", "1 while [bus] is connected to its broker.");
+		sample(&f, NULL, NULL, json_object_get_boolean_member(bus, "connected") ? 1 : 0);
+	}
+
 	JsonObject *srv = obj(outs, "server");
 	top(out, srv, "requests", "lockstep_http_requests_total", "counter", "HTTP requests to [server].");
 	top(out, srv, "unauthorized", "lockstep_http_unauthorized_total", "counter",

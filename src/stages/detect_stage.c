@@ -275,6 +275,8 @@ static void motion_stage(struct detect_out *o, uint64_t mt, const struct ls_fram
 	g_mutex_unlock(&o->mlock);
 }
 
+static const char *class_name_of(const void *det, int cls) { return ls_detector_class_name(det, cls); }
+
 /* The events service: a track of camera @c started or ended at slot @n
  * (@t: its box, or NULL). Camera names need no escaping (config.c allows
  * A-Z a-z 0-9 _ . - only); class names come from the model's list. */
@@ -449,10 +451,15 @@ static gpointer worker_main(gpointer data)
 					(void)ls_tracker_hold(o->trackers[c], r->capture_ns[c]);
 				}
 			}
+			g_string_truncate(line, 0);
+			ls_detect_result_json(o->det, r, o->names, line);
+			r->json = line->str;
+			r->json_len = line->len - 1; /* without its newline */
+			r->class_name = class_name_of;
+			r->namer = o->det;
 			ls_output_ctx_publish_detections(o->ctx, r);
+			r->json = NULL;
 			if (o->out) {
-				g_string_truncate(line, 0);
-				ls_detect_result_json(o->det, r, o->names, line);
 				fwrite(line->str, 1, line->len, o->out);
 				fflush(o->out);
 			}

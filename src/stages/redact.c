@@ -464,6 +464,12 @@ void *ls_redact_stage_process(struct ls_redact_stage *st, uint8_t *const in_plan
 			audit_write(st, buf);
 			if (v == LS_CANARY_FAIL && !was_failed)
 				stage_event(st, "canary-failed", NULL);
+			if (v == LS_CANARY_PASS && st->event_fn) {
+				char f[192];
+				snprintf(f, sizeof f, "\"camera\":\"%s\",\"latency_ms\":%.1f", st->camera,
+					 (double)age / 1e6);
+				st->event_fn(st->event_user, "canary-passed", f);
+			}
 			if (v == LS_CANARY_FAIL && !was_failed)
 				g_printerr("camera %s: redact: the canary IBAN was not masked within %d s; every frame "
 					   "is masked until one is\n",
