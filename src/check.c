@@ -2,11 +2,65 @@
 #include "check.h"
 
 #include <errno.h>
+#include <gio/gio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "redact.h"
 #include "source.h"
+
+/* [bus]: its files can be read, its spool's directory written, and (probe)
+ * one of its servers takes a TCP connection. */
+static unsigned check_bus(const struct ls_config *cfg, bool probe, int timeout_ms, GPtrArray *problems)
+{
+	const struct ls_bus_config *b = cfg->bus;
+	unsigned bad = 0;
+	const char *keys[] = { "creds", "ca", "cert", "key" }, *files[] = { b->creds, b->ca, b->cert, b->key };
+	for (unsigned i = 0; i < G_N_ELEMENTS(keys); i++)
+		if (files[i] && access(files[i], R_OK) < 0) {
+			g_ptr_array_add(problems, g_strdup_printf("%s:%d: [bus] %s = %s: %s", cfg->path, b->line,
+								  keys[i], files[i], g_strerror(errno)));
+			bad++;
+		}
+	if (b->spool) {
+		char *dir = g_path_get_dirname(b->spool);
+		if (access(dir, W_OK | X_OK) < 0) {
+			g_ptr_array_add(problems,
+					g_strdup_printf("%s:%d: [bus] spool = %s: cannot write in %s: %s", cfg->path,
+							b->line, b->spool, dir, g_strerror(errno)));
+			bad++;
+		}
+		g_free(dir);
+	}
+	if (!probe)
+		return bad;
+	GSocketClient *sc = g_socket_client_new();
+	g_socket_client_set_timeout(sc, (guint)(timeout_ms + 999) / 1000);
+	GString *why = g_string_new(NULL);
+	bool reached = false;
+	for (char **s = b->servers; *s && !reached; s++) {
+		GError *e = NULL;
+		const char *hp = strstr(*s, "://");
+		GSocketConnection *c = g_socket_client_connect_to_host(sc, hp ? hp + 3 : *s, 0, NULL, &e);
+		if (c) {
+			reached = true;
+			g_object_unref(c);
+		} else {
+			g_string_append_printf(why, "%s%s: %s", why->len ? "; " : "", *s, e->message);
+			g_error_free(e);
+		}
+	}
+	if (!reached) {
+		g_ptr_array_add(problems, g_strdup_printf("%s:%d: [bus] url: no broker answers (%s); a run would spool "
+							  "until one does",
+							  cfg->path, b->line, why->str));
+		bad++;
+	}
+	g_string_free(why, TRUE);
+	g_object_unref(sc);
+	return bad;
+}
 
 unsigned ls_config_check(const struct ls_config *cfg, bool probe, int timeout_ms, GPtrArray *problems)
 {
@@ -51,6 +105,8 @@ unsigned ls_config_check(const struct ls_config *cfg, bool probe, int timeout_ms
 			bad++;
 		}
 	}
+	if (cfg->bus)
+		bad += check_bus(cfg, probe, timeout_ms, problems);
 	return bad;
 }
 

@@ -21,7 +21,7 @@ against its schema in schemas/ (python3-jsonschema):
     for, stops at the slot asked for; a clip is exported on request and
     the reply names its files;
   - bad input (URL, credentials, subject prefix) is one line at start
-    naming the key.
+    naming the key; `lockstep check` says when no broker answers.
 Prints TAP.
 
 usage: bus.py LOCKSTEP_BINARY BUS_TOOL REPO_ROOT [FILTER]
@@ -513,6 +513,17 @@ def bad_input_is_one_line_naming_the_key():
         assert out.returncode == 1, (bus, out.returncode, out.stderr)
         bad = [l for l in lines if re.search(want, l)]
         assert len(bad) == 1 and bad[0].startswith(cfg + ":"), (bus, want, lines)
+    # lockstep check: a broker that does not answer is one line naming url;
+    # one that does, ok
+    cfg = os.path.join(TMP, "check.ini")
+    for url, rc in (("nats://127.0.0.1:%d" % port(), 1), (ns.url, 0)):
+        with open(cfg, "w") as f:
+            f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n[bus]\nurl = %s\nspool = %s/s\n" % (url, TMP))
+        out = subprocess.run([LS, "check", cfg], capture_output=True, text=True, timeout=30)
+        assert out.returncode == rc, (url, out.stderr)
+        if rc:
+            lines = out.stderr.strip().splitlines()
+            assert len(lines) == 1 and re.match(re.escape(cfg) + r":5: \[bus\] url: no broker answers", lines[0]), lines
 
 
 def after_each():
