@@ -435,6 +435,50 @@ def cluster_of_three_node_killed_nothing_lost():
           % (server, len(framesets(msgs)), b["spooled"], b["server"]))
 
 
+def tls_files(d):
+    """A CA and a certificate for 127.0.0.1 that it signed (openssl)."""
+    os.makedirs(d, exist_ok=True)
+    def ossl(*a):
+        subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=lockstep test CA",
+         "-keyout", d + "/ca.key", "-out", d + "/ca.pem")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", d + "/srv.key",
+         "-out", d + "/srv.csr")
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", d + "/srv.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key", "-CAcreateserial",
+         "-days", "1", "-extfile", d + "/ext", "-out", d + "/srv.pem")
+    # a second CA that signed nothing here
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other CA",
+         "-keyout", d + "/other.key", "-out", d + "/other.pem")
+    return d
+
+
+@test
+def tls_to_nats_and_mosquitto():
+    """tls:// and mqtts:// with ca =: messages go; a CA that did not sign
+    the broker's certificate is one line at start naming ca."""
+    need("openssl")
+    d = tls_files(os.path.join(TMP, "tls"))
+    ns = Nats("tls", args=["--tls", "--tlscert", d + "/srv.pem", "--tlskey", d + "/srv.key"])
+    mq = Mosquitto(extra="allow_anonymous true\ncafile %s/ca.pem\ncertfile %s/srv.pem\nkeyfile %s/srv.key\n"
+                   % (d, d, d))
+    for name, url in (("tlsn", "tls://127.0.0.1:%d" % ns.port), ("tlsm", "mqtts://127.0.0.1:%d" % mq.port)):
+        r = rig(name, test_cams(1), "url = %s\nca = %s/ca.pem\n" % (url, d))
+        time.sleep(3)
+        stats = r.stop()
+        b = stats[-1]["outputs"]["bus"]
+        assert b["connected"] is True and b["published"] >= 2 * RATE and b["spooled"] == 0, (url, b, r.text())
+        cfg = os.path.join(TMP, name + "-bad.ini")
+        with open(cfg, "w") as f:
+            f.write("[rig]\nrate = 30\n[camera a]\nuri = test://\n[bus]\nurl = %s\nca = %s/other.pem\n"
+                    "spool = %s/%s.spool\n" % (url, d, TMP, name))
+        out = subprocess.run([LS, "run", cfg, "--duration", "2"], capture_output=True, text=True, timeout=30)
+        bad = [l for l in out.stderr.splitlines() if "[bus] ca" in l]
+        print("# %s with the wrong CA: rc %d: %s" % (url, out.returncode, bad or out.stderr.splitlines()[-3:]))
+        assert out.returncode == 1 and len(bad) == 1 and bad[0].startswith(cfg + ":"), out.stderr
+
+
 def request(url, subject, body, timeout=10):
     out = subprocess.run([TOOL, "request", url, subject, json.dumps(body), "--timeout-s", str(timeout)],
                          capture_output=True, text=True, timeout=timeout + 10)

@@ -514,7 +514,16 @@ static void *mq_open(const struct ls_bus_config *bc, char **err)
 		}
 		g_mutex_lock(&t->err_lock);
 		bool failed = t->err != NULL && !why_rc;
+		/* a handshake the broker's certificate fails is the config's too */
+		char *tls_why = failed && t->tls && strstr(t->err, "OpenSSL") ? g_strdup(strstr(t->err, "OpenSSL"))
+									      : NULL;
 		g_mutex_unlock(&t->err_lock);
+		if (tls_why) {
+			*err = g_strdup_printf("%s: %s: the TLS handshake failed: %s", bc->cert ? "cert" : "ca",
+					       bc->url, tls_why);
+			g_free(tls_why);
+			goto fail;
+		}
 		if (failed)
 			break;
 		g_usleep(20000);

@@ -270,7 +270,9 @@ static void *nats_open(const struct ls_bus_config *bc, char **err)
 		const char *txt = nats_GetLastError(NULL);
 		const char *key = refused_key(bc, s, txt);
 		if (key) {
-			*err = g_strdup_printf("%s: %s refused the connection: %s", key, bc->url,
+			bool tls = !strcmp(key, "ca") || !strcmp(key, "cert") || !strcmp(key, "tls");
+			*err = g_strdup_printf("%s: %s: %s: %s", key, bc->url,
+					       tls ? "the TLS handshake failed" : "refused the connection",
 					       txt && *txt ? txt : natsStatus_GetText(s));
 			goto fail;
 		}
