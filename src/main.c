@@ -20,6 +20,7 @@
 #include "x11_guard.h"
 #include "check.h"
 #include "config.h"
+#include "coordinate.h"
 #include "redact.h"
 #include "lockstep_shm.h"
 #include "ls_sched.h"
@@ -58,6 +59,7 @@ static void usage(FILE *to)
 	      "      outputs: file:///x.mp4|.mkv|.ts|.y4m, file:///dir/%05d.png, display://, shm://NAME\n"
 	      "  lockstep shm-dump NAME [--count N] [--timeout S]\n"
 	      "  lockstep clip --config C --from TIME --to TIME [--camera NAME]... [--pre S] [--post S] --out DIR\n"
+	      "  lockstep coordinate start|stop CONFIG [--at TIME] [--wait-s S]   every node on CONFIG's [bus]\n"
 	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
 	      "  lockstep config-reference   every config key, its default and range\n"
 	      "  lockstep version\n",
@@ -459,6 +461,48 @@ static void on_dump_signal(int sig)
 
 /* One line per frameset read from the segment, until Ctrl-C, --count sets,
  * or --timeout seconds without a set. */
+/* coordinate start|stop CONFIG [--at TIME] [--wait-s S] */
+static int cmd_coordinate(int argc, char **argv)
+{
+	if (argc < 2 || (strcmp(argv[0], "start") && strcmp(argv[0], "stop"))) {
+		fprintf(stderr, "lockstep coordinate: expected start or stop, then CONFIG\n");
+		return 2;
+	}
+	bool start = argv[0][2] == 'a';
+	const char *path = argv[1];
+	int64_t at = 0;
+	double wait_s = 2;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--wait-s")) {
+			if (!num_arg(a, val, 0.1, 600, &wait_s))
+				return 2;
+			i++;
+		} else if (!strcmp(a, "--at")) {
+			char *why = NULL;
+			if (!val || ls_config_parse_time(val, &at, &why) < 0) {
+				fprintf(stderr, "lockstep coordinate: --at: %s\n", why ? why : "needs a time");
+				g_free(why);
+				return 2;
+			}
+			i++;
+		} else {
+			fprintf(stderr, "lockstep coordinate: unexpected argument \"%s\"\n", a);
+			return 2;
+		}
+	}
+	struct ls_config *cfg = NULL;
+	char *err = NULL;
+	if (ls_config_load(path, &cfg, &err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		g_free(err);
+		return 1;
+	}
+	int rc = ls_coordinate(cfg, start, at, wait_s);
+	ls_config_free(&cfg);
+	return rc;
+}
+
 static int cmd_shm_dump(int argc, char **argv)
 {
 	const char *name = NULL;
@@ -640,6 +684,8 @@ int main(int argc, char **argv)
 		return cmd_shm_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "config-reference"))
 		return cmd_config_reference(argc - 2, argv + 2);
+	if (!strcmp(cmd, "coordinate"))
+		return cmd_coordinate(argc - 2, argv + 2);
 	if (!strcmp(cmd, "bench")) {
 		if (argc >= 3 && !strcmp(argv[2], "schedule"))
 			return cmd_bench_schedule(argc - 3, argv + 3);

@@ -529,6 +529,45 @@ def control_start_stop_and_remote_clip():
 
 
 @test
+def coordinate_start_stop_same_slots_on_every_node():
+    """`lockstep coordinate start|stop`: two nodes (control = on, one
+    subject prefix) wait, start at the same slot and stop at the same slot."""
+    ns = Nats("coord")
+    nodes = [rig(n, test_cams(2), "url = %s\nsubject-prefix = lockstep.site\nstream = SITE\ncontrol = on\n" % ns.url)
+             for n in ("node1", "node2")]
+    for r in nodes:
+        assert r.wait_line(r"waiting for a start", timeout=10), r.text()
+    coord = os.path.join(TMP, "coord.ini")
+    with open(coord, "w") as f:
+        f.write("[rig]\nrate = 30\n[camera x]\nuri = test://\n[bus]\nurl = %s\nsubject-prefix = lockstep.site\n" % ns.url)
+    out = subprocess.run([LS, "coordinate", "start", coord], capture_output=True, text=True, timeout=30)
+    answers = [json.loads(l) for l in out.stdout.splitlines()]
+    assert out.returncode == 0 and len(answers) == 2 and all(a["ok"] for a in answers), (out.stdout, out.stderr)
+    assert answers[0]["at_ns"] == answers[1]["at_ns"] and {a["rig"] for a in answers} == {"node1", "node2"}
+    time.sleep(3)
+    out = subprocess.run([LS, "coordinate", "stop", coord], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.count('"ok":true') == 2, (out.stdout, out.stderr)
+    for r in nodes:
+        r.p.wait(timeout=15)
+        assert r.p.returncode == 0, r.text()
+    msgs = consume(ns.url, "SITE", "lockstep.site.>")
+    first_last = {}
+    for name in ("node1", "node2"):
+        fs = [m["data"]["n"] for m in msgs if m["data"].get("schema") == "lockstep.frameset/1" and m["data"]["rig"] == name]
+        check_slots(fs)
+        first_last[name] = (fs[0], fs[-1])
+    assert first_last["node1"] == first_last["node2"], first_last
+    # nobody listening: one line, exit 1
+    lonely = os.path.join(TMP, "lonely.ini")
+    with open(lonely, "w") as f:
+        f.write("[rig]\nrate = 30\n[camera x]\nuri = test://\n[bus]\nurl = %s\nsubject-prefix = nobody\n" % ns.url)
+    out = subprocess.run([LS, "coordinate", "stop", lonely, "--wait-s", "0.5"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 1 and "no node answered on nobody.control" in out.stderr, out.stderr
+    print("# both nodes: first slot %d, last slot %d" % first_last["node1"])
+
+
+@test
 def bad_input_is_one_line_naming_the_key():
     cases = [
         ("url = nats://127.0.0.1:0\n", r"\[bus\] url: .*port"),
