@@ -1,4 +1,5 @@
 #include "ls_doorbell.h"
+#include "ls_time.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -29,6 +30,7 @@ int ls_doorbell_wait(struct ls_doorbell *d, unsigned seen, int64_t deadline)
 		goto out; /* rung between peek and here */
 	struct timespec ts, *tsp = NULL;
 	if (deadline != INT64_MAX) {
+		deadline -= ls_time_offset(); /* the rig's clock to CLOCK_REALTIME */
 		ts.tv_sec = deadline / 1000000000;
 		ts.tv_nsec = deadline % 1000000000;
 		tsp = &ts;

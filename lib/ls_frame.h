@@ -16,6 +16,7 @@
 #define LS_FRAME_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct ls_frame {
 	int64_t capture_ns; /**< capture time on the shared clock (CLOCK_REALTIME ns) */
 	int64_t arrival_ns; /**< when lockstep received it (CLOCK_REALTIME ns) */
 	int64_t stream_ns;  /**< the buffer's own timestamp in its stream (a file's PTS), -1 unknown */
+	bool unsynced;      /**< captured while the rig's clock was not synchronised ([clock]) */
 	enum ls_pixfmt format;
 	int width, height;
 	int nplanes;

@@ -1,16 +1,35 @@
 #include "ls_time.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int64_t ls_realtime_ns(void)
+/* the rig's clock minus CLOCK_REALTIME (ls_time_set_offset), and whether
+ * it is synchronised (ls_time_set_synced) */
+static _Atomic int64_t clock_offset_ns;
+static atomic_bool clock_synced = true;
+
+int64_t ls_realtime_raw_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * LS_NS_PER_SEC + ts.tv_nsec;
 }
+
+int64_t ls_realtime_ns(void)
+{
+	return ls_realtime_raw_ns() + atomic_load_explicit(&clock_offset_ns, memory_order_relaxed);
+}
+
+void ls_time_set_offset(int64_t ns) { atomic_store(&clock_offset_ns, ns); }
+
+int64_t ls_time_offset(void) { return atomic_load_explicit(&clock_offset_ns, memory_order_relaxed); }
+
+void ls_time_set_synced(bool synced) { atomic_store(&clock_synced, synced); }
+
+bool ls_time_synced(void) { return atomic_load_explicit(&clock_synced, memory_order_relaxed); }
 
 int64_t ls_monotonic_ns(void)
 {
@@ -111,6 +130,7 @@ int64_t ls_slot_time(int64_t n, int64_t epoch_ns, struct ls_rate r)
 
 int ls_sleep_until(int64_t abs_ns)
 {
+	abs_ns -= ls_time_offset(); /* on CLOCK_REALTIME */
 	struct timespec ts = { .tv_sec = abs_ns / LS_NS_PER_SEC, .tv_nsec = abs_ns % LS_NS_PER_SEC };
 	int rc;
 	while ((rc = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL)) == EINTR)

@@ -7,6 +7,7 @@
 #ifndef LS_TIME_H
 #define LS_TIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define LS_NS_PER_SEC INT64_C(1000000000)
@@ -27,6 +28,18 @@ struct ls_clock {
 
 /** CLOCK_REALTIME in ns. */
 int64_t ls_realtime_ns(void);
+/** CLOCK_REALTIME itself, without the rig clock's offset. */
+int64_t ls_realtime_raw_ns(void);
+/** The rig's clock is CLOCK_REALTIME + @ns: set by the [clock] service
+ *  (src/clock/clock.c) from its reference (PTP, NTP, another lockstep), and
+ *  by the test hook LOCKSTEP_TEST_CLOCK_OFFSET_MS. ls_realtime_ns(),
+ *  ls_sleep_until() and the sources' capture times follow it. Any thread. */
+void ls_time_set_offset(int64_t ns);
+int64_t ls_time_offset(void);
+/** Whether the rig's clock is synchronised to its reference (true without
+ *  one): frames captured while it is not are marked unsynced. */
+void ls_time_set_synced(bool synced);
+bool ls_time_synced(void);
 /** CLOCK_MONOTONIC in ns. */
 int64_t ls_monotonic_ns(void);
 /** The clock that reads CLOCK_REALTIME. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ls_aligner.h"
 #include "ls_doorbell.h"
 #include "ls_spsc.h"
@@ -76,6 +77,9 @@ struct rig {
 	atomic_int_fast64_t start_at_ns; /* INT64_MIN: no START yet */
 	atomic_int_fast64_t stop_slot;   /* INT64_MAX: none */
 	bool hold_start;                 /* set before the sources start */
+
+	struct ls_clock_service *clock; /* [clock] */
+	uint64_t *unsynced;             /* per camera: frames taken while the clock was not synced (aligner thread) */
 
 	/* stats writer */
 	GAsyncQueue *lines; /* gchar*: "S<status>" / "J<json>"; "" = end */
@@ -181,11 +185,17 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 			g_string_append(j, ",\"phase_ms\":null");
 		if (r->redact[c])
 			ls_redact_stage_stats_json(r->redact[c], j);
+		g_string_append_printf(j, ",\"unsynced\":%llu", (unsigned long long)r->unsynced[c]);
 		g_string_append(j, c + 1 < r->ncams ? "}," : "}");
 		if (st != LS_SOURCE_RUNNING)
 			g_string_append_printf(cam_txt, " %s:%s", r->cfg->cams[c].name, ls_source_state_name(st));
 	}
-	g_string_append(j, "},\"outputs\":{");
+	g_string_append(j, "},");
+	if (r->clock) {
+		ls_clock_service_stats_json(r->clock, j);
+		g_string_append_c(j, ',');
+	}
+	g_string_append(j, "\"outputs\":{");
 	for (unsigned i = 0; i < r->noutputs; i++) {
 		ls_json_str(j, r->outputs[i].name);
 		g_string_append_printf(j, ":{\"dropped\":%llu", (unsigned long long)ls_setq_dropped(r->outputs[i].q));
@@ -328,6 +338,8 @@ static void take(struct rig *r, unsigned c, struct ls_frame *f, int64_t now)
 		ls_aligner_start(r->al, ls_slot_index(now, r->cfg->epoch_ns, 0, r->cfg->rate));
 		r->started = true;
 	}
+	if (f->unsynced)
+		r->unsynced[c]++;
 	if (!r->started) {
 		r->seen_first[c] = true;
 		r->warmup_frames++;
@@ -643,6 +655,18 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	r->last_pop_mono = g_new0(int64_t, cfg->ncams);
 	r->cam_said = g_new0(int, cfg->ncams);
 	r->cam_outages = g_new0(uint64_t, cfg->ncams);
+	r->unsynced = g_new0(uint64_t, cfg->ncams);
+	/* the rig's clock before anything reads the time: sources, the aligner */
+	r->clock = ls_clock_service_start(&cfg->clock, &err);
+	if (!r->clock) {
+		if (cfg->clock.line)
+			g_printerr("%s:%d: %s\n", cfg->path, cfg->clock.line, err);
+		else
+			g_printerr("%s: %s\n", cfg->path, err);
+		g_clear_pointer(&err, g_free);
+		r->exit_code = 1;
+		goto out_sources;
+	}
 	/* a frame is held by: the ring, the aligner window, the outputs, and
 	 * `hold` (4 to spare) */
 	unsigned pool_frames = RING_FRAMES + ls_aligner_window(r->al) + frames_held + 4;
@@ -754,6 +778,8 @@ out_sources:
 	g_free(r->last_pop_mono);
 	g_free(r->cam_said);
 	g_free(r->cam_outages);
+	g_free(r->unsynced);
+	ls_clock_service_stop(&r->clock);
 	ls_pctl_clear(&r->skew);
 	ls_pctl_clear(&r->latency);
 	for (unsigned c = 0; r->phase && c < cfg->ncams; c++)

@@ -443,7 +443,7 @@ static void test_bad_groups(void)
 {
 	load_bad(
 		"[rig]\nrate = 30\n[foo]\n",
-		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], [detect], [record], [server] or [bus])");
+		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], [detect], [record], [server], [clock] or [bus])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -1246,10 +1246,9 @@ static void test_reference_header(void)
  * message expects, in that order. */
 static void test_reference_values(void)
 {
-	static const char *const groups[] = { "[rig]",        "[camera NAME]", "[output mosaic]",
-					      "[output shm]", "[output file]", "[output rtsp]",
-					      "[redact]",     "[detect]",      "[record]",
-					      "[server]",     "[bus]" };
+	static const char *const groups[] = { "[rig]",         "[camera NAME]", "[output mosaic]", "[output shm]",
+					      "[output file]", "[output rtsp]", "[redact]",        "[detect]",
+					      "[record]",      "[server]",      "[clock]",         "[bus]" };
 	char *ref = ls_config_reference();
 	char **lines = g_strsplit(ref, "\n", -1);
 	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);

@@ -135,7 +135,7 @@ static int add_group(struct ctx *c, const char *name, int line)
 		return at_line(
 			c, line,
 			"unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], "
-			"[detect], [record], [server] or [bus])",
+			"[detect], [record], [server], [clock] or [bus])",
 			name);
 	for (guint i = 0; i < c->groups->len; i++) {
 		const struct scan_group *o = g_ptr_array_index(c->groups, i);
@@ -400,6 +400,26 @@ static int clip_check(struct ctx *c, const struct ls_detect_config *d)
 	return 0;
 }
 
+/* [clock]: the server the source needs, and only then. */
+static int clock_finish(struct ctx *c, const struct scan_group *g, struct ls_clock_config *k)
+{
+	static const char *const names[] = { "system", "ptp", "ntp", "net" };
+	bool wants = k->source == LS_CLOCK_NTP || k->source == LS_CLOCK_NET;
+	if (wants && !k->server)
+		return at_line(c, g->line, "[clock] source = %s needs server = %s", names[k->source],
+			       k->source == LS_CLOCK_NTP ? "HOST[:PORT]" : "HOST:PORT (the other rig's provide =)");
+	if (!wants && k->server)
+		return at_line(c, g->line, "[clock] server is for source = ntp or net, not %s", names[k->source]);
+	if (k->source == LS_CLOCK_NET && !k->port)
+		return at_line(c, group_key_line(g, "server"), "[clock] server = %s: source = net needs HOST:PORT",
+			       k->server);
+	if (k->source == LS_CLOCK_NTP && !k->port)
+		k->port = 123;
+	if (k->interfaces && k->source != LS_CLOCK_PTP)
+		return at_line(c, g->line, "[clock] interfaces is for source = ptp");
+	return 0;
+}
+
 /* [bus]: what one key cannot check alone, and the defaults made of others
  * (name: the host name; prefix: lockstep.NAME; stream: LOCKSTEP_NAME). */
 static int bus_finish(struct ctx *c, const struct scan_group *g, struct ls_bus_config *b)
@@ -487,6 +507,11 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		out.line = g->line;
 		u.base = &out;
 		break;
+	case G_CLOCK:
+		c->cfg->clock.present = true;
+		c->cfg->clock.line = g->line;
+		u.base = &c->cfg->clock;
+		break;
 	case G_REDACT:
 		c->cfg->redact.present = true;
 		c->cfg->redact.line = g->line;
@@ -549,6 +574,11 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 	switch (g->kind) {
 	case G_RIG:
 	case G_REDACT:
+		break;
+	case G_CLOCK:
+		rc = clock_finish(c, g, &c->cfg->clock);
+		if (rc < 0)
+			goto out;
 		break;
 	case G_CAMERA:
 		g_array_append_val(c->cams, cam);
@@ -656,6 +686,11 @@ void ls_config_free(struct ls_config **pcfg)
 		g_free(cfg->outputs[i].password);
 	}
 	g_free(cfg->outputs);
+	g_free(cfg->clock.interfaces);
+	g_free(cfg->clock.server);
+	g_free(cfg->clock.host);
+	g_free(cfg->clock.provide);
+	g_free(cfg->clock.provide_host);
 	g_free(cfg->redact.rules);
 	g_free(cfg->redact.audit);
 	g_free(cfg->redact.langs);

@@ -142,6 +142,16 @@
  *   mosaic-width = 1280   64..7680, even: /whep/mosaic's width
  *   mosaic-height = 720   64..4320, even: /whep/mosaic's height
  *
+ *   [clock]               optional: where the rig's time comes from (src/clock/)
+ *   source = system       system (CLOCK_REALTIME, disciplined by linuxptp or chrony),
+ *                         ptp, ntp or net (another lockstep's provide =); default system
+ *   domain = 0            ptp: 0..255
+ *   interfaces = eth0     ptp: the interfaces to use; default all
+ *   server = 10.0.0.1:123  ntp: HOST[:PORT] (123); net: HOST:PORT; required for both
+ *   provide = 5556        [HOST:]PORT: serve this rig's clock to net clients
+ *   sync-wait-s = 10      0..600: how long the start waits for the first sync
+ *   max-offset-ms = 1     system: an offset the sync daemon reports beyond this is unsynced
+ *
  *   [bus]                 optional: metadata to NATS JetStream or MQTT (src/bus/)
  *   url = nats://127.0.0.1:4222  nats://, tls:// (a comma-separated list: a
  *                         cluster), mqtt://, mqtts://; USER:PASSWORD@ allowed; required
@@ -319,6 +329,30 @@ struct ls_server_config {
 	int line; /**< line of the [server] header */
 };
 
+enum ls_clock_source {
+	LS_CLOCK_SYSTEM = 0, /**< CLOCK_REALTIME as it is (linuxptp or chrony discipline it outside) */
+	LS_CLOCK_PTP,        /**< an in-process PTP slave (GstPtpClock) */
+	LS_CLOCK_NTP,        /**< an NTP server (GstNtpClock) */
+	LS_CLOCK_NET,        /**< another lockstep's clock (GstNetClientClock; its [clock] provide =) */
+};
+
+/** [clock]: where the rig's time comes from (src/clock/clock.c). */
+struct ls_clock_config {
+	bool present;
+	enum ls_clock_source source;
+	int domain;            /**< ptp: 0..255 */
+	char *interfaces;      /**< ptp: comma-separated interface names, or NULL: all */
+	char *server;          /**< ntp/net: HOST[:PORT] as written, or NULL */
+	char *host;            /**< its host, without brackets */
+	int port;              /**< its port (ntp: 123 when not given) */
+	char *provide;         /**< [HOST:]PORT to serve this rig's clock on, or NULL */
+	char *provide_host;    /**< its host (0.0.0.0 when only a port is given) */
+	int provide_port;      /**< its port */
+	int64_t sync_wait_ns;  /**< how long the start waits for the first sync */
+	int64_t max_offset_ns; /**< system: an offset the sync daemon reports beyond this is unsynced */
+	int line;
+};
+
 /** The message kinds [bus] messages = selects (bits of ls_bus_config.messages). */
 enum ls_bus_kind {
 	LS_BUS_FRAMESET = 1u << 0,   /**< PREFIX.frameset: one per slot */
@@ -384,6 +418,7 @@ struct ls_config {
 	unsigned noutputs;                /**< 0 or more */
 	struct ls_output_config *outputs; /**< in file order */
 	struct ls_redact_config redact;   /**< [redact] */
+	struct ls_clock_config clock;     /**< [clock] (source = system when absent) */
 	int rig_line;                     /**< line of the [rig] header */
 	struct ls_detect_config *detect;  /**< [detect], or NULL */
 	struct ls_record_config *record;  /**< [record], or NULL */

@@ -166,6 +166,7 @@ static int one_of(const char *v, const char *const *list, char **reason)
 #define REC struct ls_record_config
 #define SRV struct ls_server_config
 #define BUS struct ls_bus_config
+#define CLK struct ls_clock_config
 
 static size_t group_struct_size(enum group_kind kind);
 
@@ -384,6 +385,58 @@ static int key_langs(const struct key_def *kd, const struct key_use *u, const ch
 	return 0;
 }
 
+/* [clock] server: HOST[:PORT] (the port filled in later by source) */
+static int key_clock_server(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_clock_config *c = u->base;
+	char *h = NULL;
+	int p = 0;
+	(void)kd;
+	const char *colon = strrchr(v, ':');
+	bool has_port = colon && (v[0] != '[' || colon[-1] == ']');
+	if (has_port) {
+		if (parse_listen(v, &h, &p, reason) < 0)
+			return -EINVAL;
+	} else if (v[0] == '[' && v[strlen(v) - 1] == ']' && strlen(v) > 2) {
+		h = g_strndup(v + 1, strlen(v) - 2);
+	} else if (*v && !strchr(v, ':') &&
+		   strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == strlen(v)) {
+		h = g_strdup(v);
+	} else {
+		*reason = g_strdup_printf("expected HOST or HOST:PORT, got \"%s\"", v);
+		return -EINVAL;
+	}
+	g_free(c->server);
+	g_free(c->host);
+	c->server = g_strdup(v);
+	c->host = h;
+	c->port = p;
+	return 0;
+}
+
+/* [clock] provide: PORT or HOST:PORT */
+static int key_clock_provide(const struct key_def *kd, const struct key_use *u, const char *v, char **reason)
+{
+	struct ls_clock_config *c = u->base;
+	int64_t p = 0;
+	(void)kd;
+	if (strspn(v, "0123456789") == strlen(v)) {
+		char *r = NULL;
+		if (ls_value_parse_int(v, 1, 65535, &p, &r) < 0) {
+			*reason = g_strdup_printf("port %s", r);
+			g_free(r);
+			return -EINVAL;
+		}
+		g_free(c->provide);
+		g_free(c->provide_host);
+		c->provide = g_strdup(v);
+		c->provide_host = g_strdup("0.0.0.0");
+		c->provide_port = (int)p;
+		return 0;
+	}
+	return set_listen(&c->provide, &c->provide_host, &c->provide_port, v, reason);
+}
+
 /* [bus] */
 
 /* url: one server, or a comma-separated list (a NATS cluster), each
@@ -551,6 +604,14 @@ static int key_bus_prefix(const struct key_def *kd, const struct key_use *u, con
 	*p = g_strdup(v);
 	return 0;
 }
+
+static const struct choice clock_choices[] = {
+	{ "system", LS_CLOCK_SYSTEM },
+	{ "ptp", LS_CLOCK_PTP },
+	{ "ntp", LS_CLOCK_NTP },
+	{ "net", LS_CLOCK_NET },
+	{ NULL, 0 },
+};
 
 static const char *const bus_kinds[] = { "frameset", "detections", "events", "stats", "deepstream", NULL };
 
@@ -958,6 +1019,24 @@ static const struct key_def config_tab[] = {
 	{ G_SERVER, "mosaic-height", K_INT, F_INT(SRV, mosaic_height), .min = 64, .max = 4320, .step = 2, .def = "720",
 	  .doc = "/whep/mosaic's height, pixels" },
 
+	/* [clock] */
+	{ G_CLOCK, "source", K_ENUM, F_ENUM(CLK, source), .choices = clock_choices, .def = "system",
+	  .doc = "system: CLOCK_REALTIME (linuxptp or chrony discipline it); ptp, ntp, or net: another lockstep" },
+	{ G_CLOCK, "domain", K_INT, F_INT(CLK, domain), .min = 0, .max = 255, .def = "0",
+	  .doc = "ptp: the PTP domain" },
+	{ G_CLOCK, "interfaces", K_STRING, F_STR(CLK, interfaces), .empty = "needs interface names", .eg = "eth0",
+	  .defdoc = "all", .doc = "ptp: the interfaces PTP runs on, comma-separated" },
+	{ G_CLOCK, "server", K_CUSTOM, F_STR(CLK, server), .parse = key_clock_server, .eg = "10.0.0.1:123",
+	  .range = "HOST[:PORT]", .defdoc = "none",
+	  .doc = "ntp: the NTP server (port 123); net: the lockstep that provides its clock (HOST:PORT)" },
+	{ G_CLOCK, "provide", K_CUSTOM, F_STR(CLK, provide), .parse = key_clock_provide, .eg = "5556",
+	  .range = "PORT or HOST:PORT", .defdoc = "none", .doc = "serve this rig's clock to source = net rigs" },
+	{ G_CLOCK, "sync-wait-s", K_FIXED, F_I64(CLK, sync_wait_ns), .unit = SEC, .min = 0, .max = 600 * SEC,
+	  .def = "10",
+	  .doc = "how long the start waits for the first sync (then frames are marked unsynced until it comes)" },
+	{ G_CLOCK, "max-offset-ms", K_FIXED, F_I64(CLK, max_offset_ns), .unit = MS, .min = MS / 1000, .max = 60 * SEC,
+	  .def = "1", .doc = "system: a sync daemon reporting a larger offset counts as unsynced" },
+
 	/* [bus] */
 	{ G_BUS, "url", K_CUSTOM, F_STR(BUS, url), .parse = key_bus_url, .eg = "nats://127.0.0.1:4222",
 	  .range = "nats://, tls:// (a comma-separated list for a cluster), mqtt://, mqtts://; USER:PASSWORD@ allowed",
@@ -1034,6 +1113,8 @@ static const struct group_def group_tab[] = {
 	[G_DETECT] = { "detect", sizeof(DET), "[detect]", "optional: object detection with ONNX Runtime" },
 	[G_RECORD] = { "record", sizeof(REC), "[record]", "optional: every camera to H.264 segments on disk" },
 	[G_SERVER] = { "server", sizeof(SRV), "[server]", "optional: lockstep's HTTP server, the API under /api/v1" },
+	[G_CLOCK] = { "clock", sizeof(CLK), "[clock]",
+		      "optional: where the rig's time comes from (default: the system clock)" },
 	[G_BUS] = { "bus", sizeof(BUS), "[bus]",
 		    "optional: metadata to NATS JetStream or MQTT, spooled while the broker is down" },
 };
@@ -1046,6 +1127,7 @@ static const struct group_def group_tab[] = {
 #undef REC
 #undef SRV
 #undef BUS
+#undef CLK
 #undef AT
 #undef F_I64
 #undef F_INT

@@ -23,6 +23,7 @@ enum group_kind {
 	G_DETECT,
 	G_RECORD,
 	G_SERVER,
+	G_CLOCK,
 	G_BUS
 };
 

@@ -140,6 +140,7 @@ stamped:
 	f->seq = atomic_load(&s->frames);
 	f->capture_ns = capture_ns;
 	f->arrival_ns = ls_realtime_ns();
+	f->unsynced = !ls_time_synced();
 	atomic_store(&s->last_capture_ns, capture_ns);
 	atomic_store(&s->last_frame_mono, ls_monotonic_ns());
 	int st = atomic_load(&s->state);
@@ -185,7 +186,8 @@ static int64_t capture_time(struct ls_source *s, GstSample *smp, GstBuffer *buf)
 		return ls_realtime_ns();
 	if (s->spec.kind == LS_SRC_FILE && !s->spec.file.realtime)
 		return s->virtual_start_ns + (int64_t)running;
-	return (int64_t)gst_element_get_base_time(s->pipeline) + (int64_t)running;
+	/* the pipeline runs on CLOCK_REALTIME; the rig's clock is offset from it */
+	return (int64_t)gst_element_get_base_time(s->pipeline) + (int64_t)running + ls_time_offset();
 }
 
 static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer data)
