@@ -64,6 +64,7 @@ struct rig {
 	int64_t event_clock;    /* event time: calibrated time of the last frame taken */
 	struct ls_pctl skew, latency;
 	struct ls_pctl *phase; /* per camera: capture - slot time of its present frames this second */
+	struct ls_pctl *delay; /* per camera: arrival - capture time (this rig's clock against the camera's) */
 	uint64_t warmup_frames;
 	/* since the start, for /metrics (written here, read by the stats tick) */
 	struct ls_hist skew_hist, latency_hist;
@@ -104,8 +105,11 @@ static void on_set(struct ls_frameset *set, void *user)
 	/* the console's "distance from the slot": raw capture time (the
 	 * camera's offset included) minus the slot's time */
 	for (unsigned c = 0; c < set->ncams && c < r->ncams; c++)
-		if (set->entries[c].state == LS_ENTRY_PRESENT && set->entries[c].frame)
-			ls_pctl_add(&r->phase[c], set->entries[c].frame->capture_ns - set->slot_ns);
+		if (set->entries[c].state == LS_ENTRY_PRESENT && set->entries[c].frame) {
+			const struct ls_frame *f = set->entries[c].frame;
+			ls_pctl_add(&r->phase[c], f->capture_ns - set->slot_ns);
+			ls_pctl_add(&r->delay[c], f->arrival_ns - f->capture_ns);
+		}
 	for (unsigned i = 0; i < r->noutputs; i++)
 		ls_setq_push(r->outputs[i].q, ls_frameset_ref(set));
 	ls_frameset_unref(&set);
@@ -183,6 +187,15 @@ static void stats_tick(struct rig *r, int64_t now, bool final)
 			g_string_append_printf(j, ",\"phase_ms\":%.3f", (double)p50 / 1e6);
 		else
 			g_string_append(j, ",\"phase_ms\":null");
+		/* delay: p50 of arrival - capture time; a camera of another
+		 * host whose clock is off shows it here */
+		any = r->delay[c].n > 0;
+		ls_pctl_get(&r->delay[c], &p50, &p99, &pmax);
+		ls_pctl_reset(&r->delay[c]);
+		if (any)
+			g_string_append_printf(j, ",\"delay_ms\":%.3f", (double)p50 / 1e6);
+		else
+			g_string_append(j, ",\"delay_ms\":null");
 		if (r->redact[c])
 			ls_redact_stage_stats_json(r->redact[c], j);
 		g_string_append_printf(j, ",\"unsynced\":%llu", (unsigned long long)r->unsynced[c]);
@@ -645,8 +658,11 @@ int ls_rig_run(const struct ls_config *cfg, const struct ls_rig_opts *o)
 	ls_hist_init(&r->skew_hist, skew_le_ns, G_N_ELEMENTS(skew_le_ns));
 	ls_hist_init(&r->latency_hist, latency_le_ns, G_N_ELEMENTS(latency_le_ns));
 	r->phase = g_new0(struct ls_pctl, cfg->ncams);
-	for (unsigned c = 0; c < cfg->ncams; c++)
+	r->delay = g_new0(struct ls_pctl, cfg->ncams);
+	for (unsigned c = 0; c < cfg->ncams; c++) {
 		ls_pctl_init(&r->phase[c], PHASE_SAMPLES);
+		ls_pctl_init(&r->delay[c], PHASE_SAMPLES);
+	}
 	r->redact = g_new0(struct ls_redact_stage *, cfg->ncams);
 	ls_doorbell_init(&r->bell);
 	r->rings = g_new0(struct ls_spsc *, cfg->ncams);
@@ -782,9 +798,12 @@ out_sources:
 	ls_clock_service_stop(&r->clock);
 	ls_pctl_clear(&r->skew);
 	ls_pctl_clear(&r->latency);
-	for (unsigned c = 0; r->phase && c < cfg->ncams; c++)
+	for (unsigned c = 0; r->phase && c < cfg->ncams; c++) {
 		ls_pctl_clear(&r->phase[c]);
+		ls_pctl_clear(&r->delay[c]);
+	}
 	g_free(r->phase);
+	g_free(r->delay);
 	g_free(r->redact);
 out_plan:
 	g_free(plan);

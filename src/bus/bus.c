@@ -169,8 +169,9 @@ static void frameset_msg(struct bus_out *o, const struct ls_frameset *set)
 		g_string_append(j, c ? ",{\"camera\":" : "{\"camera\":");
 		ls_json_str(j, o->cfg->cams[c].name);
 		if (e->state == LS_ENTRY_PRESENT && e->frame)
-			g_string_append_printf(j, ",\"state\":\"present\",\"capture_ns\":%lld,\"offset_ns\":%lld}",
-					       (long long)e->frame->capture_ns, (long long)e->offset_ns);
+			g_string_append_printf(j, ",\"state\":\"present\",\"capture_ns\":%lld,\"offset_ns\":%lld%s}",
+					       (long long)e->frame->capture_ns, (long long)e->offset_ns,
+					       e->frame->unsynced ? ",\"unsynced\":true" : "");
 		else if (e->state == LS_ENTRY_HELD && e->frame)
 			g_string_append_printf(j, ",\"state\":\"held\",\"capture_ns\":%lld,\"age_ns\":%lld}",
 					       (long long)e->frame->capture_ns, (long long)e->offset_ns);
