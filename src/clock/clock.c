@@ -78,7 +78,8 @@ struct ls_clock_service {
 	char daemon[16]; /* "chrony", "ptp4l" or "" */
 	int64_t offsets[JITTER_N];
 	unsigned noff;
-	int64_t est[5]; /* the last estimates of reference - CLOCK_REALTIME (poller thread) */
+	int64_t epoch_shift; /* the reference's epoch before 1970 (NTP: 1900), ns */
+	int64_t est[5];      /* the last estimates of reference - CLOCK_REALTIME (poller thread) */
 	unsigned nest;
 	int64_t sec_min, sec_max, sec_sum; /* the applied offset since the last stats record */
 	unsigned sec_n;
@@ -195,7 +196,7 @@ static void poll_ref(struct ls_clock_service *s)
 		int64_t best_span = INT64_MAX, est = 0;
 		for (int i = 0; i < 5 && best_span > 20 * LS_NS_PER_US; i++) {
 			int64_t a = ls_realtime_raw_ns();
-			int64_t ref = (int64_t)gst_clock_get_time(s->ref);
+			int64_t ref = (int64_t)gst_clock_get_time(s->ref) - s->epoch_shift;
 			int64_t b = ls_realtime_raw_ns();
 			if (b - a < best_span) {
 				best_span = b - a;
@@ -329,6 +330,9 @@ struct ls_clock_service *ls_clock_service_start(const struct ls_clock_config *cc
 	case LS_CLOCK_NTP:
 	case LS_CLOCK_NET:
 		s->what = g_strdup_printf("%s %s", source_name(cc->source), cc->server);
+		/* GstNtpClock counts from 1900, as NTP does */
+		if (cc->source == LS_CLOCK_NTP)
+			s->epoch_shift = INT64_C(2208988800) * LS_NS_PER_SEC;
 		s->ref = cc->source == LS_CLOCK_NTP ? gst_ntp_clock_new("lockstep-ntp", cc->host, cc->port, 0)
 						    : gst_net_client_clock_new("lockstep-net", cc->host, cc->port, 0);
 		if (s->ref) {
