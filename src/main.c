@@ -21,6 +21,7 @@
 #include "check.h"
 #include "config.h"
 #include "coordinate.h"
+#include "join.h"
 #include "redact.h"
 #include "lockstep_shm.h"
 #include "ls_sched.h"
@@ -60,6 +61,8 @@ static void usage(FILE *to)
 	      "  lockstep shm-dump NAME [--count N] [--timeout S]\n"
 	      "  lockstep clip --config C --from TIME --to TIME [--camera NAME]... [--pre S] [--post S] --out DIR\n"
 	      "  lockstep coordinate start|stop CONFIG [--at TIME] [--wait-s S]   every node on CONFIG's [bus]\n"
+	      "  lockstep join CONFIG --nodes A,B,... [--max-latency-ms MS] [--duration S] [--output FILE]\n"
+	      "                [--stats-json FILE] [--publish]   the nodes' framesets from the bus, per slot\n"
 	      "  lockstep bench schedule --threads N --rate R --seconds S [--rt] [--spin-us US] [--per-slot]\n"
 	      "  lockstep config-reference   every config key, its default and range\n"
 	      "  lockstep version\n",
@@ -503,6 +506,60 @@ static int cmd_coordinate(int argc, char **argv)
 	return rc;
 }
 
+/* join CONFIG --nodes A,B [--max-latency-ms MS] [--duration S] [--output F] [--stats-json F] [--publish] */
+static int cmd_join(int argc, char **argv)
+{
+	if (argc < 1) {
+		fprintf(stderr, "lockstep join: expected CONFIG --nodes A,B,...\n");
+		return 2;
+	}
+	struct ls_join_opts o = { .max_latency_ns = 500 * LS_NS_PER_MS };
+	double ms = 500;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--publish")) {
+			o.publish = true;
+			continue;
+		}
+		if (!val) {
+			fprintf(stderr, "lockstep join: %s needs a value\n", a);
+			return 2;
+		}
+		i++;
+		if (!strcmp(a, "--nodes"))
+			o.nodes = val;
+		else if (!strcmp(a, "--output"))
+			o.output = val;
+		else if (!strcmp(a, "--stats-json"))
+			o.stats_json = val;
+		else if (!strcmp(a, "--max-latency-ms")) {
+			if (!num_arg(a, val, 1, 60000, &ms))
+				return 2;
+			o.max_latency_ns = (int64_t)(ms * 1e6);
+		} else if (!strcmp(a, "--duration")) {
+			if (!num_arg(a, val, 0.001, 1e9, &o.duration_s))
+				return 2;
+		} else {
+			fprintf(stderr, "lockstep join: unexpected argument \"%s\"\n", a);
+			return 2;
+		}
+	}
+	if (!o.nodes) {
+		fprintf(stderr, "lockstep join: --nodes A,B,... (the nodes' [bus] names) is required\n");
+		return 2;
+	}
+	struct ls_config *cfg = NULL;
+	char *err = NULL;
+	if (ls_config_load(argv[0], &cfg, &err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		g_free(err);
+		return 1;
+	}
+	int rc = ls_join(cfg, &o);
+	ls_config_free(&cfg);
+	return rc;
+}
+
 static int cmd_shm_dump(int argc, char **argv)
 {
 	const char *name = NULL;
@@ -686,6 +743,8 @@ int main(int argc, char **argv)
 		return cmd_config_reference(argc - 2, argv + 2);
 	if (!strcmp(cmd, "coordinate"))
 		return cmd_coordinate(argc - 2, argv + 2);
+	if (!strcmp(cmd, "join"))
+		return cmd_join(argc - 2, argv + 2);
 	if (!strcmp(cmd, "bench")) {
 		if (argc >= 3 && !strcmp(argv[2], "schedule"))
 			return cmd_bench_schedule(argc - 3, argv + 3);

@@ -219,6 +219,13 @@ def net_clock_corrects_offsets_coordinate_and_kill():
     for n, (p, _) in nodes.items():
         assert p.wait_text("synced, offset", 15), p.text()
         assert p.wait_text("waiting for a start", 10), p.text()
+    # the metadata hub: the nodes' framesets joined per slot, from the bus
+    jcfg = write("join.ini", "[rig]\nrate = %d\n[camera x]\nuri = test://\n[bus]\nurl = nats://%s:4222\n"
+                 "subject-prefix = lockstep.site\n" % (RATE, ADDR["hub"]))
+    jstats, jout = os.path.join(TMP, "join.stats.jsonl"), os.path.join(TMP, "joined.jsonl")
+    join = Proc("hub", "join", [LS, "join", jcfg, "--nodes", "n1,n2,n3", "--max-latency-ms", "300",
+                                "--stats-json", jstats, "--output", jout])
+    assert join.wait_text("lockstep join: 3 nodes", 10), join.text()
     start_ns = coordinate("start")
     time.sleep(20)
     # after the first 6 s: the skew across hosts, from each node's error
@@ -263,12 +270,25 @@ def net_clock_corrects_offsets_coordinate_and_kill():
     assert complete >= 0.999 * sets and sets >= 10 * RATE, (complete, sets)
     assert max(delays.values()) - min(delays.values()) < 5, delays
 
+    # the metadata join over the same seconds
+    joined = [json.loads(l) for l in open(jout) if l.strip()]
+    jsteady = [x for x in joined if x["slot_ns"] >= start_ns + 6e9]
+    jcomplete = sum(x["complete"] for x in jsteady)
+    print("# metadata join: %d of %d slots complete (%.2f %%), 3 nodes x 1 camera each"
+          % (jcomplete, len(jsteady), 100.0 * jcomplete / max(len(jsteady), 1)))
+    assert len(jsteady) >= 10 * RATE and jcomplete >= 0.999 * len(jsteady), (jcomplete, len(jsteady))
+    assert [x["n"] for x in joined] == list(range(joined[0]["n"], joined[-1]["n"] + 1))
+
     # kill -9 node n2: the hub marks it missing, n1 and n3 go on
     nodes["n2"][0].kill()
     time.sleep(5)
     before = records(hub_stats)[-1]
+    jb = records(jstats)[-1]
     time.sleep(3)
     after = records(hub_stats)[-1]
+    ja = records(jstats)[-1]
+    jmiss = {n: ja["nodes"][n]["missing"] - jb["nodes"][n]["missing"] for n in OFFSETS}
+    assert jmiss["n2"] >= 2 * RATE and jmiss["n1"] == 0 and jmiss["n3"] == 0, jmiss
     miss = after["missing"]["n2"] - before["missing"]["n2"]
     ds = after["sets"] - before["sets"]
     assert ds >= 2 * RATE and miss >= ds - 2, (ds, miss)
@@ -291,6 +311,7 @@ def net_clock_corrects_offsets_coordinate_and_kill():
         assert nodes[n][0].p.wait(timeout=20) == 0, nodes[n][0].text()
     nodes["n2b"][0].stop()
     hub.stop()
+    join.stop()
     fs = consume_site()
     first_last = {}
     for n in ("n1", "n2", "n3"):
