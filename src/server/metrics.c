@@ -259,6 +259,11 @@ static void cameras(GString *out, JsonObject *rec)
 	each(out, cams, "camera", "phase_ms", 1e-3, "lockstep_camera_phase_seconds", "gauge",
 	     "Median distance of the camera's frames from their slot (capture time - slot time) over the last "
 	     "second.");
+	each(out, cams, "camera", "delay_ms", 1e-3, "lockstep_camera_delay_seconds", "gauge",
+	     "Median arrival minus capture time of the camera's frames over the last second (a camera of another "
+	     "host: the network, and its clock's disagreement with this one).");
+	each(out, cams, "camera", "unsynced", 1, "lockstep_camera_unsynced_frames_total", "counter",
+	     "Frames captured while the rig's clock was not synchronised to its [clock] reference.");
 	/* redacting cameras: "redact":{...} in their object */
 	struct fam rf = fam(out, "lockstep_redact_frames_total", "counter",
 			    "Frames the camera's redaction stage processed.");
@@ -274,6 +279,37 @@ static void cameras(GString *out, JsonObject *rec)
 		if (num(obj(obj(cams, l->data), "redact"), "full_masks", &v))
 			sample(&rm, "camera", l->data, v);
 	g_list_free(names);
+}
+
+/* [clock]: the rig's time against its reference */
+static void clock_metrics(GString *out, JsonObject *ck)
+{
+	if (!ck)
+		return;
+	JsonNode *sy = json_object_get_member(ck, "synced");
+	if (sy && JSON_NODE_HOLDS_VALUE(sy)) {
+		struct fam f = fam(
+			out, "lockstep_clock_synced", "gauge",
+			"1 while the rig's clock is synchronised to its [clock] reference (or the sync daemon "
+			"says so).");
+		sample(&f, "source", json_object_get_string_member_with_default(ck, "source", "?"),
+		       json_node_get_boolean(sy) ? 1 : 0);
+	}
+	double v;
+	struct fam f = fam(
+		out, "lockstep_clock_offset_seconds", "gauge",
+		"The correction of this host's clock to the reference (reference - local), or the offset the "
+		"sync daemon reports.");
+	if (num(ck, "offset_ms", &v))
+		sample(&f, NULL, NULL, v / 1e3);
+	f = fam(out, "lockstep_clock_jitter_seconds", "gauge",
+		"Standard deviation of the clock's correction over the last 2 s.");
+	if (num(ck, "jitter_us", &v))
+		sample(&f, NULL, NULL, v / 1e6);
+	top(out, ck, "sync_losses", "lockstep_clock_sync_losses_total", "counter",
+	    "Times the rig's clock lost its reference (no answer for 3 s).");
+	top(out, ck, "unsynced_s", "lockstep_clock_unsynced_seconds_total", "counter",
+	    "Time the rig's clock spent without its reference.");
 }
 
 static void outputs(GString *out, JsonObject *rec)
@@ -433,6 +469,7 @@ void ls_metrics_text(GString *out, const struct ls_config *cfg, const char *stat
 	histogram(out, obj(rec, "latency_hist"), "lockstep_frameset_latency_seconds",
 		  "Latency of each frameset: emission time minus slot time.");
 	cameras(out, rec);
+	clock_metrics(out, obj(rec, "clock"));
 	outputs(out, rec);
 out:
 	g_object_unref(p);
