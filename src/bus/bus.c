@@ -112,7 +112,7 @@ static void enqueue(struct bus_out *o, char *subject, char *msg_id, char *data, 
 	m->data = data;
 	m->len = len;
 	g_mutex_lock(&o->lock);
-	if (o->closing && atomic_load(&o->finished)) {
+	if (atomic_load(&o->finished)) {
 		g_mutex_unlock(&o->lock);
 		atomic_fetch_add(&o->late, 1);
 		qmsg_free(m);
@@ -789,7 +789,13 @@ static void bus_finish(void *impl)
 	if (o->pub_thread)
 		g_thread_join(o->pub_thread);
 	o->pub_thread = NULL;
+	/* from here a message is counted late, not sent: what came between the
+	 * publisher's last look and now too */
+	g_mutex_lock(&o->lock);
 	atomic_store(&o->finished, true);
+	atomic_fetch_add(&o->late, o->q.length);
+	g_queue_clear_full(&o->q, qmsg_free);
+	g_mutex_unlock(&o->lock);
 	int64_t held = o->spool ? spool_held(o) : 0;
 	uint64_t dropped = atomic_load(&o->spool_dropped) + atomic_load(&o->queue_dropped);
 	g_printerr("[bus] %llu messages published, %llu through the spool%s",
@@ -831,12 +837,12 @@ static void bus_stats_json(void *impl, GString *j)
 		j,
 		",\"queued\":%u,\"published\":%llu,\"spooled\":%llu,\"spool_held\":%lld,"
 		"\"spool_bytes\":%lld,\"replayed\":%llu,\"spool_dropped\":%llu,\"queue_dropped\":%llu,"
-		"\"publish_failures\":%llu,\"outages\":%llu,\"commands\":%llu",
+		"\"publish_failures\":%llu,\"outages\":%llu,\"commands\":%llu,\"late\":%llu",
 		qlen, (unsigned long long)atomic_load(&o->published), (unsigned long long)atomic_load(&o->spooled),
 		(long long)st.held, (long long)st.held_bytes, (unsigned long long)atomic_load(&o->replayed),
 		(unsigned long long)atomic_load(&o->spool_dropped), (unsigned long long)atomic_load(&o->queue_dropped),
 		(unsigned long long)atomic_load(&o->failures), (unsigned long long)atomic_load(&o->outages),
-		(unsigned long long)atomic_load(&o->commands));
+		(unsigned long long)atomic_load(&o->commands), (unsigned long long)atomic_load(&o->late));
 	if (o->t)
 		o->tr->stats_json(o->t, j);
 }
