@@ -79,6 +79,7 @@ struct ls_clock_service {
 	int64_t offsets[JITTER_N];
 	unsigned noff;
 	int64_t epoch_shift; /* the reference's epoch before 1970 (NTP: 1900), ns */
+	bool tai_checked;    /* ptp: the first estimate was looked at for TAI */
 	int64_t est[5];      /* the last estimates of reference - CLOCK_REALTIME (poller thread) */
 	unsigned nest;
 	int64_t sec_min, sec_max, sec_sum; /* the applied offset since the last stats record */
@@ -139,7 +140,8 @@ static void read_daemon(struct ls_clock_service *s)
 		synced = !strstr(out, "Not synchronised");
 	} else {
 		g_free(out);
-		out = run("command -v pmc >/dev/null && timeout 2 pmc -u -b 0 'GET TIME_STATUS_NP'");
+		out = run(
+			"command -v pmc >/dev/null && timeout 2 pmc -u -b 0 'GET TIME_STATUS_NP' 'GET PORT_DATA_SET'");
 		const char *p = out ? strstr(out, "master_offset") : NULL;
 		if (p) {
 			long long ns = 0;
@@ -148,7 +150,13 @@ static void read_daemon(struct ls_clock_service *s)
 			if (sscanf(p + strlen("master_offset"), "%lld", &ns) == 1)
 				off_ms = (double)ns / 1e6;
 			const char *gm = strstr(out, "gmPresent");
-			synced = gm && strstr(gm, "true");
+			/* the grandmaster itself has no grandmaster present: a
+			 * port in MASTER state says this host is the reference */
+			bool master = false;
+			for (const char *q = strstr(out, "portState"); q && !master; q = strstr(q + 1, "portState"))
+				master = g_str_has_prefix(
+					q + strlen("portState") + strspn(q + strlen("portState"), " \t"), "MASTER");
+			synced = (gm && strstr(gm, "true")) || master;
 		}
 	}
 	g_free(out);
@@ -215,6 +223,24 @@ static void poll_ref(struct ls_clock_service *s)
 				sorted[j - 1] = t;
 			}
 		offset = sorted[k / 2];
+		/* GstPtpClock keeps the grandmaster's timescale: PTP's is TAI,
+		 * whole seconds (37 in 2026) ahead of UTC, which GStreamer does
+		 * not take out. An offset that is a whole number of seconds
+		 * between 10 and 100 is that, not a clock 37 s wrong. */
+		if (s->cc->source == LS_CLOCK_PTP && !s->tai_checked) {
+			int64_t secs = (offset + LS_NS_PER_SEC / 2) / LS_NS_PER_SEC;
+			int64_t frac = offset - secs * LS_NS_PER_SEC;
+			if (secs >= 10 && secs <= 100 && frac > -LS_NS_PER_SEC / 4 && frac < LS_NS_PER_SEC / 4) {
+				s->epoch_shift = secs * LS_NS_PER_SEC;
+				g_printerr(
+					"[clock] %s: the grandmaster's time is TAI, %lld s ahead of UTC: taken out\n",
+					s->what, (long long)secs);
+				offset -= s->epoch_shift;
+				for (unsigned i = 0; i < 5; i++)
+					s->est[i] -= s->epoch_shift;
+			}
+			s->tai_checked = true;
+		}
 		ls_time_set_offset(offset);
 	} else {
 		s->nest = 0;
