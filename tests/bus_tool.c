@@ -36,12 +36,28 @@
  *	publishes: js_PublishAsync, and after every N messages (and at the
  *	end) js_PublishAsyncComplete waits for their acks; a message refused
  *	or not acked is published again, synchronously; the line then also
- *	has "async":N and "retried":K. */
+ *	has "async":N and "retried":K.
+ *   bus-tool fake-nodes URL PREFIX [--nodes N] [--cameras-per-node C] [--rate R] [--seconds S] [--epoch E]
+ *	N simulated lockstep nodes (default 4, named node1..nodeN) of C
+ *	cameras each (default 25, named c01..), for the join benchmark: at
+ *	each slot time epoch + n*T (CLOCK_REALTIME, clock_nanosleep; T = 1/R,
+ *	default 30; E in seconds since 1970, default 0, as [rig] epoch) for S
+ *	seconds (default 10) from the second slot after the start, one core
+ *	NATS message per node on PREFIX.frameset shaped like lockstep's
+ *	frameset message (schema, rig, n, slot_ns, emit_ns, complete,
+ *	deadline, skew_ns, present, cameras[{camera, state, capture_ns,
+ *	offset_ns}]), every camera present at the slot time. Prints
+ *	{"nodes","cameras_per_node","rate","first_slot","slots","messages",
+ *	"bytes","errors","late_slots","lag_us":{p50,p99,max},"cpu_s","wall_s"}:
+ *	lag, the time from a slot's time until its last message was handed to
+ *	libnats; late, the slots whose lag passed T; cpu_s, getrusage over
+ *	the loop. SIGINT or SIGTERM ends it early, with the line. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +119,9 @@ struct args {
 	double idle_s, timeout_s, stall_s, rate;
 	const char *file;
 	int replicas, async;
+	/* fake-nodes */
+	int nodes, cams;
+	double seconds, epoch;
 };
 
 static double num_arg(const char *k, const char *v)
@@ -139,6 +158,14 @@ static void parse_args(int argc, char **argv, int npos, struct args *a)
 				a->async = (int)num_arg(k, v);
 			else if (strcmp(k, "file") == 0)
 				a->file = v;
+			else if (strcmp(k, "nodes") == 0)
+				a->nodes = (int)num_arg(k, v);
+			else if (strcmp(k, "cameras-per-node") == 0)
+				a->cams = (int)num_arg(k, v);
+			else if (strcmp(k, "seconds") == 0)
+				a->seconds = num_arg(k, v);
+			else if (strcmp(k, "epoch") == 0)
+				a->epoch = num_arg(k, v);
 			else
 				die("unknown option --%s", k);
 		} else if (a->npos < npos) {
@@ -715,6 +742,111 @@ static int cmd_bench_publish(int argc, char **argv)
 	return 0;
 }
 
+/* ---- fake-nodes --------------------------------------------------------- */
+
+static volatile sig_atomic_t fake_stop;
+
+static void on_fake_signal(int sig)
+{
+	(void)sig;
+	fake_stop = 1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmd_fake_nodes(int argc, char **argv)
+{
+	struct args a = { .timeout_s = 10, .nodes = 4, .cams = 25, .rate = 30, .seconds = 10 };
+	parse_args(argc, argv, 2, &a);
+	if (a.nodes < 1 || a.cams < 1 || a.rate <= 0)
+		die("fake-nodes: --nodes, --cameras-per-node and --rate must be > 0");
+	/* the rate as a fraction, as lockstep's: whole, or to 1/1000 */
+	int64_t num = (double)(int64_t)a.rate == a.rate ? (int64_t)a.rate : (int64_t)(a.rate * 1000 + 0.5);
+	int64_t den = (double)(int64_t)a.rate == a.rate ? 1 : 1000;
+	int64_t epoch = (int64_t)(a.epoch * 1e9 + 0.5), period = den * NS_PER_SEC / num;
+	natsConnection *nc = connect_to(a.pos[0], mono_ns() + (int64_t)(a.timeout_s * 1e9));
+	char *subject = g_strdup_printf("%s.frameset", a.pos[1]);
+	GString **heads = g_new(GString *, a.nodes), *cams = g_string_new(NULL);
+	for (int k = 0; k < a.nodes; k++) {
+		char name[32];
+		snprintf(name, sizeof name, "node%d", k + 1);
+		heads[k] = g_string_new("{\"schema\":\"lockstep.frameset/1\",\"rig\":");
+		json_str(heads[k], name);
+		g_string_append_c(heads[k], ',');
+	}
+	int64_t nslots = (int64_t)(a.seconds * a.rate + 0.5);
+	int64_t *lag = g_new0(int64_t, nslots > 0 ? nslots : 1);
+	signal(SIGINT, on_fake_signal);
+	signal(SIGTERM, on_fake_signal);
+	/* the first slot: the second one after now */
+	int64_t now = clock_ns(CLOCK_REALTIME);
+	int64_t n0 = (int64_t)(((__int128)(now - epoch) * num) / ((__int128)den * NS_PER_SEC)) + 2;
+	long long msgs = 0, bytes = 0, errors = 0, late = 0, done_slots = 0;
+	GString *j = g_string_sized_new(256 + (gsize)a.cams * 96);
+	double c0 = cpu_s();
+	int64_t w0 = mono_ns();
+	for (int64_t i = 0; i < nslots && !fake_stop; i++) {
+		int64_t n = n0 + i;
+		int64_t at = epoch + (int64_t)((__int128)n * den * NS_PER_SEC / num);
+		struct timespec ts = { .tv_sec = at / NS_PER_SEC, .tv_nsec = at % NS_PER_SEC };
+		while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR && !fake_stop)
+			;
+		if (fake_stop)
+			break;
+		/* every camera of every node captured at the slot time (a
+		 * test camera's capture time), each node's set complete */
+		g_string_truncate(cams, 0);
+		for (int c = 0; c < a.cams; c++)
+			g_string_append_printf(cams,
+					       "%s{\"camera\":\"c%02d\",\"state\":\"present\",\"capture_ns\":%lld,"
+					       "\"offset_ns\":0}",
+					       c ? "," : "", c + 1, (long long)at);
+		for (int k = 0; k < a.nodes; k++) {
+			g_string_assign(j, heads[k]->str);
+			g_string_append_printf(j,
+					       "\"n\":%lld,\"slot_ns\":%lld,\"emit_ns\":%lld,\"complete\":true,"
+					       "\"deadline\":false,\"skew_ns\":0,\"present\":%d,\"cameras\":[",
+					       (long long)n, (long long)at, (long long)clock_ns(CLOCK_REALTIME),
+					       a.cams);
+			g_string_append_len(j, cams->str, (gssize)cams->len);
+			g_string_append(j, "]}");
+			natsStatus s = natsConnection_Publish(nc, subject, j->str, (int)j->len);
+			if (s != NATS_OK) {
+				errors++;
+				continue;
+			}
+			msgs++;
+			bytes += (long long)j->len;
+		}
+		/* late: the slot's messages not all handed to libnats within a period */
+		lag[done_slots++] = clock_ns(CLOCK_REALTIME) - at;
+		late += lag[done_slots - 1] > period;
+	}
+	natsConnection_FlushTimeout(nc, 5000);
+	double wall = (double)(mono_ns() - w0) / 1e9, cpu = cpu_s() - c0;
+	qsort(lag, (size_t)done_slots, sizeof *lag, cmp_i64);
+	int64_t p50 = done_slots ? lag[done_slots / 2] : 0, p99 = done_slots ? lag[(done_slots * 99) / 100] : 0,
+		pmax = done_slots ? lag[done_slots - 1] : 0;
+	printf("{\"nodes\":%d,\"cameras_per_node\":%d,\"rate\":%g,\"first_slot\":%lld,\"slots\":%lld,"
+	       "\"messages\":%lld,\"bytes\":%lld,\"errors\":%lld,\"late_slots\":%lld,"
+	       "\"lag_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"cpu_s\":%.6f,\"wall_s\":%.6f}\n",
+	       a.nodes, a.cams, a.rate, (long long)n0, done_slots, msgs, bytes, errors, late, (double)p50 / 1e3,
+	       (double)p99 / 1e3, (double)pmax / 1e3, cpu, wall);
+	g_string_free(j, TRUE);
+	g_string_free(cams, TRUE);
+	for (int k = 0; k < a.nodes; k++)
+		g_string_free(heads[k], TRUE);
+	g_free(heads);
+	g_free(lag);
+	g_free(subject);
+	natsConnection_Destroy(nc);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char usage[] =
@@ -722,7 +854,9 @@ int main(int argc, char **argv)
 		"       bus-tool sub URL SUBJECT [--count N] [--idle-s S] [--stall-s S] [--timeout-s S]\n"
 		"       bus-tool request URL SUBJECT JSON [--timeout-s S]\n"
 		"       bus-tool bench-publish URL STREAM SUBJECT-PREFIX --file FILE [--rate R] [--replicas N] "
-		"[--async N]\n";
+		"[--async N]\n"
+		"       bus-tool fake-nodes URL PREFIX [--nodes N] [--cameras-per-node C] [--rate R] [--seconds S] "
+		"[--epoch E]\n";
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 1;
@@ -737,8 +871,10 @@ int main(int argc, char **argv)
 		rc = cmd_request(argc, argv);
 	else if (strcmp(argv[1], "bench-publish") == 0)
 		rc = cmd_bench_publish(argc, argv);
+	else if (strcmp(argv[1], "fake-nodes") == 0)
+		rc = cmd_fake_nodes(argc, argv);
 	else
-		die("unknown command '%s' (consume, sub, request or bench-publish)", argv[1]);
+		die("unknown command '%s' (consume, sub, request, bench-publish or fake-nodes)", argv[1]);
 	fflush(stdout);
 	nats_Close();
 	return rc;

@@ -41,9 +41,10 @@
 
 struct slot {
 	int64_t n;
-	uint64_t seen; /* bit per node */
+	unsigned nseen; /* nodes that reported it */
 	unsigned cams, cams_present, unsynced;
 	int64_t tmin, tmax; /* capture times of present cameras */
+	uint8_t seen[];     /* per node: reported */
 };
 
 struct join {
@@ -120,13 +121,16 @@ static void on_frameset(void *user, const char *subject, const char *reply, cons
 	} else {
 		struct slot *s = g_hash_table_lookup(j->window, &n);
 		if (!s) {
-			s = g_new0(struct slot, 1);
+			s = g_malloc0(sizeof *s + j->nnodes);
 			s->n = n;
 			s->tmin = INT64_MAX;
 			s->tmax = INT64_MIN;
 			g_hash_table_insert(j->window, &s->n, s);
 		}
-		s->seen |= UINT64_C(1) << k;
+		if (!s->seen[k]) {
+			s->seen[k] = 1;
+			s->nseen++;
+		}
 		s->cams += cams;
 		s->cams_present += present;
 		s->unsynced += unsynced;
@@ -150,7 +154,7 @@ static void emit(struct join *j, GString *line)
 			       (long long)ls_slot_time(n, j->cfg->epoch_ns, j->cfg->rate));
 	GString *miss = g_string_new("[");
 	for (unsigned i = 0; i < j->nnodes; i++) {
-		if (s && (s->seen >> i & 1)) {
+		if (s && s->seen[i]) {
 			have++;
 			continue;
 		}
@@ -164,9 +168,14 @@ static void emit(struct join *j, GString *line)
 	int64_t skew = s && s->tmax >= s->tmin && s->cams_present >= 2 ? s->tmax - s->tmin : 0;
 	g_string_append_printf(line,
 			       "\"complete\":%s,\"nodes\":%u,\"present\":%u,\"missing\":%s,\"cameras\":%u,"
-			       "\"cameras_present\":%u,\"skew_ns\":%lld,\"unsynced\":%u}",
+			       "\"cameras_present\":%u,\"skew_ns\":%lld,\"unsynced\":%u",
 			       complete ? "true" : "false", j->nnodes, have, miss->str, s ? s->cams : 0,
 			       s ? s->cams_present : 0, (long long)skew, s ? s->unsynced : 0);
+	/* the extremes too: a join of joined sets (a site of hubs) needs them */
+	if (s && s->cams_present)
+		g_string_append_printf(line, ",\"capture_min_ns\":%lld,\"capture_max_ns\":%lld", (long long)s->tmin,
+				       (long long)s->tmax);
+	g_string_append_c(line, '}');
 	g_string_free(miss, TRUE);
 	j->sets++;
 	j->complete += complete;
@@ -210,8 +219,8 @@ int ls_join(const struct ls_config *cfg, const struct ls_join_opts *jo)
 	for (char **p = j.nodes; *p; p++)
 		g_strstrip(*p);
 	j.nnodes = g_strv_length(j.nodes);
-	if (j.nnodes < 1 || j.nnodes > 64) {
-		g_printerr("lockstep join: --nodes: 1 to 64 node names, comma-separated\n");
+	if (j.nnodes < 1 || j.nnodes > 4096) {
+		g_printerr("lockstep join: --nodes: 1 to 4096 node names, comma-separated\n");
 		g_strfreev(j.nodes);
 		return 2;
 	}
@@ -269,7 +278,7 @@ int ls_join(const struct ls_config *cfg, const struct ls_join_opts *jo)
 		g_mutex_lock(&j.lock);
 		while (j.next != INT64_MIN) {
 			struct slot *s = g_hash_table_lookup(j.window, &j.next);
-			bool all = s && (unsigned)__builtin_popcountll(s->seen) == j.nnodes;
+			bool all = s && s->nseen == j.nnodes;
 			bool due = now >= ls_slot_time(j.next, cfg->epoch_ns, cfg->rate) + j.max_latency_ns;
 			if (!all && !due)
 				break;
