@@ -201,7 +201,18 @@ static int mosaic_start(void *impl, struct ls_setq *q, char **err)
 	gst_bus_add_watch(bus, on_bus, m);
 	gst_object_unref(bus);
 	if (gst_element_set_state(m->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-		*err = g_strdup("cannot start the mosaic pipeline (no display for display=true?)");
+		/* the element's own words, where it posted them */
+		GstBus *b = gst_element_get_bus(m->pipeline);
+		GstMessage *em = gst_bus_pop_filtered(b, GST_MESSAGE_ERROR);
+		GError *ge = NULL;
+		if (em)
+			gst_message_parse_error(em, &ge, NULL);
+		*err = g_strdup_printf("cannot start the mosaic pipeline (no display for display=true?)%s%s",
+				       ge ? ": " : "", ge ? ge->message : "");
+		g_clear_error(&ge);
+		if (em)
+			gst_message_unref(em);
+		gst_object_unref(b);
 		return -EIO;
 	}
 	m->thread = g_thread_new("mosaic", mosaic_thread, m);
