@@ -250,6 +250,10 @@ def net_clock_corrects_offsets_coordinate_and_kill():
                         for k in secs)
     p50 = mean_skew[len(mean_skew) // 2]
     p99 = worst_skew[min(len(worst_skew) - 1, int(0.99 * len(worst_skew)))]
+    for k in secs:  # the seconds that make the worst, for the log
+        v = per_sec[k]
+        if max(x["max"] for x in v.values()) - min(x["min"] for x in v.values()) > 1000:
+            print("# %s: %s" % (k, json.dumps(v)))
     offs = {n: records(st)[-1]["clock"]["offset_ms"] for n, (p, st) in nodes.items()}
     delays = {n: steady[-1]["cameras"][n]["delay_ms"] for n in OFFSETS}
     # converged: the seconds from a node's start until its error stays within 1 ms

@@ -80,7 +80,11 @@ struct ls_clock_service {
 	unsigned noff;
 	int64_t epoch_shift; /* the reference's epoch before 1970 (NTP: 1900), ns */
 	bool tai_checked;    /* ptp: the first estimate was looked at for TAI */
-	int64_t est[5];      /* the last estimates of reference - CLOCK_REALTIME (poller thread) */
+	bool stable;         /* the reference settled once (ten estimates within 1 ms) */
+	int64_t warm[10];    /* the estimates before that */
+	unsigned nwarm;
+	unsigned jumps; /* estimates in a row over 10 ms from the applied offset */
+	int64_t est[5]; /* the last estimates of reference - CLOCK_REALTIME (poller thread) */
 	unsigned nest;
 	int64_t sec_min, sec_max, sec_sum; /* the applied offset since the last stats record */
 	unsigned sec_n;
@@ -196,12 +200,12 @@ static void poll_ref(struct ls_clock_service *s)
 	bool fresh = s->last_obs_mono && mono - s->last_obs_mono < STALE_NS;
 	g_mutex_unlock(&s->lock);
 	bool synced = gst_clock_is_synced(s->ref) && fresh;
-	int64_t offset = 0;
+	int64_t offset = 0, est = 0;
 	if (synced) {
 		/* the reference read between two readings of CLOCK_REALTIME, at
 		 * their middle; a reading the scheduler cut in two (over 20 µs
 		 * apart) is taken again */
-		int64_t best_span = INT64_MAX, est = 0;
+		int64_t best_span = INT64_MAX;
 		for (int i = 0; i < 5 && best_span > 20 * LS_NS_PER_US; i++) {
 			int64_t a = ls_realtime_raw_ns();
 			int64_t ref = (int64_t)gst_clock_get_time(s->ref) - s->epoch_shift;
@@ -211,6 +215,38 @@ static void poll_ref(struct ls_clock_service *s)
 				est = ref - (a + (b - a) / 2);
 			}
 		}
+		/* Before the first sync: ten estimates (0.5 s) within 1 ms of each
+		 * other, so a reference still settling is not taken. After it:
+		 * an estimate over 10 ms from the applied offset is held back,
+		 * and followed (one line) only when it persists for 1 s. */
+		if (!s->stable) {
+			s->warm[s->nwarm++ % 10] = est;
+			int64_t lo = INT64_MAX, hi = INT64_MIN;
+			for (unsigned i = 0; i < 10 && i < s->nwarm; i++) {
+				lo = s->warm[i] < lo ? s->warm[i] : lo;
+				hi = s->warm[i] > hi ? s->warm[i] : hi;
+			}
+			if (s->nwarm >= 10 && hi - lo < LS_NS_PER_MS) {
+				s->stable = true;
+				s->nest = 0;
+			} else {
+				synced = false;
+			}
+		} else if (s->nest && llabs(est - ls_time_offset()) > 10 * LS_NS_PER_MS) {
+			if (++s->jumps < 20) {
+				synced = s->synced; /* as it was; the offset stays */
+				offset = ls_time_offset();
+				goto held;
+			}
+			g_printerr("[clock] %s: the reference moved %+.3f ms and stayed there 1 s: following it\n",
+				   s->what, (double)(est - ls_time_offset()) / 1e6);
+			s->nest = 0;
+			s->jumps = 0;
+		} else {
+			s->jumps = 0;
+		}
+	}
+	if (synced) {
 		/* the median of the last 5 estimates: one odd reading moves nothing */
 		s->est[s->nest++ % 5] = est;
 		unsigned k = s->nest < 5 ? s->nest : 5;
@@ -244,7 +280,9 @@ static void poll_ref(struct ls_clock_service *s)
 		ls_time_set_offset(offset);
 	} else {
 		s->nest = 0;
+		s->jumps = 0;
 	}
+held:
 	g_mutex_lock(&s->lock);
 	if (synced) {
 		s->offset_ns = offset;
