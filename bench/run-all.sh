@@ -43,3 +43,7 @@ echo "== console: recordings timeline click to every one of 4 tiles painted with
 /usr/bin/python3 bench/console_seek.py "$build" 30 30
 echo "== console: lockstep's CPU with 8 cameras, without and with the console (Health, Live) open in Chromium"
 /usr/bin/python3 bench/console_cpu.py "$build" 15 2
+echo "== [bus] on NATS JetStream: 100 cameras at 30 fps, framesets + detections: latency, CPU per message vs a bare libnats publisher, bytes; spool replay after a 60 s outage"
+/usr/bin/python3 bench/bus_bench.py "$build" 20
+echo "== lockstep join at scale: 100 cameras across 4 nodes, then a simulated join of 100..1,000 cameras (metadata only); docs/join-scale.png"
+/usr/bin/python3 bench/join_scale.py "$build" 30 20
