@@ -19,13 +19,14 @@ temporary store, monitoring on), in one run:
      rig in the window. Counted: "bus-sets" (builds the frameset JSON),
      "bus-publish" (the publisher thread, told apart by where it waits, and
      the threads libnats starts from it, which inherit its name: the
-     subscription that delivers JetStream acks, the request inbox), and the threads named "lockstep"
-     other than the main thread (TID != PID): libnats' threads started
-     while [bus] connects on the main thread (the connection's reader and
-     flusher, the library's timer, callback and GC threads; a rig without
-     [bus] has no such thread). Not counted: the main thread (GLib's main
-     loop, the same with or without [bus]), and [detect]'s thread where it
-     puts "schema" and "rig" in front of its JSON line (one copy).
+     subscription that delivers JetStream acks, the request inbox), and
+     the threads named "lockstep" other than the main thread (TID != PID):
+     libnats' threads started while [bus] connects on the main thread (the
+     connection's reader and flusher, the library's timer, callback and GC
+     threads; a rig without [bus] has no such thread). Not counted: the
+     main thread (GLib's main loop, the same with or without [bus]), and
+     [detect]'s thread where it puts "schema" and "rig" in front of its
+     JSON line (one copy).
      The peer, a bare C publisher (bus-tool bench-publish: libnats, one
      js_Publish with Nats-Msg-Id per message, getrusage over its loop, all
      its threads), sends the same messages (the payloads the subscriber got
@@ -50,15 +51,25 @@ temporary store, monitoring on), in one run:
      reconnects (seen on the server's /connz), replays its spool in order
      and says "[bus] URL: back after X s; N spooled messages sent". Replay
      rate = N / (the line's arrival - the reconnection); also as the
-     subscriber saw them. Then the stream is read back: every frameset and
-     detections slot once, consecutive, no message id twice.
+     subscriber saw them.
+  After each part the stream is read back and checked against the rig's
+  own counts: every message the bus took (its last line: published +
+  through the spool) once (no message id twice), each kind in slot order,
+  as many framesets as the aligner emitted less those the bus output's set
+  queue dropped (outputs.bus.dropped, counted), as many detections as
+  [detect] published.
+  Other processes' share of the CPUs during windows A-C is printed (from
+  /proc/stat less this benchmark's processes): the load average is no
+  guide, the rig's 100 camera threads wake together.
 
-Without ONNX Runtime or python3-onnx, [detect] is left out and the rig
-publishes framesets and stats (said in the output). Exits 0 when the goal
-is missed (prints MISSED); 1 only when the benchmark could not run.
+Without ONNX Runtime or python3-onnx (or a build without [detect]), [detect]
+is left out and the rig publishes framesets and stats (said in the output).
+Exits 0 when the goal is missed (prints MISSED); 1 only when the benchmark
+could not run.
 
 usage: /usr/bin/python3 bench/bus_bench.py BUILD_DIR [SECONDS]
-       (SECONDS: each measuring window, default 20; BUS_OUTAGE_S: the outage, default 60; 0 skips part 4)
+       SECONDS: each measuring window, default 20; BUS_OUTAGE_S: the outage, default 60 (0: no part 4);
+       BUS_BENCH_KEEP=1 keeps the temporary directory (logs, stats, messages)
 """
 import json
 import os
@@ -68,7 +79,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -199,6 +209,26 @@ def yolo_model(path):
     m.ir_version = 7
     onnx.save(m, path)
     return path
+
+
+def detect_usable(model):
+    """Whether this build's [detect] runs @model: a 2 s rig of one camera
+    (a build without ONNX Runtime says so at start). ("", or why not)."""
+    d = os.path.join(TMP, "probe")
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "probe.ini")
+    with open(cfg, "w") as f:
+        f.write("[rig]\nrate = %d\n[camera a]\nuri = test://?fps=%d&width=%d&height=%d\n[detect]\nmodel = %s\n"
+                "output = %s/det.jsonl\n" % (RATE, RATE, W, H, model, d))
+    try:
+        out = subprocess.run([LS, "run", cfg, "--duration", "2"], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "a 2 s rig with [detect] did not end"
+    if out.returncode != 0:
+        return (out.stderr.strip().splitlines() or ["exit status %d" % out.returncode])[-1]
+    if not os.path.exists(os.path.join(d, "det.jsonl")) or not os.path.getsize(os.path.join(d, "det.jsonl")):
+        return "[detect] wrote no detections"
+    return ""
 
 
 def rig_text(name, url, detect):
@@ -403,15 +433,49 @@ def load():
         return float(f.read().split()[0])
 
 
-LOAD_MAX = [0.0]
+def proc_cpu_s(pid):
+    """utime + stime of process @pid (all its threads), s; 0 when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def watch_load():
-    """The highest 1-minute load average seen during the run (other jobs on
-    this machine: the figures are then noisier, and [detect] may drop)."""
-    while True:
-        LOAD_MAX[0] = max(LOAD_MAX[0], load())
-        time.sleep(1)
+class Others:
+    """The CPU time that processes other than this benchmark's used between
+    start() and end(), as a share of all the machine's CPUs, and the steal
+    time (the hypervisor's other guests). The load average says little
+    here: the rig's 100 camera threads wake together, and a load sample
+    that catches them reads 10-20 while the CPUs are mostly idle."""
+
+    @staticmethod
+    def stat():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4], v[7]  # total, idle + iowait, steal (ticks)
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.s0 = self.stat()
+        self.mine0 = sum(proc_cpu_s(p) for p in pids) + self.children()
+
+    @staticmethod
+    def children():
+        import resource
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def end(self):
+        s1 = self.stat()
+        mine = sum(proc_cpu_s(p) for p in self.pids) + self.children() - self.mine0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = (s1[0] - self.s0[0]) / tick
+        busy = total - (s1[1] - self.s0[1]) / tick - (s1[2] - self.s0[2]) / tick
+        return {"other_pct": round(max(0.0, busy - mine) / total * 100, 1) if total else None,
+                "steal_pct": round((s1[2] - self.s0[2]) / tick / total * 100, 1) if total else None,
+                "bench_pct": round(mine / total * 100, 1) if total else None}
 
 
 def machine():
@@ -438,6 +502,7 @@ def part1(detect):
     r = start_rig("bench", ns.url, detect)
     time.sleep(5)  # the cameras and the aligner settle
     log("window A: the rig alone, %g s" % SECS)
+    others = Others([os.getpid(), r.p.pid, ns.p.pid, sub.p.pid])
     wa = Window(ns, r)
     time.sleep(SECS)
     wa.end()
@@ -457,6 +522,7 @@ def part1(detect):
     wc = Window(ns, r)
     pc = bare(ns, "BARE1", "bare1", os.path.join(TMP, "bare-async1.txt"), rate=rate, async_n=1)
     wc.end()
+    machine_use = others.end()
     stats = r.stop()
     with open(os.path.join(r.dir, "rig.log"), "w") as f:
         f.write(r.text())
@@ -484,7 +550,7 @@ def part1(detect):
         "rig": {"sets": final["sets"], "complete": final["complete"], "dropped_slots": final["dropped_slots"],
                 "bus": final["outputs"]["bus"],
                 "detect_dropped": final["outputs"].get("detect", {}).get("dropped")},
-        "stream": stream,
+        "stream": stream, "machine_use": machine_use,
     }
 
 
@@ -570,6 +636,10 @@ def main():
             detect = yolo_model(os.path.join(TMP, "yolo.onnx"))
         except ImportError as e:
             why = "python3-onnx/numpy missing (%s)" % e
+        if detect:
+            why = detect_usable(detect)
+            if why:
+                detect = None
     if not detect:
         log("bus bench: WITHOUT [detect]: %s; framesets and stats only" % why)
     log("bus bench: %d cameras %dx%d at %d fps, [detect] %s, windows of %g s, outage %g s; %s; load %.2f; %s" % (
@@ -577,13 +647,11 @@ def main():
         load(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
     if load() > 1.5:
         log("bus bench: WARNING: load average %.2f before the run: another job is using this machine" % load())
-    threading.Thread(target=watch_load, daemon=True).start()
     res = {"machine": machine(), "date": time.strftime("%Y-%m-%d", time.gmtime()), "load_before": load(),
            "detect": bool(detect), "seconds": SECS, "cameras": NCAMS, "rate": RATE}
     res["part1"] = p1 = part1(detect)
     res["part2"] = p2 = part2(detect) if OUTAGE > 0 else None
     res["load_after"] = load()
-    res["load_max"] = LOAD_MAX[0]
     a, b, c = p1["window_a"], p1["window_b"], p1["window_c"]
     ratio_b = b["cpu_us_per_msg"] / p1["bare_sync_paced"]["cpu_us_per_msg"]
     ratio_c = c["cpu_us_per_msg"] / p1["bare_async1_paced"]["cpu_us_per_msg"]
@@ -624,10 +692,12 @@ def main():
         log("spool replay: not measured (BUS_OUTAGE_S=0)")
     else:
         log_replay(p2)
-    log("load average before %.2f, after %.2f, at most %.2f" % (res["load_before"], res["load_after"], res["load_max"]))
-    if res["load_max"] > 2.5:
-        log("WARNING: other jobs loaded this machine during the run (load average up to %.1f on %d cores)" % (
-            res["load_max"], os.cpu_count()))
+    mu = p1["machine_use"]
+    log("windows A-C: this benchmark's processes used %.1f %% of the %d CPUs, other processes %.1f %%, steal %.1f %%"
+        % (mu["bench_pct"], os.cpu_count(), mu["other_pct"], mu["steal_pct"]))
+    if mu["other_pct"] > 10:
+        log("WARNING: other processes used %.0f %% of this machine during windows A-C: the figures are noisier"
+            % mu["other_pct"])
     if ratio_b > GOAL:
         log("MISSED: lockstep's CPU per message is %.2fx the bare publisher's (goal <= %.1fx)" % (ratio_b, GOAL))
     return 0
@@ -657,7 +727,7 @@ def log_stream(name, s):
             "nothing lost, in order" if s["ok"] else "LOST, DUPLICATED OR OUT OF ORDER"))
     if s["bus_set_queue_dropped"]:
         log("  the bus output's set queue ([rig] queue = 4 sets) dropped %d framesets, counted in outputs.bus.dropped: "
-            "the rig stalled longer than 4 slots (see the load)" % s["bus_set_queue_dropped"])
+            "the rig stalled longer than 4 slots" % s["bus_set_queue_dropped"])
 
 
 if __name__ == "__main__":
