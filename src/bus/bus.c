@@ -710,7 +710,7 @@ static void *bus_new(struct ls_output_ctx *ctx, const void *group, char **err)
 	o->cfg = cfg;
 	o->bc = bc;
 	o->ctx = ctx;
-	o->tr = bc->transport == LS_BUS_MQTT ? &ls_bus_mqtt : &ls_bus_nats;
+	o->tr = ls_bus_transport_of(bc->transport);
 	g_mutex_init(&o->lock);
 	g_cond_init(&o->cond);
 	g_queue_init(&o->q);

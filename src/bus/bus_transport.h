@@ -67,4 +67,10 @@ struct ls_bus_transport {
 extern const struct ls_bus_transport ls_bus_nats;
 extern const struct ls_bus_transport ls_bus_mqtt;
 
+/** The transport of a [bus] url's kind. */
+static inline const struct ls_bus_transport *ls_bus_transport_of(enum ls_bus_transport_kind kind)
+{
+	return kind == LS_BUS_MQTT ? &ls_bus_mqtt : &ls_bus_nats;
+}
+
 #endif

@@ -45,7 +45,7 @@ int ls_coordinate(const struct ls_config *cfg, bool start, int64_t at_ns, double
 	}
 	struct ls_bus_config bc = *cfg->bus;
 	bc.jetstream = false; /* plain publishes: a command is not stored */
-	const struct ls_bus_transport *tr = bc.transport == LS_BUS_MQTT ? &ls_bus_mqtt : &ls_bus_nats;
+	const struct ls_bus_transport *tr = ls_bus_transport_of(bc.transport);
 	char *err = NULL;
 	void *t = tr->open(&bc, &err);
 	if (!t) {

@@ -246,7 +246,7 @@ int ls_join(const struct ls_config *cfg, const struct ls_join_opts *jo)
 
 	struct ls_bus_config bc = *cfg->bus;
 	bc.jetstream = false;
-	j.tr = bc.transport == LS_BUS_MQTT ? &ls_bus_mqtt : &ls_bus_nats;
+	j.tr = ls_bus_transport_of(bc.transport);
 	char *err = NULL;
 	int rc = 0;
 	j.t = j.tr->open(&bc, &err);

@@ -288,13 +288,6 @@ held:
 		s->offset_ns = offset;
 		s->offsets[s->noff++ % JITTER_N] = offset;
 	}
-	int64_t applied = ls_time_offset();
-	if (!s->sec_n || applied < s->sec_min)
-		s->sec_min = applied;
-	if (!s->sec_n || applied > s->sec_max)
-		s->sec_max = applied;
-	s->sec_sum += applied;
-	s->sec_n++;
 	if (s->synced && !synced) {
 		s->losses++;
 		s->unsynced_since_mono = mono;
@@ -319,22 +312,19 @@ static gpointer clock_main(gpointer data)
 	while (!atomic_load(&s->stop)) {
 		if (s->ref) {
 			poll_ref(s);
-		} else {
-			if (ls_monotonic_ns() >= next_daemon) {
-				read_daemon(s);
-				next_daemon = ls_monotonic_ns() + 10 * LS_NS_PER_SEC;
-			}
-			int64_t applied = ls_time_offset();
-			g_mutex_lock(&s->lock);
-			if (!s->sec_n || applied < s->sec_min)
-				s->sec_min = applied;
-			if (!s->sec_n || applied > s->sec_max)
-				s->sec_max = applied;
-			s->sec_sum += applied;
-			s->sec_n++;
-			g_mutex_unlock(&s->lock);
+		} else if (ls_monotonic_ns() >= next_daemon) {
+			read_daemon(s);
+			next_daemon = ls_monotonic_ns() + 10 * LS_NS_PER_SEC;
 		}
+		/* the offset as applied now, for the second's min/mean/max */
+		int64_t applied = ls_time_offset();
 		g_mutex_lock(&s->lock);
+		if (!s->sec_n || applied < s->sec_min)
+			s->sec_min = applied;
+		if (!s->sec_n || applied > s->sec_max)
+			s->sec_max = applied;
+		s->sec_sum += applied;
+		s->sec_n++;
 		if (!atomic_load(&s->stop))
 			g_cond_wait_until(&s->cond, &s->lock, g_get_monotonic_time() + POLL_NS / 1000);
 		g_mutex_unlock(&s->lock);
