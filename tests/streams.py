@@ -131,7 +131,8 @@ def rtsp_round_trip_keeps_capture_time_and_slot():
     a.stop()
     sent = sidecar(os.path.join(a.dir, "a.y4m.frames.jsonl"))
     got = sidecar(os.path.join(b.dir, "x.y4m.frames.jsonl"))
-    assert len(got) >= 4 * RATE, "B wrote %d frames of rtsp://.../a in 8 s:\n%s" % (len(got), b.text()[-2000:])
+    assert len(got) >= 4 * RATE, "B wrote %d frames of rtsp://.../a in 8 s:\n%s\nA (the server):\n%s" % (
+        len(got), b.text()[-2000:], a.text()[-1500:])
     by_slot = {f["slot"]: f["capture_ns"] for f in sent}
     matched, off = 0, []
     for f in got:

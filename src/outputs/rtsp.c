@@ -22,6 +22,7 @@
  * set on it; the output thread holds it for a push, which does not block. */
 #include <errno.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/base/gstbasesink.h>
 #include <gst/gst.h>
 #include <gst/rtp/gstrtphdrext.h>
 #include <gst/rtsp-server/rtsp-server.h>
@@ -87,11 +88,41 @@ static void keep_ntp64(GstElement *e)
 		g_object_set(e, "update-ntp64-header-ext", FALSE, NULL);
 }
 
-static void on_element_added(GstBin *bin, GstElement *e, gpointer data)
+/* rtsp-stream turns sync back on for a client's TCP sink when it adds the
+ * transport (PLAY): it is turned off again at once. */
+static void on_sync_changed(GObject *sink, GParamSpec *pspec, gpointer data)
+{
+	(void)pspec;
+	(void)data;
+	gboolean sync = FALSE;
+	g_object_get(sink, "sync", &sync, NULL);
+	if (sync)
+		g_object_set(sink, "sync", FALSE, NULL);
+}
+
+/* The media's network sinks (rtsp-stream's udpsink/appsink, added when the
+ * media is prepared and when a client's transport is set up) send what the
+ * encoder gives them at once, never waiting on the clock: the frames are
+ * live, paced by the rig. With sync on, a client's first PLAY sometimes
+ * found the streaming thread (appsrc's, which runs encoder and payloader)
+ * waiting in the sink's clock wait for seconds on the prerolled buffer:
+ * no packet sent, appsrc dropping every new frame, the client's RTSP
+ * session open and silent until it gave up (seen in 1 of ~30 connects). */
+static void tune_element(GstElement *e)
+{
+	keep_ntp64(e);
+	if (GST_IS_BASE_SINK(e)) {
+		g_object_set(e, "sync", FALSE, NULL);
+		g_signal_connect(e, "notify::sync", G_CALLBACK(on_sync_changed), NULL);
+	}
+}
+
+static void on_element_added(GstBin *bin, GstBin *sub_bin, GstElement *e, gpointer data)
 {
 	(void)bin;
+	(void)sub_bin;
 	(void)data;
-	keep_ntp64(e);
+	tune_element(e);
 }
 
 /* Server thread: a mount's shared media was made for its first client. */
@@ -121,11 +152,11 @@ static void on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media
 	/* the media's pipeline gets its rtpbin when it is prepared, later */
 	GstObject *pipe = gst_object_get_parent(GST_OBJECT(bin));
 	if (pipe && GST_IS_BIN(pipe)) {
-		g_signal_connect(pipe, "element-added", G_CALLBACK(on_element_added), NULL);
-		GstIterator *it = gst_bin_iterate_elements(GST_BIN(pipe));
+		g_signal_connect(pipe, "deep-element-added", G_CALLBACK(on_element_added), NULL);
+		GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipe));
 		GValue v = G_VALUE_INIT;
 		while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
-			keep_ntp64(g_value_get_object(&v));
+			tune_element(g_value_get_object(&v));
 			g_value_reset(&v);
 		}
 		g_value_unset(&v);
