@@ -232,10 +232,8 @@ def xvfb(first, geometry):
     if not shutil.which("Xvfb"):
         raise SkipTest("Xvfb not installed")
     disp = ":%d" % (first + os.getpid() % 50)
-    server = subprocess.Popen(["Xvfb", disp, "-screen", "0", geometry, "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = servers.xvfb(disp, geometry)  # once it serves clients (a fixed 1 s was not always enough)
     try:
-        time.sleep(1.0)
         yield disp
     finally:
         server.terminate()

@@ -16,9 +16,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import tempfile
@@ -101,35 +99,12 @@ def check_one_outage(rig, stats):
     check_frames_in_step(rig, returns=1)
 
 
-def x_ready(disp):
-    """True once the X server on @disp answers a connection setup: its
-    socket file appears before the server serves clients (a fresh machine
-    showed the gap), the setup reply only once it does."""
-    path = "/tmp/.X11-unix/X" + disp[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect(path)
-            # byte order 'l', protocol 11.0, no authorization
-            s.sendall(struct.pack("<BxHHHHxx", 0x6C, 11, 0, 0, 0))
-            return s.recv(1)[:1] == b"\x01"
-    except OSError:
-        return False
-
-
 def xvfb(disp, size):
     """A real X server on @disp at @size, once it serves clients. Stop it
     with .terminate()."""
     if not shutil.which("Xvfb"):
         raise tap.SkipTest("Xvfb not installed")
-    x = subprocess.Popen(["Xvfb", disp, "-screen", "0", size, "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while not x_ready(disp):
-        assert x.poll() is None, "Xvfb %s exited with %d" % (disp, x.returncode)
-        assert time.monotonic() < deadline, "Xvfb %s does not answer after 15 s" % disp
-        time.sleep(0.05)
-    return x
+    return servers.xvfb(disp, size)
 
 
 def restart_rtsp(transport, retry_max, rig_extra="", copy=False):

@@ -1,6 +1,7 @@
 """Real servers and senders the end-to-end tests start on loopback."""
 import os
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -113,3 +114,32 @@ class StallProxy:
                     s.close()
                 except OSError:
                     pass
+
+
+def x_ready(disp):
+    """True once the X server on @disp answers a connection setup: its
+    socket file appears before the server serves clients (a fresh machine
+    showed the gap), the setup reply only once it does."""
+    path = "/tmp/.X11-unix/X" + disp[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect(path)
+            # byte order 'l', protocol 11.0, no authorization
+            s.sendall(struct.pack("<BxHHHHxx", 0x6C, 11, 0, 0, 0))
+            return s.recv(1)[:1] == b"\x01"
+    except OSError:
+        return False
+
+
+def xvfb(disp, size):
+    """Xvfb on @disp at @size, returned once it serves clients (callers
+    check that Xvfb is installed). Stop it with .terminate()."""
+    x = subprocess.Popen(["Xvfb", disp, "-screen", "0", size, "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while not x_ready(disp):
+        assert x.poll() is None, "Xvfb %s exited with %d" % (disp, x.returncode)
+        assert time.monotonic() < deadline, "Xvfb %s does not answer after 15 s" % disp
+        time.sleep(0.05)
+    return x
