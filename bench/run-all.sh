@@ -35,6 +35,8 @@ echo "== [detect]: lockstep's detect stage vs ONNX Runtime alone, CenterNet on v
 bench/detect.sh "$build" 3
 echo "== redaction: lockstep's redactor vs naive full-frame Tesseract, 1920x1080 screens"
 bench/redact_compare.sh "$build" 20 30 6
+echo "== redaction an agent can work with: text that is not personal data hidden at steady state, leaks, time to readable"
+/usr/bin/python3 bench/redact_overmask.py "$build" || true
 echo "== [output rtsp]: CPU against gst-launch encoding the same sources; 1 viewer against 8"
 bench/rtsp_cpu.sh "$build" 20 3
 echo "== WHEP in Chromium: glass-to-glass latency against the encoder+decoder floor; CPU with 1 viewer against 8"
@@ -47,3 +49,5 @@ echo "== [bus] on NATS JetStream: 100 cameras at 30 fps, framesets + detections:
 /usr/bin/python3 bench/bus_bench.py "$build" 20
 echo "== lockstep join at scale: 100 cameras across 4 nodes, then a simulated join of 100..1,000 cameras (metadata only); docs/join-scale.png"
 /usr/bin/python3 bench/join_scale.py "$build" 30 20
+echo "== the redacted remote desktop at 1920x1080: fps, CPU and key to echo against a plain stream of the same screen"
+/usr/bin/python3 bench/remote_bench.py "$build" 15 30

@@ -30,7 +30,12 @@ struct worker {
 	pthread_t th;
 	bool started;
 	_Atomic int64_t busy_since; /* monotonic ns, 0 when idle */
-	_Atomic int dead;
+	_Atomic int dead;           /* the thread has ended (or is ending) */
+	/* a revived worker counts as dead until it has read a probe: a
+	 * recogniser that fails again must not lift the full mask meanwhile */
+	_Atomic int proven;
+	bool revived;         /* set before its thread starts */
+	int64_t dead_seen_ns; /* process thread: when the watchdog first saw it dead, 0: not dead */
 };
 
 struct ls_ocrpool {
@@ -56,7 +61,14 @@ struct ls_ocrpool {
 	/* totals: the process thread */
 	uint64_t ocr_jobs, ocr_failures, ocr_skipped, cache_hits, cache_evictions, ocr_ns;
 	unsigned workers_dead;
+	/* revival (process thread): a dead worker is started again after
+	 * revive_ns, which doubles while revived workers keep failing */
+	int64_t revive_ns;
+	uint64_t revivals;
 };
+
+#define REVIVE_FIRST_NS 1000000000LL /* 1 s */
+#define REVIVE_MAX_NS 8000000000LL   /* 8 s */
 
 static void enqueue(struct ls_ocrpool *pool, struct ls_ocrpool_entry *e, struct ls_redact_stats *st);
 
@@ -79,7 +91,7 @@ static uint64_t hash_pix(const uint8_t *p, int w, int h)
 	return x;
 }
 
-static void ocr_clear(struct ls_redact_ocr *o)
+void ls_redact_ocr_clear(struct ls_redact_ocr *o)
 {
 	for (int i = 0; i < o->nwords; i++)
 		free(o->words[i].text);
@@ -105,6 +117,21 @@ static void *worker_main(void *arg)
 		atomic_store(&w->dead, 1);
 		return NULL;
 	}
+	if (w->revived) {
+		/* a probe: a blank 48x16 strip must be read without an error */
+		uint8_t blank[48 * 16];
+		memset(blank, 255, sizeof blank);
+		struct ls_redact_ocr probe = { 0 };
+		int rc = pool->ocr->recognize(ctx, blank, 48, 16, 48, &probe);
+		ls_redact_ocr_clear(&probe);
+		if (rc < 0) {
+			pool->ocr->worker_free(ctx);
+			atomic_store(&w->dead, 1);
+			return NULL;
+		}
+		fprintf(stderr, "redact: OCR worker %d is back\n", w->idx);
+	}
+	atomic_store(&w->proven, 1);
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
 		while (!pool->jq_head && !pool->stopping)
@@ -157,6 +184,7 @@ int ls_ocrpool_new(const struct ls_redact_backend *ocr, int workers, int64_t stu
 	pool->stuck_ns = stuck_ns;
 	pool->cache_max = cache_bytes;
 	pool->workers = calloc((size_t)workers, sizeof(*pool->workers));
+	pool->revive_ns = REVIVE_FIRST_NS;
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_cond_init(&pool->cv_job, NULL);
 	pthread_cond_init(&pool->cv_done, NULL);
@@ -167,6 +195,7 @@ int ls_ocrpool_new(const struct ls_redact_backend *ocr, int workers, int64_t stu
 	for (int i = 0; i < workers; i++) {
 		pool->workers[i].pool = pool;
 		pool->workers[i].idx = i;
+		atomic_store(&pool->workers[i].proven, 1); /* a first start needs no probe */
 		if (pthread_create(&pool->workers[i].th, NULL, worker_main, &pool->workers[i]) != 0) {
 			ls_ocrpool_free(&pool);
 			return -EAGAIN;
@@ -182,7 +211,7 @@ static void entry_free(struct ls_ocrpool *pool, struct ls_ocrpool_entry *e)
 {
 	pool->cache_bytes -= (size_t)e->w * (size_t)e->h + sizeof(*e);
 	pool->nentries--;
-	ocr_clear(&e->ocr);
+	ls_redact_ocr_clear(&e->ocr);
 	free(e->pix);
 	free(e);
 }
@@ -304,7 +333,7 @@ int ls_ocrpool_drain(struct ls_ocrpool *pool)
 		if (j->rc < 0) {
 			e->state = LS_OCRPOOL_FAILED;
 			pool->ocr_failures++;
-			ocr_clear(&j->res);
+			ls_redact_ocr_clear(&j->res);
 		} else if (j->rc == 1) {
 			pool->ocr_skipped++;
 			if (atomic_load(&e->refs) > 0) { /* back on screen meanwhile */
@@ -333,13 +362,70 @@ void ls_ocrpool_wait(struct ls_ocrpool *pool)
 	pthread_mutex_unlock(&pool->mu);
 }
 
+/* Starts dead worker @w again (its thread has ended or is ending). */
+static void revive(struct ls_ocrpool *pool, struct worker *w)
+{
+	pthread_join(w->th, NULL);
+	w->started = false;
+	atomic_store(&w->busy_since, 0);
+	atomic_store(&w->proven, 0);
+	atomic_store(&w->dead, 0);
+	w->revived = true;
+	w->dead_seen_ns = 0;
+	if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
+		atomic_store(&w->dead, 1); /* tried again after the next wait */
+		return;
+	}
+	w->started = true;
+	pool->revivals++;
+}
+
+bool ls_ocrpool_wait_until(struct ls_ocrpool *pool, int64_t mono_deadline)
+{
+	pthread_mutex_lock(&pool->mu);
+	while (!pool->done) {
+		int64_t left = mono_deadline - ls_monotonic_ns();
+		if (left <= 0)
+			break;
+		/* cv_done runs on CLOCK_REALTIME (the default): the deadline as
+		 * what is left of it from now */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t ns = (int64_t)ts.tv_nsec + left;
+		ts.tv_sec += (time_t)(ns / 1000000000LL);
+		ts.tv_nsec = (long)(ns % 1000000000LL);
+		pthread_cond_timedwait(&pool->cv_done, &pool->mu, &ts);
+	}
+	bool any = pool->done != NULL;
+	pthread_mutex_unlock(&pool->mu);
+	return any;
+}
+
 const char *ls_ocrpool_watchdog(struct ls_ocrpool *pool, int64_t mono_now)
 {
 	unsigned dead = 0;
 	const char *why = NULL;
+	bool all_proven = true;
+	for (int i = 0; i < pool->nworkers; i++) {
+		struct worker *w = &pool->workers[i];
+		if (atomic_load(&w->dead)) {
+			if (!w->dead_seen_ns)
+				w->dead_seen_ns = mono_now;
+			else if (mono_now - w->dead_seen_ns >= pool->revive_ns) {
+				if (w->revived) /* a revived worker that failed again: wait longer */
+					pool->revive_ns = pool->revive_ns * 2 > REVIVE_MAX_NS ? REVIVE_MAX_NS
+											      : pool->revive_ns * 2;
+				revive(pool, w);
+			}
+		}
+		if (!atomic_load(&w->proven))
+			all_proven = false;
+	}
+	if (all_proven)
+		pool->revive_ns = REVIVE_FIRST_NS;
 	for (int i = 0; i < pool->nworkers; i++) {
 		int64_t since = atomic_load(&pool->workers[i].busy_since);
-		if (atomic_load(&pool->workers[i].dead)) {
+		if (atomic_load(&pool->workers[i].dead) || !atomic_load(&pool->workers[i].proven)) {
 			dead++;
 			why = "ocr-worker-dead";
 		} else if (since && mono_now - since > pool->stuck_ns) {

@@ -67,6 +67,9 @@ int ls_ocrpool_drain(struct ls_ocrpool *pool);
 /** Sleeps until a finished job waits for ls_ocrpool_drain() (returns at
  *  once when one does). Process thread (offline use). */
 void ls_ocrpool_wait(struct ls_ocrpool *pool);
+/** Like ls_ocrpool_wait(), but returns by @mono_deadline (CLOCK_MONOTONIC
+ *  ns) at the latest; true when a job finished. Process thread. */
+bool ls_ocrpool_wait_until(struct ls_ocrpool *pool, int64_t mono_deadline);
 /** When the cache is over its size: drops the least recently used idle
  *  entries until it is 7/8 full. Process thread. */
 void ls_ocrpool_trim(struct ls_ocrpool *pool);

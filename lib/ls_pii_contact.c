@@ -145,6 +145,7 @@ void pii_scan_phone(const struct rule *r, const char *line, int len, struct cand
 		}
 		int p = i;
 		bool plus = false, paren = false, dot = false, slash = false;
+		bool pend_dot = false; /* a '.' counts once a digit follows it: a sentence's full stop does not */
 		if (line[p] == '+') {
 			plus = true;
 			p++;
@@ -168,6 +169,7 @@ void pii_scan_phone(const struct rule *r, const char *line, int len, struct cand
 						break;
 					ng++;
 					ingroup = true;
+					dot |= pend_dot;
 				}
 				d[nd++] = (char)v;
 				glen[ng - 1]++;
@@ -183,7 +185,7 @@ void pii_scan_phone(const struct rule *r, const char *line, int len, struct cand
 					paren = true;
 				if (x == ')' && paren && ng == 1)
 					paren_len = glen[0];
-				dot |= x == '.';
+				pend_dot |= x == '.';
 				slash |= x == '/';
 				ingroup = false;
 				p++;
@@ -372,6 +374,15 @@ static const char *const not_city[] = {
 };
 /* clang-format on */
 /* clang-format off */
+/* words that say the number after them is a reference, not a postcode
+ * ("Vorgang 12345 Kundenakte", "Rechnung Nr. 40213 Mahnung") */
+static const char *const reference_word[] = {
+	"vorgang", "nr", "no", "auftrag", "rechnung", "bestellung", "ticket", "fall", "akte", "beleg", "lieferschein",
+	"position", "pos", "seite", "zeile", "version", "order", "invoice", "case", "ref", "page", "row", "item", "id",
+	"artikel", "los", "charge", "projekt", "project", "vorgangsnummer", "belegnummer", "rechnungsnummer", NULL,
+};
+/* clang-format on */
+/* clang-format off */
 static const char *const city_particle[] = {
 	"am", "an", "der", "im", "in", "a", "i", "ob", "bei", "vor", "d", "upon", "on", NULL,
 };
@@ -422,6 +433,9 @@ void pii_scan_plz(const struct rule *r, const char *line, int len, const struct 
 		}
 		if (!ok || real < 4 || (d[0] == '0' && d[1] == '0') || i + 1 >= nt)
 			continue;
+		if (i > 0 && s - t[i - 1].e <= 3 && !(t[i - 1].flags & TK_DIGIT) &&
+		    pii_fold_word(line, t[i - 1].s, t[i - 1].e, w, sizeof w) > 0 && in_list(w, reference_word))
+			continue; /* a reference number */
 		if (!pii_gap_spaces(line, t[i].e, t[i + 1].s, 2) || !(t[i + 1].flags & TK_CAP) ||
 		    (t[i + 1].flags & TK_DIGIT) || t[i + 1].e - t[i + 1].s < 2)
 			continue;

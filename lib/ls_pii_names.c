@@ -189,16 +189,72 @@ static const char *const months[] = {
 };
 /* clang-format on */
 
-/** End of the value of kind @vk that starts at @p (before @limit). */
-static int label_value(const char *line, int limit, int p, enum vkind vk)
+/** A cell ends at @e (before @limit): a column separator or a wide gap. */
+static bool cell_sep(const char *line, int limit, int e)
+{
+	return line[e] == '|' || line[e] == '\t' ||
+	       (line[e] == ' ' && e + 2 < limit && line[e + 1] == ' ' && line[e + 2] == ' ');
+}
+
+/** End of the cell that starts at @p (before @limit): to a column separator,
+ *  a wide gap or a word that ends in a colon (the next field's label),
+ *  trailing spaces and separators trimmed. */
+static int cell_end(const char *line, int limit, int p)
+{
+	int e = p;
+	while (e < limit && !cell_sep(line, limit, e)) {
+		if (line[e] == ' ' && e > p) {
+			int w = e + 1;
+			while (w < limit && line[w] != ' ' && line[w] != '\t' && line[w] != ':')
+				w++;
+			if (w < limit && line[w] == ':' && w > e + 1)
+				break; /* "Bemerkung:" */
+		}
+		e++;
+	}
+	while (e > p && (line[e - 1] == ' ' || line[e - 1] == ',' || line[e - 1] == ';'))
+		e--;
+	return e;
+}
+
+/** End of the value of kind @vk that starts at @p (before @limit). @prose:
+ *  the label stood in running text (no colon, one space before the value):
+ *  its value is a name only while its words are capitalized. */
+static int label_value(const char *line, int limit, int p, enum vkind vk, bool prose)
 {
 	if (vk == V_TEXT || vk == V_NAME) {
 		/* to the next label, a column separator or a wide gap */
 		int e = p;
-		while (e < limit && line[e] != '|' && line[e] != '\t' &&
-		       !(line[e] == ' ' && e + 2 < limit && line[e + 1] == ' ' && line[e + 2] == ' '))
+		while (e < limit && !cell_sep(line, limit, e))
 			e++;
-		while (e > p && (line[e - 1] == ' ' || line[e - 1] == ',' || line[e - 1] == ';' || line[e - 1] == ':'))
+		while (e > p && line[e - 1] == ' ')
+			e--;
+		/* a cell that ends in a colon is the next field's label ("Name:
+		 * <tab> Tarif:"), not this one's value */
+		if (e > p && (line[e - 1] == ':' || line[e - 1] == ';'))
+			return p;
+		if (prose) {
+			/* "Kunde bittet um ...": a noun in a sentence. "Kunde Müller
+			 * hat angerufen": the capitalized words after it (and the
+			 * particles between them) */
+			int q = p, last = p;
+			while (q < e) {
+				int s = q;
+				while (q < e && line[q] != ' ')
+					q++;
+				char w[8];
+				bool cap = is_upper((unsigned char)line[s]) || ((unsigned char)line[s] & 0x80);
+				if (!cap && !(pii_fold_word(line, s, q, w, sizeof w) > 0 && in_list(w, particles)))
+					break;
+				if (cap)
+					last = q;
+				while (q < e && line[q] == ' ')
+					q++;
+			}
+			e = last;
+		}
+		while (e > p && (line[e - 1] == ' ' || line[e - 1] == ',' || line[e - 1] == ';' || line[e - 1] == ':' ||
+				 (prose && line[e - 1] == '.')))
 			e--;
 		return e;
 	}
@@ -217,11 +273,26 @@ static int label_value(const char *line, int limit, int p, enum vkind vk)
 		int ce = q;
 		while (ce > s && (line[ce - 1] == '.' || line[ce - 1] == '-'))
 			ce--;
-		if (ce == s)
+		if (ce == s) {
+			/* a lone dash between chunks: "KD -2025 - 273339" (OCR's spaces) */
+			if (chunks > 0 && q > s && q < limit && line[s] == '-' && q - s == 1 && line[q] == ' ') {
+				q++;
+				continue;
+			}
 			break;
+		}
 		bool take = digits > 0;
 		if (!take && vk == V_NUMBER && chunks == 0 && lower == 0 && upper >= 4)
 			take = true; /* BIC, account ids in capitals */
+		if (!take && vk == V_NUMBER && chunks == 0 && ce - s <= 4 && q < limit && line[q] == ' ') {
+			/* a prefix OCR split off: "KD 2025-273339", "K 2025033964", "KD - 2016 - 796369" */
+			int k = q + 1;
+			if (k < limit && line[k] == '-')
+				k++;
+			if (k < limit && line[k] == ' ')
+				k++;
+			take = k < limit && is_digit((unsigned char)line[k]);
+		}
 		if (!take && vk == V_DATE) {
 			char w[16];
 			if (pii_fold_word(line, s, ce, w, sizeof w) >= 3) {
@@ -316,12 +387,39 @@ void pii_scan_labels(const struct ls_pii_rules *rs, const char *line, int len, s
 				p++;
 				continue;
 			}
+			/* what OCR makes of a field's border or its first letter: '+',
+			 * brackets, '«' ... ("Kundennummer: + «2025033964") */
+			if (p < limit && p - h[i].e < 8 &&
+			    (line[p] == '+' || line[p] == '[' || line[p] == ']' || line[p] == '(' || line[p] == '{' ||
+			     line[p] == '}' || line[p] == '<' || line[p] == '>' || line[p] == '~' || line[p] == '*' ||
+			     line[p] == '`' || line[p] == '_')) {
+				p++;
+				continue;
+			}
 			int pl = p < limit ? punct_len(line, limit, p) : 0;
+			if (!pl && p + 1 < limit && (unsigned char)line[p] == 0xc2 &&
+			    (unsigned char)line[p + 1] >= 0xa0 && (unsigned char)line[p + 1] <= 0xbf && p - h[i].e < 8)
+				pl = 2; /* Latin-1 punctuation: « » ¦ · ¬ */
 			if (!pl)
 				break;
 			p += pl;
 		}
-		int e = label_value(line, limit, p, h[i].r->vk);
+		/* running text: the label had no colon and one space follows it */
+		bool prose = h[i].e < len && line[h[i].e] == ' ' && p == h[i].e + 1 &&
+			     !(h[i].e > 0 && line[h[i].e - 1] == ':') && (p >= limit || line[p] != ' ');
+		int e = label_value(line, limit, p, h[i].r->vk, prose);
+		/* a field label with a colon ("Telefon: josaa 631183", OCR's "0511"
+		 * in a field's border): its value is the whole cell when it holds a
+		 * digit, whatever OCR made of the rest, not only the chunks that
+		 * parse as a number */
+		if (h[i].r->vk == V_NUMBER && memchr(line + h[i].s, ':', (size_t)(p - h[i].s))) {
+			int ce = cell_end(line, limit, p);
+			bool digit = false; /* "Kundennummer: bitte angeben" is a prompt */
+			for (int k = p; k < ce && !digit; k++)
+				digit = is_digit((unsigned char)line[k]);
+			if (digit && ce > e)
+				e = ce;
+		}
 		if (e > p)
 			pii_add(c, p, e, h[i].r, h[i].r->conf);
 	}

@@ -194,6 +194,12 @@ int pii_numeric_groups(const char *line, int len, struct ngroup *g)
 		/* joined: the previous chunk was a number and the separator after it
 		 * (1-2 spaces, a dash, a dot between 4-digit groups) led here */
 		x->run_start = !joined || n == 0;
+		/* "2722 40.361,08": a chunk that goes on with a decimal or thousands
+		 * separator and digits is an amount; it joins no number before it
+		 * (the 4-digit dotted card form is handled below) */
+		if (p + 1 < len && (line[p] == '.' || line[p] == ',') && is_digit((unsigned char)line[p + 1]) &&
+		    !(x->nd == 4 && line[p] == '.' && p + 5 <= len && is_digit((unsigned char)line[p + 4])))
+			x->run_start = true;
 		x->plus = x->run_start && s > 0 && line[s - 1] == '+';
 		n++;
 		/* what follows decides whether the next group joins this run */

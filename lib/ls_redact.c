@@ -27,6 +27,11 @@ struct item { /* one line of text (or a pending unit) */
 };
 
 #define MAX_BOXES 8192
+/* hold_ns: a frame waits for its new units' OCR only when they are this
+ * few (typing, a clock; not a new screen, whose reading takes longer than
+ * any hold), and leaves this much of the budget for composing it */
+#define HOLD_UNITS_MAX 4
+#define HOLD_MARGIN_NS (20 * 1000000LL)
 
 /* The process thread's alone: the OCR workers see only the pool. */
 struct ls_redactor {
@@ -53,7 +58,8 @@ struct ls_redactor {
 
 	struct ls_redact_totals tot; /* the OCR's fields from the pool, on request */
 	float min_conf;              /* OCR word confidence (0..100) below which a word is masked */
-	bool debug; /* LS_REDACT_DEBUG set: trace units, bands and rows on stderr (with text: never in production) */
+	bool debug;       /* LS_REDACT_DEBUG set: trace bands and rows on stderr (with text: never in production) */
+	bool debug_units; /* LS_REDACT_DEBUG=units: every unit of every frame too */
 };
 
 static void audit(struct ls_redactor *r, const char *fmt, ...)
@@ -102,6 +108,7 @@ int ls_redactor_new(const struct ls_redact_params *p, struct ls_redactor **out, 
 	}
 	r->p = *p;
 	r->debug = getenv("LS_REDACT_DEBUG") != NULL;
+	r->debug_units = r->debug && strcmp(getenv("LS_REDACT_DEBUG"), "units") == 0;
 	r->min_conf = p->min_conf < 0 ? 0 : (p->min_conf ? p->min_conf : 50);
 	if (!r->p.budget_ns)
 		r->p.budget_ns = 150 * 1000000LL;
@@ -143,6 +150,15 @@ int ls_redactor_new(const struct ls_redact_params *p, struct ls_redactor **out, 
 	return 0;
 }
 
+/* How many of the units on screen wait for OCR. */
+static int pending_units(const struct ls_redactor *r)
+{
+	int n = 0;
+	for (int i = 0; i < r->nunits; i++)
+		n += r->units[i].e->state == LS_OCRPOOL_PENDING;
+	return n;
+}
+
 /* Applies finished OCR jobs; the units are then judged again. */
 static void drain_done(struct ls_redactor *r)
 {
@@ -165,6 +181,26 @@ static bool grow_units(struct ls_redactor *r, int more)
 	r->units = u;
 	r->capunits = cap;
 	return true;
+}
+
+/* The first row from @y in direction @dir (-1 up, +1 down) whose luma over
+ * [x0, x1) holds no step the text detector would count (max - min <= 24),
+ * at most 256 rows on; the last row tried when none is. */
+static int blank_row_from(const struct ls_redact_image *in, int y, int dir, int x0, int x1, int H)
+{
+	int last = y;
+	for (int k = 0; k < 256 && y >= 0 && y < H; k++, y += dir) {
+		const uint8_t *g = in->planes[0] + (size_t)y * (size_t)in->strides[0];
+		uint8_t lo = 255, hi = 0;
+		for (int x = x0; x < x1; x++) {
+			lo = g[x] < lo ? g[x] : lo;
+			hi = g[x] > hi ? g[x] : hi;
+		}
+		if (hi - lo <= 24)
+			return y;
+		last = y;
+	}
+	return last;
 }
 
 /* Re-detects the text in rows [b0, b1) (widened until no unit is cut by its
@@ -195,19 +231,32 @@ static int redetect_band(struct ls_redactor *r, const struct ls_redact_image *in
 		n = ls_redact_find_text(in->planes[0], in->strides[0], r->W, r->H, b0, b1, r->found, MAX_BOXES);
 		if (n < 0)
 			n = 0;
-		bool grow_top = false, grow_bottom = false;
+		/* a box the band cuts: the band grows to the first blank row
+		 * beyond it (over the box's width), so that dense rows of text (a
+		 * table) do not grow it a tile at a time over the whole screen */
+		int nb0 = b0, nb1 = b1;
 		for (int i = 0; i < n; i++) {
-			if (r->found[i].y <= b0 && b0 > 0)
-				grow_top = true;
-			if (r->found[i].y + r->found[i].h >= b1 && b1 < r->H)
-				grow_bottom = true;
+			const struct ls_redact_box *f = &r->found[i];
+			if (f->y <= b0 && b0 > 0) {
+				int y = blank_row_from(in, b0 - 1, -1, f->x, f->x + f->w, r->H);
+				nb0 = y < nb0 ? y : nb0;
+			}
+			if (f->y + f->h >= b1 && b1 < r->H) {
+				int y = blank_row_from(in, b1, +1, f->x, f->x + f->w, r->H) + 1;
+				nb1 = y > nb1 ? y : nb1;
+			}
 		}
-		if (!grow_top && !grow_bottom)
+		if (r->debug)
+			for (int i = 0; i < n; i++)
+				if ((r->found[i].y <= b0 && b0 > 0) ||
+				    (r->found[i].y + r->found[i].h >= b1 && b1 < r->H))
+					fprintf(stderr, "frame %llu band %d-%d cuts %d,%d %dx%d -> %d-%d\n",
+						(unsigned long long)r->frame, b0, b1, r->found[i].x, r->found[i].y,
+						r->found[i].w, r->found[i].h, nb0, nb1);
+		if (nb0 == b0 && nb1 == b1)
 			break;
-		if (grow_top)
-			b0 = b0 > r->T ? b0 - r->T : 0;
-		if (grow_bottom)
-			b1 = b1 + r->T < r->H ? b1 + r->T : r->H;
+		b0 = nb0;
+		b1 = nb1;
 	}
 	if (r->debug)
 		fprintf(stderr, "frame %llu band %d-%d: %d found\n", (unsigned long long)r->frame, b0, b1, n);
@@ -266,33 +315,35 @@ static int measure_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 		int tx = t % r->tx, ty = t / r->tx;
 		int x = tx * T, w = x + T <= r->W ? T : r->W - x;
 		int y0 = ty * T, y1 = y0 + T <= r->H ? y0 + T : r->H;
-		/* the tile's middle-most non-blank row */
-		const uint8_t *c = NULL;
-		int y = -1;
-		for (int k = 0; k < y1 - y0 && !c; k++) {
-			int yy = y0 + (y1 - y0) / 2 + ((k & 1) ? (k + 1) / 2 : -(k / 2));
-			if (yy < y0 || yy >= y1)
+		/* rows from the tile's middle outwards: the first non-blank one
+		 * found exactly once in the previous frame votes. A row that is
+		 * found more than once (background crossed by a grid line, a
+		 * stripe) is ambiguous: the next one is tried, up to 8 */
+		int found = 0, fdy = 0, tries = 0;
+		for (int k = 0; k < y1 - y0 && tries < 8; k++) {
+			int y = y0 + (y1 - y0) / 2 + ((k & 1) ? (k + 1) / 2 : -(k / 2));
+			if (y < y0 || y >= y1)
 				continue;
-			const uint8_t *row = in->planes[0] + (size_t)yy * (size_t)in->strides[0] + x;
-			for (int i = 1; i < w; i++)
-				if (row[i] != row[0]) {
-					c = row;
-					y = yy;
-					break;
+			const uint8_t *c = in->planes[0] + (size_t)y * (size_t)in->strides[0] + x;
+			bool blank = true;
+			for (int i = 1; i < w && blank; i++)
+				blank = c[i] == c[0];
+			if (blank)
+				continue;
+			tries++;
+			found = 0;
+			for (int dy = -MAXDY; dy <= MAXDY && found < 2; dy++) {
+				int yp = y + dy;
+				if (dy == 0 || yp < 0 || yp >= r->H)
+					continue;
+				const uint8_t *p = r->prev[0] + (size_t)yp * (size_t)r->pstride[0] + x;
+				if (p[0] == c[0] && p[w - 1] == c[w - 1] && memcmp(p, c, (size_t)w) == 0) {
+					found++;
+					fdy = dy;
 				}
-		}
-		if (!c)
-			continue;
-		int found = 0, fdy = 0;
-		for (int dy = -MAXDY; dy <= MAXDY && found < 2; dy++) {
-			int yp = y + dy;
-			if (dy == 0 || yp < 0 || yp >= r->H)
-				continue;
-			const uint8_t *p = r->prev[0] + (size_t)yp * (size_t)r->pstride[0] + x;
-			if (p[0] == c[0] && p[w - 1] == c[w - 1] && memcmp(p, c, (size_t)w) == 0) {
-				found++;
-				fdy = dy;
 			}
+			if (found < 2)
+				break; /* unique, or not in the previous frame at all */
 		}
 		if (found == 1) { /* ambiguous rows (repeated patterns) do not vote */
 			votes[fdy + MAXDY]++;
@@ -434,6 +485,33 @@ static void scan_row(struct ls_redactor *r, struct rowtext *t, int from, int y0,
 	}
 }
 
+/* Reads the text of @it (only the words over @only, when not NULL) into
+ * @t; true when it holds a digit or an '@': a value, never a label. */
+static bool reads_as_value(const struct ls_redactor *r, struct rowtext *t, const struct item *it,
+			   const struct item *only)
+{
+	t->len = 0;
+	t->nw = 0;
+	row_append(r, t, it, 0, only);
+	for (size_t k = 0; k < t->len; k++)
+		if ((t->text[k] >= '0' && t->text[k] <= '9') || t->text[k] == '@')
+			return true;
+	return false;
+}
+
+/* True when the text of @it (read into @scratch) ends in a colon: a field's
+ * label ("Status:", "IBAN:"), not a value. */
+static bool ends_in_colon(const struct ls_redactor *r, struct rowtext *scratch, const struct item *it)
+{
+	scratch->len = 0;
+	scratch->nw = 0;
+	row_append(r, scratch, it, 0, NULL);
+	size_t l = scratch->len;
+	while (l > 0 && scratch->text[l - 1] == ' ')
+		l--;
+	return l > 1 && (scratch->text[l - 1] == ':' || scratch->text[l - 1] == ';');
+}
+
 static bool x_overlap(const struct item *a, const struct item *b)
 {
 	int ov = (a->x1 < b->x1 ? a->x1 : b->x1) - (a->x0 > b->x0 ? a->x0 : b->x0);
@@ -443,21 +521,33 @@ static bool x_overlap(const struct item *a, const struct item *b)
 
 /* The column of item @i (its row starts at @row_start; items are sorted by
  * row, then x): the chain of items above it, each the one overlapping the
- * previous by half the narrower in x, with gaps under three line heights.
- * Writes up to @max indices, nearest first; returns how many. */
-static int column_chain(const struct item *items, int row_start, int i, int *out, int max)
+ * previous by half the narrower in x, with gaps under three line heights,
+ * units not read yet included. Writes up to @max indices, nearest first;
+ * returns how many. *@hole: the chain ended at a gap with the column going
+ * on within eight line heights above it. */
+static int column_chain(const struct item *items, int row_start, int i, int *out, int max, bool *hole)
 {
 	int n = 0, cur = i, start = row_start;
+	*hole = false;
 	while (n < max) {
 		int found = -1;
 		int h = items[cur].y1 - items[cur].y0;
 		for (int j = start - 1; j >= 0; j--) {
-			if (items[cur].y0 - items[j].y1 > 3 * (h > 8 ? h : 8))
-				break; /* rows are sorted: the rest are further up */
+			if (items[cur].y0 - items[j].y1 > 3 * (h > 8 ? h : 8)) {
+				/* rows are sorted: the rest are further up. A column
+				 * that goes on a little higher has a hole here (a row
+				 * not detected yet while it scrolls in or out, one read
+				 * as nothing): its header may be up there */
+				for (int k = j;
+				     found < 0 && k >= 0 && items[cur].y0 - items[k].y1 <= 8 * (h > 8 ? h : 8); k--)
+					if (x_overlap(&items[k], &items[cur]))
+						*hole = true;
+				break;
+			}
 			if (found >= 0 && items[j].row != items[found].row)
 				break;
-			if (items[j].line < 0 || !x_overlap(&items[j], &items[cur]))
-				continue;
+			if (!x_overlap(&items[j], &items[cur]))
+				continue; /* pending items (line < 0) belong to the column too */
 			int dj = abs((items[j].x0 + items[j].x1) - (items[cur].x0 + items[cur].x1));
 			if (found < 0 ||
 			    dj < abs((items[found].x0 + items[found].x1) - (items[cur].x0 + items[cur].x1)))
@@ -472,6 +562,23 @@ static int column_chain(const struct item *items, int row_start, int i, int *out
 			start--;
 	}
 	return n;
+}
+
+/* True when another unit that OCR read words in covers half of unit @i
+ * (the same text detected twice: a button with and without its border). */
+static bool read_elsewhere(const struct ls_redactor *r, int i)
+{
+	const struct ls_redact_box *a = &r->units[i].b;
+	for (int k = 0; k < r->nunits; k++) {
+		const struct ls_redact_box *b = &r->units[k].b;
+		if (k == i || r->units[k].e->state != LS_OCRPOOL_DONE || !r->units[k].e->ocr.nwords)
+			continue;
+		int ox = (a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w) - (a->x > b->x ? a->x : b->x);
+		int oy = (a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h) - (a->y > b->y ? a->y : b->y);
+		if (ox > 0 && oy > 0 && 2 * (long)ox * oy >= (long)a->w * a->h)
+			return true;
+	}
+	return false;
 }
 
 /* Rebuilds the masks from the units: rows of text lines, scanned as one. */
@@ -511,6 +618,14 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 			for (int ty = by0 / r->T; ty <= (by1 - 1) / r->T; ty++)
 				for (int tx = bx0 / r->T; tx <= (bx1 - 1) / r->T; tx++)
 					r->pending_tile[ty * r->tx + tx] = 1;
+			continue;
+		}
+		/* fail closed: ink shaped like a line of text (twice as wide as
+		 * tall) in which OCR found no word is not known to be harmless */
+		if (e->ocr.nwords == 0 && u->b.w >= 2 * u->b.h && !read_elsewhere(r, i)) {
+			int m = u->b.h / 4;
+			add_box(r->cover, &r->ncover, u->b.x - m, u->b.y - m, u->b.x + u->b.w + m, u->b.y + u->b.h + m,
+				r->W, r->H);
 			continue;
 		}
 		/* one item per OCR line of the unit */
@@ -553,7 +668,7 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 	}
 	qsort(items, (size_t)n, sizeof(*items), cmp_item_row_x);
 
-	struct rowtext t;
+	struct rowtext t, lt; /* lt: a label's own text, beside t */
 	for (int a = 0; a < n;) {
 		int b = a;
 		bool pending = false;
@@ -601,6 +716,10 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 						continue;
 					int x0, wy0, x1, wy1;
 					word_box(u, w, &x0, &wy0, &x1, &wy1);
+					if (r->debug)
+						fprintf(stderr, "frame %llu unreadable \"%s\" conf %.0f at %d,%d\n",
+							(unsigned long long)r->frame, w->text, (double)w->conf, x0,
+							wy0);
 					int padx = (y1 - y0) * 2 / 3 > r->pad ? (y1 - y0) * 2 / 3 : r->pad;
 					int pady = (y1 - y0) / 3 > r->pad ? (y1 - y0) / 3 : r->pad;
 					add_box(r->masks, &r->nmasks, x0 - padx, y0 - pady, x1 + padx, y1 + pady, r->W,
@@ -617,21 +736,47 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 		 * header, a label over a field) are tried as its label, nearest
 		 * first, at most three */
 		for (int i = a; i < b; i++) {
+			/* a cell that ends in a colon is a label itself ("Status:"
+			 * under "Name:" in a column of labels): shown, never a value */
+			if (ends_in_colon(r, &t, &items[i]))
+				continue;
 			int chain[64];
-			int nc = column_chain(items, a, i, chain, 64), tried = 0;
+			bool hole;
+			int nc = column_chain(items, a, i, chain, 64, &hole), tried = 0;
+			/* fail closed: while the column's header or the cell right
+			 * above (a label over a field) is not read, or the column
+			 * has a hole between the cell and what may be its header,
+			 * the cell cannot be judged ("Kd-Nr." over a column of
+			 * customer numbers) */
+			if (hole && items[i].line >= 0) {
+				/* a hole matters for a value (digits, an '@': a customer
+				 * number under "Kd-Nr."), and only when the chain broke
+				 * before a header: a button under a menu bar is no column */
+				bool value = reads_as_value(r, &t, &items[i], NULL);
+				bool header = nc > 0 && items[chain[nc - 1]].line >= 0 &&
+					      !reads_as_value(r, &t, &items[chain[nc - 1]], &items[i]) && t.nw > 0;
+				hole = value && !header;
+			}
+			if ((nc > 0 && (items[chain[nc - 1]].line < 0 || items[chain[0]].line < 0)) || hole) {
+				int h = y1 - y0;
+				add_box(r->cover, &r->ncover, items[i].x0 - h * 2 / 3, y0 - h / 3,
+					items[i].x1 + h * 2 / 3, y1 + h / 3, r->W, r->H);
+				continue;
+			}
 			for (int c0 = 0; c0 < nc && tried < 3; c0++) {
 				/* the top of the column (its header) first, then upwards
 				 * from the cell */
 				int c = c0 == 0 ? nc - 1 : c0 - 1;
-				if (c0 > 0 && c == nc - 1)
+				if ((c0 > 0 && c == nc - 1) || items[chain[c]].line < 0)
 					continue;
-				t.len = 0;
-				t.nw = 0;
-				row_append(r, &t, &items[chain[c]], 0, &items[i]);
-				bool value = t.nw == 0; /* digits or an '@': a value, not a label */
-				for (size_t k = 0; k < t.len && !value; k++)
-					value = (t.text[k] >= '0' && t.text[k] <= '9') || t.text[k] == '@';
-				if (value)
+				/* no words, digits or an '@': a value, not a label */
+				if (reads_as_value(r, &t, &items[chain[c]], &items[i]) || t.nw == 0)
+					continue;
+				/* a label with its value to its right ("IBAN: DE.." over a
+				 * notes panel) is its row's label, not a column header */
+				int j = chain[c];
+				if (j + 1 < n && items[j + 1].row == items[j].row && items[j + 1].x0 >= items[j].x1 &&
+				    ends_in_colon(r, &lt, &items[j]))
 					continue;
 				tried++;
 				int from = (int)t.len + 1;
@@ -716,6 +861,18 @@ static bool tile_moved(const struct ls_redactor *r, const struct ls_redact_image
 	return true;
 }
 
+/* True when @u's exact luma (what OCR read) is in @in at row @y, its x. */
+static bool unit_pixels_at(const struct ls_redact_image *in, const struct unit *u, int y, int H)
+{
+	if (y < 0 || y + u->b.h > H)
+		return false;
+	for (int row = 0; row < u->b.h; row++)
+		if (memcmp(in->planes[0] + (size_t)(y + row) * (size_t)in->strides[0] + u->b.x,
+			   u->e->pix + (size_t)row * (size_t)u->e->w, (size_t)u->b.w) != 0)
+			return false;
+	return true;
+}
+
 /* Moves the verdicts with a scroll of @dy: a changed tile whose luma is the
  * previous frame's, dy rows down, needs no new text detection (marked 2);
  * a unit on changed tiles moves up by dy when its exact pixels are found
@@ -740,12 +897,16 @@ static void follow_scroll(struct ls_redactor *r, const struct ls_redact_image *i
 			continue;
 		}
 		struct ls_redact_box nb = { u.b.x, u.b.y - dy, u.b.w, u.b.h };
-		bool ok = nb.y >= 0 && nb.y + nb.h <= r->H;
-		for (int row = 0; ok && row < nb.h; row++)
-			ok = memcmp(in->planes[0] + (size_t)(nb.y + row) * (size_t)in->strides[0] + nb.x,
-				    u.e->pix + (size_t)row * (size_t)u.e->w, (size_t)nb.w) == 0;
-		if (ok) {
+		if (unit_pixels_at(in, &u, nb.y, r->H)) {
 			u.b = nb;
+			r->units[k++] = u;
+			continue;
+		}
+		/* a unit that did not move (a table's fixed header over the
+		 * rows scrolling under it, sharing their tiles) stays, read:
+		 * re-detecting it every frame left it unread, and the column
+		 * under it without its header, frame after frame */
+		if (unit_pixels_at(in, &u, u.b.y, r->H)) {
 			r->units[k++] = u;
 			continue;
 		}
@@ -794,13 +955,31 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 		st->scroll_dy = measure_scroll(r, in);
 	if (st->scroll_dy)
 		follow_scroll(r, in, st->scroll_dy);
+	if (r->debug) {
+		int c1 = 0, c2 = 0;
+		for (int t = 0; t < r->tx * r->ty; t++) {
+			c1 += r->changed[t] == 1;
+			c2 += r->changed[t] == 2;
+		}
+		fprintf(stderr, "frame %llu changed %d moved %d dy %d\n", (unsigned long long)r->frame, c1, c2,
+			st->scroll_dy);
+		if (getenv("LS_REDACT_DEBUG_TILES"))
+			for (int ty = 0; ty < r->ty; ty++) {
+				char rowbuf[300];
+				int k = 0;
+				for (int tx = 0; tx < r->tx && k < 298; tx++)
+					rowbuf[k++] = ".12"[r->changed[ty * r->tx + tx]];
+				rowbuf[k] = 0;
+				fprintf(stderr, "tiles %3d %s\n", ty, rowbuf);
+			}
+	}
 	if (st->changed_tiles) {
 		copy_plane(r->prev[0], r->pstride[0], in->planes[0], in->strides[0], r->W, r->H);
 		copy_plane(r->prev[1], r->pstride[1], in->planes[1], in->strides[1], r->W / 2, r->H / 2);
 		copy_plane(r->prev[2], r->pstride[2], in->planes[2], in->strides[2], r->W / 2, r->H / 2);
 		r->have_prev = true;
 	}
-	if (r->debug)
+	if (r->debug_units)
 		for (int i = 0; i < r->nunits; i++)
 			fprintf(stderr, "frame %llu unit %d,%d %dx%d state %d\n", (unsigned long long)r->frame,
 				r->units[i].b.x, r->units[i].b.y, r->units[i].b.w, r->units[i].b.h,
@@ -833,13 +1012,27 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 	}
 	ls_ocrpool_trim(r->pool);
 
+	/* live, a few new units (typing, a clock, a hover): wait a moment for
+	 * them, so the frame goes out read rather than masked (and the next
+	 * one, a frame later, does not have to show what this one hid) */
+	if (!r->p.wait && r->p.hold_ns > 0) {
+		int npend = pending_units(r);
+		int64_t deadline = t0 + r->p.hold_ns;
+		/* within the budget, with a margin for composing the frame */
+		if (capture_ns && deadline > t0 + (capture_ns + r->p.budget_ns - now_ns) - HOLD_MARGIN_NS)
+			deadline = t0 + (capture_ns + r->p.budget_ns - now_ns) - HOLD_MARGIN_NS;
+		while (npend > 0 && npend <= HOLD_UNITS_MAX && !ls_ocrpool_watchdog(r->pool, ls_monotonic_ns())) {
+			if (!ls_ocrpool_wait_until(r->pool, deadline))
+				break;
+			drain_done(r);
+			npend = pending_units(r);
+		}
+	}
+
 	/* offline: wait for the text read so far */
 	if (r->p.wait) {
 		for (;;) {
-			bool pend = false;
-			for (int i = 0; i < r->nunits && !pend; i++)
-				pend = r->units[i].e->state == LS_OCRPOOL_PENDING;
-			if (!pend || ls_ocrpool_watchdog(r->pool, ls_monotonic_ns()))
+			if (!pending_units(r) || ls_ocrpool_watchdog(r->pool, ls_monotonic_ns()))
 				break;
 			ls_ocrpool_wait(r->pool);
 			drain_done(r);
@@ -872,12 +1065,11 @@ int ls_redactor_process(struct ls_redactor *r, const struct ls_redact_image *in,
 		audit(r, "{\"event\":\"full-mask\",\"frame\":%llu,\"why\":\"%s\",\"latency_ms\":%.1f}",
 		      (unsigned long long)r->frame, why, (double)(now_ns + (t1 - t0) - capture_ns) / 1e6);
 	} else {
-		for (int ty = 0; ty < r->ty; ty++)
-			for (int tx = 0; tx < r->tx; tx++)
-				if (r->pending_tile[ty * r->tx + tx]) {
-					ls_redact_fill(out, r->W, r->H, tx * T, ty * T, T, T);
-					st->pending_tiles++;
-				}
+		/* unread units are covered by their rows' boxes (r->cover, with
+		 * a margin); the tiles they touch are counted, not filled: a whole
+		 * tile hid a table's header over the row scrolling in under it */
+		for (int t = 0; t < r->tx * r->ty; t++)
+			st->pending_tiles += r->pending_tile[t];
 		for (int i = 0; i < r->ncover; i++)
 			ls_redact_fill(out, r->W, r->H, r->cover[i].x, r->cover[i].y, r->cover[i].w, r->cover[i].h);
 		for (int i = 0; i < r->nmasks; i++)
@@ -897,15 +1089,14 @@ static bool in_boxes(const struct ls_redact_box *bx, int n, int x, int y)
 }
 
 /* Every sample point of the box (a 2 px grid and its far edges) is covered:
- * by a personal-data mask, or with @any also as unread (tile or row). */
+ * by a personal-data mask, or with @any also as unread (its row's box). */
 static bool box_covered(const struct ls_redactor *r, int x, int y, int w, int h, bool any)
 {
 	for (int yy = y; yy < y + h; yy += (yy + 2 < y + h ? 2 : (yy + 1 < y + h ? 1 : h)))
 		for (int xx = x; xx < x + w; xx += (xx + 2 < x + w ? 2 : (xx + 1 < x + w ? 1 : w))) {
 			bool in = in_boxes(r->masks, r->nmasks, xx, yy);
 			if (!in && any && xx >= 0 && yy >= 0 && xx < r->W && yy < r->H)
-				in = r->pending_tile[(yy / r->T) * r->tx + xx / r->T] ||
-				     in_boxes(r->cover, r->ncover, xx, yy);
+				in = in_boxes(r->cover, r->ncover, xx, yy);
 			if (!in)
 				return false;
 		}

@@ -20,8 +20,10 @@
  *  4. Verdict: units that sit on one visual row are joined into one text
  *     line, so a label ("IBAN:", "Name:") and its value judge each other; the
  *     scanner's matches become boxes padded to the height of the line.
- *  5. Fail closed: a unit still waiting for OCR covers every tile it touches,
- *     and its whole row is covered; the whole frame is covered when the frame
+ *  5. Fail closed: a unit still waiting for OCR covers its whole row (with
+ *     a margin), and the cells below it when it is their column's header or
+ *     the label right above them; text-shaped ink in which OCR found no word
+ *     is covered; the whole frame is covered when the frame
  *     is older than the latency budget, when a worker died or hangs, or when a
  *     canary was not caught.
  * Scrolling: the vertical shift of the changed region is measured from
@@ -51,6 +53,9 @@ struct ls_redact_ocr {
 	int nwords;
 	struct ls_redact_word *words; /**< malloc'd array; freed by the redactor */
 };
+
+/** Frees the words of @o and their text, and leaves @o empty. */
+void ls_redact_ocr_clear(struct ls_redact_ocr *o);
 
 /** The OCR engine. worker_new runs on the worker's own thread. */
 struct ls_redact_backend {
@@ -82,7 +87,11 @@ struct ls_redact_params {
 	int64_t stuck_ns;   /**< a worker busy longer than this counts as hung; 0: 5 s */
 	size_t cache_bytes; /**< pixels kept in the OCR cache; 0: 64 MiB */
 	bool wait;          /**< offline: wait for every unit's OCR instead of masking it */
-	float min_conf;     /**< words OCR reads with less confidence (0..100) are masked; 0: 50; < 0: never */
+	/** live: a frame whose new text is a few units (HOLD_UNITS_MAX, typing,
+	 *  a clock) waits up to this long for their OCR, within the budget, so
+	 *  it goes out read instead of masked; 0: never waits */
+	int64_t hold_ns;
+	float min_conf; /**< words OCR reads with less confidence (0..100) are masked; 0: 50; < 0: never */
 	const struct ls_redact_backend *ocr;
 	ls_redact_scan_fn scan;
 	void *scan_user;

@@ -10,8 +10,9 @@
 #define EDGE_T 24  /* luma step that counts as an edge */
 #define CELL_W 4   /* detector cells: CELL_W pixels wide, one row high */
 #define SMEAR 2    /* empty cells bridged inside a word or line */
-#define RULE_V 40  /* a vertical edge this tall is a rule (table border), not a glyph */
+#define RULE_V 30  /* a vertical edge this tall is a rule (a table border, a field's or a button's side), not a glyph */
 #define RULE_H 320 /* a horizontal edge this long is a rule */
+#define RULE_GAP 2 /* a rule goes on over gaps this long (where it crosses another) */
 #define MIN_H 6    /* smaller components are not text */
 #define MIN_W 6
 
@@ -57,17 +58,25 @@ __attribute__((optimize("O3", "tree-vectorize"))) static void edge_row(const uin
 }
 
 /* Column run lengths of horizontal steps, row by row: vrun[x] counts the
- * rows in a row that had one at x (er NULL: the end). Returns true when a
- * run of RULE_V or more ended in this row (the caller then clears it, from
- * the previous lengths). */
+ * rows of the run at x so far, gaps included, vgap[x] the rows since its
+ * last step (er NULL: the end). A run goes on over gaps of up to RULE_GAP
+ * rows: where a table's row lines cross a column line the step is missing
+ * for a row or two, and the column line would otherwise fall apart into
+ * cell-high pieces that are shorter than a rule. Returns true when a run
+ * with RULE_V or more rows of steps ended in this row (the caller then
+ * clears it, from the previous lengths). */
 __attribute__((optimize("O3", "tree-vectorize"))) static bool vrun_row(const uint8_t *restrict er,
-								       uint16_t *restrict vrun, int width)
+								       uint16_t *restrict vrun, uint16_t *restrict vgap,
+								       int width)
 {
 	int ended = 0;
 	for (int x = 0; x < width; x++) {
 		uint16_t on = er ? (uint16_t)(er[x] & 1) : 0;
-		ended |= (!on) & (vrun[x] >= RULE_V);
-		vrun[x] = on ? (uint16_t)(vrun[x] < 60000 ? vrun[x] + 1 : vrun[x]) : 0;
+		uint16_t gap = on ? 0 : (uint16_t)(vgap[x] + 1);
+		uint16_t cont = on | (uint16_t)((vrun[x] > 0) & (gap <= RULE_GAP) & (er != NULL));
+		ended |= (!cont) & (vrun[x] - vgap[x] >= RULE_V);
+		vrun[x] = cont ? (uint16_t)(vrun[x] < 60000 ? vrun[x] + 1 : vrun[x]) : 0;
+		vgap[x] = cont ? gap : 0;
 	}
 	return ended != 0;
 }
@@ -99,7 +108,8 @@ int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, 
 	int ncell = (width + CELL_W - 1) / CELL_W;
 	uint8_t *e = malloc((size_t)rows * (size_t)width);
 	uint8_t *ink = calloc((size_t)rows * (size_t)ncell, 1);
-	uint16_t *vrun = calloc((size_t)width * 2, sizeof(*vrun)), *vrun_end = vrun + width;
+	uint16_t *vrun = calloc((size_t)width * 4, sizeof(*vrun)), *vrun_end = vrun + width;
+	uint16_t *vgap = vrun + 2 * (size_t)width, *vgap_end = vrun + 3 * (size_t)width;
 	struct run *runs = NULL;
 	int nruns = 0, cap = 0, n = 0;
 	if (!e || !ink || !vrun) {
@@ -113,7 +123,7 @@ int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, 
 		uint8_t *er = e + (size_t)r * (size_t)width;
 		edge_row(g, gn, er, width);
 		/* horizontal rules: a long run of vertical steps along the row */
-		int start = -1;
+		int start = -1, last = -1;
 		for (int x = 0; x <= width; x++) {
 			if (start < 0 && x + 8 <= width) {
 				uint64_t v;
@@ -124,11 +134,14 @@ int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, 
 				}
 			}
 			bool on = x < width && (er[x] & 2);
-			if (on && start < 0)
-				start = x;
-			else if (!on && start >= 0) {
-				if (x - start >= RULE_H)
-					for (int k = start; k < x; k++)
+			if (on) {
+				if (start < 0)
+					start = x;
+				last = x;
+			} else if (start >= 0 && (x - last > RULE_GAP || x == width)) {
+				/* over gaps of up to RULE_GAP: where a column line crosses it */
+				if (last + 1 - start >= RULE_H)
+					for (int k = start; k <= last; k++)
 						er[k] &= (uint8_t)~2u;
 				start = -1;
 			}
@@ -137,14 +150,13 @@ int ls_redact_find_text(const uint8_t *gray, int stride, int width, int height, 
 	/* vertical rules: a tall run of horizontal steps in one column */
 	for (int r = 0; r <= rows; r++) {
 		const uint8_t *er = r < rows ? e + (size_t)r * (size_t)width : NULL;
-		if (vrun_row(er, vrun, width))
-			for (int x = 0; x < width; x++) {
-				bool on = er && (er[x] & 1);
-				if (!on && vrun_end[x] >= RULE_V)
-					for (int k = r - vrun_end[x]; k < r; k++)
+		if (vrun_row(er, vrun, vgap, width))
+			for (int x = 0; x < width; x++)
+				if (!vrun[x] && vrun_end[x] - vgap_end[x] >= RULE_V)
+					for (int k = r - vrun_end[x]; k < r - vgap_end[x]; k++)
 						e[(size_t)k * (size_t)width + (size_t)x] &= (uint8_t)~1u;
-			}
 		memcpy(vrun_end, vrun, (size_t)width * sizeof(*vrun));
+		memcpy(vgap_end, vgap, (size_t)width * sizeof(*vgap));
 	}
 	/* cells, with small gaps bridged, and their runs */
 	for (int r = 0; r < rows; r++) {

@@ -56,10 +56,11 @@ def truth(s):
         return json.load(f)
 
 
-def redact(s, extra=(), env=None, name=None, input_uri=None, rate=None, timeout=120):
-    """Runs lockstep redact on scenario s; returns (outdir, audit path, the
-    output frames' input indices)."""
-    t = truth(s)
+def redact(s, extra=(), env=None, name=None, input_uri=None, rate=None, timeout=120, t=None):
+    """Runs lockstep redact on scenario s (its truth @t, by default the
+    default corpus's); returns (outdir, audit path, the output frames' input
+    indices)."""
+    t = t or truth(s)
     fps = rate or t["fps"]
     out = os.path.join(tmp, name or s)
     shutil.rmtree(out, ignore_errors=True)
@@ -73,15 +74,17 @@ def redact(s, extra=(), env=None, name=None, input_uri=None, rate=None, timeout=
     return out, audit, index
 
 
-def check(s, out, index, extra=(), frames=None):
-    """The checker on OUT/o.y4m (or @frames: a directory of PNGs)."""
+def check(s, out, index, extra=(), frames=None, corpus_dir=None):
+    """The checker on OUT/o.y4m (or @frames: a directory of PNGs), against
+    scenario s of @corpus_dir (by default the default corpus)."""
     mp = os.path.join(out, "map.json")
     with open(mp, "w") as f:
         json.dump(index, f)
     # --min-visible 0.5: a line cut by a scroll edge to less than half its
     # height (a sliver of 3-5 px) cannot be read by anyone; the checker counts
     # every other box, half-typed values included.
-    p = run([PY, os.path.join(CORPUS, "check_redaction.py"), os.path.join(corpus(), s), frames or os.path.join(out, "o.y4m"),
+    p = run([PY, os.path.join(CORPUS, "check_redaction.py"), os.path.join(corpus_dir or corpus(), s),
+             frames or os.path.join(out, "o.y4m"),
              "--map", mp, "--list", "5", "--min-visible", "0.5"] + list(extra), check=False, timeout=300)
     if p.returncode not in (0, 1):
         raise AssertionError("checker failed: %s" % p.stderr)
@@ -93,11 +96,12 @@ def audit_records(path):
         return [json.loads(line) for line in f]
 
 
-def no_personal_data_in(path, s):
-    """The audit log must not contain any personal data the screen showed."""
+def no_personal_data_in(path, s, t=None):
+    """The audit log must not contain any personal data the screen showed
+    (scenario s, or the truth @t)."""
     with open(path) as f:
         text = f.read()
-    for fr in truth(s)["frames"]:
+    for fr in (t or truth(s))["frames"]:
         for b in fr["pii"]:
             if len(b["text"]) >= 4:
                 assert b["text"] not in text, "audit log contains %r" % b["text"]
@@ -145,6 +149,74 @@ def test_live_typing():
 @suite.test
 def test_live_fullchange():
     live("fullchange")
+
+
+def agent_corpus():
+    """The case-work scenes (issue 17), generated once, as I420 y4m."""
+    d = os.path.join(tmp, "agent")
+    if not os.path.isdir(d):
+        run([PY, os.path.join(CORPUS, "gen_corpus.py"), "--out", d, "--scenario", "casefile", "--scenario", "ledger",
+             "--video"], timeout=300)
+        for s in ("casefile", "ledger"):
+            run(["ffmpeg", "-loglevel", "error", "-y", "-i", os.path.join(d, s + ".mkv"), "-pix_fmt", "yuv420p",
+                 os.path.join(d, s + ".y4m")])
+    return d
+
+
+def agent_scene(s, max_hidden):
+    """Scene s played live: no personal data shown, and at steady state (the
+    second half) at most @max_hidden of the other text hidden (a text pixel
+    is hidden when it or its 5x5 neighbourhood changed; compared with the
+    same y4m the redactor read). A run the machine could not keep up with
+    (frames masked whole for the latency budget, in the audit) measures the
+    machine, not the reading: the reading goals are then measured once more.
+    Leaks are asserted on every run."""
+    d = agent_corpus()
+    with open(os.path.join(d, s, "truth.json")) as f:
+        t = json.load(f)
+    y4m = os.path.join(d, s + ".y4m")
+    for attempt in (1, 2):
+        out, audit, index = redact(s, name="agent-" + s, input_uri="file://" + y4m, timeout=180, t=t)
+        r = check(s, out, index, extra=("--reference", y4m, "--list-hidden", "5"), corpus_dir=d)
+        hidden = r["steady"]["hidden_fraction"]
+        report[s] = {"frames_checked": r["frames_checked"], "leaks": r["leaks"], "steady_hidden": hidden,
+                     "most_hidden": [(x["text"][:40], x["hidden_fraction"]) for x in r["steady_lines_hidden"][:5]]}
+        print("# %s: %s" % (s, json.dumps(report[s], ensure_ascii=False)), flush=True)
+        assert r["leaks"] == 0, "personal data shown: %s" % json.dumps(r["leak_list"])
+        no_personal_data_in(audit, s, t)
+        overload = sum(1 for a in audit_records(audit) if a.get("event") == "full-mask" and a.get("why") == "latency-budget")
+        ent = r.get("entering_lines")
+        if ent:
+            report[s]["entering_lines"] = ent
+            print("# %s: lines scrolling in: %s" % (s, json.dumps(ent)), flush=True)
+        met = (r["frames_checked"] >= len(t["frames"]) * 0.8 and hidden <= max_hidden and
+               (not ent or (ent["never"] == 0 and ent["max_s"] <= 1.0)))
+        if met or not overload or attempt == 2:
+            break
+        print("# %s: %d frames masked whole for the latency budget (the machine was loaded): once more" % (s, overload),
+              flush=True)
+    assert r["frames_checked"] >= len(t["frames"]) * 0.8, "too few frames came out: %d" % r["frames_checked"]
+    if ent:
+        # issue 17: text entering at the edge is read within 1 s
+        assert ent["never"] == 0 and ent["max_s"] <= 1.0, "lines scrolling in not read within 1 s: %s" % json.dumps(ent)
+    assert hidden <= max_hidden, "%.1f %% of the text that is not personal data hidden at steady state (at most %.0f %%)" % (
+        100 * hidden, 100 * max_hidden)
+
+
+@suite.test
+def test_agent_casefile_labels_and_notes_shown():
+    """A static case form: labels, a title with a reference number, notes.
+    Measured 0.9-3.5 % hidden (goal 5 %); the bound leaves room for a loaded VM."""
+    agent_scene("casefile", 0.10)
+
+
+@suite.test
+def test_agent_ledger_scrolling_table_read():
+    """A table scrolling 5-10 px a frame under a fixed header: row numbers,
+    amounts and dates shown while the names, IBANs and customer numbers
+    stay masked. Measured 6.9-14 % hidden (goal 5 %: missed, see
+    docs/benchmarks.md); before issue 17's work it was 100 %."""
+    agent_scene("ledger", 0.20)
 
 
 @suite.test

@@ -4,7 +4,10 @@
  * engine, languages eng+deu by default. Crops are prepared for Tesseract:
  * light text on a dark background is inverted, small text is scaled up 2x
  * (below 14 px crops, about 9 px fonts), and a white
- * margin is added; word boxes are mapped back to the crop's pixels.
+ * margin is added; word boxes are mapped back to the crop's pixels. A crop
+ * in which a word of 3 bytes or more came out under confidence 60 is read
+ * again at twice the size, and the reading whose weakest word is surer wins
+ * (small light-on-dark text in buttons and tabs).
  *
  * OpenMP inside Tesseract makes it several times slower on small machines:
  * run with OMP_THREAD_LIMIT=1 (libgomp reads it when it is loaded, so

@@ -293,6 +293,7 @@ static bool ensure_redactor(struct ls_redact_stage *st, int w, int h)
 		.workers = st->rc.workers ? (int)st->rc.workers : (cores > 0 ? (int)cores : 2),
 		.budget_ns = st->rc.budget_ns,
 		.wait = st->rc.wait,
+		.hold_ns = st->rc.hold_ns,
 		.ocr = st->ocr,
 		.scan = ls_pii_redact_scan,
 		.scan_user = st->rules,

@@ -284,3 +284,23 @@ def amount(rng):
 
 def date(rng):
 	return "%02d.%02d.2026" % (rng.randint(1, 28), rng.randint(1, 12))
+
+
+# Values of the case-work scenes (casefile, ledger, ...) that are not
+# personal data: reference numbers of a case, tariffs, contract dates, fees.
+TARIFFS = [("Komfort Plus", "Comfort Plus"), ("Basis", "Basic"), ("Premium", "Premium"), ("Kompakt", "Compact"),
+	("Familie Plus", "Family Plus"), ("Start Online", "Start Online"), ("Klassik", "Classic")]
+
+
+def reference_no(rng):
+	"""A case reference ("Vorgang 4711"): 4 or 5 digits, no check digit."""
+	return str(rng.randint(1000, 99999) if rng.random() < 0.3 else rng.randint(1000, 9999))
+
+
+def contract_date(rng):
+	return "%02d.%02d.%d" % (rng.randint(1, 28), rng.randint(1, 12), rng.randint(2012, 2026))
+
+
+def fee(rng):
+	v = rng.randint(500, 49999)
+	return "%d,%02d €" % (v // 100, v % 100)
