@@ -437,14 +437,6 @@ static void encode_job(gpointer data, gpointer user)
 
 /* ---- requests (server thread) --------------------------------------------- */
 
-static void reply_text_json(SoupServerMessage *msg, GString *g)
-{
-	soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
-	gsize len = g->len;
-	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, g_string_free(g, FALSE), len);
-}
-
 static void get_stats(struct ls_console *c, SoupServerMessage *msg, GHashTable *query)
 {
 	gint64 seconds;
@@ -459,7 +451,7 @@ static void get_stats(struct ls_console *c, SoupServerMessage *msg, GHashTable *
 			g_string_append_printf(g, "%s%s", k > skip ? "," : "", (const char *)l->data);
 	g_mutex_unlock(&c->lock);
 	g_string_append(g, "]}\n");
-	reply_text_json(msg, g);
+	ls_http_reply_json_text(msg, SOUP_STATUS_OK, g);
 }
 
 static void get_events(struct ls_console *c, SoupServerMessage *msg, GHashTable *query)
@@ -494,7 +486,7 @@ static void get_events(struct ls_console *c, SoupServerMessage *msg, GHashTable 
 	}
 	g_string_append_printf(g, "],\"newest\":%llu}\n", (unsigned long long)newest);
 	g_mutex_unlock(&c->lock);
-	reply_text_json(msg, g);
+	ls_http_reply_json_text(msg, SOUP_STATUS_OK, g);
 }
 
 static void get_thumb(struct ls_console *c, SoupServerMessage *msg, const char *idtext)

@@ -11,6 +11,7 @@
  *   /api/v1/recordings..., /api/v1/clips...      recordings.c
  *   /metrics                                     metrics.c (Prometheus)
  *   /whep/...                                    whep.c (WebRTC)
+ *   /remote, /remote/ws, /api/v1/remote           remote.c (the remote desktop)
  *
  * Security: loopback needs nothing. Any other address needs token = (every
  * request then needs "Authorization: Bearer TOKEN", or ?token=TOKEN for
@@ -40,6 +41,7 @@ struct server_out {
 	struct ls_whep *whep;      /* or NULL: max-viewers = 0 */
 	struct ls_recordings *rec; /* or NULL: no [record] */
 	struct ls_console *console;
+	struct ls_remote *remote;   /* or NULL: no [remote] */
 	struct ls_output_loop loop; /* the server's thread and context */
 	SoupServer *server;
 	GMutex lock; /* protects whep_closed */
@@ -50,7 +52,7 @@ struct server_out {
 	gint requests, refused;
 };
 
-static void reply(SoupServerMessage *msg, guint status, GString *body)
+void ls_http_reply_json_text(SoupServerMessage *msg, guint status, GString *body)
 {
 	soup_server_message_set_status(msg, status, NULL);
 	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
@@ -63,7 +65,7 @@ void ls_http_reply_error(SoupServerMessage *msg, guint status, const char *text)
 	GString *g = g_string_new("{\"version\":1,\"error\":");
 	ls_json_str(g, text);
 	g_string_append(g, "}\n");
-	reply(msg, status, g);
+	ls_http_reply_json_text(msg, status, g);
 }
 
 /* Constant-time comparison of equal-length secrets. */
@@ -164,7 +166,7 @@ void ls_http_reply_json(SoupServerMessage *msg, guint status, JsonNode *node)
 	GString *g = g_string_new_len(text, (gssize)len);
 	g_free(text);
 	g_string_append_c(g, '\n');
-	reply(msg, status, g);
+	ls_http_reply_json_text(msg, status, g);
 }
 
 void ls_http_reply_resource(SoupServerMessage *msg, const char *name, const char *type)
@@ -221,7 +223,7 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 			return;
 		GString *g = g_string_new(NULL);
 		status_json(o, g);
-		reply(msg, SOUP_STATUS_OK, g);
+		ls_http_reply_json_text(msg, SOUP_STATUS_OK, g);
 		return;
 	}
 	if (strcmp(path, "/view") == 0) {
@@ -256,6 +258,8 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	}
 	if (o->console && ls_console_request(o->console, msg, path, query))
 		return;
+	if (ls_remote_request(o->remote, msg, path))
+		return;
 	if (strcmp(path, "/metrics") == 0) {
 		if (!ls_http_takes(msg, method, path, "GET, HEAD"))
 			return;
@@ -287,6 +291,39 @@ static void on_request(SoupServer *server, SoupServerMessage *msg, const char *p
 	char *text = g_strdup_printf("no such resource: %s (the API is under /api/v1: /api/v1/status)", path);
 	ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND, text);
 	g_free(text);
+}
+
+/* Server thread: /remote/ws before its WebSocket handshake is answered
+ * (remote.c's handler runs only when no status was set here): the token,
+ * and an Origin, when the browser sends one, of this very server, so that
+ * no other site's page can open the socket with the agent's token. */
+static void on_ws_request(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+			  gpointer data)
+{
+	struct server_out *o = data;
+	(void)server;
+	(void)path;
+	g_atomic_int_inc(&o->requests);
+	if (!authorized(o, msg, query)) {
+		g_atomic_int_inc(&o->refused);
+		ls_http_reply_error(msg, SOUP_STATUS_UNAUTHORIZED,
+				    "this server needs its token: /remote/ws?token=TOKEN");
+		return;
+	}
+	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+	const char *origin = soup_message_headers_get_one(h, "Origin");
+	const char *host = soup_message_headers_get_one(h, "Host");
+	if (origin) {
+		const char *p = strstr(origin, "://");
+		if (!host || !p || strcmp(p + 3, host) != 0) {
+			ls_http_reply_error(
+				msg, SOUP_STATUS_FORBIDDEN,
+				"/remote/ws: the page must come from this server (Origin does not match Host)");
+			return;
+		}
+	}
+	if (!o->remote)
+		ls_http_reply_error(msg, SOUP_STATUS_NOT_FOUND, "/remote/ws needs a [remote] group in the config");
 }
 
 static void server_free(void *impl);
@@ -358,6 +395,17 @@ static void *server_new(struct ls_output_ctx *ctx, const void *group, char **err
 		}
 	}
 	o->console = ls_console_new(ctx, o->cfg, o->loop.ctx);
+	{
+		char *why = NULL;
+		o->remote = ls_remote_new(o->cfg, ctx, o->loop.ctx, &why);
+		if (why) {
+			*err = why;
+			goto fail;
+		}
+		soup_server_add_handler(o->server, "/remote/ws", on_ws_request, o, NULL);
+		if (o->remote)
+			ls_remote_attach(o->remote, o->server);
+	}
 	ls_output_loop_run(&o->loop, "server-http");
 	g_printerr("server: http%s://%s/api/v1/status (%s)\n", o->tls ? "s" : "", o->listen,
 		   o->token ? "token required"
@@ -410,6 +458,7 @@ static gboolean close_whep(gpointer data)
 	if (o->rec)
 		ls_recordings_close(o->rec);
 	ls_console_close(o->console);
+	ls_remote_close(o->remote);
 	/* a moment for the ended feeds' last chunks to be written */
 	GSource *s = g_timeout_source_new(150);
 	g_source_set_callback(s, closed, o, NULL);
@@ -455,6 +504,7 @@ static void server_stats_json(void *impl, GString *j)
 		ls_whep_stats_json(o->whep, j);
 	if (o->console)
 		ls_console_stats_json(o->console, j);
+	ls_remote_stats_json(o->remote, j);
 }
 
 static void server_free(void *impl)
@@ -466,6 +516,7 @@ static void server_free(void *impl)
 	ls_whep_free(&o->whep);
 	ls_recordings_free(&o->rec);
 	ls_console_free(&o->console);
+	ls_remote_free(&o->remote);
 	g_clear_object(&o->server);
 	ls_output_loop_clear(&o->loop);
 	g_mutex_clear(&o->lock);

@@ -16,6 +16,8 @@ struct ls_output_ctx;
 /** Answers @msg with @status and {"version":1,"error":TEXT}. */
 void ls_http_reply_error(SoupServerMessage *msg, guint status, const char *text);
 
+/** Answers @msg with @status and @body (taken: JSON text), not cached. */
+void ls_http_reply_json_text(SoupServerMessage *msg, guint status, GString *body);
 /** Answers @msg with @status and @node (taken; JSON with json-glib). */
 void ls_http_reply_json(SoupServerMessage *msg, guint status, JsonNode *node);
 /** Whether @method is one of @allow (comma-separated, "GET, HEAD"); else
@@ -71,6 +73,24 @@ void ls_recordings_request(struct ls_recordings *r, SoupServerMessage *msg, cons
 void ls_recordings_close(struct ls_recordings *r);
 /** Frees @r (after ls_recordings_close, with the server thread stopped); NULL-safe. */
 void ls_recordings_free(struct ls_recordings **r);
+
+/* remote.c: the redacted remote desktop ([remote]): /remote, its
+ * WebSocket /remote/ws, /api/v1/remote. */
+struct ls_remote;
+/** NULL without [remote] (and *err NULL), or NULL with *err set (the audit
+ *  file cannot be opened, no display). Subscribes to @octx's events (the
+ *  redactor's full masks and canaries). @ctx: the server thread's context. */
+struct ls_remote *ls_remote_new(const struct ls_config *cfg, struct ls_output_ctx *octx, GMainContext *ctx, char **err);
+/** Adds the WebSocket handler at /remote/ws to @server (before it runs). */
+void ls_remote_attach(struct ls_remote *r, SoupServer *server);
+/** Server thread: answers /remote and /api/v1/remote (true; 404 when @r is
+ *  NULL), else false. */
+bool ls_remote_request(struct ls_remote *r, SoupServerMessage *msg, const char *path);
+/** Appends ,"remote":{...}: sessions. NULL-safe. */
+void ls_remote_stats_json(struct ls_remote *r, GString *j);
+/** Server thread, rig stopping: ends the sessions (audited), releases input. */
+void ls_remote_close(struct ls_remote *r);
+void ls_remote_free(struct ls_remote **r);
 
 /* WHEP (RFC 9725): WebRTC to browsers, POST /whep/CAMERA and /whep/mosaic. */
 struct ls_whep;
