@@ -4,7 +4,7 @@
 BUILD ?= build
 CONFIG ?= examples/demo.ini
 
-.PHONY: all setup build run test test-noort test-asan bench format clean
+.PHONY: all setup build run test test-noort test-asan bench format clean deb deb-test
 
 all: build
 
@@ -45,6 +45,16 @@ test-asan: setup
 # Rewrites every C file as clang-format leaves it; `make test` checks it.
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The Debian package (debian/, dh with Meson), built from a copy of the
+# committed tree plus the ONNX Runtime headers setup fetched: out/deb/.
+deb: setup
+	scripts/build-deb.sh out/deb
+
+# The package installed and tried as a user would, then removed (root; meant
+# for a new Debian 12: ../shared/tools/fresh-debian deb-test).
+deb-test: deb
+	scripts/test-deb.sh out/deb
 
 bench: build
 	bench/run-all.sh $(BUILD)

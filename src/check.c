@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "detect.h"
 #include "redact.h"
 #include "source.h"
 
@@ -92,6 +93,23 @@ unsigned ls_config_check(const struct ls_config *cfg, bool probe, int timeout_ms
 			bad++;
 		}
 	}
+	if (cfg->detect) {
+		/* the model and ONNX Runtime are there (a missing one names
+		 * `lockstep fetch-models`); with @probe, loaded as `run` loads
+		 * them. Without, no session: the console checks a running rig,
+		 * whose detector is loaded, on every view of its Config page */
+		char *err = NULL;
+		struct ls_detector *d = NULL;
+		bool ok = probe ? (d = ls_detector_new(cfg->detect, cfg->ncams, &err)) != NULL
+				: ls_detector_probe(cfg->detect, &err) == 0;
+		if (!ok) {
+			g_ptr_array_add(problems,
+					g_strdup_printf("%s:%d: [detect] %s", cfg->path, cfg->detect->line, err));
+			g_free(err);
+			bad++;
+		}
+		ls_detector_free(&d);
+	}
 	if (cfg->record) {
 		struct stat st;
 		const char *d = cfg->record->dir;
@@ -112,8 +130,12 @@ unsigned ls_config_check(const struct ls_config *cfg, bool probe, int timeout_ms
 
 char *ls_config_summary(const struct ls_config *cfg, bool probed)
 {
-	return g_strdup_printf("%s: ok: %u camera%s at %g fps, %u output%s%s%s", cfg->path, cfg->ncams,
+	return g_strdup_printf("%s: ok: %u camera%s at %g fps, %u output%s%s%s%s", cfg->path, cfg->ncams,
 			       cfg->ncams == 1 ? "" : "s", (double)cfg->rate.num / cfg->rate.den, cfg->noutputs,
 			       cfg->noutputs == 1 ? "" : "s", cfg->server ? ", the HTTP server" : "",
+			       cfg->remote.present
+				       ? (cfg->remote.input ? " with the remote desktop (/remote, input on)"
+							    : " with the remote desktop (/remote, view only)")
+				       : "",
 			       probed ? ", every camera opened" : "");
 }

@@ -10,7 +10,8 @@
 
 /** Checks @cfg: every camera's URI (and, with @probe, opens each camera
  *  for at most @timeout_ms), the redaction's rules and OCR languages where
- *  a camera redacts, the record dir. Appends one line per problem to
+ *  a camera redacts, [detect]'s model and ONNX Runtime (with @probe, a
+ *  session on the model), the record dir. Appends one line per problem to
  *  @problems (g_strdup'd, "FILE:LINE: [section] what") and returns their
  *  number. */
 unsigned ls_config_check(const struct ls_config *cfg, bool probe, int timeout_ms, GPtrArray *problems);

@@ -443,7 +443,7 @@ static void test_bad_groups(void)
 {
 	load_bad(
 		"[rig]\nrate = 30\n[foo]\n",
-		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], [detect], [record], [server], [clock] or [bus])");
+		"t.ini:3: unknown group [foo] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], [detect], [record], [server], [remote], [clock] or [bus])");
 	load_bad("[Rig]\n", "t.ini:1: unknown group [Rig]");
 	load_bad("[]\n", "t.ini:1: unknown group []");
 	load_bad("[rig]\nrate = 30\n[camera]\nuri = test://\n", "t.ini:3: [camera] needs a name: [camera NAME]");
@@ -1134,6 +1134,64 @@ static void test_server(void)
 	}
 }
 
+static void test_remote(void)
+{
+	static const char base[] = "[rig]\nrate = 30\n[camera screen]\nuri = x11://:5\nredact = on\n"
+				   "[camera cam]\nuri = test://\n";
+	char *text = g_strconcat(base, "[server]\ntoken = t\n[remote]\n", NULL);
+	struct ls_config *cfg = load_ok(text);
+	g_free(text);
+	g_assert_true(cfg->remote.present);
+	g_assert_cmpstr(cfg->remote.camera, ==, "screen");
+	g_assert_cmpuint(cfg->remote.cam, ==, 0);
+	g_assert_false(cfg->remote.input);
+	g_assert_cmpint(cfg->remote.when_masked, ==, LS_REMOTE_BLOCK);
+	g_assert_false(cfg->remote.paste);
+	g_assert_cmpint(cfg->remote.max_rate, ==, 200);
+	g_assert_null(cfg->remote.audit);
+	ls_config_free(&cfg);
+	text = g_strconcat(base,
+			   "[server]\ntoken = t\n[remote]\ncamera = screen\ninput = on\ninput-when-masked = allow\n"
+			   "paste = on\nmax-input-rate = 50\naudit = r.jsonl\n",
+			   NULL);
+	cfg = load_ok(text);
+	g_free(text);
+	g_assert_true(cfg->remote.input && cfg->remote.paste);
+	g_assert_cmpint(cfg->remote.when_masked, ==, LS_REMOTE_ALLOW);
+	g_assert_cmpint(cfg->remote.max_rate, ==, 50);
+	g_assert_cmpstr(cfg->remote.audit, ==, "r.jsonl");
+	ls_config_free(&cfg);
+	static const struct {
+		const char *body, *want;
+	} cases[] = {
+		{ "[remote]\n", "t.ini:8: [remote] needs a [server] group" },
+		{ "[server]\n[remote]\n", "t.ini:9: [remote] needs token = in [server]" },
+		{ "[server]\ntoken = t\nmax-viewers = 0\n[remote]\n", "t.ini:11: [remote] needs WebRTC" },
+		{ "[server]\ntoken = t\n[remote]\ncamera = cam\n",
+		  "t.ini:10: [remote] camera = cam: not an x11:// screen" },
+		{ "[server]\ntoken = t\n[remote]\ncamera = nope\n",
+		  "t.ini:10: [remote] camera: no enabled camera \"nope\"" },
+		{ "[server]\ntoken = t\n[remote]\ninput = maybe\n", "t.ini:11: [remote] input: expected on or off" },
+		{ "[server]\ntoken = t\n[remote]\ninput-when-masked = sometimes\n",
+		  "t.ini:11: [remote] input-when-masked: expected block or allow" },
+		{ "[server]\ntoken = t\n[remote]\nmax-input-rate = 0\n", "t.ini:11: [remote] max-input-rate:" },
+		{ "[server]\ntoken = t\n[remote]\naudit =\n", "t.ini:11: [remote] audit: needs a file name" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		text = g_strconcat(base, cases[i].body, NULL);
+		load_bad(text, cases[i].want);
+		g_free(text);
+	}
+	/* an x11 camera without redact = on is not enough */
+	load_bad("[rig]\nrate = 30\n[camera s]\nuri = x11://:5\n[server]\ntoken = t\n[remote]\n",
+		 "t.ini:7: [remote] needs a camera with an x11:// uri and redact = on");
+	load_bad("[rig]\nrate = 30\n[camera s]\nuri = x11://:5\n[server]\ntoken = t\n[remote]\ncamera = s\n",
+		 "t.ini:7: [remote] camera = s: needs redact = on");
+	load_bad("[rig]\nrate = 30\n[camera a]\nuri = x11://:5\nredact = on\n[camera b]\nuri = x11://:6\nredact = on\n"
+		 "[server]\ntoken = t\n[remote]\n",
+		 "t.ini:11: [remote] needs camera = NAME: 2 cameras are redacted x11:// screens");
+}
+
 /* ---- the reference (ls_config_reference) ---------------------------- */
 
 /* FILE in the source root (G_TEST_SRCDIR is tests/), or under the working
@@ -1248,7 +1306,8 @@ static void test_reference_values(void)
 {
 	static const char *const groups[] = { "[rig]",         "[camera NAME]", "[output mosaic]", "[output shm]",
 					      "[output file]", "[output rtsp]", "[redact]",        "[detect]",
-					      "[record]",      "[server]",      "[clock]",         "[bus]" };
+					      "[record]",      "[server]",      "[clock]",         "[bus]",
+					      "[remote]" };
 	char *ref = ls_config_reference();
 	char **lines = g_strsplit(ref, "\n", -1);
 	GString *keys = g_string_new(NULL), *need = g_string_new(NULL);
@@ -1439,6 +1498,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/examples/bad", test_example_bad);
 	g_test_add_func("/config/record", test_record);
 	g_test_add_func("/config/record/bad", test_bad_record);
+	g_test_add_func("/config/remote", test_remote);
 	g_test_add_func("/config/reference/readme", test_reference_readme);
 	g_test_add_func("/config/reference/values", test_reference_values);
 	g_test_add_func("/config/reference/header", test_reference_header);

@@ -229,6 +229,37 @@ static void test_value_rate(void)
 		g_assert_cmpint(ls_value_parse_rate(*s, &r, NULL), ==, -EINVAL);
 }
 
+/* ls_man_str(): troff text that reads back as typed, for `lockstep man` */
+static void test_value_man(void)
+{
+	static const struct {
+		const char *prefix, *in, *out; /* out: what follows prefix */
+	} cases[] = {
+		/* a minus, not a hyphen: option names copy and paste */
+		{ "", "--max-latency-ms", "\\-\\-max\\-latency\\-ms" },
+		{ "", "C:\\dir \"x\"", "C:\\edir \\(dqx\\(dq" },
+		/* '.' and '\'' start a request only at a line's start */
+		{ "", ".mp4 or 'x'", "\\&.mp4 or 'x'" },
+		{ "a ", ".mp4", ".mp4" },
+		{ ".TP\n", "'quoted'", "\\&'quoted'" },
+		{ "", "x\n.y\n'z", "x\n\\&.y\n\\&'z" },
+		/* not ASCII: a named code point; control characters: spaces */
+		{ "", "n\xc2\xb7T \xc2\xb5s", "n\\[u00B7]T \\[u00B5]s" },
+		{ "", "a\tb\x01", "a b " },
+		{ "", "bad \xff!", "bad \\[uFFFD]!" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		GString *g = g_string_new(cases[i].prefix);
+		char *want = g_strconcat(cases[i].prefix, cases[i].out, NULL);
+
+		ls_man_str(g, cases[i].in);
+		g_assert_cmpstr(g->str, ==, want);
+		g_free(want);
+		g_string_free(g, TRUE);
+	}
+}
+
 /* ---- schemes --------------------------------------------------------- */
 
 static void test_scheme_errors(void)
@@ -929,6 +960,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/uri/value/double", test_value_double);
 	g_test_add_func("/uri/value/bool", test_value_bool);
 	g_test_add_func("/uri/value/rate", test_value_rate);
+	g_test_add_func("/uri/value/man", test_value_man);
 	g_test_add_func("/uri/scheme/errors", test_scheme_errors);
 	g_test_add_func("/uri/scheme/kind-names", test_kind_names);
 	g_test_add_func("/uri/query/errors", test_query_errors);

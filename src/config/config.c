@@ -135,7 +135,7 @@ static int add_group(struct ctx *c, const char *name, int line)
 		return at_line(
 			c, line,
 			"unknown group [%s] (expected [rig], [camera NAME], [output mosaic|shm|file|rtsp], [redact], "
-			"[detect], [record], [server], [clock] or [bus])",
+			"[detect], [record], [server], [remote], [clock] or [bus])",
 			name);
 	for (guint i = 0; i < c->groups->len; i++) {
 		const struct scan_group *o = g_ptr_array_index(c->groups, i);
@@ -517,6 +517,11 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 		c->cfg->redact.line = g->line;
 		u.base = &c->cfg->redact;
 		break;
+	case G_REMOTE:
+		c->cfg->remote.present = true;
+		c->cfg->remote.line = g->line;
+		u.base = &c->cfg->remote;
+		break;
 	case G_DETECT:
 		det = g_new0(struct ls_detect_config, 1);
 		det->all_classes = true;
@@ -574,6 +579,7 @@ static int read_group(struct ctx *c, const struct scan_group *g)
 	switch (g->kind) {
 	case G_RIG:
 	case G_REDACT:
+	case G_REMOTE:
 		break;
 	case G_CLOCK:
 		rc = clock_finish(c, g, &c->cfg->clock);
@@ -694,6 +700,8 @@ void ls_config_free(struct ls_config **pcfg)
 	g_free(cfg->redact.rules);
 	g_free(cfg->redact.audit);
 	g_free(cfg->redact.langs);
+	g_free(cfg->remote.camera);
+	g_free(cfg->remote.audit);
 	ls_detect_config_free(cfg->detect);
 	ls_record_config_free(&cfg->record);
 	ls_server_config_free(&cfg->server);
@@ -701,6 +709,56 @@ void ls_config_free(struct ls_config **pcfg)
 	g_free(cfg->path);
 	g_free(cfg);
 	*pcfg = NULL;
+}
+
+/* [remote]: a server with a token and WebRTC, and one redacted x11://
+ * camera to show (named, or the only one). */
+static int remote_finish(struct ctx *c)
+{
+	struct ls_remote_config *r = &c->cfg->remote;
+	const struct ls_server_config *srv = c->cfg->server;
+	if (!srv)
+		return at_line(c, r->line, "[remote] needs a [server] group (the page is served at /remote)");
+	if (!srv->token)
+		return at_line(
+			c, r->line,
+			"[remote] needs token = in [server]: the remote desktop shows the screen and may work it, so "
+			"every request must carry the token");
+	if (srv->max_viewers == 0)
+		return at_line(c, r->line, "[remote] needs WebRTC: [server] max-viewers = 0 turns it off");
+	int found = -1, xcams = 0;
+	for (unsigned k = 0; k < c->cfg->ncams; k++) {
+		const struct ls_camera_config *cam = &c->cfg->cams[k];
+		bool x = cam->src.kind == LS_SRC_X11 && cam->redact;
+		if (r->camera ? strcmp(cam->name, r->camera) == 0 : x) {
+			if (found < 0)
+				found = (int)k;
+			xcams++;
+		}
+	}
+	if (r->camera) {
+		if (found < 0)
+			return at_line(c, r->line, "[remote] camera: no enabled camera \"%s\"", r->camera);
+		const struct ls_camera_config *cam = &c->cfg->cams[found];
+		if (cam->src.kind != LS_SRC_X11)
+			return at_line(c, r->line, "[remote] camera = %s: not an x11:// screen (its uri is %s)",
+				       cam->name, cam->uri);
+		if (!cam->redact)
+			return at_line(
+				c, r->line,
+				"[remote] camera = %s: needs redact = on (the remote desktop shows only a redacted "
+				"screen)",
+				cam->name);
+	} else if (xcams == 0) {
+		return at_line(c, r->line, "[remote] needs a camera with an x11:// uri and redact = on");
+	} else if (xcams > 1) {
+		return at_line(c, r->line, "[remote] needs camera = NAME: %d cameras are redacted x11:// screens",
+			       xcams);
+	} else {
+		r->camera = g_strdup(c->cfg->cams[found].name);
+	}
+	r->cam = (unsigned)found;
+	return 0;
 }
 
 int ls_config_load_data(const char *data, const char *name, struct ls_config **out, char **err)
@@ -794,6 +852,11 @@ int ls_config_load_data(const char *data, const char *name, struct ls_config **o
 			rc = at_line(&c, o->line, "[output file] camera: no enabled camera \"%s\"", o->camera);
 			goto fail;
 		}
+	}
+	if (c.cfg->remote.present) {
+		rc = remote_finish(&c);
+		if (rc < 0)
+			goto fail;
 	}
 	c.cfg->noutputs = c.outputs->len;
 	c.cfg->outputs = (struct ls_output_config *)(void *)g_array_free(c.outputs, FALSE);

@@ -79,6 +79,8 @@
  *   canary-s = 10         inject a synthetic IBAN every N s (0.1..3600) and check it is
  *                         masked; default off
  *   wait = false          offline: wait for OCR instead of masking unread text
+ *   hold-ms = 0           0..100; live: a frame with at most 4 new lines waits this long
+ *                         for their OCR (within budget-ms); 0 (default): never
  *
  *   [detect]              optional, at most one; object detection (see detect.h)
  *   model = m.onnx        ONNX model file; required
@@ -179,6 +181,16 @@
  *   control = off         on: PREFIX.control and PREFIX.clip are obeyed; the run
  *                         waits for a start
  *
+ *   [remote]              optional: the redacted remote desktop, /remote (src/server/remote.c);
+ *                         needs [server] with token =
+ *   camera = screen       the redacted x11:// camera it shows; default the only one
+ *   input = off           on: the controlling agent's mouse and keyboard reach the
+ *                         screen (XTest); off: view only
+ *   input-when-masked = block  block or allow input while the whole frame is masked
+ *   paste = off           on: the page may paste text (typed into the screen)
+ *   max-input-rate = 200  1..10000 input events a second; beyond: dropped, counted
+ *   audit = remote.jsonl  session audit, JSON lines (no screen text); default none
+ *
  * [output mosaic] and [output file] need file, display = true, or both.
  * Comments are lines that start with '#': GKeyFile has no comments after a
  * value, so "rate = 30 # x" is an error, and a '#' inside a value (an rtsp
@@ -259,6 +271,24 @@ struct ls_redact_config {
 	char *langs;       /**< Tesseract languages, NULL: eng+deu */
 	int64_t canary_ns; /**< canary period, 0: off */
 	bool wait;         /**< offline: wait for OCR instead of masking what is not read yet */
+	int64_t hold_ns;   /**< live: a frame with a few new lines waits this long for their OCR; 0: never */
+	int line;
+};
+
+/** [remote]: the redacted remote desktop (src/server/remote.c). */
+enum ls_remote_when_masked {
+	LS_REMOTE_BLOCK = 0, /**< input dropped (and counted) while the whole frame is masked */
+	LS_REMOTE_ALLOW,
+};
+struct ls_remote_config {
+	bool present; /**< the group was given */
+	char *camera; /**< the camera it shows: after loading never NULL, a redacted x11:// camera */
+	unsigned cam; /**< its index in ls_config.cams (filled in by the loader) */
+	bool input;   /**< the controlling agent's input reaches the screen */
+	enum ls_remote_when_masked when_masked;
+	bool paste;   /**< the page may paste text into the screen (typed) */
+	int max_rate; /**< input events per second, 1..10000 */
+	char *audit;  /**< session audit (JSON lines), or NULL */
 	int line;
 };
 
@@ -418,6 +448,7 @@ struct ls_config {
 	unsigned noutputs;                /**< 0 or more */
 	struct ls_output_config *outputs; /**< in file order */
 	struct ls_redact_config redact;   /**< [redact] */
+	struct ls_remote_config remote;   /**< [remote] (present: given) */
 	struct ls_clock_config clock;     /**< [clock] (source = system when absent) */
 	int rig_line;                     /**< line of the [rig] header */
 	struct ls_detect_config *detect;  /**< [detect], or NULL */
@@ -454,6 +485,13 @@ void ls_record_config_free(struct ls_record_config **r);
  *  groups apart by an empty line. `lockstep config-reference` prints it and
  *  README.md carries it. Returns a new string to free with g_free(). */
 char *ls_config_reference(void);
+/** The same reference as troff (man(7)) for the CONFIGURATION section of
+ *  `lockstep man`: per group a ".SS [group]" with its doc, per key a ".TP"
+ *  paragraph (the key, its doc, then its type, range and default or
+ *  "required"), all text escaped with ls_man_str(). Made by the same walk
+ *  over the table as ls_config_reference(), so the two list the same keys.
+ *  Returns a new string to free with g_free(). */
+char *ls_config_reference_man(void);
 
 /** Frees the config and sets *cfg to NULL. NULL-safe (cfg or *cfg). */
 void ls_config_free(struct ls_config **cfg);

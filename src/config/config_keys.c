@@ -1,7 +1,8 @@
 /* config_keys — the table of config keys (config_tab[]) and what reads it:
  * the value parsers of each key type, the custom keys' parsers, defaults,
- * and the reference (`lockstep config-reference`, README.md) printed from
- * the same rows. config.c walks the file and calls in here for each key. */
+ * and the reference (`lockstep config-reference`, README.md, the man page's
+ * CONFIGURATION) printed from the same rows. config.c walks the file and
+ * calls in here for each key. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC under -std=c11 */
 #endif
@@ -167,6 +168,7 @@ static int one_of(const char *v, const char *const *list, char **reason)
 #define SRV struct ls_server_config
 #define BUS struct ls_bus_config
 #define CLK struct ls_clock_config
+#define RMT struct ls_remote_config
 
 static size_t group_struct_size(enum group_kind kind);
 
@@ -817,6 +819,7 @@ static const struct choice format_choices[] = {
 };
 static const struct choice fallback_choices[] = { { "cpu", true }, { "none", false }, { 0 } };
 static const struct choice copy_choices[] = { { "auto", true }, { "off", false }, { 0 } };
+static const struct choice masked_choices[] = { { "block", LS_REMOTE_BLOCK }, { "allow", LS_REMOTE_ALLOW }, { 0 } };
 
 #define MS LS_NS_PER_MS
 #define SEC LS_NS_PER_SEC
@@ -928,6 +931,8 @@ static const struct key_def config_tab[] = {
 	  .eg = "10", .defdoc = "off", .doc = "inject a synthetic IBAN every N s and check that it is masked" },
 	{ G_REDACT, "wait", K_BOOL, F_BOOL(RED, wait), .def = "false",
 	  .doc = "offline: wait for OCR instead of masking unread text" },
+	{ G_REDACT, "hold-ms", K_FIXED, F_I64(RED, hold_ns), .unit = MS, .min = 0, .max = 100 * MS, .def = "0",
+	  .doc = "live: a frame with at most 4 new lines (typing) waits this long for their OCR, within the budget; 0: never; 40 suits a remote desktop" },
 
 	/* [detect] */
 	{ G_DETECT, "model", K_STRING, F_STR(DET, model), .empty = "empty model path", .eg = "m.onnx",
@@ -1018,6 +1023,21 @@ static const struct key_def config_tab[] = {
 	  .doc = "/whep/mosaic's width, pixels" },
 	{ G_SERVER, "mosaic-height", K_INT, F_INT(SRV, mosaic_height), .min = 64, .max = 4320, .step = 2, .def = "720",
 	  .doc = "/whep/mosaic's height, pixels" },
+
+	/* [remote] */
+	{ G_REMOTE, "camera", K_STRING, F_STR(RMT, camera), .empty = "needs a camera name", .eg = "screen",
+	  .defdoc = "the only redacted x11:// camera", .doc = "the redacted x11:// camera /remote shows" },
+	{ G_REMOTE, "input", K_ONOFF, F_BOOL(RMT, input), .def = "off",
+	  .doc = "on: the controlling agent's mouse and keyboard reach the screen (XTest); off: view only" },
+	{ G_REMOTE, "input-when-masked", K_ENUM, F_ENUM(RMT, when_masked), .choices = masked_choices, .def = "block",
+	  .doc = "while the whole frame is masked (OCR down, canary failed): block input, or allow it" },
+	{ G_REMOTE, "paste", K_ONOFF, F_BOOL(RMT, paste), .def = "off",
+	  .doc = "on: the page may paste text into the screen (typed); nothing is ever copied out" },
+	{ G_REMOTE, "max-input-rate", K_INT, F_INT(RMT, max_rate), .min = 1, .max = 10000, .def = "200",
+	  .doc = "input events a second (a burst of twice that); beyond it they are dropped and counted" },
+	{ G_REMOTE, "audit", K_STRING, F_STR(RMT, audit), .empty = "needs a file name", .eg = "remote.jsonl",
+	  .defdoc = "none",
+	  .doc = "session audit, JSON lines: who, when, input counts, full masks, canaries; no screen text" },
 
 	/* [clock] */
 	{ G_CLOCK, "source", K_ENUM, F_ENUM(CLK, source), .choices = clock_choices, .def = "system",
@@ -1117,6 +1137,9 @@ static const struct group_def group_tab[] = {
 		      "optional: where the rig's time comes from (default: the system clock)" },
 	[G_BUS] = { "bus", sizeof(BUS), "[bus]",
 		    "optional: metadata to NATS JetStream or MQTT, spooled while the broker is down" },
+	[G_REMOTE] = { "remote", sizeof(RMT), "[remote]",
+		       "optional: the redacted remote desktop (/remote): a redacted x11:// camera, viewed and worked "
+		       "in the browser; needs [server] with token =" },
 };
 
 #undef RIG
@@ -1128,6 +1151,7 @@ static const struct group_def group_tab[] = {
 #undef SRV
 #undef BUS
 #undef CLK
+#undef RMT
 #undef AT
 #undef F_I64
 #undef F_INT
@@ -1323,45 +1347,157 @@ static void append_range(GString *s, const struct key_def *kd)
 	}
 }
 
+/* The reference's two forms, the INI block (ls_config_reference()) and the
+ * man page's (ls_config_reference_man()), are writers of one walk over the
+ * table, so they list the same keys under the same groups in the same
+ * order, and say the same about each. */
+struct ref_writer {
+	void (*group)(GString *s, const struct group_def *gd, bool first);
+	/* @range: append_range()'s text, "" where the key has none */
+	void (*key)(GString *s, const struct key_def *kd, const char *range);
+};
+
+static void ref_walk(GString *s, const struct ref_writer *w)
+{
+	GString *range = g_string_new(NULL);
+
+	for (size_t gk = 0; gk < G_N_ELEMENTS(group_tab); gk++) {
+		w->group(s, &group_tab[gk], gk == 0);
+		for (const struct key_def *kd = cfg_key_next(gk, NULL); kd; kd = cfg_key_next(gk, kd)) {
+			g_string_truncate(range, 0);
+			append_range(range, kd);
+			w->key(s, kd, range->str);
+		}
+	}
+	g_string_free(range, TRUE);
+}
+
+/* The value the reference shows for a key: its default, or an example
+ * where it has none. */
+static const char *ref_value(const struct key_def *kd) { return kd->def ? kd->def : kd->eg; }
+
 /* "left   # doc": the comments line up after column 24 */
 static void append_line(GString *s, const char *left, const char *doc)
 {
 	g_string_append_printf(s, "%-23s # %s\n", left, doc);
 }
 
+static void ini_group(GString *s, const struct group_def *gd, bool first)
+{
+	if (!first)
+		g_string_append_c(s, '\n');
+	append_line(s, gd->header, gd->doc);
+}
+
+/* "key = value  # doc (range); required" or "...; default T/2" */
+static void ini_key(GString *s, const struct key_def *kd, const char *range)
+{
+	GString *doc = g_string_new(kd->doc);
+	char *left = g_strdup_printf("%s = %s", kd->name, ref_value(kd));
+
+	if (*range)
+		g_string_append_printf(doc, " (%s)", range);
+	if (kd->missing)
+		g_string_append(doc, "; required");
+	else if (kd->defdoc)
+		g_string_append_printf(doc, "; default %s", kd->defdoc);
+	append_line(s, left, doc->str);
+	g_free(left);
+	g_string_free(doc, TRUE);
+}
+
 char *ls_config_reference(void)
 {
+	static const struct ref_writer ini = { ini_group, ini_key };
 	GString *s = g_string_new(NULL);
-	GString *doc = g_string_new(NULL);
 
-	for (size_t gk = 0; gk < G_N_ELEMENTS(group_tab); gk++) {
-		if (gk)
-			g_string_append_c(s, '\n');
-		append_line(s, group_tab[gk].header, group_tab[gk].doc);
-		for (size_t i = 0; i < G_N_ELEMENTS(config_tab); i++) {
-			const struct key_def *kd = &config_tab[i];
-			char *left;
-			size_t len;
+	ref_walk(s, &ini);
+	return g_string_free(s, FALSE);
+}
 
-			if (kd->group != gk)
-				continue;
-			g_string_assign(doc, kd->doc);
-			len = doc->len;
-			g_string_append(doc, " (");
-			append_range(doc, kd);
-			if (doc->len == len + 2)
-				g_string_truncate(doc, len);
-			else
-				g_string_append_c(doc, ')');
-			if (kd->missing)
-				g_string_append(doc, "; required");
-			else if (kd->defdoc)
-				g_string_append_printf(doc, "; default %s", kd->defdoc);
-			left = g_strdup_printf("%s = %s", kd->name, kd->def ? kd->def : kd->eg);
-			append_line(s, left, doc->str);
-			g_free(left);
-		}
+/* ".SS [group]" and its doc as a paragraph, a sentence: "Required." */
+static void man_group(GString *s, const struct group_def *gd, bool first)
+{
+	char *doc = g_strdup_printf("%s.", gd->doc);
+
+	doc[0] = g_ascii_toupper(doc[0]);
+	g_string_append(s, ".SS \"");
+	ls_man_str(s, gd->header);
+	g_string_append(s, "\"\n");
+	ls_man_str(s, doc);
+	g_string_append_c(s, '\n');
+	g_free(doc);
+}
+
+/* What a key's value is, where the table knows: NULL for the custom keys
+ * without a unit (their range or doc says it) and for those that take one
+ * of a list (the range lists it). */
+static const char *man_type(const struct key_def *kd)
+{
+	switch (kd->type) {
+	case K_INT:
+		return "integer";
+	case K_FIXED:
+		if (kd->unit == LS_NS_PER_MS)
+			return "milliseconds";
+		if (kd->unit == LS_NS_PER_SEC)
+			return "seconds";
+		if (kd->unit == 60 * LS_NS_PER_SEC)
+			return "minutes";
+		return "number";
+	case K_CUSTOM:
+		/* a custom key's unit is its parser's own, not always ns
+		 * (threshold's is millionths) */
+		return kd->unit ? "number" : NULL;
+	case K_BOOL:
+		return "boolean";
+	case K_STRING:
+		return "string";
+	case K_ONOFF:
+	case K_ENUM:
+	case K_NAME:
+		break;
 	}
-	g_string_free(doc, TRUE);
+	return NULL;
+}
+
+/* A tagged paragraph: the key, what it does, then one line with its type,
+ * range and default (or "required"): what ini_key() says, and the type. */
+static void man_key(GString *s, const struct key_def *kd, const char *range)
+{
+	const char *type = man_type(kd);
+	GString *facts = g_string_new(NULL);
+
+	g_string_append(s, ".TP\n.B ");
+	ls_man_str(s, kd->name);
+	g_string_append_c(s, '\n');
+	ls_man_str(s, kd->doc);
+	g_string_append(s, "\n.br\n");
+	if (type)
+		g_string_append_printf(facts, "type: %s", type);
+	if (*range)
+		g_string_append_printf(facts, "%s%s: %s", facts->len ? "; " : "", type ? "range" : "values", range);
+	if (kd->missing)
+		g_string_append_printf(facts, "%srequired", facts->len ? "; " : "");
+	else if (kd->defdoc || kd->def)
+		g_string_append_printf(facts, "%sdefault: %s", facts->len ? "; " : "",
+				       kd->defdoc ? kd->defdoc : kd->def);
+	if (!kd->def && kd->eg)
+		g_string_append_printf(facts, "%sexample: %s", facts->len ? "; " : "", kd->eg);
+	/* "Type: ...", "Values: ...", "Required; ..." */
+	if (facts->len) {
+		facts->str[0] = g_ascii_toupper(facts->str[0]);
+		ls_man_str(s, facts->str);
+		g_string_append_c(s, '\n');
+	}
+	g_string_free(facts, TRUE);
+}
+
+char *ls_config_reference_man(void)
+{
+	static const struct ref_writer man = { man_group, man_key };
+	GString *s = g_string_new(NULL);
+
+	ref_walk(s, &man);
 	return g_string_free(s, FALSE);
 }

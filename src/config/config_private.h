@@ -24,7 +24,8 @@ enum group_kind {
 	G_RECORD,
 	G_SERVER,
 	G_CLOCK,
-	G_BUS
+	G_BUS,
+	G_REMOTE
 };
 
 struct scan_key {

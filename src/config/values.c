@@ -193,3 +193,38 @@ void ls_json_str(GString *g, const char *s)
 	}
 	g_string_append_c(g, '"');
 }
+
+void ls_man_str(GString *g, const char *s)
+{
+	bool bol = !g->len || g->str[g->len - 1] == '\n';
+
+	for (const char *p = s; *p;) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			/* not UTF-8: one byte as a replacement character */
+			g_string_append(g, "\\[uFFFD]");
+			p++;
+			bol = false;
+			continue;
+		}
+		p = g_utf8_next_char(p);
+		if (bol && (c == '.' || c == '\''))
+			g_string_append(g, "\\&");
+		bol = c == '\n';
+		if (c == '\\')
+			g_string_append(g, "\\e");
+		else if (c == '-')
+			g_string_append(g, "\\-");
+		else if (c == '"')
+			g_string_append(g, "\\(dq");
+		else if (c == '\n')
+			g_string_append_c(g, '\n');
+		else if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+			g_string_append_c(g, ' ');
+		else if (c < 0x80)
+			g_string_append_c(g, (char)c);
+		else
+			g_string_append_printf(g, "\\[u%04X]", (unsigned)c);
+	}
+}

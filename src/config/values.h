@@ -49,4 +49,14 @@ void ls_value_format_fixed(char *buf, size_t size, int64_t ns, int64_t unit_ns);
  *  writes JSON by hand: --stats-json, events, detections, the server. */
 void ls_json_str(GString *g, const char *s);
 
+/** Appends @s to @g as troff text for a man page (man(7)), as typed: '\\'
+ *  as \e, every '-' as \- (a minus: option and key names copy and paste as
+ *  written), '"' as \(dq (so @s may also be a quoted macro argument), \& before
+ *  a '.' or '\'' that would start a line (else it would be a request), and
+ *  what is not ASCII as \[uXXXX], so the page needs no input encoding. A
+ *  line starts where @g is empty or ends with '\n', and after each '\n' of
+ *  @s; other control characters become spaces. The man page's tables
+ *  (`lockstep man`: the commands, the config reference) go through it. */
+void ls_man_str(GString *g, const char *s);
+
 #endif

@@ -43,6 +43,10 @@ struct ls_detect_worker;
  *  model and provider by opening one session, which the first worker then
  *  reuses. Returns NULL with *err set (one line, g_free it). */
 struct ls_detector *ls_detector_new(const struct ls_detect_config *dc, unsigned ncams, char **err);
+/** What ls_detector_new() checks first, without a session: the model file
+ *  is there and readable, and ONNX Runtime loads. 0, or <0 with *err set
+ *  (one line naming `lockstep fetch-models` for a missing bare model name). */
+int ls_detector_probe(const struct ls_detect_config *dc, char **err);
 void ls_detector_free(struct ls_detector **d);
 /** The ONNX Runtime version string and the API version in use. */
 const char *ls_detector_ort_version(const struct ls_detector *d, int *api);

@@ -32,6 +32,12 @@ struct ls_detector *ls_detector_new(const struct ls_detect_config *dc, unsigned 
 	return NULL;
 }
 
+int ls_detector_probe(const struct ls_detect_config *dc, char **err)
+{
+	struct ls_detector *d = ls_detector_new(dc, 1, err);
+	return d ? 0 : -ENOTSUP;
+}
+
 void ls_detector_free(struct ls_detector **d) { g_clear_pointer(d, g_free); }
 
 const char *ls_detector_ort_version(const struct ls_detector *d, int *api)
@@ -43,10 +49,24 @@ const char *ls_detector_ort_version(const struct ls_detector *d, int *api)
 
 #else
 
+/* A bare model name (no '/') not in the working directory is looked for
+ * where `lockstep fetch-models` puts models, so a config reads
+ * "model = centernet.onnx" from any directory. */
+static char *model_path(const char *model)
+{
+	if (!model || strchr(model, '/') || g_file_test(model, G_FILE_TEST_EXISTS))
+		return g_strdup(model);
+	char *in_assets = g_build_filename(LS_ASSET_DIR, "models", model, NULL);
+	if (g_file_test(in_assets, G_FILE_TEST_EXISTS))
+		return in_assets;
+	g_free(in_assets);
+	return g_strdup(model);
+}
+
 static void config_copy(struct ls_detect_config *dst, const struct ls_detect_config *src)
 {
 	*dst = *src;
-	dst->model = g_strdup(src->model);
+	dst->model = model_path(src->model);
 	dst->provider = g_strdup(src->provider ? src->provider : "cpu");
 	dst->output = g_strdup(src->output);
 	dst->runtime = g_strdup(src->runtime);
@@ -69,7 +89,7 @@ static const OrtApi *ort_load(const char *path, char **err)
 		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 		if (!h) {
 			ort_load_error = g_strdup_printf(
-				"ONNX Runtime %s: cannot load: %s (run scripts/setup.sh, or set "
+				"ONNX Runtime %s: cannot load: %s (run `lockstep fetch-models`, or set "
 				"[detect] runtime=)",
 				path, dlerror());
 			goto out;
@@ -464,6 +484,45 @@ static int model_check(struct ls_detector *d, OrtSession *s, char **err)
 	return 0;
 }
 
+/* The model file (@model: @dc's, found by model_path()) and ONNX Runtime
+ * (loaded once per process): what a machine without `lockstep fetch-models`
+ * lacks, checked without a session. NULL with *@err set. */
+static const OrtApi *model_and_runtime(const struct ls_detect_config *dc, const char *model, char **err)
+{
+	struct stat st;
+	if (stat(model, &st) < 0) {
+		int e = errno;
+		if (!strchr(model, '/'))
+			*err = g_strdup_printf("%s: cannot open the model: %s (not here, nor in %s/models: run "
+					       "`lockstep fetch-models`)",
+					       dc->model, g_strerror(e), LS_ASSET_DIR);
+		else
+			*err = g_strdup_printf("%s: cannot open the model: %s", dc->model, g_strerror(e));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 16) {
+		*err = g_strdup_printf("%s: not an ONNX model (%s)", model,
+				       S_ISDIR(st.st_mode) ? "a directory" : "too small");
+		return NULL;
+	}
+	if (access(model, R_OK) < 0) {
+		*err = g_strdup_printf("%s: cannot read the model: %s", model, g_strerror(errno));
+		return NULL;
+	}
+	const char *lib = dc->runtime ? dc->runtime : g_getenv("LOCKSTEP_ORT_LIB");
+	if (!lib || !*lib)
+		lib = LS_ORT_LIB_DEFAULT;
+	return ort_load(lib, err);
+}
+
+int ls_detector_probe(const struct ls_detect_config *dc, char **err)
+{
+	char *model = model_path(dc->model);
+	const OrtApi *api = model_and_runtime(dc, model, err);
+	g_free(model);
+	return api ? 0 : -ENOENT;
+}
+
 struct ls_detector *ls_detector_new(const struct ls_detect_config *dc, unsigned ncams, char **err)
 {
 	struct ls_detector *d = g_new0(struct ls_detector, 1);
@@ -472,24 +531,7 @@ struct ls_detector *ls_detector_new(const struct ls_detect_config *dc, unsigned 
 	g_strlcpy(d->provider, d->dc.provider, sizeof d->provider);
 
 	/* the model file first: its problems are the user's most likely ones */
-	struct stat st;
-	if (stat(dc->model, &st) < 0) {
-		*err = g_strdup_printf("%s: cannot open the model: %s", dc->model, g_strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 16) {
-		*err = g_strdup_printf("%s: not an ONNX model (%s)", dc->model,
-				       S_ISDIR(st.st_mode) ? "a directory" : "too small");
-		goto fail;
-	}
-	if (access(dc->model, R_OK) < 0) {
-		*err = g_strdup_printf("%s: cannot read the model: %s", dc->model, g_strerror(errno));
-		goto fail;
-	}
-	const char *lib = dc->runtime ? dc->runtime : g_getenv("LOCKSTEP_ORT_LIB");
-	if (!lib || !*lib)
-		lib = LS_ORT_LIB_DEFAULT;
-	d->api = ort_load(lib, err);
+	d->api = model_and_runtime(dc, d->dc.model, err);
 	if (!d->api)
 		goto fail;
 	char *m = status_msg(d->api, d->api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "lockstep", &d->env));
