@@ -499,6 +499,32 @@ static bool reads_as_value(const struct ls_redactor *r, struct rowtext *t, const
 	return false;
 }
 
+/* True when the text of @it (read into @t) looks like an identifier that
+ * only its label or column header can make personal: digits with a letter
+ * ("KD-2018-515583", "CUST-2026-655017") or a run of five or more
+ * digits ("10115 Berlin"). Not row numbers, amounts or dates. */
+static bool reads_as_identifier(const struct ls_redactor *r, struct rowtext *t, const struct item *it)
+{
+	t->len = 0;
+	t->nw = 0;
+	row_append(r, t, it, 0, NULL);
+	bool digit = false, letter = false;
+	int run = 0, longest = 0;
+	for (size_t k = 0; k < t->len; k++) {
+		unsigned char c = (unsigned char)t->text[k];
+		if (c >= '0' && c <= '9') {
+			digit = true;
+			if (++run > longest)
+				longest = run;
+			continue;
+		}
+		run = 0;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
+			letter = true;
+	}
+	return digit && (letter || longest >= 5);
+}
+
 /* True when the text of @it (read into @scratch) ends in a colon: a field's
  * label ("Status:", "IBAN:"), not a value. */
 static bool ends_in_colon(const struct ls_redactor *r, struct rowtext *scratch, const struct item *it)
@@ -757,7 +783,26 @@ static void judge(struct ls_redactor *r, int64_t now_ns)
 					      !reads_as_value(r, &t, &items[chain[nc - 1]], &items[i]) && t.nw > 0;
 				hole = value && !header;
 			}
-			if ((nc > 0 && (items[chain[nc - 1]].line < 0 || items[chain[0]].line < 0)) || hole) {
+			/* an identifier under a column whose nearest label is not
+			 * known yet: a unit between the cell and the first read
+			 * label above it is unread (a table's header not read yet
+			 * while its rows are, on first appearance or after a
+			 * scroll re-detected it): the toolbar's words further up
+			 * are no label for it. Only identifiers: row numbers,
+			 * amounts and dates stay shown past the row a scroll
+			 * edge cuts, and a name or IBAN is judged by its shape */
+			bool unlabelled = false;
+			if (!hole && nc > 0 && items[i].line >= 0 && reads_as_identifier(r, &t, &items[i]))
+				for (int c = 0; c < nc; c++) {
+					if (items[chain[c]].line < 0) {
+						unlabelled = true;
+						break;
+					}
+					if (!reads_as_value(r, &t, &items[chain[c]], &items[i]) && t.nw > 0)
+						break; /* its label */
+				}
+			if ((nc > 0 && (items[chain[nc - 1]].line < 0 || items[chain[0]].line < 0)) || hole ||
+			    unlabelled) {
 				int h = y1 - y0;
 				add_box(r->cover, &r->ncover, items[i].x0 - h * 2 / 3, y0 - h / 3,
 					items[i].x1 + h * 2 / 3, y1 + h / 3, r->W, r->H);

@@ -48,6 +48,7 @@ struct script {
 	atomic_int calls;
 	atomic_int fail;
 	atomic_int delay_ms;
+	atomic_int slow_len, slow_ms; /* a line of slow_len glyph cells takes slow_ms more */
 	GMutex mu;
 	char *text_at[W]; /* what a line of N glyph cells reads as, by N */
 };
@@ -78,6 +79,8 @@ static int fake_recognize(void *wctx, const uint8_t *gray, int w, int h, int str
 	if (x1 < 0)
 		return 0;
 	int len = (x1 - x0 + 3) / 8;
+	if (len == atomic_load(&S.slow_len))
+		g_usleep((gulong)atomic_load(&S.slow_ms) * 1000);
 	g_mutex_lock(&S.mu);
 	const char *t = len < W ? S.text_at[len] : NULL;
 	g_mutex_unlock(&S.mu);
@@ -105,17 +108,23 @@ static void script_reset(void)
 	atomic_store(&S.calls, 0);
 	atomic_store(&S.fail, 0);
 	atomic_store(&S.delay_ms, 0);
+	atomic_store(&S.slow_len, 0);
+	atomic_store(&S.slow_ms, 0);
 }
 
-/* The scanner: "SECRET" tokens, and the token after "Label:". */
+/* The scanner: "SECRET" tokens, and the token after "Label:" or after a
+ * "Kd-Nr" column header. */
 static int scan(void *user, const char *line, struct ls_redact_match *out, int max)
 {
 	int n = 0;
 	for (const char *p = strstr(line, "SECRET"); p && n < max; p = strstr(p + 1, "SECRET"))
 		out[n++] = (struct ls_redact_match){ (int)(p - line), (int)(p - line) + 6, "secret", 1.0f };
-	const char *l = strstr(line, "Label:");
-	if (l && n < max) {
-		const char *v = l + 6;
+	static const char *const labels[] = { "Label:", "Kd-Nr" };
+	for (int k = 0; k < 2; k++) {
+		const char *l = strstr(line, labels[k]);
+		if (!l || n >= max)
+			continue;
+		const char *v = l + strlen(labels[k]);
 		while (*v == ' ' || *v == '\t')
 			v++;
 		const char *e = v;
@@ -166,7 +175,7 @@ static void set_text(int len, const char *t)
 
 static void wait_for_ocr(struct ls_redactor *r, struct img *in, struct img *out, struct ls_redact_stats *st)
 {
-	for (int i = 0; i < 400; i++) {
+	for (int i = 0; i < 2000; i++) {
 		process(r, in, out, st);
 		if (!st->pending_units)
 			return;
@@ -305,6 +314,64 @@ static void test_column_header(void)
 	img_free(&out);
 }
 
+/* A table appears under a toolbar, and OCR reads its rows before its
+ * header: the second row's identifier, whose nearest cell above is read,
+ * stays covered until the header is read too (the toolbar's words are no
+ * label for it); a plain number there is shown. Then the header's verdict
+ * covers both identifiers. */
+static void test_header_read_last(void)
+{
+	script_reset();
+	set_text(40, "plain words here");
+	set_text(6, "Kd-Nr");
+	set_text(9, "AB12345");
+	set_text(11, "CD67890");
+	set_text(4, "12");
+	set_text(5, "13");
+	atomic_store(&S.slow_len, 6);
+	atomic_store(&S.slow_ms, 1500);
+	/* three workers: two read the headers, one the rows meanwhile */
+	struct ls_redact_params p = {
+		.width = W,
+		.height = H,
+		.workers = 3,
+		.budget_ns = 10 * LS_NS_PER_SEC,
+		.ocr = &fake,
+		.scan = scan,
+	};
+	struct ls_redactor *r = NULL;
+	char *err = NULL;
+	g_assert_cmpint(ls_redactor_new(&p, &r, &err), ==, 0);
+	struct img in, out;
+	img_init(&in);
+	img_init(&out);
+	draw_line(in.buf, 100, 40, 40, 3); /* toolbar over both columns */
+	draw_line(in.buf, 100, 70, 6, 4);  /* header of the identifiers */
+	draw_line(in.buf, 300, 70, 6, 5);  /* header of the numbers */
+	draw_line(in.buf, 100, 100, 9, 6); /* row 1 */
+	draw_line(in.buf, 300, 100, 4, 7);
+	draw_line(in.buf, 100, 130, 11, 8); /* row 2 */
+	draw_line(in.buf, 300, 130, 5, 9);
+	struct ls_redact_stats st;
+	int i = 0;
+	for (process(r, &in, &out, &st); st.pending_units > 2 && i < 1000; i++) {
+		g_usleep(2000);
+		process(r, &in, &out, &st);
+	}
+	g_assert_cmpint(st.pending_units, ==, 2); /* the two headers */
+	g_assert_cmpfloat(masked(&out, 100, 40, 320, 12), ==, 0.0);
+	g_assert_cmpfloat(masked(&out, 100, 100, 72, 12), ==, 1.0); /* under the unread header */
+	g_assert_cmpfloat(masked(&out, 100, 130, 88, 12), ==, 1.0); /* the identifier under row 1 */
+	g_assert_cmpfloat(masked(&out, 300, 130, 40, 12), ==, 0.0); /* the plain number under row 1 */
+	wait_for_ocr(r, &in, &out, &st);
+	g_assert_cmpfloat(masked(&out, 100, 70, 48, 12), ==, 0.0);
+	g_assert_cmpfloat(masked(&out, 100, 100, 72, 12), ==, 1.0);
+	g_assert_cmpfloat(masked(&out, 100, 130, 88, 12), ==, 1.0);
+	ls_redactor_free(&r);
+	img_free(&in);
+	img_free(&out);
+}
+
 /* The content scrolls up by 7 px: the shift is measured, the lines keep
  * their verdicts without OCR, and the mask moves with the secret. */
 static void test_scroll(void)
@@ -401,6 +468,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/redact/exact-change", test_exact_change);
 	g_test_add_func("/redact/row-label", test_row_label);
 	g_test_add_func("/redact/column-header", test_column_header);
+	g_test_add_func("/redact/header-read-last", test_header_read_last);
 	g_test_add_func("/redact/scroll", test_scroll);
 	g_test_add_func("/redact/watchdog", test_watchdog);
 	g_test_add_func("/redact/bad-params", test_bad_params);
