@@ -60,7 +60,7 @@ static void *naive_thread(void *arg)
 		int i = atomic_fetch_add(&nv->next, 1);
 		if (i >= nv->limit)
 			break;
-		int n = ls_tess_read_page(ctx, nv->frames + fs * (size_t)(i % nv->nframes), nv->w, nv->h, nv->w);
+		int n = ls_tess_read_page(ctx, nv->frames + fs * (size_t)(i % nv->nframes), nv->w, nv->h, nv->w, NULL);
 		atomic_fetch_add(&nv->words, n);
 	}
 	nv->b->worker_free(ctx);

@@ -15,6 +15,13 @@ by tests/corpus/check_redaction.py:
                  every non-personal line is shown (goal <= 1 s), and until
                  95 % of the text pixels are
 
+The peer, in the same run (--peer-every N, 0: none): BUILD_DIR/bench/
+naive-redact, full-frame Tesseract on every N-th frame with the same rules
+and no change detection, caching or fail-closed rules (2 threads), checked
+the same way. Its time to readable is the first frame it read after the
+change in which every line is shown, plus its time to read a frame (p50):
+a live screen shows its frames that much later.
+
 The input is the scene as I420 y4m (as tests/redact.py feeds it) and the
 checker compares against that same y4m (--reference), so the 4:2:0 round
 trip does not count as hiding.  Prints one table, then the most hidden
@@ -23,7 +30,7 @@ leaked, 2 if a run failed.
 
 usage: /usr/bin/python3 bench/redact_overmask.py BUILD_DIR [--scenes casefile,ledger,...]
            [--out DIR] [--seed N] [--frames N] [--list-hidden N] [--lang de|en|seed]
-           [--redact-args "ARGS"]
+           [--redact-args "ARGS"] [--peer-every N]
 """
 import argparse
 import json
@@ -104,6 +111,36 @@ def one(a, ls, scene, corpus, out):
         entering_lines=r.get("entering_lines"), overmask_text_mean=r["overmask_text"]["mean"], audit_full_mask=why, output=d)
 
 
+def peer(a, scene, corpus, out, y4m):
+    """The naive peer on one scene: every --peer-every-th frame read whole
+    by Tesseract, boxes on what the rules match; checked like lockstep."""
+    d = os.path.join(out, scene, "naive")
+    os.makedirs(d, exist_ok=True)
+    oy4m = os.path.join(d, "o.y4m")
+    tool = os.path.join(os.path.abspath(a.build), "bench", "naive-redact")
+    p = run([tool, y4m, oy4m, "--every", str(a.peer_every), "--workers", "2", "--rules",
+        os.path.join(ROOT, "rules", "pii.rules")], 3600, env=dict(os.environ, OMP_THREAD_LIMIT="1"))
+    if p.returncode:
+        raise RuntimeError("naive-redact exit %d: %s" % (p.returncode, p.stderr.strip()[-500:]))
+    summary = json.loads(p.stdout)
+    with open(oy4m + ".frames.jsonl") as f:
+        index = [json.loads(line)["input"] for line in f]
+    mp = os.path.join(d, "map.json")
+    with open(mp, "w") as f:
+        json.dump(index, f)
+    p = run([PY, os.path.join(CORPUS, "check_redaction.py"), os.path.join(corpus, scene), oy4m, "--map", mp,
+        "--list", "5", "--min-visible", "0.5", "--list-hidden", "0", "--reference", y4m], 900)
+    if p.returncode not in (0, 1):
+        raise RuntimeError("checker (naive): %s" % p.stderr.strip()[-500:])
+    r = json.loads(p.stdout)
+    lag = summary["ms_p50"] / 1000.0
+    return dict(summary=summary, leaks=r["leaks"], leaked_frames=r["leaked_frames"], frames_checked=r["frames_checked"],
+        pii_boxes_checked=r["pii_boxes_checked"], steady=r["steady"], changes=r["changes"],
+        readable_after_s=None if r["readable_after_s"] is None else round(r["readable_after_s"] + lag, 2),
+        readable95_after_s=None if r["readable95_after_s"] is None else round(r["readable95_after_s"] + lag, 2),
+        leak_kinds=sorted({l["kind"] for l in r["leak_list"]}), output=d)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("build", help="build directory with lockstep")
@@ -114,6 +151,8 @@ def main():
     ap.add_argument("--lang", choices=["de", "en", "seed"], help="language of the screens (default: the scenes', de)")
     ap.add_argument("--list-hidden", type=int, default=10, help="most hidden lines per scene (default 10)")
     ap.add_argument("--redact-args", default="", help="more arguments for lockstep redact")
+    ap.add_argument("--peer-every", type=int, default=5,
+        help="run the naive full-frame Tesseract peer on every N-th frame (default 5; 0: no peer)")
     a = ap.parse_args()
     ls = os.path.abspath(os.path.join(a.build, "lockstep"))
     if not os.access(ls, os.X_OK):
@@ -148,6 +187,16 @@ def main():
         print("# %s: %d of %d frames out, %d leaks, steady hidden %s, readable %s s (%.0f s, load %.1f/%.1f)" % (
             s, r["frames_out"], r["frames_in"], r["leaks"], fmt(r["steady"]["hidden_fraction"], True),
             fmt(r["readable_after_s"]), r["wall_s"], *r["loadavg_before_after"]), flush=True)
+        if a.peer_every > 0:
+            try:
+                r["naive"] = peer(a, s, corpus, out, os.path.join(corpus, s + ".y4m"))
+                n = r["naive"]
+                print("# %s naive: %d frames read, %d leaks of %d boxes, steady hidden %s, %.0f ms a frame" % (
+                    s, n["frames_checked"], n["leaks"], n["pii_boxes_checked"], fmt(n["steady"]["hidden_fraction"], True),
+                    n["summary"]["ms_p50"]), flush=True)
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                print("# %s naive: FAILED: %s" % (s, e), flush=True)
+                failed.append(dict(scene=s + " (naive)", error=str(e)))
     leaks = sum(r["leaks"] for r in rows)
     print()
     if leaks:
@@ -174,6 +223,25 @@ def main():
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         if k == 0:
             print("  ".join("-" * w for w in widths))
+    peers = [r for r in rows if r.get("naive")]
+    if peers:
+        print("\nthe naive peer (full-frame Tesseract, every %d-th frame, 2 threads) against lockstep, same run:" % a.peer_every)
+        hdr = ("scene", "leaks lockstep / naive", "boxes", "steady hidden lockstep / naive", "readable s lockstep / naive",
+            "fps lockstep / naive", "fps ratio", "naive ms/frame p50", "naive lines/s")
+        table = [hdr]
+        for r in peers:
+            n = r["naive"]
+            fps_l = r["frames_out"] * r["fps"] / r["frames_in"]  # live: output frames per second of the scene
+            table.append((r["scene"], "%d / %d" % (r["leaks"], n["leaks"]), "%d / %d" % (r["pii_boxes_checked"], n["pii_boxes_checked"]),
+                "%s / %s" % (fmt(r["steady"]["hidden_fraction"], True), fmt(n["steady"]["hidden_fraction"], True)),
+                "%s / %s" % (fmt(r["readable_after_s"]), fmt(n["readable_after_s"])) if r["changes"] else "n/a",
+                "%.1f / %.2f" % (fps_l, n["summary"]["fps"]), "%.0fx" % (fps_l / n["summary"]["fps"]) if n["summary"]["fps"] else "-",
+                "%.0f" % n["summary"]["ms_p50"], "%.0f" % n["summary"]["lines_per_s"]))
+        widths = [max(len(row[i]) for row in table) for i in range(len(hdr))]
+        for k, row in enumerate(table):
+            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+            if k == 0:
+                print("  ".join("-" * w for w in widths))
     for r in rows:
         if r["steady_lines_hidden"]:
             print("\n%s: most hidden lines at steady state (hidden share, frames hidden/steady, text)" % r["scene"])
@@ -183,7 +251,7 @@ def main():
     for f in failed:
         print("\n%s: FAILED: %s" % (f["scene"], f["error"]))
     report = dict(lockstep=ls, version=version, seed=a.seed, scenes=rows, failed=failed, leaks=leaks,
-        redact_args=a.redact_args, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        redact_args=a.redact_args, peer_every=a.peer_every, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     path = os.path.join(out, "report.json")
     with open(path, "w") as f:
         json.dump(report, f, indent=1, ensure_ascii=False)

@@ -109,6 +109,51 @@ static uint8_t *prepare(struct wctx *w, const uint8_t *gray, int gw, int gh, int
 	return w->buf;
 }
 
+/* The words of @w's last recognition into @out (malloc'd), with their
+ * boxes mapped back from an image scaled by @s inside @margin px to the
+ * @gw x @gh source, and their line index (Tesseract's text lines, counted
+ * from 0). */
+static void collect_words(struct wctx *w, int margin, int s, int gw, int gh, struct ls_redact_ocr *out)
+{
+	TessResultIterator *it = TessBaseAPIGetIterator(w->api);
+	int cap = 0, line = -1;
+	out->nwords = 0;
+	out->words = NULL;
+	if (!it)
+		return;
+	const TessPageIterator *pi = TessResultIteratorGetPageIteratorConst(it);
+	do {
+		char *t = TessResultIteratorGetUTF8Text(it, RIL_WORD);
+		if (!t)
+			continue;
+		if (TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE) || line < 0)
+			line++;
+		int l, tp, r, b;
+		if (!TessPageIteratorBoundingBox(pi, RIL_WORD, &l, &tp, &r, &b) || !*t) {
+			TessDeleteText(t);
+			continue;
+		}
+		if (out->nwords == cap) {
+			cap = cap ? cap * 2 : 16;
+			out->words = realloc(out->words, (size_t)cap * sizeof(*out->words));
+			if (!out->words)
+				abort();
+		}
+		struct ls_redact_word *wd = &out->words[out->nwords++];
+		int x0 = (l - margin) / s, y0 = (tp - margin) / s, x1 = (r - margin + s - 1) / s,
+		    y1 = (b - margin + s - 1) / s;
+		wd->x = x0 < 0 ? 0 : x0;
+		wd->y = y0 < 0 ? 0 : y0;
+		wd->w = (x1 > gw ? gw : x1) - wd->x;
+		wd->h = (y1 > gh ? gh : y1) - wd->y;
+		wd->line = line;
+		wd->conf = TessResultIteratorConfidence(it, RIL_WORD);
+		wd->text = strdup(t);
+		TessDeleteText(t);
+	} while (TessResultIteratorNext(it, RIL_WORD));
+	TessResultIteratorDelete(it);
+}
+
 /* One reading of @gray at scale @s into @out (words malloc'd). */
 static int tess_pass(struct wctx *w, const uint8_t *gray, int gw, int gh, int stride, int s, struct ls_redact_ocr *out)
 {
@@ -118,43 +163,7 @@ static int tess_pass(struct wctx *w, const uint8_t *gray, int gw, int gh, int st
 	TessBaseAPISetImage(w->api, img, W, H, 1, W);
 	if (TessBaseAPIRecognize(w->api, NULL) != 0)
 		return -1;
-	TessResultIterator *it = TessBaseAPIGetIterator(w->api);
-	int cap = 0, line = -1;
-	out->nwords = 0;
-	out->words = NULL;
-	if (it) {
-		const TessPageIterator *pi = TessResultIteratorGetPageIteratorConst(it);
-		do {
-			char *t = TessResultIteratorGetUTF8Text(it, RIL_WORD);
-			if (!t)
-				continue;
-			if (TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE) || line < 0)
-				line++;
-			int l, tp, r, b;
-			if (!TessPageIteratorBoundingBox(pi, RIL_WORD, &l, &tp, &r, &b) || !*t) {
-				TessDeleteText(t);
-				continue;
-			}
-			if (out->nwords == cap) {
-				cap = cap ? cap * 2 : 16;
-				out->words = realloc(out->words, (size_t)cap * sizeof(*out->words));
-				if (!out->words)
-					abort();
-			}
-			struct ls_redact_word *wd = &out->words[out->nwords++];
-			int x0 = (l - MARGIN) / s, y0 = (tp - MARGIN) / s, x1 = (r - MARGIN + s - 1) / s,
-			    y1 = (b - MARGIN + s - 1) / s;
-			wd->x = x0 < 0 ? 0 : x0;
-			wd->y = y0 < 0 ? 0 : y0;
-			wd->w = (x1 > gw ? gw : x1) - wd->x;
-			wd->h = (y1 > gh ? gh : y1) - wd->y;
-			wd->line = line;
-			wd->conf = TessResultIteratorConfidence(it, RIL_WORD);
-			wd->text = strdup(t);
-			TessDeleteText(t);
-		} while (TessResultIteratorNext(it, RIL_WORD));
-		TessResultIteratorDelete(it);
-	}
+	collect_words(w, MARGIN, s, gw, gh, out);
 	TessBaseAPIClear(w->api);
 	return 0;
 }
@@ -198,26 +207,21 @@ static int tess_recognize(void *p, const uint8_t *gray, int gw, int gh, int stri
 	return 0;
 }
 
-int ls_tess_read_page(void *p, const uint8_t *gray, int gw, int gh, int stride)
+int ls_tess_read_page(void *p, const uint8_t *gray, int gw, int gh, int stride, struct ls_redact_ocr *out)
 {
 	struct wctx *w = p;
 	TessBaseAPISetPageSegMode(w->api, PSM_AUTO);
 	TessBaseAPISetImage(w->api, gray, gw, gh, 1, stride);
 	if (TessBaseAPIRecognize(w->api, NULL) != 0)
 		return -1;
-	int n = 0;
-	TessResultIterator *it = TessBaseAPIGetIterator(w->api);
-	if (it) {
-		do {
-			char *t = TessResultIteratorGetUTF8Text(it, RIL_WORD);
-			if (t) {
-				n++;
-				TessDeleteText(t);
-			}
-		} while (TessResultIteratorNext(it, RIL_WORD));
-		TessResultIteratorDelete(it);
-	}
+	struct ls_redact_ocr o;
+	collect_words(w, 0, 1, gw, gh, &o);
 	TessBaseAPIClear(w->api);
+	int n = o.nwords;
+	if (out)
+		*out = o;
+	else
+		ls_redact_ocr_clear(&o);
 	return n;
 }
 

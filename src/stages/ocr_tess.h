@@ -32,7 +32,9 @@ void ls_tess_backend_free(struct ls_redact_backend **b);
 int ls_tess_probe(const struct ls_tess_opts *o, char **err);
 
 /** Reads a whole grey image with automatic page segmentation: the naive
- *  baseline of the benchmark. Returns the number of words, or < 0. */
-int ls_tess_read_page(void *wctx, const uint8_t *gray, int w, int h, int stride);
+ *  baseline of the benchmarks. Returns the number of words, or < 0; with
+ *  @out, the words too (boxes in the image, line = Tesseract's text line;
+ *  free with ls_redact_ocr_clear()). */
+int ls_tess_read_page(void *wctx, const uint8_t *gray, int w, int h, int stride, struct ls_redact_ocr *out);
 
 #endif
