@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import tap
-from lsrun import free_port
+from lsrun import end, free_port
 
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
@@ -80,13 +80,7 @@ class Browser:
 
     def _stop(self):
         for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            end(p)
         self.procs = []
 
     def js(self, script, *args):

@@ -64,6 +64,17 @@ class LsRun:
             self.p.wait()
 
 
+def end(p, timeout=10):
+    """Ends a helper process: SIGTERM, then SIGKILL after timeout s."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:

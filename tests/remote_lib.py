@@ -21,7 +21,7 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from browser import Browser  # noqa: E402
-from lsrun import free_port  # noqa: E402
+from lsrun import end, free_port  # noqa: E402
 
 PY = "/usr/bin/python3"
 TOKEN = "remote-test-token-5f2a"
@@ -127,13 +127,7 @@ class Desktop:
 
     def close(self):
         for p in (self.app, self.xvfb):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            end(p)
 
 
 class Remote:
