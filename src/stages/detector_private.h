@@ -47,6 +47,11 @@ struct ls_detector {
 #if LS_HAVE_ORT
 /* In ort_session.c: */
 
+/** ONNX Runtime's API table, loaded once per process from @runtime, else
+ *  $LOCKSTEP_ORT_LIB, else the build's default (LS_ORT_LIB_DEFAULT): for
+ *  [detect] and for the PP-OCR backend (ocr_ppocr.c). NULL with *@err set
+ *  (g_free() it) when it cannot be loaded or is older than API 16. */
+const OrtApi *ls_ort_api(const char *runtime, char **err);
 /** Held while loading the runtime and while a worker takes `first`. */
 extern pthread_mutex_t ort_lock;
 /** The status's message on one line, the status released; NULL when

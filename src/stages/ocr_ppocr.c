@@ -10,9 +10,6 @@
 #ifndef LS_HAVE_ORT
 #define LS_HAVE_ORT 0
 #endif
-#ifndef LS_ORT_LIB_DEFAULT
-#define LS_ORT_LIB_DEFAULT ""
-#endif
 
 #if !LS_HAVE_ORT
 
@@ -39,21 +36,18 @@ int ls_ppocr_probe(const struct ls_ppocr_opts *o, char **err)
 
 #else
 
-#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
-#include "onnxruntime_c_api.h"
+#include "detector_private.h"
 
 #define IN_H 48         /* the model's input height */
 #define MAX_LINE_W 9600 /* model pixels: a longer line is squeezed to this */
 
-/* ---- ONNX Runtime, loaded once per process ------------------------------ */
+/* ---- ONNX Runtime: the API table [detect] loads too (ls_ort_api) -------- */
 
-static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static const OrtApi *ort;
-static char *ort_error;
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...)
@@ -67,55 +61,8 @@ static char *fmt(const char *f, ...)
 	return s;
 }
 
-/* The API table of the library at @path (the version the library has, up
- * to the headers'). dlopen() of a library [detect] loaded already gives the
- * same handle. */
-static const OrtApi *ort_load(const char *path, char **err)
-{
-	pthread_mutex_lock(&load_lock);
-	if (!ort && !ort_error) {
-		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		const OrtApiBase *(*get_base)(void) = h ? (const OrtApiBase *(*)(void))dlsym(h, "OrtGetApiBase") : NULL;
-		const OrtApiBase *base = get_base ? get_base() : NULL;
-		if (!h) {
-			ort_error = fmt("ONNX Runtime %s: cannot load: %s (run scripts/setup.sh, or set "
-					"LOCKSTEP_ORT_LIB)",
-					path, dlerror());
-		} else if (!base) {
-			ort_error = fmt("ONNX Runtime %s: no OrtGetApiBase (not an ONNX Runtime library?)", path);
-		} else {
-			const char *ver = base->GetVersionString();
-			int major = 0, minor = 0, first = ORT_API_VERSION;
-			if (ver && sscanf(ver, "%d.%d", &major, &minor) == 2 && major == 1 && minor > 0 &&
-			    minor < first)
-				first = minor;
-			for (int v = first; v >= 16 && !ort; v--)
-				ort = base->GetApi((uint32_t)v);
-			if (!ort)
-				ort_error = fmt("ONNX Runtime %s: version %s has no API 16 or later", path,
-						ver ? ver : "?");
-		}
-	}
-	pthread_mutex_unlock(&load_lock);
-	if (ort_error) {
-		*err = strdup(ort_error);
-		return NULL;
-	}
-	return ort;
-}
-
 /* The status's message on one line (NULL: success), the status released. */
-static char *st_msg(OrtStatus *st)
-{
-	if (!st)
-		return NULL;
-	char *m = strdup(ort->GetErrorMessage(st));
-	ort->ReleaseStatus(st);
-	for (char *p = m; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	return m;
-}
+static char *st_msg(OrtStatus *st) { return status_msg(ort, st); }
 
 /* ---- the backend ---------------------------------------------------------- */
 
@@ -1041,10 +988,7 @@ struct ls_redact_backend *ls_ppocr_backend_new(const struct ls_ppocr_opts *o, ch
 		*err = fmt("%s: cannot open the model: not a file", o->model);
 		return NULL;
 	}
-	const char *lib = o->runtime ? o->runtime : getenv("LOCKSTEP_ORT_LIB");
-	if (!lib || !*lib)
-		lib = LS_ORT_LIB_DEFAULT;
-	if (!ort_load(lib, err))
+	if (!(ort = ls_ort_api(o->runtime, err)))
 		return NULL;
 	struct backend *b = calloc(1, sizeof(*b));
 	if (!b)
@@ -1064,7 +1008,7 @@ struct ls_redact_backend *ls_ppocr_backend_new(const struct ls_ppocr_opts *o, ch
 	if (!m)
 		m = st_msg(ort->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &b->mem));
 	if (m) {
-		e = fmt("ONNX Runtime %s: %s", lib, m);
+		e = fmt("ONNX Runtime: %s", m);
 		free(m);
 		goto fail;
 	}

@@ -127,6 +127,14 @@ out:
 	return ort_api;
 }
 
+const OrtApi *ls_ort_api(const char *runtime, char **err)
+{
+	const char *lib = runtime ? runtime : g_getenv("LOCKSTEP_ORT_LIB");
+	if (!lib || !*lib)
+		lib = LS_ORT_LIB_DEFAULT;
+	return ort_load(lib, err);
+}
+
 const char *ls_detector_ort_version(const struct ls_detector *d, int *api)
 {
 	(void)d;
@@ -509,10 +517,7 @@ static const OrtApi *model_and_runtime(const struct ls_detect_config *dc, const 
 		*err = g_strdup_printf("%s: cannot read the model: %s", model, g_strerror(errno));
 		return NULL;
 	}
-	const char *lib = dc->runtime ? dc->runtime : g_getenv("LOCKSTEP_ORT_LIB");
-	if (!lib || !*lib)
-		lib = LS_ORT_LIB_DEFAULT;
-	return ort_load(lib, err);
+	return ls_ort_api(dc->runtime, err);
 }
 
 int ls_detector_probe(const struct ls_detect_config *dc, char **err)
