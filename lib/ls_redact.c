@@ -485,14 +485,20 @@ static void scan_row(struct ls_redactor *r, struct rowtext *t, int from, int y0,
 	}
 }
 
+/* The text of @it alone (only the words over @only, when not NULL) into @t. */
+static void item_text(const struct ls_redactor *r, struct rowtext *t, const struct item *it, const struct item *only)
+{
+	t->len = 0;
+	t->nw = 0;
+	row_append(r, t, it, 0, only);
+}
+
 /* Reads the text of @it (only the words over @only, when not NULL) into
  * @t; true when it holds a digit or an '@': a value, never a label. */
 static bool reads_as_value(const struct ls_redactor *r, struct rowtext *t, const struct item *it,
 			   const struct item *only)
 {
-	t->len = 0;
-	t->nw = 0;
-	row_append(r, t, it, 0, only);
+	item_text(r, t, it, only);
 	for (size_t k = 0; k < t->len; k++)
 		if ((t->text[k] >= '0' && t->text[k] <= '9') || t->text[k] == '@')
 			return true;
@@ -505,9 +511,7 @@ static bool reads_as_value(const struct ls_redactor *r, struct rowtext *t, const
  * digits ("10115 Berlin"). Not row numbers, amounts or dates. */
 static bool reads_as_identifier(const struct ls_redactor *r, struct rowtext *t, const struct item *it)
 {
-	t->len = 0;
-	t->nw = 0;
-	row_append(r, t, it, 0, NULL);
+	item_text(r, t, it, NULL);
 	bool digit = false, letter = false;
 	int run = 0, longest = 0;
 	for (size_t k = 0; k < t->len; k++) {
@@ -529,9 +533,7 @@ static bool reads_as_identifier(const struct ls_redactor *r, struct rowtext *t, 
  * label ("Status:", "IBAN:"), not a value. */
 static bool ends_in_colon(const struct ls_redactor *r, struct rowtext *scratch, const struct item *it)
 {
-	scratch->len = 0;
-	scratch->nw = 0;
-	row_append(r, scratch, it, 0, NULL);
+	item_text(r, scratch, it, NULL);
 	size_t l = scratch->len;
 	while (l > 0 && scratch->text[l - 1] == ' ')
 		l--;
