@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -346,10 +347,18 @@ static int cmd_redact(int argc, char **argv)
 		g_string_append(g, "wait = true\n");
 	if (web) {
 		if (!token) {
-			/* 128 random bits: the page is opened with it, printed once */
+			/* 128 random bits from the kernel (a secret: not GLib's
+			 * Mersenne Twister): the page is opened with it, printed once */
+			uint8_t rnd[16];
+			if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+				fprintf(stderr, "lockstep redact: cannot make a token (getrandom: %s); give --token\n",
+					strerror(errno));
+				g_string_free(g, TRUE);
+				goto out;
+			}
 			GString *t = g_string_new(NULL);
-			for (int k = 0; k < 4; k++)
-				g_string_append_printf(t, "%08x", g_random_int());
+			for (size_t k = 0; k < sizeof rnd; k++)
+				g_string_append_printf(t, "%02x", rnd[k]);
 			made_token = g_string_free(t, FALSE);
 			token = made_token;
 		}
