@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from browser import Browser  # noqa: E402
 from lsrun import end, free_port  # noqa: E402
+import servers  # noqa: E402
 
 PY = "/usr/bin/python3"
 TOKEN = "remote-test-token-5f2a"
@@ -37,37 +38,13 @@ def init(lockstep, src, tmpdir):
     tmp = tmpdir
 
 
-def start_xvfb(size):
-    """Xvfb on a free display number (not -displayfd: it may pick a number
-    whose abstract socket another server holds), -noreset (else the keymap
-    setxkbmap loads is reset when its last client leaves)."""
-    import random
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(10):
-        num = rng.randrange(200, 900)
-        if os.path.exists("/tmp/.X%d-lock" % num) or os.path.exists("/tmp/.X11-unix/X%d" % num):
-            continue
-        p = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", "%dx%dx24" % size, "-nolisten", "tcp", "-noreset"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        until = time.monotonic() + 20
-        while p.poll() is None and time.monotonic() < until:
-            if subprocess.run(["xdpyinfo", "-display", ":%d" % num] if shutil.which("xdpyinfo") else
-                              ["setxkbmap", "-display", ":%d" % num, "-print"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
-                return p, ":%d" % num
-            time.sleep(0.1)
-        p.kill()
-        p.wait()
-    raise AssertionError("no Xvfb started in 10 tries")
-
-
 class Desktop:
     """Xvfb with a German keymap and remote_app.py on a corpus screen."""
 
     def __init__(self, name, scene="casefile", size=(1920, 1080)):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
-        self.xvfb, self.display = start_xvfb(size)
+        self.xvfb, self.display = servers.free_xvfb(size)
         subprocess.run(["setxkbmap", "-display", self.display, "de"], check=True)
         # the screen: a corpus frame (its truth, less what the app's widgets cover, is checked)
         cdir = os.path.join(self.dir, "corpus")

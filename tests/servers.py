@@ -132,6 +132,47 @@ def x_ready(disp):
         return False
 
 
+def display_taken(num):
+    """Whether X display :num is in use: its lock file, its socket file, or
+    an abstract socket another server (perhaps in another mount namespace,
+    its files out of sight) listens on."""
+    if os.path.exists("/tmp/.X%d-lock" % num) or os.path.exists("/tmp/.X11-unix/X%d" % num):
+        return True
+    with open("/proc/net/unix") as f:
+        return ("@/tmp/.X11-unix/X%d\n" % num) in f.read()
+
+
+def free_xvfb(size, extra=(), log_dir=None):
+    """An Xvfb at @size (w, h) on a free display number, once it serves
+    clients; returns (proc, ":N"). Not -displayfd: it takes the lowest free
+    number by its lock file, where another X server may already hold the
+    abstract socket (clients would reach that one). -noreset: without it
+    the server resets to its default keymap each time its last client
+    leaves (setxkbmap's layout would not last). Its stderr goes to a file
+    in @log_dir when given."""
+    import random
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(10):
+        num = rng.randrange(200, 900)
+        if display_taken(num):
+            continue
+        log = tempfile.NamedTemporaryFile(dir=log_dir, prefix="xvfb-%d-" % num, suffix=".log", delete=False) \
+            if log_dir else None
+        p = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", "%dx%dx24" % tuple(size), "-nolisten", "tcp",
+                              "-noreset"] + list(extra), stdout=subprocess.DEVNULL,
+                             stderr=log if log else subprocess.DEVNULL)
+        if log:
+            log.close()
+        deadline = time.monotonic() + 20
+        while p.poll() is None and not x_ready(":%d" % num) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if p.poll() is None and x_ready(":%d" % num):
+            return p, ":%d" % num
+        p.kill()
+        p.wait()
+    raise AssertionError("no Xvfb started in 10 tries" + (" (logs in %s)" % log_dir if log_dir else ""))
+
+
 def xvfb(disp, size):
     """Xvfb on @disp at @size, returned once it serves clients (callers
     check that Xvfb is installed). Stop it with .terminate()."""

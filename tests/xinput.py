@@ -10,12 +10,9 @@ usage: xinput.py XINPUT_TOOL SOURCE_ROOT  (run by meson, TAP on stdout)
 """
 import json
 import os
-import random
 import select
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +21,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Suite, SkipTest  # noqa: E402
+import servers  # noqa: E402
 
 TOOL = os.path.abspath(sys.argv[1])
 ROOT = os.path.abspath(sys.argv[2])
@@ -50,59 +48,11 @@ def wait_for(pred, timeout=5.0, what="condition"):
         time.sleep(0.02)
 
 
-def x_ready(num):
-    """Whether an X server answers on /tmp/.X11-unix/X<num> (the setup
-    handshake, no authorization)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect("/tmp/.X11-unix/X%d" % num)
-            s.sendall(struct.pack("<BxHHHHxx", 0x6C, 11, 0, 0, 0))
-            return s.recv(1)[:1] == b"\x01"
-    except OSError:
-        return False
-
-
-def display_taken(num):
-    """A lock file, or an abstract socket another server (perhaps in
-    another mount namespace, its lock file out of sight) listens on."""
-    if os.path.exists("/tmp/.X%d-lock" % num):
-        return True
-    with open("/proc/net/unix") as f:
-        return ("@/tmp/.X11-unix/X%d\n" % num) in f.read()
-
-
-def start_xvfb(extra=()):
-    """An Xvfb on a free display number; returns (proc, ":N"). Not
-    -displayfd: it takes the lowest free number by its lock file, where
-    another X server may already hold the abstract socket (clients would
-    reach that one). -noreset: without it the server resets to its default
-    keymap each time its last client leaves (setxkbmap's layout would not
-    last)."""
-    rng = random.Random(os.getpid() + time.monotonic_ns())
-    for _ in range(10):
-        num = rng.randrange(200, 900)
-        if display_taken(num):
-            continue
-        log = tempfile.NamedTemporaryFile(dir=tmp, prefix="xvfb-%d-" % num, suffix=".log", delete=False)
-        p = subprocess.Popen(["Xvfb", ":%d" % num, "-screen", "0", "%dx%dx24" % SCREEN, "-nolisten", "tcp",
-                              "-noreset"] + list(extra), stdout=subprocess.DEVNULL, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 20
-        while p.poll() is None and not x_ready(num) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if p.poll() is None and x_ready(num):
-            return p, ":%d" % num
-        p.kill()
-        p.wait()
-    raise AssertionError("no Xvfb started in 10 tries (logs in %s)" % tmp)
-
-
 def display():
     if not shutil.which("Xvfb"):
         raise SkipTest("Xvfb not installed")
     if "display" not in xvfb:
-        xvfb["proc"], xvfb["display"] = start_xvfb()
+        xvfb["proc"], xvfb["display"] = servers.free_xvfb(SCREEN, log_dir=tmp)
     return xvfb["display"]
 
 
@@ -223,13 +173,13 @@ def open_errors():
     """No display, no XTEST, a region off the screen: exit 1 and a message
     naming the display."""
     d = display()
-    nobody = next(":%d" % n for n in range(4242, 4342) if not display_taken(n))
+    nobody = next(":%d" % n for n in range(4242, 4342) if not servers.display_taken(n))
     p = subprocess.run([TOOL, nobody, "0", "0", "10", "10"], input="", capture_output=True, text=True, timeout=20)
     assert p.returncode == 1 and 'cannot open X display "%s"' % nobody in p.stderr, (p.returncode, p.stderr)
     p = subprocess.run([TOOL, d, "300", "200", "1024", "700"], input="", capture_output=True, text=True,
                        timeout=20)
     assert p.returncode == 1 and "not on X display \"%s\"" % d in p.stderr, (p.returncode, p.stderr)
-    bare, bd = start_xvfb(["-extension", "XTEST"])
+    bare, bd = servers.free_xvfb(SCREEN, ["-extension", "XTEST"], tmp)
     try:
         p = subprocess.run([TOOL, bd, "0", "0", "10", "10"], input="", capture_output=True, text=True, timeout=20)
         assert p.returncode == 1 and 'X display "%s" has no XTEST' % bd in p.stderr, (p.returncode, p.stderr)
